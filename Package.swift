@@ -1,0 +1,93 @@
+// swift-tools-version:6.2
+// Giaoban: a WebRTC selective-forwarding relay and operations hub.
+//
+// Targets follow the layers of docs/architecture.md; dependencies point downward only:
+//   C modules  -> COpus, CVPX, COpenSSL, CSRTP (system libraries + inline shims), CAllocCounter
+//   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
+//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanDTLS (OpenSSL), GiaobanSRTP (libsrtp2)
+//   Engine     -> GiaobanEngine (forwarding state: rewriters, caches, feedback policy)
+//   Edges      -> GiaobanServer (configuration, HTTP control plane, sockets)
+//   Apps       -> giaoban (command line), giaoban-bench (Bench/)
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "giaoban",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "giaoban", targets: ["giaoban"]),
+        .executable(name: "giaoban-bench", targets: ["GiaobanBench"]),
+        .library(name: "GiaobanWire", targets: ["GiaobanWire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+    ],
+    targets: [
+        // MARK: C modules
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .target(name: "CAllocCounter"),
+
+        // MARK: Wire
+        .target(name: "GiaobanWire", swiftSettings: strict),
+
+        // MARK: Protocol
+        .target(name: "GiaobanCodecs", dependencies: ["COpus", "CVPX"], swiftSettings: strict),
+        .target(name: "GiaobanDTLS", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "GiaobanSRTP", dependencies: ["CSRTP"], swiftSettings: strict),
+
+        // MARK: Engine
+        .target(name: "GiaobanEngine", dependencies: ["GiaobanWire"], swiftSettings: strict),
+
+        // MARK: Edges
+        .target(
+            name: "GiaobanServer",
+            dependencies: [
+                "GiaobanEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Apps
+        .executableTarget(
+            name: "giaoban",
+            dependencies: [
+                "GiaobanServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "GiaobanBench",
+            dependencies: ["GiaobanWire", "GiaobanEngine", "GiaobanCodecs", "CAllocCounter"],
+            path: "Bench/Sources/GiaobanBench",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "GiaobanWireTests", dependencies: ["GiaobanWire", "CAllocCounter"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
+        .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanDTLS", "GiaobanSRTP"], swiftSettings: strict),
+        .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "CAllocCounter"], swiftSettings: strict),
+        .testTarget(
+            name: "GiaobanServerTests",
+            dependencies: [
+                "GiaobanServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,127 @@
+/// The server's configuration: what `conf/giaoban.toml` holds after environment overrides,
+/// typed and validated. Every key is documented in docs/configuration.md.
+public struct GiaobanConfig: Sendable, Equatable {
+    /// `[server]`: identity and logging.
+    public struct Server: Sendable, Equatable {
+        /// `server.name`: the node's name in logs and /version.
+        public var name = "giaoban"
+        /// `server.log_level`: trace, debug, info, notice, warning, error or critical.
+        public var logLevel = "info"
+    }
+
+    /// `[http]`: the control-plane listener (REST, WHIP/WHEP, WebSocket, console).
+    public struct HTTP: Sendable, Equatable {
+        /// `http.address`: the address to bind.
+        public var address = "127.0.0.1"
+        /// `http.port`: the TCP port; 0 picks a free port (tests).
+        public var port = 8080
+        /// `http.max_body_bytes`: the largest request body accepted.
+        public var maxBodyBytes = 1_048_576
+    }
+
+    /// `[media]`: the UDP media listener.
+    public struct Media: Sendable, Equatable {
+        /// `media.address`: the address the UDP socket binds.
+        public var address = "127.0.0.1"
+        /// `media.udp_port`: the one UDP port all peers share (ICE-lite, BUNDLE, rtcp-mux).
+        public var udpPort = 40_000
+        /// `media.announced_address`: the address put in ICE candidates when the relay is
+        /// behind NAT; empty means `media.address`.
+        public var announcedAddress = ""
+    }
+
+    /// `[server]` settings.
+    public var server = Server()
+    /// `[http]` settings.
+    public var http = HTTP()
+    /// `[media]` settings.
+    public var media = Media()
+
+    /// The built-in defaults (the same values conf/giaoban.toml ships with).
+    public init() {}
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Builds a configuration from parsed file values; unknown keys and wrong types are errors.
+    public init(_ file: ConfigFile, source: String = "configuration") throws(ConfigError) {
+        var reader = Reader(file: file, source: source)
+        server.name = try reader.string("server.name", default: server.name)
+        server.logLevel = try reader.string("server.log_level", default: server.logLevel)
+        http.address = try reader.string("http.address", default: http.address)
+        http.port = try reader.integer("http.port", default: http.port, in: 0...65_535)
+        http.maxBodyBytes = try reader.integer("http.max_body_bytes", default: http.maxBodyBytes, in: 1_024...(1 << 30))
+        media.address = try reader.string("media.address", default: media.address)
+        media.udpPort = try reader.integer("media.udp_port", default: media.udpPort, in: 0...65_535)
+        media.announcedAddress = try reader.string("media.announced_address", default: media.announcedAddress)
+        guard Self.logLevels.contains(server.logLevel) else {
+            throw ConfigError("\(source): server.log_level '\(server.logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
+        }
+        try reader.rejectUnknownKeys()
+    }
+
+    /// Reads the file at `path` (if given) and applies `GIAOBAN_<SECTION>_<KEY>` environment
+    /// overrides, e.g. `GIAOBAN_HTTP_PORT=9000` sets `http.port`.
+    public static func load(path: String?, environment: [String: String]) throws(ConfigError) -> GiaobanConfig {
+        var file = ConfigFile()
+        let source = path ?? "defaults"
+        if let path {
+            let text: String
+            do { text = try readTextFile(path) } catch { throw ConfigError("cannot read \(path): \(error)") }
+            file = try ConfigFile(parsing: text, source: path)
+        }
+        try applyEnvironment(environment, to: &file)
+        return try GiaobanConfig(file, source: source)
+    }
+
+    /// Applies `GIAOBAN_SECTION_KEY=value` overrides; values parse like file values, and a
+    /// bare word that is not a number or boolean is taken as a string.
+    static func applyEnvironment(_ environment: [String: String], to file: inout ConfigFile) throws(ConfigError) {
+        for (name, raw) in environment where name.hasPrefix("GIAOBAN_") && name != "GIAOBAN_CONFIG" {
+            let parts = name.dropFirst("GIAOBAN_".count).lowercased().split(separator: "_", maxSplits: 1)
+            guard parts.count == 2 else { throw ConfigError("environment \(name): expected GIAOBAN_<SECTION>_<KEY>") }
+            let key = "\(parts[0]).\(parts[1])"
+            var text = Substring(raw)
+            let value = (try? ConfigFile.parseValue(&text, where: name)).flatMap { text.isEmpty ? $0 : nil }
+            file.set(key, value ?? .string(raw))
+        }
+    }
+
+    /// Reads typed values and remembers which keys were used.
+    struct Reader {
+        let file: ConfigFile
+        let source: String
+        var used: Set<String> = []
+
+        mutating func string(_ key: String, default value: String) throws(ConfigError) -> String {
+            used.insert(key)
+            guard let v = file.values[key] else { return value }
+            guard case .string(let s) = v else { throw mismatch(key, "a string in quotes", v) }
+            return s
+        }
+
+        mutating func integer(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+            used.insert(key)
+            guard let v = file.values[key] else { return value }
+            guard case .integer(let i) = v else { throw mismatch(key, "an integer", v) }
+            guard range.contains(i) else {
+                throw ConfigError("\(location(key)): \(key) = \(i) is outside \(range.lowerBound)…\(range.upperBound)")
+            }
+            return i
+        }
+
+        func rejectUnknownKeys() throws(ConfigError) {
+            if let unknown = file.values.keys.sorted().first(where: { !used.contains($0) }) {
+                throw ConfigError("\(location(unknown)): unknown key '\(unknown)' (see docs/configuration.md)")
+            }
+        }
+
+        func location(_ key: String) -> String {
+            let line = file.lines[key] ?? 0
+            return line > 0 ? "\(source):\(line)" : "\(source) (environment)"
+        }
+
+        func mismatch(_ key: String, _ expected: String, _ got: ConfigFile.Value) -> ConfigError {
+            ConfigError("\(location(key)): \(key) must be \(expected), got \(got)")
+        }
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Giaoban needs to build and test on Debian: the native media and crypto
+# libraries, pkg-config, and the tools the test suite drives. Safe to run repeatedly:
+# it only calls apt-get when a package is missing.
+#
+#   scripts/setup.sh            # packages for building and running the server
+#   scripts/setup.sh --test     # plus what the test suite needs
+set -euo pipefail
+
+packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(python3 python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || { echo "setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+        sudo_cmd=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v swift >/dev/null || {
+    echo "setup: 'swift' is not on PATH; install Swift 6.2 or newer (swift.org) and retry" >&2
+    exit 1
+}
+echo "setup: ok ($(swift --version 2>&1 | head -n1))"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Second command of the README (and what CI runs): install what is missing, build in debug,
+# and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+echo "test: building (debug) with tests"
+swift build --build-tests
+echo "test: running the suite"
+swift test --skip-build
