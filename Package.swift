@@ -70,7 +70,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "GiaobanBench",
-            dependencies: ["GiaobanWire", "GiaobanEngine", "GiaobanCodecs", "CAllocCounter"],
+            dependencies: [
+                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Bench/Sources/GiaobanBench",
             swiftSettings: strict
         ),

@@ -1,0 +1,89 @@
+import ArgumentParser
+import GiaobanEngine
+import GiaobanSRTP
+import GiaobanWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `giaoban-bench micro`: the per-packet work of the forwarding path, one piece at a time.
+struct Micro: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Micro-benchmarks of the hot path: RTP parse/rewrite, VP8 descriptor, packet cache, SRTP.",
+        discussion: "Build with -c release for meaningful numbers (scripts/bench.sh micro does)."
+    )
+
+    @Option(help: "Operations per round.")
+    var iterations = 200_000
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        var results: [MicroResult] = []
+        // A 1200-byte VP8 packet as Chromium sends it: one-byte extensions (mid, transport-wide
+        // sequence number, abs-send-time), a VP8 descriptor with a 15-bit picture ID and TL0PICIDX.
+        var ext = RTPHeaderExtensionBuilder()
+        ext.append(id: 4, data: [0x30])                 // mid "0"
+        ext.append(id: 3, data: [0x12, 0x34])           // transport-wide sequence number
+        ext.append(id: 2, data: [0x01, 0x02, 0x03])     // abs-send-time
+        var payload: [UInt8] = [0x90, 0xE0, 0x81, 0x23, 0x45, 0x60]  // X S | I L T | M+PID | TL0PICIDX | TID
+        payload += [UInt8](repeating: 0x5A, count: 1200 - 12 - ext.marshalSize - payload.count)
+        let builder = RTPPacketBuilder(payloadType: 96, sequenceNumber: 1, timestamp: 90_000,
+                                       ssrc: 0x1122_3344, extensions: ext, payload: payload)
+        var packet = [UInt8](repeating: 0, count: builder.marshalSize + 64)
+        let length = try packet.withUnsafeMutableBytes { try builder.marshal(into: $0) }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
+        defer { scratch.deallocate() }
+
+        packet.withUnsafeBytes { raw in
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+            results.append(measure("rtp parse", iterations: iterations) { _ in
+                let view = try! RTPPacketView(bytes)
+                blackHole(view.sequenceNumber)
+            })
+            var rewriter = SequenceRewriter(outputSSRC: 0xAABB_CCDD, initialSequence: 7)
+            results.append(measure("rtp parse + copy + rewrite (per subscriber)", iterations: iterations) { i in
+                let view = try! RTPPacketView(bytes)
+                scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<bytes.count])
+                let rewrite = try! RTPHeaderRewrite(out, copyOf: view)
+                blackHole(rewriter.apply(to: rewrite, sequence: UInt16(truncatingIfNeeded: i), timestamp: UInt32(truncatingIfNeeded: i) &* 3000))
+            })
+            results.append(measure("rtp extension lookup (transport-cc)", iterations: iterations) { _ in
+                let view = try! RTPPacketView(bytes)
+                for element in view.extensions where element.id == 3 { blackHole(element.data.u16(at: 0)) }
+            })
+            results.append(measure("vp8 descriptor parse + keyframe check", iterations: iterations) { _ in
+                let view = try! RTPPacketView(bytes)
+                let vp8 = try! VP8PayloadDescriptor(view.payload)
+                blackHole(vp8.isKeyFrame)
+                blackHole(vp8.pictureID ?? 0)
+            })
+            let cache = PacketCache(capacity: 512, slotSize: 1500)
+            results.append(measure("packet cache store + copy", iterations: iterations) { i in
+                let seq = UInt16(truncatingIfNeeded: i)
+                cache.store(bytes, sequence: seq)
+                blackHole(cache.copy(sequence: seq, into: scratch) ?? 0)
+            })
+        }
+        for profile in SRTPProfile.allCases {
+            let key = [UInt8](repeating: 1, count: profile.keyLength), salt = [UInt8](repeating: 2, count: profile.saltLength)
+            let tx = try SRTPSession(profile: profile, direction: .outbound, key: key, salt: salt)
+            packet.withUnsafeBytes { raw in
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                results.append(measure("srtp protect 1200 B (\(profile.rawValue))", iterations: iterations / 4) { i in
+                    scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    scratch.setU16(UInt16(truncatingIfNeeded: i), at: 2)
+                    blackHole(try! tx.protectRTP(scratch, length: bytes.count))
+                })
+            }
+        }
+        printTable(results)
+        if let json { try writeJSON(results, to: json) }
+    }
+}
+
+/// Keeps a value alive so the optimiser cannot delete the work that produced it.
+@inline(never) func blackHole<T>(_ value: T) { withExtendedLifetime(value) {} }

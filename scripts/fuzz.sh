@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer target of every wire-format parser (Tests/Fuzz/Targets/Fuzz<Name>.swift)
+# for a number of inputs each (default one million), starting from the committed corpus in
+# Tests/Fuzz/corpus/<name>/. New interesting inputs go to .build-fuzz/corpus/<name>/;
+# a crash leaves its input in Tests/Fuzz/crashes/ and fails the script.
+#
+#   scripts/fuzz.sh                 # all targets, 1,000,000 runs each
+#   scripts/fuzz.sh rtp stun        # only these targets
+#   RUNS=100000 scripts/fuzz.sh     # fewer runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-1000000}
+out=.build-fuzz
+mkdir -p "$out" Tests/Fuzz/crashes
+
+mapfile -t wire_sources < <(find Sources/GiaobanWire -name '*.swift' | sort)
+if (($#)); then
+    targets=("$@")
+else
+    targets=()
+    for f in Tests/Fuzz/Targets/Fuzz*.swift; do
+        n=$(basename "$f" .swift); n=${n#Fuzz}; targets+=("$(echo "$n" | tr '[:upper:]' '[:lower:]')")
+    done
+fi
+
+status=0
+for t in "${targets[@]}"; do
+    src=$(ls Tests/Fuzz/Targets/Fuzz*.swift | while read -r f; do
+        n=$(basename "$f" .swift); n=${n#Fuzz}
+        [[ "$(echo "$n" | tr '[:upper:]' '[:lower:]')" == "$t" ]] && echo "$f"; done)
+    [[ -n "$src" ]] || { echo "fuzz: no target named '$t'" >&2; exit 2; }
+    echo "fuzz: building $t"
+    swiftc -sanitize=fuzzer,address -parse-as-library -O "${wire_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
+        | grep -v "Cannot export local symbol" || true
+    mkdir -p "$out/corpus/$t" "Tests/Fuzz/corpus/$t"
+    echo "fuzz: running $t for $runs inputs"
+    if "$out/fuzz-$t" -runs="$runs" -max_len=4096 -print_final_stats=1 \
+        -artifact_prefix="Tests/Fuzz/crashes/$t-" "$out/corpus/$t" "Tests/Fuzz/corpus/$t" > "$out/$t.log" 2>&1; then
+        echo "fuzz: $t ok — $(grep -E '^stat::number_of_executed_units' "$out/$t.log" | awk '{print $2}') inputs, no crash"
+    else
+        echo "fuzz: $t FAILED — see $out/$t.log and Tests/Fuzz/crashes/" >&2
+        tail -n 30 "$out/$t.log" >&2
+        status=1
+    fi
+done
+exit $status
