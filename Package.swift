@@ -4,7 +4,7 @@
 // Targets follow the layers of docs/architecture.md; dependencies point downward only:
 //   C modules  -> COpus, CVPX, COpenSSL, CSRTP (system libraries + inline shims), CAllocCounter
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
-//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanDTLS (OpenSSL), GiaobanSRTP (libsrtp2)
+//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL), GiaobanSRTP (libsrtp2)
 //   Engine     -> GiaobanEngine (forwarding state: rewriters, caches, feedback policy)
 //   Edges      -> GiaobanServer (configuration, HTTP control plane, sockets)
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
@@ -35,23 +35,29 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
         .target(name: "CAllocCounter"),
+        .target(name: "CUDPBatch"),
 
         // MARK: Wire
         .target(name: "GiaobanWire", swiftSettings: strict),
 
         // MARK: Protocol
         .target(name: "GiaobanCodecs", dependencies: ["COpus", "CVPX"], swiftSettings: strict),
-        .target(name: "GiaobanDTLS", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "GiaobanCrypto", dependencies: ["COpenSSL", "GiaobanSRTP"], swiftSettings: strict),
         .target(name: "GiaobanSRTP", dependencies: ["CSRTP"], swiftSettings: strict),
+        .target(name: "GiaobanICE", dependencies: ["GiaobanWire"], swiftSettings: strict),
 
         // MARK: Engine
-        .target(name: "GiaobanEngine", dependencies: ["GiaobanWire"], swiftSettings: strict),
+        .target(
+            name: "GiaobanEngine",
+            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP"],
+            swiftSettings: strict
+        ),
 
         // MARK: Edges
         .target(
             name: "GiaobanServer",
             dependencies: [
-                "GiaobanEngine",
+                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -62,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "giaoban",
             dependencies: [
-                "GiaobanServer",
+                "GiaobanServer", "GiaobanEngine", "GiaobanCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -82,7 +88,7 @@ let package = Package(
         .testTarget(name: "GiaobanWireTests", dependencies: ["GiaobanWire", "CAllocCounter"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
-        .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanDTLS", "GiaobanSRTP"], swiftSettings: strict),
+        .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP"], swiftSettings: strict),
         .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "CAllocCounter"], swiftSettings: strict),
         .testTarget(
             name: "GiaobanServerTests",

@@ -1,6 +1,6 @@
 // OpenSSL 3 for Swift: the headers DTLS-SRTP needs plus wrappers for the macros
 // Swift cannot import (SSL_CTX_set_min_proto_version, DTLS_set_link_mtu, the DTLS
-// timer calls, SSL_set_app_data, SSL_OP_* constants, EVP_EC_gen).
+// timer calls, SSL_set_app_data, SSL_OP_* constants, EVP_EC_gen, the BIO retry flags).
 #ifndef GIAOBAN_COPENSSL_SHIM_H
 #define GIAOBAN_COPENSSL_SHIM_H
 #include <openssl/ssl.h>
@@ -28,6 +28,15 @@ static inline long giaoban_ssl_ctx_set_read_ahead(SSL_CTX *ctx, int yes) { retur
 static inline EVP_PKEY *giaoban_evp_ec_gen_p256(void) { return EVP_EC_gen("P-256"); }
 static inline int giaoban_bio_get_mem_data(BIO *bio, char **out) { return (int)BIO_get_mem_data(bio, out); }
 static inline void giaoban_bio_set_data(BIO *bio, void *data) { BIO_set_data(bio, data); }
+static inline void giaoban_bio_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
+static inline void giaoban_bio_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
+static inline long giaoban_ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_session_cache_mode(ctx, mode); }
+// Microseconds until the DTLS retransmission timer fires, or -1 when no timer runs.
+static inline long long giaoban_dtls_timeout_us(SSL *ssl) {
+    struct timeval tv;
+    if (DTLSv1_get_timeout(ssl, &tv) != 1) return -1;
+    return (long long)tv.tv_sec * 1000000 + (long long)tv.tv_usec;
+}
 
 static const uint64_t GIAOBAN_SSL_OP_NO_QUERY_MTU = SSL_OP_NO_QUERY_MTU;
 static const uint64_t GIAOBAN_SSL_OP_NO_TICKET = SSL_OP_NO_TICKET;
@@ -38,4 +47,7 @@ static const int GIAOBAN_BIO_CTRL_WPENDING = BIO_CTRL_WPENDING;
 static const int GIAOBAN_BIO_CTRL_PENDING = BIO_CTRL_PENDING;
 static const int GIAOBAN_SSL_VERIFY_PEER = SSL_VERIFY_PEER;
 static const int GIAOBAN_SSL_VERIFY_FAIL_IF_NO_PEER_CERT = SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+static const long GIAOBAN_SSL_SESS_CACHE_OFF = SSL_SESS_CACHE_OFF;
+static const int GIAOBAN_BIO_TYPE_SOURCE_SINK = BIO_TYPE_SOURCE_SINK;
+static const int GIAOBAN_BIO_CTRL_DGRAM_GET_MTU_OVERHEAD = BIO_CTRL_DGRAM_GET_MTU_OVERHEAD;
 #endif

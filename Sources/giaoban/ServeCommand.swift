@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import GiaobanCrypto
+import GiaobanEngine
 import GiaobanServer
 import Logging
 
@@ -47,7 +50,32 @@ struct Serve: AsyncParsableCommand {
             "config": "\(path ?? "built-in defaults")",
             "http": "\(settings.http.address):\(settings.http.port)",
         ])
-        try await ControlPlane.application(config: settings, logger: logger).runService()
+        let (secret, created) = try TokenAuthority.loadOrCreateSecret(at: settings.auth.secretFile)
+        if created { logger.notice("created a new token secret", metadata: ["file": "\(settings.auth.secretFile)"]) }
+        let certificate = try loadCertificate(settings.media)
+        var mediaSettings = MediaRouter.Settings()
+        mediaSettings.keyframeRequestInterval = .milliseconds(settings.media.keyframeRequestIntervalMs)
+        mediaSettings.packetCacheSize = settings.media.packetCache
+        let media = try MediaServer(address: settings.media.address, port: settings.media.udpPort,
+                                    announcedAddress: settings.media.announcedAddress, certificate: certificate,
+                                    settings: mediaSettings, logger: logger)
+        let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),
+                                     maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
+        let webRoot = fileExists("web") ? "web" : nil
+        try await ControlPlane.application(config: settings, services: .init(sessions: sessions, webRoot: webRoot),
+                                           logger: logger).runService()
+        await media.shutdown()
+    }
+}
+
+/// The DTLS identity: from the configured PEM files, or generated for this run.
+func loadCertificate(_ media: GiaobanConfig.Media) throws -> DTLSCertificate {
+    guard !media.certificate.isEmpty else { return try DTLSCertificate() }
+    do {
+        return try DTLSCertificate(certificatePEM: String(contentsOfFile: media.certificate, encoding: .utf8),
+                                   privateKeyPEM: String(contentsOfFile: media.privateKey, encoding: .utf8))
+    } catch {
+        throw ValidationError("media.certificate / media.private_key: \(error)")
     }
 }
 

@@ -1,4 +1,4 @@
-import GiaobanDTLS
+import GiaobanCrypto
 import Testing
 
 @Suite("DTLS certificate and fingerprint")

@@ -78,6 +78,16 @@ public struct SequenceRewriter: Sendable {
         return true
     }
 
+    /// The input sequence number that produced output `sequence` from the current source
+    /// (to find a NACKed packet in the ingress cache).
+    @inlinable
+    public func inputSequence(forOutput sequence: UInt16) -> UInt16 { sequence &- seqOffset }
+
+    /// The output timestamp for input timestamp `timestamp` of the current source (to carry a
+    /// publisher's sender-report timing over to the subscriber).
+    @inlinable
+    public func outputTimestamp(forInput timestamp: UInt32) -> UInt32 { timestamp &+ tsOffset }
+
     /// Rewrites SSRC, sequence number and timestamp of the packet in `packet` in place;
     /// returns false (and leaves the packet untouched) when the packet cannot be mapped.
     @inlinable

@@ -28,10 +28,27 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `media.announced_address`: the address put in ICE candidates when the relay is
         /// behind NAT; empty means `media.address`.
         public var announcedAddress = ""
+        /// `media.keyframe_request_interval_ms`: at most one keyframe request per publisher per interval.
+        public var keyframeRequestIntervalMs = 500
+        /// `media.packet_cache`: video packets kept per stream to answer NACKs.
+        public var packetCache = 1024
+        /// `media.certificate` / `media.private_key`: PEM files of the DTLS identity; empty
+        /// means a new ECDSA P-256 certificate at every start.
+        public var certificate = ""
+        /// The private key PEM file matching `certificate`.
+        public var privateKey = ""
+    }
+
+    /// `[auth]`: tokens.
+    public struct Auth: Sendable, Equatable {
+        /// `auth.secret_file`: the HS256 secret for tokens; created (random, mode 0600) if missing.
+        public var secretFile = "var/token.secret"
     }
 
     /// `[server]` settings.
     public var server = Server()
+    /// `[auth]` settings.
+    public var auth = Auth()
     /// `[http]` settings.
     public var http = HTTP()
     /// `[media]` settings.
@@ -53,6 +70,15 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.address = try reader.string("media.address", default: media.address)
         media.udpPort = try reader.integer("media.udp_port", default: media.udpPort, in: 0...65_535)
         media.announcedAddress = try reader.string("media.announced_address", default: media.announcedAddress)
+        media.keyframeRequestIntervalMs = try reader.integer("media.keyframe_request_interval_ms",
+                                                            default: media.keyframeRequestIntervalMs, in: 0...60_000)
+        media.packetCache = try reader.integer("media.packet_cache", default: media.packetCache, in: 16...65_536)
+        media.certificate = try reader.string("media.certificate", default: media.certificate)
+        media.privateKey = try reader.string("media.private_key", default: media.privateKey)
+        auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
+        guard media.certificate.isEmpty == media.privateKey.isEmpty else {
+            throw ConfigError("\(source): media.certificate and media.private_key must be set together")
+        }
         guard Self.logLevels.contains(server.logLevel) else {
             throw ConfigError("\(source): server.log_level '\(server.logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
         }

@@ -1,10 +1,8 @@
+public import GiaobanEngine
 public import Hummingbird
 public import Logging
 
 /// The HTTP control plane: builds the Hummingbird application that serves Giaoban's routes.
-///
-/// For now it answers health and version; the WHIP/WHEP, meeting, incident and briefing
-/// routes are added here as those parts land.
 public enum ControlPlane {
     /// What `GET /version` answers.
     struct VersionInfo: ResponseEncodable {
@@ -12,18 +10,49 @@ public enum ControlPlane {
         let version: String
     }
 
+    /// The parts of the server the routes use.
+    public struct Services: Sendable {
+        /// WHIP/WHEP sessions on the media plane (nil: no media plane, e.g. in some tests).
+        public var sessions: RelaySessions?
+        /// Where static pages are served from (nil: none).
+        public var webRoot: String?
+
+        /// Creates the service bundle.
+        public init(sessions: RelaySessions?, webRoot: String?) {
+            self.sessions = sessions
+            self.webRoot = webRoot
+        }
+    }
+
     /// The router with every route of the control plane.
-    static func router(config: GiaobanConfig) -> Router<BasicRequestContext> {
+    static func router(config: GiaobanConfig, services: Services) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: CORSMiddleware(
+            allowOrigin: .all,
+            allowHeaders: [.accept, .authorization, .contentType, .origin],
+            allowMethods: [.get, .post, .delete, .patch, .options],
+            exposedHeaders: ["Location"]
+        ))
+        if let webRoot = services.webRoot {
+            router.add(middleware: FileMiddleware(webRoot, searchForIndexHtml: true))
+        }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/version") { _, _ in VersionInfo(name: config.server.name, version: GiaobanVersion.string) }
+        if let sessions = services.sessions {
+            sessions.addRoutes(to: router)
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                         body: .init(byteBuffer: ByteBuffer(string: MetricsText.render(sessions.media.snapshot))))
+            }
+        }
         return router
     }
 
     /// The application listening on `config.http`.
-    public static func application(config: GiaobanConfig, logger: Logger) -> some ApplicationProtocol {
+    public static func application(config: GiaobanConfig, services: Services = .init(sessions: nil, webRoot: nil),
+                                   logger: Logger) -> some ApplicationProtocol {
         Application(
-            router: router(config: config),
+            router: router(config: config, services: services),
             configuration: .init(address: .hostname(config.http.address, port: config.http.port),
                                  serverName: "giaoban/\(GiaobanVersion.string)"),
             logger: logger

@@ -14,6 +14,21 @@ public struct DTLSError: Error, Sendable, CustomStringConvertible {
         case badFingerprint
         /// An OpenSSL call failed.
         case openssl
+        /// The peer's certificate does not match the SDP `a=fingerprint` (RFC 8122 §5, RFC 5763 §5).
+        case fingerprintMismatch
+        /// The DTLS handshake failed: a fatal alert, a malformed message, no shared cipher.
+        case handshakeFailed
+        /// The peer stopped answering: OpenSSL gave up after its retransmission limit
+        /// (RFC 6347 §4.2.4).
+        case handshakeTimeout
+        /// The handshake finished without a use_srtp profile both sides support (RFC 5764 §4.1.2).
+        case noSRTPProfile
+        /// A fatal error after the handshake, e.g. a fatal alert from the peer.
+        case connectionFailed
+        /// Application data was offered before the handshake finished or after it ended.
+        case notConnected
+        /// Application data longer than one DTLS record carries (2^14 bytes, RFC 6347 §4.1).
+        case messageTooLarge
     }
 
     /// What failed.
@@ -32,10 +47,11 @@ public struct DTLSError: Error, Sendable, CustomStringConvertible {
         while case let code = ERR_get_error(), code != 0 {
             var buf = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(code, &buf, buf.count)
-            parts.append(String(cString: buf))
+            parts.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return parts.isEmpty ? "" : " — " + parts.joined(separator: "; ")
     }
 
+    /// `reason: message`.
     public var description: String { "\(reason.rawValue): \(message)" }
 }

@@ -1,0 +1,147 @@
+#define _GNU_SOURCE
+#include "CUDPBatch.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { MAX_BATCH = 256 };
+
+static socklen_t to_sockaddr(const giaoban_addr *a, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == 6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a->port);
+        memcpy(&s6->sin6_addr, a->addr, 16);
+        return sizeof(*s6);
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(a->port);
+    memcpy(&s4->sin_addr, a->addr, 4);
+    return sizeof(*s4);
+}
+
+static void from_sockaddr(const struct sockaddr_storage *ss, giaoban_addr *a) {
+    memset(a, 0, sizeof(*a));
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        a->family = 6;
+        a->port = ntohs(s6->sin6_port);
+        memcpy(a->addr, &s6->sin6_addr, 16);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        a->family = 4;
+        a->port = ntohs(s4->sin_port);
+        memcpy(a->addr, &s4->sin_addr, 4);
+    }
+}
+
+int giaoban_udp_open(const char *ip, uint16_t port, uint16_t *bound_port) {
+    giaoban_addr a = {0};
+    struct sockaddr_storage ss;
+    if (inet_pton(AF_INET, ip, a.addr) == 1) {
+        a.family = 4;
+    } else if (inet_pton(AF_INET6, ip, a.addr) == 1) {
+        a.family = 6;
+    } else {
+        return -EINVAL;
+    }
+    a.port = port;
+    socklen_t len = to_sockaddr(&a, &ss);
+    int fd = socket(a.family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int size = 8 * 1024 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0 && bound_port) {
+        giaoban_addr b;
+        from_sockaddr(&bound, &b);
+        *bound_port = b.port;
+    }
+    return fd;
+}
+
+int giaoban_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int count, int *lengths,
+                           giaoban_addr *addrs, int timeout_ms) {
+    if (count > MAX_BATCH) count = MAX_BATCH;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0) return errno == EINTR ? 0 : -errno;
+    if (r == 0) return 0;
+    struct mmsghdr msgs[MAX_BATCH];
+    struct iovec iovs[MAX_BATCH];
+    struct sockaddr_storage names[MAX_BATCH];
+    for (int i = 0; i < count; i++) {
+        iovs[i].iov_base = buf + (size_t)i * slot_size;
+        iovs[i].iov_len = (size_t)slot_size;
+        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &names[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+    }
+    int n = recvmmsg(fd, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)msgs[i].msg_len;
+        from_sockaddr(&names[i], &addrs[i]);
+    }
+    return n;
+}
+
+int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int *lengths,
+                           const giaoban_addr *addrs, int count) {
+    int sent = 0;
+    while (sent < count) {
+        int chunk = count - sent > MAX_BATCH ? MAX_BATCH : count - sent;
+        struct mmsghdr msgs[MAX_BATCH];
+        struct iovec iovs[MAX_BATCH];
+        struct sockaddr_storage names[MAX_BATCH];
+        for (int i = 0; i < chunk; i++) {
+            int k = sent + i;
+            iovs[i].iov_base = (void *)(buf + (size_t)k * slot_size);
+            iovs[i].iov_len = (size_t)lengths[k];
+            memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+            msgs[i].msg_hdr.msg_iov = &iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &names[i];
+            msgs[i].msg_hdr.msg_namelen = to_sockaddr(&addrs[k], &names[i]);
+        }
+        int n = sendmmsg(fd, msgs, (unsigned)chunk, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                if (poll(&p, 1, 5) <= 0) return sent;  // kernel buffer full: drop the rest
+                continue;
+            }
+            // One bad destination must not block the batch: skip it.
+            sent += 1;
+            continue;
+        }
+        sent += n;
+    }
+    return sent;
+}
+
+int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_addr *addr) {
+    struct sockaddr_storage ss;
+    socklen_t len = to_sockaddr(addr, &ss);
+    ssize_t n = sendto(fd, data, (size_t)length, 0, (struct sockaddr *)&ss, len);
+    return n < 0 ? -errno : (int)n;
+}
+
+void giaoban_udp_close(int fd) { close(fd); }

@@ -1,0 +1,35 @@
+// Batched UDP I/O for the media loop: recvmmsg/sendmmsg are not visible through Swift's
+// Glibc module, so this small C target (built with _GNU_SOURCE) exposes them.
+#ifndef GIAOBAN_UDP_BATCH_H
+#define GIAOBAN_UDP_BATCH_H
+#include <stdint.h>
+
+/// A transport address: family 4 or 6, port in host order, address bytes in network order
+/// (IPv4 uses the first 4 bytes).
+typedef struct {
+    uint8_t family;
+    uint16_t port;
+    uint8_t addr[16];
+} giaoban_addr;
+
+/// Opens a non-blocking UDP socket bound to `ip`:`port` (port 0 picks one) with large
+/// kernel buffers. Returns the descriptor, or -errno. `bound_port` receives the port.
+int giaoban_udp_open(const char *ip, uint16_t port, uint16_t *bound_port);
+
+/// Waits up to `timeout_ms` for datagrams, then reads up to `count` with one recvmmsg into
+/// `count` slots of `slot_size` bytes at `buf`. `lengths[i]` is -1 for a truncated datagram.
+/// Returns the number read (0 on timeout), or -errno.
+int giaoban_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int count, int *lengths,
+                           giaoban_addr *addrs, int timeout_ms);
+
+/// Sends `count` datagrams (slot i at buf + i*slot_size, lengths[i] bytes, to addrs[i]) with
+/// sendmmsg. Returns the number sent, or -errno.
+int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int *lengths,
+                           const giaoban_addr *addrs, int count);
+
+/// Sends one datagram. Returns bytes sent or -errno.
+int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_addr *addr);
+
+/// Closes the socket.
+void giaoban_udp_close(int fd);
+#endif

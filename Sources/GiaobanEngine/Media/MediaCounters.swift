@@ -1,0 +1,78 @@
+/// Why the media loop dropped a datagram; stable names used as the `reason` label of
+/// `giaoban_udp_dropped_total`. Counted, never logged per packet.
+public enum DropReason: Int, Sendable, CaseIterable {
+    case unknownFirstByte, truncated
+    case stunMalformed, stunNotRequest, stunUnknownUser, stunBadIntegrity, stunBadFingerprint, stunBadUsername, stunBadRequest
+    case dtlsNoPeer, dtlsBadRecord
+    case rtpNoPeer, rtpNotReady, srtpAuthFailed, srtpReplayed, srtpOld, srtpMalformed, srtpOther
+    case rtpMalformed, rtcpMalformed, rtpUnknownSSRC, noRoom
+
+    /// The metric label.
+    public var label: String {
+        switch self {
+        case .unknownFirstByte: "unknown_first_byte"
+        case .truncated: "truncated"
+        case .stunMalformed: "stun_malformed"
+        case .stunNotRequest: "stun_not_request"
+        case .stunUnknownUser: "stun_unknown_user"
+        case .stunBadIntegrity: "stun_bad_integrity"
+        case .stunBadFingerprint: "stun_bad_fingerprint"
+        case .stunBadUsername: "stun_bad_username"
+        case .stunBadRequest: "stun_bad_request"
+        case .dtlsNoPeer: "dtls_no_peer"
+        case .dtlsBadRecord: "dtls_bad_record"
+        case .rtpNoPeer: "rtp_no_peer"
+        case .rtpNotReady: "rtp_before_dtls"
+        case .srtpAuthFailed: "srtp_auth_failed"
+        case .srtpReplayed: "srtp_replayed"
+        case .srtpOld: "srtp_too_old"
+        case .srtpMalformed: "srtp_malformed"
+        case .srtpOther: "srtp_failed"
+        case .rtpMalformed: "rtp_malformed"
+        case .rtcpMalformed: "rtcp_malformed"
+        case .rtpUnknownSSRC: "rtp_unknown_ssrc"
+        case .noRoom: "no_room"
+        }
+    }
+}
+
+/// The media loop's counters: plain integers owned by the loop's thread, copied out as a
+/// value snapshot for /metrics.
+public struct MediaCounters: Sendable {
+    /// Datagrams received.
+    public var received = 0
+    /// RTP packets received from publishers (after SRTP).
+    public var rtpReceived = 0
+    /// RTP packets sent to subscribers.
+    public var rtpForwarded = 0
+    /// RTP packets resent to answer NACKs.
+    public var rtpRetransmitted = 0
+    /// NACKed packets no longer in the cache.
+    public var nackMisses = 0
+    /// RTCP packets received.
+    public var rtcpReceived = 0
+    /// RTCP packets the relay sent (reports and feedback).
+    public var rtcpSent = 0
+    /// PLI sent to publishers.
+    public var keyframeRequests = 0
+    /// STUN binding requests answered.
+    public var stunAnswered = 0
+    /// DTLS handshakes completed.
+    public var dtlsConnected = 0
+    /// DTLS handshakes that failed.
+    public var dtlsFailed = 0
+    /// Peers removed because consent expired (RFC 7675).
+    public var consentExpired = 0
+    /// Drops by reason, indexed by `DropReason.rawValue`.
+    public var dropped = [Int](repeating: 0, count: DropReason.allCases.count)
+
+    /// Creates zeroed counters.
+    public init() {}
+
+    /// Counts one drop.
+    @inline(__always)
+    public mutating func drop(_ reason: DropReason) { dropped[reason.rawValue] &+= 1 }
+
+    /// Drops for `reason`.
+    public func dropped(_ reason: DropReason) -> Int { dropped[reason.rawValue] }
+}

@@ -1,0 +1,89 @@
+internal import GiaobanSRTP
+public import GiaobanWire
+
+/// Which RTCP the relay consumes, answers, generates or forwards: see docs/rtcp.md.
+extension MediaRouter {
+    func handleRTCP(_ bytes: UnsafeRawBufferPointer, from peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard let compound = try? RTCPCompound(bytes, allowsPaddingBeforeLast: true) else { return counters.drop(.rtcpMalformed) }
+        guard let stream = streams[peer.setup.stream] else { return }
+        for packet in compound {
+            switch (packet.packetType, packet.header.count) {
+            case (.senderReport, _) where peer.setup.role == .publisher:
+                guard let sr = try? SenderReport(packet.bytes) else { continue }
+                let entry = (ntp: sr.ntpTimestamp, rtp: sr.rtpTimestamp, at: now)
+                if sr.ssrc == peer.videoSSRC { stream.lastVideoSR = entry } else if sr.ssrc == peer.audioSSRC { stream.lastAudioSR = entry }
+            case (.transportFeedback, GenericNACK.format) where peer.setup.role == .subscriber:
+                guard let nack = try? GenericNACK(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
+                answerNACK(nack, from: peer, stream: stream, out: out)
+            case (.payloadFeedback, PictureLossIndication.format), (.payloadFeedback, FullIntraRequest.format):
+                if peer.setup.role == .subscriber { requestKeyframe(stream, now: now, out: out) }
+            default:
+                // RR, SDES, BYE, REMB and TWCC are read by later layers (bandwidth estimation);
+                // APP and unknown types are ignored.
+                continue
+            }
+        }
+    }
+
+    /// Answers a subscriber's NACK (RFC 4585 §6.2.1) by resending each lost packet from the
+    /// publisher's cache, renumbered as the subscriber first saw it.
+    func answerNACK(_ nack: GenericNACK, from subscriber: MediaPeer, stream: RelayStream, out: OutputQueue) {
+        guard let destination = subscriber.address, let srtp = subscriber.srtpOut else { return }
+        let isVideo: Bool
+        if let video = subscriber.setup.video, nack.mediaSSRC == video.ssrc { isVideo = true }
+        else if let audio = subscriber.setup.audio, nack.mediaSSRC == audio.ssrc { isVideo = false }
+        else { return }
+        guard let track = isVideo ? subscriber.setup.video : subscriber.setup.audio else { return }
+        let cache = isVideo ? stream.videoCache : stream.audioCache
+        nack.forEachLost { (lost: UInt16) in
+            let input = isVideo ? subscriber.videoOut.inputSequence(forOutput: lost) : subscriber.audioOut.inputSequence(forOutput: lost)
+            guard let length = cache.copy(sequence: input, into: scratch),
+                  let packet = try? RTPPacketView(UnsafeRawBufferPointer(rebasing: scratch[0..<length])) else {
+                counters.nackMisses &+= 1
+                return
+            }
+            let mapped = isVideo ? subscriber.videoOut.rewrite(sequence: input, timestamp: packet.timestamp)
+                                 : subscriber.audioOut.rewrite(sequence: input, timestamp: packet.timestamp)
+            guard let (sequence, timestamp) = mapped, sequence == lost else {
+                counters.nackMisses &+= 1
+                return
+            }
+            let slot = out.nextSlot()
+            let n = Self.writeEgress(packet, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
+                                     timestamp: timestamp, into: slot)
+            guard n > 0, let protected = try? srtp.protectRTP(slot, length: n) else { return }
+            out.commit(length: protected, to: destination)
+            counters.rtpRetransmitted &+= 1
+        }
+    }
+
+    /// Asks the publisher of `stream` for a keyframe (PLI, RFC 4585 §6.3.1), at most once per
+    /// `keyframeRequestInterval`; a request inside the interval is remembered and sent by `tick`.
+    func requestKeyframe(_ stream: RelayStream, now: ContinuousClock.Instant, out: OutputQueue) {
+        if let last = stream.lastKeyframeRequest, now - last < settings.keyframeRequestInterval {
+            stream.keyframeRequestPending = true
+            return
+        }
+        guard let publisher = stream.publisher, publisher.isReady, publisher.videoSSRC != 0 else {
+            stream.keyframeRequestPending = stream.publisher?.setup.video != nil
+            return
+        }
+        let rr = ReceiverReportBuilder(ssrc: publisher.relaySSRC)
+        let pli = PictureLossIndication(senderSSRC: publisher.relaySSRC, mediaSSRC: publisher.videoSSRC)
+        sendRTCP(to: publisher, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, pli, into: slot) }
+        stream.lastKeyframeRequest = now
+        stream.keyframeRequestPending = false
+        counters.keyframeRequests &+= 1
+    }
+
+    /// Builds an RTCP compound with `build` straight into an output slot, protects it (SRTCP)
+    /// and queues it for `peer`.
+    func sendRTCP(to peer: MediaPeer, out: OutputQueue, _ build: (UnsafeMutableRawBufferPointer) throws(WireError) -> Int) {
+        guard let destination = peer.address, let srtp = peer.srtpOut else { return }
+        let slot = out.nextSlot()
+        guard let n = try? build(UnsafeMutableRawBufferPointer(rebasing: slot[0..<(slot.count - 32)])),
+              let protected = try? srtp.protectRTCP(slot, length: n) else { return }
+        out.commit(length: protected, to: destination)
+        counters.rtcpSent &+= 1
+    }
+}

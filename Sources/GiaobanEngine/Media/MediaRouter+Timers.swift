@@ -1,0 +1,83 @@
+public import GiaobanWire
+
+extension MediaRouter {
+    /// Drives everything time-based; call every few milliseconds. DTLS retransmissions,
+    /// handshake and consent timeouts (RFC 7675), pending keyframe requests, and the
+    /// relay's RTCP reports (RFC 3550 §6.4: SR to subscribers, RR to publishers).
+    public func tick(now: ContinuousClock.Instant, wallClock: UInt64, out: OutputQueue) {
+        var expired: [(String, String)] = []
+        for peer in peers.values {
+            if peer.ice.consentExpired(now: now) {
+                counters.consentExpired &+= 1
+                expired.append((peer.setup.id, "consent expired (no ICE check for 30 s)"))
+                continue
+            }
+            if peer.connectedAt == nil {
+                if now - peer.created > settings.handshakeTimeout {
+                    expired.append((peer.setup.id, peer.address == nil ? "no ICE check before the timeout" : "DTLS handshake timed out"))
+                    continue
+                }
+                if let deadline = peer.dtls.nextTimeout, deadline <= now {
+                    apply(peer.dtls.handleTimeout(now: now), to: peer, now: now, out: out)
+                }
+            } else if now >= peer.nextReport {
+                peer.nextReport = now + settings.reportInterval
+                sendReports(to: peer, now: now, wallClock: wallClock, out: out)
+            }
+        }
+        for (id, reason) in expired { removePeer(id: id, reason: reason, out: out) }
+        for stream in streams.values where stream.keyframeRequestPending {
+            requestKeyframe(stream, now: now, out: out)
+        }
+    }
+
+    /// A receiver report to a publisher (our reception of its streams), or a sender report
+    /// per kind to a subscriber (what we sent, with the publisher's timing carried over).
+    func sendReports(to peer: MediaPeer, now: ContinuousClock.Instant, wallClock: UInt64, out: OutputQueue) {
+        guard let stream = streams[peer.setup.stream] else { return }
+        switch peer.setup.role {
+        case .publisher:
+            var blocks: [ReceptionReportBlock] = []
+            if peer.videoSSRC != 0 {
+                let (lsr, dlsr) = Self.lastSRFields(stream.lastVideoSR, now: now)
+                blocks.append(stream.videoReception.reportBlock(ssrc: peer.videoSSRC, lastSR: lsr, delaySinceLastSR: dlsr))
+            }
+            if peer.audioSSRC != 0 {
+                let (lsr, dlsr) = Self.lastSRFields(stream.lastAudioSR, now: now)
+                blocks.append(stream.audioReception.reportBlock(ssrc: peer.audioSSRC, lastSR: lsr, delaySinceLastSR: dlsr))
+            }
+            guard !blocks.isEmpty else { return }
+            let rr = ReceiverReportBuilder(ssrc: peer.relaySSRC, reports: blocks)
+            sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, into: slot) }
+        case .subscriber:
+            if let video = peer.setup.video, peer.videoSent.packets > 0 {
+                // The publisher's NTP↔RTP pair, renumbered, keeps lip sync; before its first SR,
+                // the last timestamp sent is paired with the wall clock.
+                let timing = stream.lastVideoSR.map { ($0.ntp, peer.videoOut.outputTimestamp(forInput: $0.rtp)) }
+                    ?? (wallClock, peer.videoOut.lastOutputTimestamp)
+                let sr = SenderReportBuilder(ssrc: video.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
+                                              packetCount: peer.videoSent.packets, octetCount: peer.videoSent.octets)
+                sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
+            }
+            if let audio = peer.setup.audio, peer.audioSent.packets > 0 {
+                // The publisher's NTP↔RTP pair, renumbered, keeps lip sync; before its first SR,
+                // the last timestamp sent is paired with the wall clock.
+                let timing = stream.lastAudioSR.map { ($0.ntp, peer.audioOut.outputTimestamp(forInput: $0.rtp)) }
+                    ?? (wallClock, peer.audioOut.lastOutputTimestamp)
+                let sr = SenderReportBuilder(ssrc: audio.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
+                                              packetCount: peer.audioSent.packets, octetCount: peer.audioSent.octets)
+                sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
+            }
+        }
+    }
+
+    /// LSR (middle 32 bits of the last SR's NTP time) and DLSR (delay since, in 1/65536 s)
+    /// for a report block (RFC 3550 §6.4.1).
+    static func lastSRFields(_ sr: (ntp: UInt64, rtp: UInt32, at: ContinuousClock.Instant)?,
+                             now: ContinuousClock.Instant) -> (UInt32, UInt32) {
+        guard let sr else { return (0, 0) }
+        let delay = now - sr.at
+        let units = Double(delay.components.seconds) * 65_536 + Double(delay.components.attoseconds) * 65_536e-18
+        return (UInt32(truncatingIfNeeded: sr.ntp >> 16), UInt32(clamping: Int64(units)))
+    }
+}

@@ -1,0 +1,214 @@
+public import GiaobanCrypto
+internal import GiaobanICE
+public import GiaobanWire
+
+/// The media plane's state machine: every datagram of the shared UDP port goes through
+/// `handle`, and `tick` drives timers. It owns peers and streams, demultiplexes by first
+/// byte (RFC 7983) and by address or ICE username, and forwards RTP from each stream's
+/// publisher to its subscribers.
+///
+/// No sockets and no clock: the socket loop feeds datagrams with the time and sends what
+/// lands in the `OutputQueue`. One thread owns a router; nothing here locks.
+public final class MediaRouter {
+    /// Tunables, from the `[media]` configuration.
+    public struct Settings: Sendable {
+        /// Minimum interval between keyframe requests sent to one publisher.
+        public var keyframeRequestInterval: Duration = .milliseconds(500)
+        /// Packets kept per video stream for NACK answers.
+        public var packetCacheSize = 1024
+        /// How long a peer may take from creation to a completed DTLS handshake.
+        public var handshakeTimeout: Duration = .seconds(20)
+        /// Interval of the RTCP reports the relay sends.
+        public var reportInterval: Duration = .seconds(1)
+
+        /// Defaults.
+        public init() {}
+    }
+
+    /// What happened to a peer, for the control plane (logs, session bookkeeping).
+    public enum PeerEvent: Sendable, Equatable {
+        /// ICE nominated an address.
+        case nominated(peer: String, address: STUNAddress)
+        /// DTLS completed; media can flow.
+        case connected(peer: String)
+        /// The peer is gone: `reason` says why (consent expired, DTLS failed, closed, removed).
+        case removed(peer: String, reason: String)
+    }
+
+    let settings: Settings
+    let dtlsContext: DTLSContext
+    /// The counters, read by the metrics snapshot.
+    public internal(set) var counters = MediaCounters()
+    var peers: [String: MediaPeer] = [:]
+    var peersByUfrag: [String: MediaPeer] = [:]
+    var peersByAddress: [STUNAddress: MediaPeer] = [:]
+    var streams: [String: RelayStream] = [:]
+    /// Events since the last `drainEvents`.
+    var events: [PeerEvent] = []
+    /// Scratch buffer for a cached packet being retransmitted.
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+    /// When the router was created: the origin of its RTP-clock arithmetic.
+    let started: ContinuousClock.Instant
+
+    /// Creates a router whose DTLS sessions use `dtlsContext`.
+    public init(settings: Settings = Settings(), dtlsContext: DTLSContext, now: ContinuousClock.Instant) {
+        self.settings = settings
+        self.dtlsContext = dtlsContext
+        started = now
+    }
+
+    deinit { scratch.deallocate() }
+
+    // MARK: Commands from the control plane
+
+    /// Adds a peer negotiated by the control plane; a client-role DTLS peer starts its
+    /// handshake once ICE nominates an address.
+    public func addPeer(_ setup: PeerSetup, now: ContinuousClock.Instant) throws(DTLSError) {
+        removePeer(id: setup.id, reason: "replaced", out: nil)
+        let peer = try MediaPeer(setup: setup, dtlsContext: dtlsContext, now: now)
+        peers[setup.id] = peer
+        peersByUfrag[setup.localICE.ufrag] = peer
+        let stream = streams[setup.stream] ?? RelayStream(name: setup.stream, cacheSize: settings.packetCacheSize)
+        streams[setup.stream] = stream
+        switch setup.role {
+        case .publisher:
+            if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
+            stream.publisher = peer
+        case .subscriber:
+            stream.subscribers.append(peer)
+        }
+    }
+
+    /// Removes a peer (DELETE of its session, or a timeout); sends a DTLS close_notify if `out` is given.
+    public func removePeer(id: String, reason: String, out: OutputQueue?) {
+        guard let peer = peers.removeValue(forKey: id) else { return }
+        if let out, let address = peer.address {
+            for datagram in peer.dtls.close() { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+        }
+        peersByUfrag.removeValue(forKey: peer.setup.localICE.ufrag)
+        if let address = peer.address, peersByAddress[address] === peer { peersByAddress.removeValue(forKey: address) }
+        if let stream = streams[peer.setup.stream] {
+            if stream.publisher === peer { stream.publisher = nil }
+            stream.subscribers.removeAll { $0 === peer }
+            if stream.publisher == nil && stream.subscribers.isEmpty { streams.removeValue(forKey: stream.name) }
+        }
+        events.append(.removed(peer: id, reason: reason))
+    }
+
+    /// True when a publisher exists for `stream`.
+    public func hasPublisher(stream: String) -> Bool { streams[stream]?.publisher != nil }
+
+    /// The number of peers.
+    public var peerCount: Int { peers.count }
+
+    /// Returns and clears the events since the last call.
+    public func drainEvents() -> [PeerEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
+    // MARK: Datagrams
+
+    /// Handles one datagram from `source` received at `now`; responses and forwarded
+    /// packets are queued on `out`.
+    public func handle(_ datagram: UnsafeMutableRawBufferPointer, from source: STUNAddress,
+                       now: ContinuousClock.Instant, out: OutputQueue) {
+        counters.received &+= 1
+        guard let first = datagram.first else { return counters.drop(.truncated) }
+        // RFC 7983 §7: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP.
+        switch first {
+        case 0...3: handleSTUN(UnsafeRawBufferPointer(datagram), from: source, now: now, out: out)
+        case 20...63: handleDTLS(UnsafeRawBufferPointer(datagram), from: source, now: now, out: out)
+        case 128...191: handleSRTP(datagram, from: source, now: now, out: out)
+        default: counters.drop(.unknownFirstByte)
+        }
+    }
+
+    func handleSTUN(_ bytes: UnsafeRawBufferPointer, from source: STUNAddress, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard let message = try? STUNMessageView(bytes) else { return counters.drop(.stunMalformed) }
+        guard message.type == .bindingRequest else { return counters.drop(.stunNotRequest) }
+        guard let username = message.username, let ufrag = ICELiteAgent.localUfrag(ofUsername: username.value),
+              let peer = peersByUfrag[ufrag] else { return counters.drop(.stunUnknownUser) }
+        let slot = out.nextSlot()
+        switch peer.ice.handle(message, from: source, now: now, into: slot) {
+        case .drop(let reason):
+            switch reason {
+            case .badIntegrity: counters.drop(.stunBadIntegrity)
+            case .badFingerprint: counters.drop(.stunBadFingerprint)
+            case .badUsername: counters.drop(.stunBadUsername)
+            case .badRequest: counters.drop(.stunBadRequest)
+            }
+        case .respond(let length, let nominated):
+            out.commit(length: length, to: source)
+            counters.stunAnswered &+= 1
+            if nominated { nominate(peer, address: source, now: now, out: out) }
+        }
+    }
+
+    func nominate(_ peer: MediaPeer, address: STUNAddress, now: ContinuousClock.Instant, out: OutputQueue) {
+        if let old = peer.address, peersByAddress[old] === peer { peersByAddress.removeValue(forKey: old) }
+        let firstTime = peer.address == nil
+        peer.address = address
+        peersByAddress[address] = peer
+        events.append(.nominated(peer: peer.setup.id, address: address))
+        if firstTime && peer.setup.dtlsClient {
+            for datagram in peer.dtls.start(now: now) { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+        }
+    }
+
+    func handleDTLS(_ bytes: UnsafeRawBufferPointer, from source: STUNAddress, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard let peer = peersByAddress[source] else { return counters.drop(.dtlsNoPeer) }
+        let before = peer.dtls.droppedDatagrams
+        let step = peer.dtls.receive(bytes, now: now)
+        if peer.dtls.droppedDatagrams != before { counters.drop(.dtlsBadRecord) }
+        apply(step, to: peer, now: now, out: out)
+    }
+
+    func apply(_ step: DTLSStep, to peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
+        if let address = peer.address {
+            for datagram in step.outgoing { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+        }
+        for event in step.events { handle(event, of: peer, now: now, out: out) }
+    }
+
+    func handle(_ event: DTLSEvent, of peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
+        switch event {
+        case .connected(let keys):
+            do {
+                try peer.installKeys(keys)
+                peer.connectedAt = now
+                counters.dtlsConnected &+= 1
+                events.append(.connected(peer: peer.setup.id))
+                if peer.setup.role == .subscriber, let stream = streams[peer.setup.stream] {
+                    requestKeyframe(stream, now: now, out: out)
+                }
+            } catch {
+                counters.dtlsFailed &+= 1
+                removePeer(id: peer.setup.id, reason: "SRTP setup failed: \(error)", out: out)
+            }
+        case .failed(let error):
+            counters.dtlsFailed &+= 1
+            removePeer(id: peer.setup.id, reason: "DTLS failed: \(error)", out: nil)
+        case .closed:
+            removePeer(id: peer.setup.id, reason: "peer closed DTLS", out: nil)
+        case .applicationData:
+            break  // no data channels yet
+        }
+    }
+}
+
+extension MediaRouter {
+    /// Counts a drop decided by the socket loop (e.g. a truncated datagram).
+    public func countDrop(_ reason: DropReason) { counters.drop(reason) }
+}
+
+extension MediaRouter {
+    /// The codecs the publisher of `stream` negotiated, or nil when nobody publishes it.
+    public func publishedTracks(stream: String) -> Negotiation.PublishedTracks? {
+        guard let publisher = streams[stream]?.publisher else { return nil }
+        return Negotiation.PublishedTracks(audio: publisher.setup.audio, video: publisher.setup.video)
+    }
+
+    /// True when a peer with `id` exists.
+    public func hasPeer(id: String) -> Bool { peers[id] != nil }
+}

@@ -1,0 +1,73 @@
+public import GiaobanCrypto
+public import GiaobanICE
+
+/// Everything the media loop needs to create one peer, decided by the control plane from
+/// the SDP offer and answer (so the loop never parses SDP).
+public struct PeerSetup: Sendable {
+    /// Which way media flows for this peer.
+    public enum Role: Sendable, Equatable {
+        /// Sends media into the relay (WHIP, a meeting's publish connection).
+        case publisher
+        /// Receives media from the relay (WHEP, a meeting's subscribe connection).
+        case subscriber
+    }
+
+    /// One negotiated media kind.
+    public struct Track: Sendable, Equatable {
+        /// Audio or video.
+        public enum Kind: String, Sendable { case audio, video }
+        /// Audio or video.
+        public var kind: Kind
+        /// The payload type the peer uses for it (from its offer).
+        public var payloadType: UInt8
+        /// The codec name as in rtpmap (opus, VP8, VP9).
+        public var codec: String
+        /// The RTP clock rate.
+        public var clockRate: UInt32
+        /// Subscriber: the SSRC the relay sends with (announced in the answer). Publisher: the
+        /// SSRC announced in the offer, if any (0 = learn from the first packet).
+        public var ssrc: UInt32
+
+        /// A negotiated track.
+        public init(kind: Kind, payloadType: UInt8, codec: String, clockRate: UInt32, ssrc: UInt32) {
+            self.kind = kind
+            self.payloadType = payloadType
+            self.codec = codec
+            self.clockRate = clockRate
+            self.ssrc = ssrc
+        }
+    }
+
+    /// A stable identifier for logs and the session URL.
+    public var id: String
+    /// Publisher or subscriber.
+    public var role: Role
+    /// The stream name this peer publishes to or watches.
+    public var stream: String
+    /// Our ICE credentials (in the answer) and the peer's (from the offer).
+    public var localICE: ICECredentials
+    /// The peer's ICE credentials.
+    public var remoteICE: ICECredentials
+    /// The fingerprint the peer's DTLS certificate must have.
+    public var remoteFingerprint: CertificateFingerprint
+    /// True when the relay is the DTLS client (`a=setup:active` in the answer).
+    public var dtlsClient: Bool
+    /// Negotiated audio, if any.
+    public var audio: Track?
+    /// Negotiated video, if any.
+    public var video: Track?
+
+    /// A peer setup.
+    public init(id: String, role: Role, stream: String, localICE: ICECredentials, remoteICE: ICECredentials,
+                remoteFingerprint: CertificateFingerprint, dtlsClient: Bool, audio: Track?, video: Track?) {
+        self.id = id
+        self.role = role
+        self.stream = stream
+        self.localICE = localICE
+        self.remoteICE = remoteICE
+        self.remoteFingerprint = remoteFingerprint
+        self.dtlsClient = dtlsClient
+        self.audio = audio
+        self.video = video
+    }
+}

@@ -1,0 +1,169 @@
+public import GiaobanCrypto
+public import GiaobanICE
+public import GiaobanWire
+
+/// Why an offer cannot be answered; `message` is what the HTTP client reads (400).
+public struct NegotiationError: Error, Sendable, CustomStringConvertible {
+    /// One line for the client.
+    public let message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What the relay offers to its side of every answer.
+public struct LocalTransport: Sendable {
+    /// The host candidate's address (the announced media address).
+    public var address: String
+    /// The shared UDP port.
+    public var port: UInt16
+    /// The DTLS certificate fingerprint.
+    public var fingerprint: CertificateFingerprint
+
+    /// Creates the local transport description.
+    public init(address: String, port: UInt16, fingerprint: CertificateFingerprint) {
+        self.address = address
+        self.port = port
+        self.fingerprint = fingerprint
+    }
+}
+
+/// Answers WHIP/WHEP offers (JSEP, RFC 8829 §5.3): one BUNDLE transport, ICE-lite with our
+/// host candidate, DTLS role from `a=setup`, Opus and VP8 (else VP9) with NACK/PLI/FIR feedback,
+/// directions mirrored. Produces the `PeerSetup` the media loop needs.
+public enum Negotiation {
+    /// What a publisher's offer carries, for the subscribers' answers.
+    public struct PublishedTracks: Sendable {
+        /// The publisher's audio codec, if any.
+        public var audio: PeerSetup.Track?
+        /// The publisher's video codec, if any.
+        public var video: PeerSetup.Track?
+
+        /// Creates the description.
+        public init(audio: PeerSetup.Track?, video: PeerSetup.Track?) {
+            self.audio = audio
+            self.video = video
+        }
+    }
+
+    /// Answers an offer. `published` is nil for a publisher, and the stream's tracks for a
+    /// subscriber (whose codecs must match them, since the relay does not transcode).
+    public static func answer(offer: SessionDescription, role: PeerSetup.Role, stream: String, peerID: String,
+                              local: LocalTransport, published: PublishedTracks?) throws(NegotiationError) -> (SessionDescription, PeerSetup) {
+        guard let first = offer.media.first(where: { !$0.isRejected }) else { throw NegotiationError("the offer has no media section") }
+        guard let ufrag = first.iceUfrag ?? offer.iceUfrag, let pwd = first.icePwd ?? offer.icePwd else {
+            throw NegotiationError("the offer has no a=ice-ufrag / a=ice-pwd")
+        }
+        guard let sdpFingerprint = first.fingerprints.first ?? offer.fingerprints.first else {
+            throw NegotiationError("the offer has no a=fingerprint")
+        }
+        guard sdpFingerprint.hashFunction.lowercased() == "sha-256" else {
+            throw NegotiationError("only sha-256 fingerprints are supported, got \(sdpFingerprint.hashFunction)")
+        }
+        let remoteFingerprint = CertificateFingerprint(algorithm: "sha-256", digest: sdpFingerprint.bytes)
+        let setup = first.setup ?? offer.setup ?? .actpass
+        let dtlsClient = setup == .passive
+        guard setup != .holdconn else { throw NegotiationError("a=setup:holdconn is not supported") }
+        let localICE = ICECredentials.random()
+        var audio: PeerSetup.Track?
+        var video: PeerSetup.Track?
+        var sections: [MediaDescription] = []
+        var bundled: [String] = []
+        var rng = SystemRandomNumberGenerator()
+
+        for m in offer.media {
+            var answer = MediaDescription(media: m.media, port: 0, proto: m.proto, formats: m.formats)
+            let mid = m.mid
+            if let mid { answer.attributes.append(SDPAttribute("mid", mid)) }
+            guard !m.isRejected, m.media == "audio" || m.media == "video", m.proto.contains("SAVPF") else {
+                sections.append(answer)
+                continue
+            }
+            let kind: PeerSetup.Track.Kind = m.media == "audio" ? .audio : .video
+            let already = kind == .audio ? audio : video
+            let wanted: [String] = kind == .audio ? ["opus"] : ["vp8", "vp9"]
+            let codecs = m.codecs.filter { !$0.isRTX }
+            var chosen: SDPCodec?
+            if let published {
+                let name = (kind == .audio ? published.audio : published.video)?.codec.lowercased()
+                chosen = codecs.first { $0.codecName == name }
+            } else {
+                for name in wanted where chosen == nil { chosen = codecs.first { $0.codecName == name } }
+            }
+            let direction = m.direction ?? .sendrecv
+            let usable = role == .publisher ? direction.sends : direction.receives
+            guard already == nil, usable, let codec = chosen else {
+                sections.append(answer)  // a second section of the same kind, or no common codec: rejected
+                continue
+            }
+            let ssrc: UInt32
+            switch role {
+            case .publisher:
+                let fid = m.ssrcGroups.first { $0.semantics == "FID" }?.ssrcs.first
+                ssrc = fid ?? m.ssrcs.first ?? 0
+            case .subscriber:
+                ssrc = UInt32.random(in: 1...UInt32.max, using: &rng)
+            }
+            let track = PeerSetup.Track(kind: kind, payloadType: codec.payloadType, codec: codec.encodingName,
+                                        clockRate: codec.clockRate, ssrc: ssrc)
+            if kind == .audio { audio = track } else { video = track }
+
+            answer.port = 9
+            answer.formats = [String(codec.payloadType)]
+            answer.connections = [SDPConnection(networkType: "IN", addressType: local.address.contains(":") ? "IP6" : "IP4",
+                                                address: local.address)]
+            var attrs = answer.attributes
+            attrs.append(SDPAttribute("ice-ufrag", localICE.ufrag))
+            attrs.append(SDPAttribute("ice-pwd", localICE.pwd))
+            attrs.append(SDPAttribute("fingerprint", local.fingerprint.sdpValue))
+            attrs.append(SDPAttribute("setup", dtlsClient ? "active" : "passive"))
+            attrs.append(SDPAttribute(role == .publisher ? "recvonly" : "sendonly"))
+            attrs.append(SDPAttribute("rtcp-mux"))
+            if m.rtcpReducedSize { attrs.append(SDPAttribute("rtcp-rsize")) }
+            attrs.append(SDPAttribute("rtpmap", SDPRTPMap(payloadType: codec.payloadType, encodingName: codec.encodingName,
+                                                           clockRate: codec.clockRate, channels: codec.channels).attributeValue))
+            if kind == .audio {
+                attrs.append(SDPAttribute("fmtp", "\(codec.payloadType) minptime=10;useinbandfec=1"))
+            } else {
+                for (type, subtype) in [("nack", nil), ("nack", "pli"), ("ccm", "fir")] as [(String, String?)] {
+                    attrs.append(SDPRTCPFeedback(payloadType: codec.payloadType, type: type, subtype: subtype).attribute)
+                }
+                let fmtp = codec.parameters.filter { $0.name == "profile-id" }
+                if !fmtp.isEmpty {
+                    attrs.append(SDPAttribute("fmtp", "\(codec.payloadType) " + fmtp.map(\.description).joined(separator: ";")))
+                }
+            }
+            if role == .subscriber {
+                let label = "giaoban-\(kind.rawValue)"
+                attrs.append(SDPAttribute("msid", "\(stream) \(label)"))
+                attrs.append(SDPAttribute("ssrc", "\(ssrc) cname:giaoban-\(stream)"))
+                attrs.append(SDPAttribute("ssrc", "\(ssrc) msid:\(stream) \(label)"))
+            }
+            let priority: UInt32 = 2_130_706_431  // type preference 126 (host), local 65535, component 1
+            attrs.append(SDPCandidate(foundation: "1", priority: priority, address: local.address, port: local.port).attribute)
+            attrs.append(SDPAttribute("end-of-candidates"))
+            answer.attributes = attrs
+            sections.append(answer)
+            if let mid { bundled.append(mid) }
+        }
+        guard audio != nil || video != nil else {
+            throw NegotiationError(role == .publisher
+                ? "no usable media: the offer must send Opus audio or VP8/VP9 video"
+                : "no usable media: the offer must receive the stream's codecs (\(describe(published)))")
+        }
+        var sessionAttributes = [SDPAttribute("ice-lite")]
+        if !bundled.isEmpty { sessionAttributes.insert(SDPGroup(semantics: "BUNDLE", mids: bundled).attribute, at: 0) }
+        sessionAttributes.append(SDPAttribute("msid-semantic", "WMS *"))
+        let origin = SDPOrigin(sessionID: String(UInt64.random(in: 1...(1 << 62), using: &rng)), sessionVersion: 1,
+                               addressType: local.address.contains(":") ? "IP6" : "IP4", address: local.address)
+        let answer = SessionDescription(origin: origin, sessionName: "giaoban", attributes: sessionAttributes, media: sections)
+        let peer = PeerSetup(id: peerID, role: role, stream: stream, localICE: localICE,
+                             remoteICE: ICECredentials(ufrag: ufrag, pwd: pwd), remoteFingerprint: remoteFingerprint,
+                             dtlsClient: dtlsClient, audio: audio, video: video)
+        return (answer, peer)
+    }
+
+    static func describe(_ tracks: PublishedTracks?) -> String {
+        [tracks?.audio?.codec, tracks?.video?.codec].compactMap { $0 }.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+public import GiaobanCrypto
+
+/// Who may do what (the operations hub extends these checks to every route).
+public enum Role: String, Sendable, CaseIterable, Codable {
+    /// The command center officer who chairs briefings.
+    case chair
+    /// A commune police station.
+    case commune
+    /// A traffic camera (reports incidents only).
+    case camera
+    /// Read-only access.
+    case observer
+    /// Operator of the server.
+    case admin
+}
+
+/// The claims Giaoban puts in a token (RFC 7519 §4.1: sub, exp, iat; plus `role`).
+public struct TokenClaims: Sendable, Equatable, Codable {
+    /// The subject: a commune id, camera id or officer.
+    public var sub: String
+    /// The role.
+    public var role: Role
+    /// Expiry, seconds since 1970.
+    public var exp: Int64
+    /// Issued at, seconds since 1970.
+    public var iat: Int64
+
+    /// Creates claims.
+    public init(sub: String, role: Role, exp: Int64, iat: Int64) {
+        self.sub = sub
+        self.role = role
+        self.exp = exp
+        self.iat = iat
+    }
+}
+
+/// Why a token was refused; `message` goes into the 401 body.
+public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong with the token, in words an operator can act on.
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Issues and verifies JWTs signed with HMAC-SHA256 (RFC 7519, RFC 7515 §A.1).
+public struct TokenAuthority: Sendable {
+    let secret: [UInt8]
+    /// Allowed clock difference when checking `exp`.
+    public var leeway: Int64 = 30
+
+    /// An authority with a shared secret (at least 32 bytes recommended).
+    public init(secret: [UInt8]) { self.secret = secret }
+
+    /// Signs claims into a compact JWT.
+    public func issue(_ claims: TokenClaims) -> String {
+        let header = Base64URL.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let payload = Base64URL.encode(Array((try? encoder.encode(claims)) ?? Data()))
+        let signingInput = header + "." + payload
+        let signature = HMACSHA256.authenticationCode(key: secret, message: Array(signingInput.utf8))
+        return signingInput + "." + Base64URL.encode(signature)
+    }
+
+    /// Verifies a compact JWT at time `now` (seconds since 1970) and returns its claims.
+    public func verify(_ token: String, now: Int64) throws(TokenError) -> TokenClaims {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { throw TokenError("malformed token: expected three dot-separated parts") }
+        guard let headerBytes = Base64URL.decode(parts[0]),
+              let header = try? JSONDecoder().decode([String: String].self, from: Data(headerBytes)) else {
+            throw TokenError("malformed token: the header is not base64url JSON")
+        }
+        guard header["alg"] == "HS256" else { throw TokenError("unsupported token algorithm '\(header["alg"] ?? "none")' (HS256 expected)") }
+        guard let signature = Base64URL.decode(parts[2]) else { throw TokenError("malformed token: bad signature encoding") }
+        let expected = HMACSHA256.authenticationCode(key: secret, message: Array((parts[0] + "." + parts[1]).utf8))
+        guard Self.constantTimeEqual(signature, expected) else { throw TokenError("invalid token signature") }
+        guard let payload = Base64URL.decode(parts[1]) else { throw TokenError("malformed token: bad payload encoding") }
+        let claims: TokenClaims
+        do { claims = try JSONDecoder().decode(TokenClaims.self, from: Data(payload)) } catch {
+            throw TokenError("malformed token claims: sub, role (\(Role.allCases.map(\.rawValue).joined(separator: "/"))), exp and iat are required")
+        }
+        guard claims.exp + leeway >= now else { throw TokenError("token expired") }
+        return claims
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<a.count { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+
+    /// Reads the secret from `path`, creating it (32 random bytes, hex, mode 0600) if missing.
+    public static func loadOrCreateSecret(at path: String) throws -> (secret: [UInt8], created: Bool) {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) {
+            let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard text.count >= 16 else { throw TokenError("the secret in \(path) is shorter than 16 characters") }
+            return (Array(text.utf8), false)
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let hex = SecureRandom.bytes(32).map { String(format: "%02x", $0) }.joined()
+        guard fm.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw TokenError("cannot create the token secret file \(path)")
+        }
+        return (Array(hex.utf8), true)
+    }
+}
+
+/// base64url without padding (RFC 4648 §5), as JWS uses.
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        guard !s.contains("=") else { return nil }
+        while s.count % 4 != 0 { s += "=" }
+        return Data(base64Encoded: s).map(Array.init)
+    }
+}

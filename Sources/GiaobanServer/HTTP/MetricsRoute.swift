@@ -1,0 +1,33 @@
+public import GiaobanEngine
+
+/// Prometheus text exposition (version 0.0.4) of the media plane's counters.
+enum MetricsText {
+    static func render(_ snapshot: MediaServer.Snapshot) -> String {
+        let c = snapshot.counters
+        var out = ""
+        func counter(_ name: String, _ help: String, _ value: Int) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
+        }
+        func gauge(_ name: String, _ help: String, _ value: Int) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
+        }
+        counter("giaoban_udp_received_total", "Datagrams received on the media port.", c.received)
+        out += "# HELP giaoban_udp_dropped_total Datagrams dropped, by reason.\n# TYPE giaoban_udp_dropped_total counter\n"
+        for reason in DropReason.allCases {
+            out += "giaoban_udp_dropped_total{reason=\"\(reason.label)\"} \(c.dropped(reason))\n"
+        }
+        counter("giaoban_rtp_received_total", "RTP packets received from publishers.", c.rtpReceived)
+        counter("giaoban_rtp_forwarded_total", "RTP packets sent to subscribers.", c.rtpForwarded)
+        counter("giaoban_rtp_retransmitted_total", "RTP packets resent in answer to NACKs.", c.rtpRetransmitted)
+        counter("giaoban_nack_misses_total", "NACKed packets no longer cached.", c.nackMisses)
+        counter("giaoban_rtcp_received_total", "RTCP compounds received.", c.rtcpReceived)
+        counter("giaoban_rtcp_sent_total", "RTCP compounds sent.", c.rtcpSent)
+        counter("giaoban_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", c.keyframeRequests)
+        counter("giaoban_stun_answered_total", "ICE connectivity checks answered.", c.stunAnswered)
+        counter("giaoban_dtls_connected_total", "DTLS handshakes completed.", c.dtlsConnected)
+        counter("giaoban_dtls_failed_total", "DTLS handshakes failed.", c.dtlsFailed)
+        counter("giaoban_consent_expired_total", "Peers removed after consent expired (RFC 7675).", c.consentExpired)
+        gauge("giaoban_peers", "Peer connections.", snapshot.peers)
+        return out
+    }
+}

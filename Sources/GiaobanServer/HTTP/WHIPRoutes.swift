@@ -1,0 +1,133 @@
+import Foundation
+public import GiaobanEngine
+import GiaobanWire
+public import Hummingbird
+public import Logging
+import Synchronization
+
+/// WHIP (RFC 9725) and WHEP: publish and watch a stream with one HTTP exchange each.
+///
+/// `POST /whip/{stream}` and `POST /whep/{stream}` take an SDP offer and answer `201 Created`
+/// with the SDP answer and a `Location` for the session; `DELETE` on that location ends it.
+/// Trickle ICE (`PATCH`) is not needed: the relay is ICE-lite and puts its candidate in the answer.
+public final class RelaySessions: Sendable {
+    /// One WHIP or WHEP session.
+    struct Session: Sendable {
+        let kind: String
+        let stream: String
+        let peerID: String
+        let subject: String
+    }
+
+    let media: MediaServer
+    let tokens: TokenAuthority
+    let maxBodyBytes: Int
+    let logger: Logger
+    private let sessions = Mutex<[String: Session]>([:])
+
+    /// Creates the WHIP/WHEP front of `media`.
+    public init(media: MediaServer, tokens: TokenAuthority, maxBodyBytes: Int, logger: Logger) {
+        self.media = media
+        self.tokens = tokens
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+    }
+
+    /// Adds the WHIP and WHEP routes to `router`.
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.post("/whip/:stream") { request, context in try await self.negotiate(request, context, kind: "whip") }
+        router.post("/whep/:stream") { request, context in try await self.negotiate(request, context, kind: "whep") }
+        for kind in ["whip", "whep"] {
+            router.delete("/\(kind)/:stream/:session") { request, context in try await self.end(request, context, kind: kind) }
+            router.patch("/\(kind)/:stream/:session") { _, _ in
+                var response = Response.plain(.methodNotAllowed, "trickle ICE is not needed: the answer carries the relay's candidate")
+                response.headers[.allow] = "DELETE"
+                return response
+            }
+        }
+    }
+
+    static func validStream(_ name: String) -> Bool {
+        (1...64).contains(name.count) && name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+        }
+    }
+
+    func negotiate(_ request: Request, _ context: some RequestContext, kind: String) async throws -> Response {
+        let publishing = kind == "whip"
+        let claims = try tokens.authorize(request, roles: publishing ? [.chair, .commune, .admin] : nil)
+        let stream = context.parameters.get("stream") ?? ""
+        guard Self.validStream(stream) else {
+            return .plain(.badRequest, "stream names are 1–64 characters of A–Z, a–z, 0–9, '-' and '_'")
+        }
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard contentType == "application/sdp" else {
+            return .plain(.unsupportedMediaType, "the offer must be sent as Content-Type: application/sdp")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: maxBodyBytes) } catch {
+            return .plain(.contentTooLarge, "the offer is larger than \(maxBodyBytes) bytes")
+        }
+        let offer: SessionDescription
+        do {
+            offer = try body.withUnsafeReadableBytes { bytes throws(WireError) in try SessionDescription(parsing: bytes) }
+        } catch {
+            return .plain(.badRequest, "malformed SDP offer: \(error)")
+        }
+        var published: Negotiation.PublishedTracks?
+        if !publishing {
+            published = await media.perform { router, _, _ in router.publishedTracks(stream: stream) }
+            guard published != nil else { return .plain(.notFound, "nobody is publishing stream '\(stream)'") }
+        }
+        let sessionID = SecureRandomID.make()
+        let local = LocalTransport(address: media.announcedAddress, port: media.port, fingerprint: media.certificate.fingerprint)
+        let answer: SessionDescription
+        let setup: PeerSetup
+        do {
+            (answer, setup) = try Negotiation.answer(offer: offer, role: publishing ? .publisher : .subscriber, stream: stream,
+                                                     peerID: "\(kind)-\(sessionID)", local: local, published: published)
+        } catch {
+            return .plain(.badRequest, "cannot answer the offer: \(error.message)")
+        }
+        let added = await media.perform { router, now, _ -> String? in
+            do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
+        }
+        if let added { return .plain(.internalServerError, "cannot create the DTLS session: \(added)") }
+        sessions.withLock { $0[sessionID] = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub) }
+        logger.info("\(kind.uppercased()) session created", metadata: [
+            "stream": "\(stream)", "session": "\(sessionID)", "subject": "\(claims.sub)", "role": "\(claims.role.rawValue)",
+            "audio": "\(setup.audio?.codec ?? "-")", "video": "\(setup.video?.codec ?? "-")",
+        ])
+        let location = "/\(kind)/\(stream)/\(sessionID)"
+        return Response(status: .created,
+                        headers: [.contentType: "application/sdp", .location: location],
+                        body: .init(byteBuffer: ByteBuffer(string: answer.serialize())))
+    }
+
+    func end(_ request: Request, _ context: some RequestContext, kind: String) async throws -> Response {
+        _ = try tokens.authorize(request)
+        let stream = context.parameters.get("stream") ?? ""
+        let id = context.parameters.get("session") ?? ""
+        let session = sessions.withLock { s -> Session? in
+            guard let found = s[id], found.kind == kind, found.stream == stream else { return nil }
+            s.removeValue(forKey: id)
+            return found
+        }
+        guard let session else { return .plain(.notFound, "no \(kind.uppercased()) session \(id) on stream '\(stream)'") }
+        await media.perform { router, _, out in router.removePeer(id: session.peerID, reason: "ended by DELETE", out: out) }
+        logger.info("\(kind.uppercased()) session ended", metadata: ["stream": "\(stream)", "session": "\(id)"])
+        return .plain(.ok, "session ended")
+    }
+}
+
+/// Random identifiers for session URLs: 128 bits, hex.
+enum SecureRandomID {
+    static func make() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(rng.next(), radix: 16).leftPadded(16) }.joined()
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
