@@ -138,7 +138,8 @@ class Metrics(dict):
 
 def server_command() -> list[str]:
     path = os.environ.get("GIAOBAN_BIN") or str(REPO / ".build" / "debug" / "giaoban")
-    path = str((REPO / path).resolve()) if not os.path.isabs(path) else path
+    if not os.path.isabs(path):
+        path = os.path.abspath(path) if os.path.exists(path) else str((REPO / path).resolve())
     if path.endswith(".py"):
         return [sys.executable, path]
     return [path]

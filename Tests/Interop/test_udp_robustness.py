@@ -11,6 +11,7 @@ Datagrams sent (all to 127.0.0.1:<media port>):
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import socket
@@ -18,12 +19,11 @@ import struct
 import time
 import urllib.parse
 
-import pytest
 import requests
 from aioice import stun
 
 from conftest import run_async, unique_stream, wait_for
-from webrtc_client import WhipPublisher, make_offer
+from webrtc_client import WhepWatcher, WhipPublisher, make_offer
 
 DROPPED = "giaoban_udp_dropped_total"
 
@@ -145,22 +145,18 @@ def test_garbage_is_dropped_counted_and_harmless(giaoban):
 
 def test_garbage_during_a_live_session_does_not_break_it(giaoban):
     """Garbage from another address while media flows: the session keeps forwarding."""
-    from webrtc_client import WhepWatcher
-
     stream = unique_stream("live")
     token = giaoban.token("chair-v", "chair")
     watch_token = giaoban.token("observer-v", "observer")
 
     async def scenario() -> dict:
-        import asyncio
-
         publisher = WhipPublisher(giaoban.url(f"/whip/{stream}"), token)
         watcher = WhepWatcher(giaoban.url(f"/whep/{stream}"), watch_token)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             await publisher.start(connect_timeout=15)
             await watcher.start(connect_timeout=15)
-            for name, payload in garbage("x", "y") * 3:
+            for _, payload in garbage("x", "y") * 3:
                 sock.sendto(payload, ("127.0.0.1", giaoban.udp_port))
                 await asyncio.sleep(0.01)
             return await watcher.collect(3.0)

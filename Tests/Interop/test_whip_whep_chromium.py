@@ -7,7 +7,6 @@ artifacts/interop/.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil

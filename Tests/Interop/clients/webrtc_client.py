@@ -493,8 +493,11 @@ class BackgroundPublisher:
 
                 summary = self._run(_stop(), 20)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            if not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+            if not self._thread.is_alive() and not self._loop.is_closed():
+                self._loop.close()
         return summary
 
     def __enter__(self) -> "BackgroundPublisher":
