@@ -75,3 +75,18 @@ struct PacketCacheTests {
         #expect(!store([UInt8](repeating: 0, count: 33), 3), "larger than a slot")
     }
 }
+
+@Suite("Sequence rewriting when the publisher changes")
+struct SequenceRewriterNewSourceTests {
+    @Test("a new source announced in advance continues the output without a gap")
+    func newSource() {
+        var r = SequenceRewriter(outputSSRC: 5, initialSequence: 200, initialTimestamp: 1000)
+        let a = r.rewrite(sequence: 10, timestamp: 50)
+        r.expectNewSource(timestampGap: 3000)
+        let b = r.rewrite(sequence: 40_000, timestamp: 777)
+        let c = r.rewrite(sequence: 40_001, timestamp: 3777)
+        #expect(a! == (200, 1000))
+        #expect(b! == (201, 4000))
+        #expect(c! == (202, 7000))
+    }
+}

@@ -20,6 +20,8 @@ public struct SequenceRewriter: Sendable {
     @usableFromInline var firstInput: Int64 = 0
     @usableFromInline var unwrapper = SerialUnwrapper<SeqNum16>()
     @usableFromInline var started = false
+    /// A new source begins with the next packet (see `expectNewSource`).
+    @usableFromInline var pendingGap: UInt32?
     @usableFromInline var lastSequence: UInt16 = 0
     @usableFromInline var lastTimestamp: UInt32 = 0
     /// The sequence number of the newest packet sent (re-basing on a switch continues from it).
@@ -52,7 +54,10 @@ public struct SequenceRewriter: Sendable {
     /// or nil for a packet from before the current source started (its number is taken).
     @inlinable
     public mutating func rewrite(sequence: UInt16, timestamp: UInt32) -> (sequence: UInt16, timestamp: UInt32)? {
-        if !started { switchSource(sequence: sequence, timestamp: timestamp, timestampGap: 0) }
+        if !started || pendingGap != nil {
+            switchSource(sequence: sequence, timestamp: timestamp, timestampGap: pendingGap ?? 0)
+            pendingGap = nil
+        }
         let unwrapped = unwrapper.unwrap(sequence)
         if unwrapped < firstInput { return nil }
         let outSeq = sequence &+ seqOffset
@@ -64,6 +69,11 @@ public struct SequenceRewriter: Sendable {
         }
         return (outSeq, outTs)
     }
+
+    /// Announces that the next packet comes from a new source (e.g. a publisher replaced by
+    /// another): it will continue the output `timestampGap` ticks after the last packet sent.
+    @inlinable
+    public mutating func expectNewSource(timestampGap: UInt32) { pendingGap = timestampGap }
 
     /// Drops the newest input packet `sequence` on purpose: later packets move down by one so
     /// the subscriber sees no gap. Only the newest packet can be skipped; an older one returns false

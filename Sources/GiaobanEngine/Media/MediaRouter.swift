@@ -74,6 +74,11 @@ public final class MediaRouter {
         case .publisher:
             if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
             stream.publisher = peer
+            // Watchers stay; their streams continue from the new publisher without a gap.
+            for subscriber in stream.subscribers {
+                subscriber.videoOut.expectNewSource(timestampGap: 3000)
+                subscriber.audioOut.expectNewSource(timestampGap: 960)
+            }
         case .subscriber:
             stream.subscribers.append(peer)
         }

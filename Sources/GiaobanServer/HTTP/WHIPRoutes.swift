@@ -31,6 +31,14 @@ public final class RelaySessions: Sendable {
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
+        media.onPeerRemoved { [weak self] peerID in self?.forget(peerID: peerID) }
+    }
+
+    /// Drops the session of a peer the media plane removed (timeout, failure, replacement).
+    func forget(peerID: String) {
+        sessions.withLock { all in
+            if let id = all.first(where: { $0.value.peerID == peerID })?.key { all.removeValue(forKey: id) }
+        }
     }
 
     /// Adds the WHIP and WHEP routes to `router`.

@@ -49,6 +49,13 @@ public final class MediaServer: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let finished = Atomic<Bool>(false)
+    private let removalHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    /// Calls `handler` on the media thread with the id of every peer the router removes
+    /// (timeouts, DTLS failures, replacements), so sessions can be forgotten.
+    public func onPeerRemoved(_ handler: @escaping @Sendable (String) -> Void) {
+        removalHandler.withLock { $0 = handler }
+    }
 
     /// Why the media socket could not be opened.
     public struct StartError: Error, CustomStringConvertible {
@@ -165,7 +172,9 @@ public final class MediaServer: @unchecked Sendable {
         switch event {
         case .nominated(let peer, let address): logger.debug("ICE nominated", metadata: ["peer": "\(peer)", "address": "\(address)"])
         case .connected(let peer): logger.info("peer connected (DTLS-SRTP up)", metadata: ["peer": "\(peer)"])
-        case .removed(let peer, let reason): logger.info("peer removed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+        case .removed(let peer, let reason):
+            logger.info("peer removed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+            removalHandler.withLock { $0 }?(peer)
         }
     }
 
