@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 echo "test: building (debug) with tests"
 swift build --build-tests
-echo "test: running the suite"
+echo "test: running the Swift test suite"
 swift test --skip-build
+echo "test: running the interoperability suite (aiortc, headless Chromium)"
+scripts/test-interop.sh

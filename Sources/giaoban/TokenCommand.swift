@@ -29,6 +29,7 @@ struct Token: ParsableCommand {
             throw ValidationError("unknown role '\(role)'; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard !subject.isEmpty, subject.count <= 128 else { throw ValidationError("the subject must be 1–128 characters") }
+        guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds") }
     }
 
     func run() throws {

@@ -46,8 +46,9 @@ public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Issues and verifies JWTs signed with HMAC-SHA256 (RFC 7519, RFC 7515 §A.1).
 public struct TokenAuthority: Sendable {
     let secret: [UInt8]
-    /// Allowed clock difference when checking `exp`.
-    public var leeway: Int64 = 30
+    /// Allowed clock difference when checking `exp`; 0 because the server that checks a
+    /// token is the one that issued it (same clock).
+    public var leeway: Int64 = 0
 
     /// An authority with a shared secret (at least 32 bytes recommended).
     public init(secret: [UInt8]) { self.secret = secret }
@@ -59,8 +60,12 @@ public struct TokenAuthority: Sendable {
         encoder.outputFormatting = .sortedKeys
         let payload = Base64URL.encode(Array((try? encoder.encode(claims)) ?? Data()))
         let signingInput = header + "." + payload
-        let signature = HMACSHA256.authenticationCode(key: secret, message: Array(signingInput.utf8))
-        return signingInput + "." + Base64URL.encode(signature)
+        return signingInput + "." + Base64URL.encode(signature(of: signingInput))
+    }
+
+    /// The HS256 signature of a JWS signing input (RFC 7515 §5.1).
+    func signature(of signingInput: String) -> [UInt8] {
+        HMACSHA256.authenticationCode(key: secret, message: Array(signingInput.utf8))
     }
 
     /// Verifies a compact JWT at time `now` (seconds since 1970) and returns its claims.
@@ -72,9 +77,10 @@ public struct TokenAuthority: Sendable {
             throw TokenError("malformed token: the header is not base64url JSON")
         }
         guard header["alg"] == "HS256" else { throw TokenError("unsupported token algorithm '\(header["alg"] ?? "none")' (HS256 expected)") }
-        guard let signature = Base64URL.decode(parts[2]) else { throw TokenError("malformed token: bad signature encoding") }
-        let expected = HMACSHA256.authenticationCode(key: secret, message: Array((parts[0] + "." + parts[1]).utf8))
-        guard Self.constantTimeEqual(signature, expected) else { throw TokenError("invalid token signature") }
+        guard let given = Base64URL.decode(parts[2]) else { throw TokenError("malformed token: bad signature encoding") }
+        guard Self.constantTimeEqual(given, signature(of: parts[0] + "." + parts[1])) else {
+            throw TokenError("invalid token signature")
+        }
         guard let payload = Base64URL.decode(parts[1]) else { throw TokenError("malformed token: bad payload encoding") }
         let claims: TokenClaims
         do { claims = try JSONDecoder().decode(TokenClaims.self, from: Data(payload)) } catch {

@@ -107,8 +107,12 @@ public final class RelaySessions: Sendable {
             "audio": "\(setup.audio?.codec ?? "-")", "video": "\(setup.video?.codec ?? "-")",
         ])
         let location = "/\(kind)/\(stream)/\(sessionID)"
+        // Hummingbird's CORS middleware sends Expose-Headers only on preflight answers, but the
+        // Fetch standard reads it from the actual response: without it a page on another
+        // origin cannot see Location.
         return Response(status: .created,
-                        headers: [.contentType: "application/sdp", .location: location],
+                        headers: [.contentType: "application/sdp", .location: location,
+                                  .accessControlExposeHeaders: "Location"],
                         body: .init(byteBuffer: ByteBuffer(string: answer.serialize())))
     }
 

@@ -84,7 +84,10 @@ extension SDPAttributed {
     /// The tokens of `a=ice-options` (RFC 8839 §5.6), e.g. `["trickle"]`.
     public var iceOptions: [String] {
         get { attributeValues("ice-options").flatMap { SDPText.fields(($0 ?? "")[...]).map(String.init) } }
-        set { replaceAttributes(named: "ice-options", with: newValue.isEmpty ? [] : [SDPAttribute("ice-options", newValue.joined(separator: " "))]) }
+        set {
+            let line = SDPAttribute("ice-options", newValue.joined(separator: " "))
+            replaceAttributes(named: "ice-options", with: newValue.isEmpty ? [] : [line])
+        }
     }
 
     /// The `a=candidate` lines (RFC 8839 §5.1).

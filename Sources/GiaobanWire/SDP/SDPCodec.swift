@@ -66,7 +66,8 @@ extension MediaDescription {
         return payloadTypes.compactMap { pt in
             var codec: SDPCodec
             if let map = maps.first(where: { $0.payloadType == pt }) {
-                codec = SDPCodec(payloadType: pt, encodingName: map.encodingName, clockRate: map.clockRate, channels: map.channels)
+                codec = SDPCodec(payloadType: pt, encodingName: map.encodingName,
+                                 clockRate: map.clockRate, channels: map.channels)
             } else if let known = SDPCodec.staticCodec(pt) {
                 codec = known
             } else {
