@@ -14,21 +14,20 @@ out=.build-fuzz
 mkdir -p "$out" Tests/Fuzz/crashes
 
 mapfile -t wire_sources < <(find Sources/GiaobanWire -name '*.swift' | sort)
-if (($#)); then
-    targets=("$@")
-else
-    targets=()
-    for f in Tests/Fuzz/Targets/Fuzz*.swift; do
-        n=$(basename "$f" .swift); n=${n#Fuzz}; targets+=("$(echo "$n" | tr '[:upper:]' '[:lower:]')")
-    done
-fi
+
+# Targets by lower-case name: Tests/Fuzz/Targets/FuzzOpusTOC.swift is "opustoc".
+declare -A sources=()
+for f in Tests/Fuzz/Targets/Fuzz*.swift; do
+    n=$(basename "$f" .swift)
+    n=${n#Fuzz}
+    sources[${n,,}]=$f
+done
+if (($#)); then targets=("$@"); else mapfile -t targets < <(printf '%s\n' "${!sources[@]}" | sort); fi
 
 status=0
 for t in "${targets[@]}"; do
-    src=$(ls Tests/Fuzz/Targets/Fuzz*.swift | while read -r f; do
-        n=$(basename "$f" .swift); n=${n#Fuzz}
-        [[ "$(echo "$n" | tr '[:upper:]' '[:lower:]')" == "$t" ]] && echo "$f"; done)
-    [[ -n "$src" ]] || { echo "fuzz: no target named '$t'" >&2; exit 2; }
+    src=${sources[$t]:-}
+    [[ -n "$src" ]] || { echo "fuzz: no target named '$t' (have: ${!sources[*]})" >&2; exit 2; }
     echo "fuzz: building $t"
     swiftc -sanitize=fuzzer,address -parse-as-library -O "${wire_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
         | grep -v "Cannot export local symbol" || true
