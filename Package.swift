@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // MARK: C modules
@@ -64,6 +65,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Client
+        .target(
+            name: "GiaobanClient",
+            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "CUDPBatch"],
+            swiftSettings: strict
+        ),
+
         // MARK: Apps
         .executableTarget(
             name: "giaoban",
@@ -77,8 +85,10 @@ let package = Package(
         .executableTarget(
             name: "GiaobanBench",
             dependencies: [
-                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter",
+                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "CUDPBatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Bench/Sources/GiaobanBench",
             swiftSettings: strict
@@ -90,6 +100,14 @@ let package = Package(
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
         .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP"], swiftSettings: strict),
         .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "CAllocCounter"], swiftSettings: strict),
+        .testTarget(
+            name: "GiaobanClientTests",
+            dependencies: [
+                "GiaobanClient", "GiaobanServer", "GiaobanEngine", "GiaobanCrypto", "GiaobanICE", "GiaobanWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "GiaobanServerTests",
             dependencies: [

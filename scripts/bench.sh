@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Builds the benchmark harness in release mode and runs one scenario.
+# Builds the benchmark harness (and the relay it drives) in release mode and runs one scenario.
 #   scripts/bench.sh micro                 # hot-path micro-benchmarks → table + artifacts/bench/micro.json
+#   scripts/bench.sh broadcast             # 1 → N through the relay, with direct and kernel-floor references
+#                                          #   → table + artifacts/bench/broadcast.json + broadcast.svg
+#   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=${1:-micro}; shift || true
 scripts/setup.sh
-echo "bench: building giaoban-bench (release; the first build takes several minutes)"
+echo "bench: building giaoban-bench and giaoban (release; the first build takes several minutes)"
 swift build -c release --scratch-path .build-release --product giaoban-bench
+swift build -c release --scratch-path .build-release --product giaoban
 mkdir -p artifacts/bench
-exec .build-release/release/giaoban-bench "$scenario" --json "artifacts/bench/$scenario.json" "$@"
+extra=()
+if [[ "$scenario" == "broadcast" ]]; then
+    extra=(--svg "artifacts/bench/$scenario.svg")
+fi
+exec .build-release/release/giaoban-bench "$scenario" --json "artifacts/bench/$scenario.json" "${extra[@]}" "$@"

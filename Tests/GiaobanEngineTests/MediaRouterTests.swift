@@ -1,3 +1,4 @@
+import CAllocCounter
 import GiaobanCrypto
 import GiaobanEngine
 import GiaobanICE
@@ -266,5 +267,69 @@ struct MediaRouterTests {
         }
         #expect(later.count == 1, "the request held back is sent when the interval has passed")
         #expect(h.router.counters.keyframeRequests == 2)
+    }
+}
+
+@Suite("Media router: no allocation per forwarded packet")
+struct MediaRouterAllocationTests {
+    @Test("steady-state forwarding to three subscribers allocates nothing")
+    func zeroAllocations() throws {
+        let h = try Harness()
+        let pub = try LoopbackPeer(port: 7000, relayFingerprint: h.relayCertificate.fingerprint)
+        var subs: [LoopbackPeer] = []
+        for i in 0..<3 { subs.append(try LoopbackPeer(port: UInt16(7001 + i), relayFingerprint: h.relayCertificate.fingerprint)) }
+        h.peers = [pub] + subs
+        try h.router.addPeer(pub.setup(role: .publisher, stream: "z", id: "pub", relayICE: .random(), ssrc: 0), now: h.now)
+        for (i, sub) in subs.enumerated() {
+            try h.router.addPeer(sub.setup(role: .subscriber, stream: "z", id: "sub\(i)", relayICE: .random(), ssrc: UInt32(0x100 + i)), now: h.now)
+        }
+        try h.connect(pub)
+        for sub in subs { try h.connect(sub) }
+        // Protect 300 packets up front, in buffers the router can decrypt in place.
+        let packets = try (0..<300).map { i in
+            try pub.protect(vp8Packet(sequence: UInt16(i), timestamp: UInt32(i / 4) * 3000, ssrc: 0x4444,
+                                      payload: [UInt8](repeating: 7, count: 1000)))
+        }
+        let buffers = packets.map { p -> UnsafeMutableRawBufferPointer in
+            let b = UnsafeMutableRawBufferPointer.allocate(byteCount: p.count, alignment: 16)
+            b.copyBytes(from: p)
+            return b
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let source = pub.address, now = h.now
+        for i in 0..<100 {  // warm-up: first packets learn SSRCs, grow nothing afterwards
+            h.router.handle(buffers[i], from: source, now: now, out: h.out)
+            h.out.removeAll()
+        }
+        let before = giaoban_thread_allocations()
+        for i in 100..<300 {
+            h.router.handle(buffers[i], from: source, now: now, out: h.out)
+            h.out.removeAll()
+        }
+        let allocations = giaoban_thread_allocations() - before
+        #expect(giaoban_alloc_counter_active() != 0, "the counting allocator is linked")
+        #expect(h.router.counters.rtpForwarded == 900)
+
+        // Debian's libsrtp2 is built on NSS, whose PK11_Encrypt allocates on every call. Measure
+        // that per operation, on its own, and require the router to add nothing to it:
+        // 200 packets = 200 unprotects + 600 protects.
+        let perOperation = try srtpAllocationsPerOperation()
+        #expect(allocations == 800 * perOperation,
+                "router allocations beyond libsrtp2's own: \(allocations) - 800 × \(perOperation)")
+    }
+
+    /// Heap allocations libsrtp2 makes per protect (the library's own, not ours).
+    func srtpAllocationsPerOperation() throws -> UInt64 {
+        let key = [UInt8](repeating: 3, count: 16), salt = [UInt8](repeating: 4, count: 12)
+        let session = try SRTPSession(profile: .aeadAES128GCM, direction: .outbound, key: key, salt: salt)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1200, alignment: 16)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: vp8Packet(sequence: 0, timestamp: 0, ssrc: 1, payload: [UInt8](repeating: 1, count: 1000)))
+        for i in 0..<10 { buffer.setU16(UInt16(i), at: 2); _ = try session.protectRTP(buffer, length: 1013) }
+        let before = giaoban_thread_allocations()
+        for i in 10..<110 { buffer.setU16(UInt16(i), at: 2); _ = try session.protectRTP(buffer, length: 1013) }
+        let total = giaoban_thread_allocations() - before
+        #expect(total % 100 == 0, "a whole number of allocations per protect")
+        return total / 100
     }
 }

@@ -63,7 +63,11 @@ extension MediaRouter {
             return counters.drop(.rtpUnknownSSRC)
         }
         counters.rtpReceived &+= 1
-        for subscriber in stream.subscribers {
+        // An index loop: in debug builds `for-in` goes through the generic iterator, whose
+        // coroutine frames are heap-allocated, and the zero-allocation test runs in debug.
+        let subscribers = stream.subscribers
+        for index in 0..<subscribers.count {
+            let subscriber = subscribers[index]
             guard let destination = subscriber.address, let srtp = subscriber.srtpOut,
                   let track = isVideo ? subscriber.setup.video : subscriber.setup.audio else { continue }
             if packet.payloadLength == 0 {

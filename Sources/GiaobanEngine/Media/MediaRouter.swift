@@ -119,7 +119,8 @@ public final class MediaRouter {
     public func handle(_ datagram: UnsafeMutableRawBufferPointer, from source: STUNAddress,
                        now: ContinuousClock.Instant, out: OutputQueue) {
         counters.received &+= 1
-        guard let first = datagram.first else { return counters.drop(.truncated) }
+        guard datagram.count > 0 else { return counters.drop(.truncated) }
+        let first = datagram[0]
         // RFC 7983 §7: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP.
         switch first {
         case 0...3: handleSTUN(UnsafeRawBufferPointer(datagram), from: source, now: now, out: out)

@@ -1,0 +1,219 @@
+import Foundation
+import GiaobanClient
+import GiaobanCrypto
+import GiaobanSRTP
+import GiaobanWire
+
+/// How a step reads the forwarder it measures.
+struct ForwarderMeter {
+    /// CPU seconds of the forwarder so far.
+    var cpuSeconds: () -> Double
+    /// Packets forwarded so far.
+    var forwarded: () -> Double
+    /// Datagrams the forwarder dropped so far, if it counts them.
+    var drops: () -> Double? = { nil }
+    /// CPU seconds of the forwarder spent inside this process (subtracted from the generator's).
+    var insideGenerator = false
+}
+
+/// What the relay part of the run produced.
+struct RelayRun {
+    var steps: [BroadcastStep] = []
+    var error: String?
+    var idleRSS: Int?
+    var publisherRSS: Int?
+    var publisherOnlyCPUPercent: Double?
+    var srtpProfile: String?
+}
+
+extension Broadcast {
+    /// Publisher → one subscriber socket, pre-keyed SRTP, no relay: the client stack's floor.
+    func runDirect() throws -> BroadcastStep? {
+        progress("direct: publisher → 1 subscriber, no relay")
+        let keys = Self.randomKeys()
+        let publisherSocket = try UDPSocket(), subscriberSocket = try UDPSocket()
+        let receiver = ReceiveLoop()
+        receiver.add(ClientConnection(socket: subscriberSocket,
+                                      peer: try ClientPeer(keys: Self.mirrored(keys), relayAddress: publisherSocket.localAddress)))
+        let publisher = PacedPublisher(connection: ClientConnection(socket: publisherSocket,
+                                                                    peer: try ClientPeer(keys: keys, relayAddress: subscriberSocket.localAddress)),
+                                       profile: profile)
+        receiver.start()
+        publisher.start()
+        defer {
+            publisher.stop()
+            receiver.stop()
+        }
+        return measure("direct", subscribers: 1, publisher: publisher, receiver: receiver, meter: nil, rssBase: nil)
+    }
+
+    /// Publisher → a bare UDP fan-out thread → N subscriber sockets, pre-keyed SRTP end to end.
+    func runKernelFloor() throws -> [BroadcastStep] {
+        let keys = Self.randomKeys()
+        let forwarder = try KernelForwarder()
+        let receiver = ReceiveLoop()
+        let publisher = PacedPublisher(connection: ClientConnection(socket: try UDPSocket(),
+                                                                    peer: try ClientPeer(keys: keys, relayAddress: forwarder.address)),
+                                       profile: profile)
+        forwarder.start()
+        receiver.start()
+        publisher.start()
+        defer {
+            publisher.stop()
+            forwarder.stop()
+            receiver.stop()
+        }
+        let meter = ForwarderMeter(cpuSeconds: { Double(forwarder.cpuMicros.load(ordering: .relaxed)) / 1e6 },
+                                   forwarded: { Double(forwarder.forwarded.load(ordering: .relaxed)) }, insideGenerator: true)
+        var destinations: [STUNAddress] = []
+        var steps: [BroadcastStep] = []
+        for n in counts {
+            progress("kernel-floor N=\(n): adding \(max(0, n - receiver.count)) subscribers")
+            while receiver.count < n {
+                let socket = try UDPSocket()
+                destinations.append(socket.localAddress)
+                receiver.add(ClientConnection(socket: socket, peer: try ClientPeer(keys: Self.mirrored(keys), relayAddress: forwarder.address)))
+            }
+            forwarder.setDestinations(Array(destinations.prefix(n)))
+            steps.append(measure("kernel-floor", subscribers: n, publisher: publisher, receiver: receiver, meter: meter, rssBase: nil))
+        }
+        return steps
+    }
+
+    /// Publisher (WHIP) → the relay process → N subscribers (WHEP).
+    func runRelay() -> RelayRun {
+        var result = RelayRun()
+        let binary = relay ?? executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) + "/giaoban" } ?? "giaoban"
+        progress("relay: starting \(binary) serve")
+        let process: RelayProcess
+        do { process = try RelayProcess(binary: binary) } catch {
+            result.error = "\(error)"
+            return result
+        }
+        defer { process.stop() }
+        result.idleRSS = process.residentKiB
+        var sessions: [WHIPSession] = []
+        let receiver = ReceiveLoop()
+        var publisher: PacedPublisher?
+        do {
+            let whip = try WHIPClient(baseURL: process.baseURL, token: process.token)
+            let context = try DTLSContext(certificate: DTLSCertificate())
+            let (connection, session) = try ClientConnection.join(
+                whip, stream: "broadcast", mode: .publish(audioSSRC: PacedPublisher.audioSSRC, videoSSRC: PacedPublisher.videoSSRC),
+                context: context)
+            result.srtpProfile = connection.peer.srtpProfile?.rawValue
+            sessions.append(session)
+            let paced = PacedPublisher(connection: connection, profile: profile)
+            publisher = paced
+            paced.start()
+            receiver.start()
+            defer {
+                paced.stop()
+                receiver.stop()
+                let deadline = nowNanoseconds() + 10_000_000_000
+                for session in sessions.reversed() where nowNanoseconds() < deadline { try? whip.end(session) }
+            }
+            // The relay's own cost with the publisher alone (timers, reports, receiving 220 pkt/s):
+            // the fixed part of its CPU, which dominates the per-packet figure at small N.
+            sleep(seconds: 0.5)
+            let idle0 = process.cpuSeconds
+            sleep(seconds: 2)
+            result.publisherOnlyCPUPercent = 100 * (process.cpuSeconds - idle0) / 2
+            let publisherRSS = process.residentKiB
+            result.publisherRSS = publisherRSS
+            progress("relay: publisher alone: \(format(result.publisherOnlyCPUPercent ?? 0)) % CPU, RSS \(publisherRSS / 1024) MiB")
+            let meter = ForwarderMeter(cpuSeconds: { process.cpuSeconds },
+                                       forwarded: { process.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
+                                       drops: { process.metrics()["giaoban_udp_dropped_total"] })
+            for n in counts {
+                let missing = max(0, n - receiver.count)
+                progress("relay N=\(n): joining \(missing) subscribers (WHEP + ICE + DTLS)")
+                let t0 = nowNanoseconds()
+                while receiver.count < n {
+                    let (subscriber, session) = try ClientConnection.join(whip, stream: "broadcast", mode: .watch, context: context)
+                    sessions.append(session)
+                    receiver.add(subscriber)
+                }
+                if missing > 0 {
+                    progress("relay N=\(n): joined in \(format(Double(nowNanoseconds() - t0) / 1e9)) s")
+                }
+                result.steps.append(measure("relay", subscribers: n, publisher: paced, receiver: receiver, meter: meter,
+                                            rssBase: (process, publisherRSS)))
+            }
+        } catch {
+            result.error = "\(error); relay log:\n\(process.logTail())"
+        }
+        withExtendedLifetime(publisher) {}
+        return result
+    }
+
+    /// Warm-up, then one measurement window of `seconds`, then the figures.
+    func measure(_ scenario: String, subscribers n: Int, publisher: PacedPublisher, receiver: ReceiveLoop,
+                 meter: ForwarderMeter?, rssBase: (RelayProcess, Int)?) -> BroadcastStep {
+        progress("\(scenario) N=\(n): warm-up \(format(warmup)) s, measuring \(format(seconds)) s …")
+        sleep(seconds: warmup)
+        let p = profile
+        let start = nowNanoseconds() + 50_000_000
+        let end = start + UInt64(seconds * 1e9)
+        let rate = p.videoPacketsPerSecond + p.audioPacketsPerSecond
+        let bits = Int((seconds + 1) * rate * 1.5) + 4096
+        let base = publisher.nextID.load(ordering: .relaxed)
+        publisher.setWindow(start: start, end: end)
+        receiver.open(ReceiveLoop.Window(start: start, end: end, baseID: base, bits: bits))
+
+        sleep(untilNanoseconds: start)
+        let cpu0 = meter?.cpuSeconds(), forwarded0 = meter?.forwarded(), drops0 = meter?.drops()
+        let self0 = ProcessStats.selfCPUSeconds(), receiver0 = receiver.cpuMicros.load(ordering: .relaxed)
+        sleep(untilNanoseconds: end)
+        let cpu1 = meter?.cpuSeconds(), forwarded1 = meter?.forwarded(), drops1 = meter?.drops()
+        let self1 = ProcessStats.selfCPUSeconds(), receiver1 = receiver.cpuMicros.load(ordering: .relaxed)
+        let rss = rssBase.map { $0.0.residentKiB }
+        sleep(seconds: 0.5)  // packets still in flight
+        let figures = receiver.collect() ?? ReceiveLoop.Figures()
+
+        let sent = publisher.sentInWindow.load(ordering: .relaxed)
+        let received = figures.unique.prefix(n).reduce(0, +)
+        let expected = sent * n
+        var step = BroadcastStep(scenario: scenario, subscribers: n, seconds: seconds, sentPackets: sent, receivedPackets: received,
+                                 duplicates: figures.duplicates,
+                                 lossPercent: expected > 0 ? 100 * Double(max(0, expected - received)) / Double(expected) : 0,
+                                 latency: LatencySummary(nanoseconds: figures.latencies), generatorCPUPercent: 0,
+                                 publisherMaxLateMicros: publisher.maxLateMicros.load(ordering: .relaxed), clientDrops: figures.drops)
+        step.loadAverage = ProcessStats.loadAverage()
+        step.receiverCPUPercent = Double(receiver1 - receiver0) / 1e4 / seconds
+        var forwarderCPU = 0.0
+        if let cpu0, let cpu1, let forwarded0, let forwarded1 {
+            forwarderCPU = cpu1 - cpu0
+            let forwarded = forwarded1 - forwarded0
+            step.forwardedPerSecond = forwarded / seconds
+            step.cpuMicrosPerPacket = forwarded > 0 ? forwarderCPU / forwarded * 1e6 : nil
+            step.forwarderCPUPercent = 100 * forwarderCPU / seconds
+        }
+        if let drops0, let drops1 { step.relayDrops = Int(drops1 - drops0) }
+        step.generatorCPUPercent = 100 * ((self1 - self0) - (meter?.insideGenerator == true ? forwarderCPU : 0)) / seconds
+        if let rss, let rssBase {
+            step.relayRSSKiB = rss
+            step.rssPerSubscriberKiB = Double(rss - rssBase.1) / Double(n)
+        }
+        progress("\(scenario) N=\(n): p50 \(format(step.latency.p50)) µs, p99 \(format(step.latency.p99)) µs, "
+            + "loss \(String(format: "%.3f", step.lossPercent)) %, "
+            + (step.cpuMicrosPerPacket.map { "\(String(format: "%.2f", $0)) µs CPU/pkt, " } ?? "")
+            + "generator CPU \(format(step.generatorCPUPercent)) %")
+        return step
+    }
+
+    /// Fresh SRTP keys with the profile the relay negotiates (AES-GCM, RFC 7714).
+    static func randomKeys() -> SRTPKeyingMaterial {
+        var rng = SystemRandomNumberGenerator()
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        let profile = SRTPProfile.aeadAES128GCM
+        return SRTPKeyingMaterial(profile: profile, localKey: bytes(profile.keyLength), localSalt: bytes(profile.saltLength),
+                                  remoteKey: bytes(profile.keyLength), remoteSalt: bytes(profile.saltLength))
+    }
+
+    /// The same keys seen from the other end.
+    static func mirrored(_ keys: SRTPKeyingMaterial) -> SRTPKeyingMaterial {
+        SRTPKeyingMaterial(profile: keys.profile, localKey: keys.remoteKey, localSalt: keys.remoteSalt,
+                           remoteKey: keys.localKey, remoteSalt: keys.localSalt)
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `giaoban-bench broadcast`: one publisher, N subscribers, through the relay and through two
+/// references measured the same way in the same run.
+struct Broadcast: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "1 → N broadcast: latency, loss, CPU per forwarded packet and memory, per subscriber count.",
+        discussion: """
+            One publisher sends VP8-sized video (1100-byte packets, a burst per frame at 30 fps) and \
+            Opus-sized audio (100 bytes every 20 ms) over SRTP; every payload carries its send time and an id. \
+            Three scenarios, each measured the same way: "direct" (publisher straight to one subscriber: \
+            the client stack's floor), "kernel-floor" (a bare recvmmsg/sendmmsg fan-out thread without \
+            SRTP), and "relay" (the giaoban binary as a separate process, WHIP publish and WHEP watch). \
+            Traffic stays on 127.0.0.1. Build with -c release (scripts/bench.sh broadcast does).
+            """
+    )
+
+    @Option(help: "Subscriber counts, one step each (comma-separated).")
+    var subscribers = "1,10,50,100,200"
+
+    @Option(help: "Measured seconds per step.")
+    var seconds = 10.0
+
+    @Option(help: "Warm-up seconds per step (not measured).")
+    var warmup = 2.0
+
+    @Option(help: "The relay binary (default: giaoban next to this program).")
+    var relay: String?
+
+    @Option(help: "Video bit rate in kbit/s.")
+    var videoKbps = 1500
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Write latency and CPU plots as SVG to this file.")
+    var svg: String?
+
+    @Flag(help: "Skip the direct and kernel-floor references.")
+    var noBaselines = false
+
+    func validate() throws {
+        guard !counts.isEmpty, counts.allSatisfy({ (1...2000).contains($0) }) else {
+            throw ValidationError("--subscribers: comma-separated counts between 1 and 2000")
+        }
+        guard seconds >= 1, seconds <= 600, warmup >= 0, warmup <= 60 else {
+            throw ValidationError("--seconds 1…600 and --warmup 0…60")
+        }
+        guard (100...20_000).contains(videoKbps) else { throw ValidationError("--video-kbps 100…20000") }
+    }
+
+    /// The subscriber counts, in the order given.
+    var counts: [Int] { subscribers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    var profile: MediaProfile {
+        var p = MediaProfile()
+        p.videoBitrate = videoKbps * 1000
+        return p
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let janus = findOnPath("janus").map { "installed at \($0); no Janus scenario in this command" } ?? "not installed"
+        let p = profile
+        print("broadcast: 1 publisher → \(counts.map(String.init).joined(separator: ", ")) subscribers; "
+            + "video \(videoKbps) kbit/s (\(Int(p.videoPacketsPerSecond.rounded())) pkt/s of \(p.videoPacketBytes) B, "
+            + "\(p.frameRate) fps), audio \(p.audioPayloadBytes) B every \(p.audioIntervalMs) ms; "
+            + "warm-up \(format(warmup)) s + \(format(seconds)) s per step")
+        print("janus: \(janus)")
+
+        var steps: [BroadcastStep] = []
+        if !noBaselines {
+            if let step = try runDirect() { steps.append(step) }
+            steps += try runKernelFloor()
+        }
+        let relayRun = runRelay()
+        steps += relayRun.steps
+        if let error = relayRun.error { print("relay: \(error)") }
+
+        print("")
+        print(broadcastTable(steps))
+        print("""
+
+            latency: publisher send call → subscriber receive, SRTP included (same CLOCK_MONOTONIC); loss: unique ids \
+            missing per subscriber; fwd pkt/s and CPU µs/pkt: relay from /metrics and /proc/<pid>/stat (utime+stime), \
+            kernel-floor from its thread's getrusage; RSS: relay VmRSS at the end of the step, KiB/sub = growth over \
+            the publisher-only RSS per subscriber; gen CPU %: this process minus the kernel-floor thread, % of one core \
+            (2 cores: above ~80 % the generator, not the relay, may be the limit); rx CPU %: the one receive thread \
+            alone (every packet of every subscriber goes through it); load: 1-minute load average after the step.
+            """)
+        print("janus: \(janus)")
+
+        let report = BroadcastReport(command: CommandLine.arguments.joined(separator: " "), profile: p, warmupSeconds: warmup,
+                                     seconds: seconds, srtpProfile: relayRun.srtpProfile ?? "SRTP_AEAD_AES_128_GCM", janus: janus,
+                                     relayIdleRSSKiB: relayRun.idleRSS, relayPublisherRSSKiB: relayRun.publisherRSS,
+                                     relayPublisherOnlyCPUPercent: relayRun.publisherOnlyCPUPercent,
+                                     relayError: relayRun.error, steps: steps)
+        if let json { try writeJSON(report, to: json) }
+        if let svg {
+            try broadcastSVG(report).write(toFile: svg, atomically: true, encoding: .utf8)
+            print("wrote \(svg)")
+        }
+        if relayRun.error != nil { throw ExitCode(1) }
+    }
+
+    /// Prints one progress line at once, also when stdout is a pipe.
+    func progress(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+}
+
+/// A number with up to one decimal, without a trailing ".0".
+func format(_ value: Double) -> String {
+    value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+}

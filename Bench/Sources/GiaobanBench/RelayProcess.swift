@@ -1,0 +1,147 @@
+import Foundation
+import GiaobanClient
+import GiaobanWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The relay under test, as a separate process: `giaoban serve` on free ports of 127.0.0.1,
+/// in a temporary directory with its own token secret and log, stopped with SIGTERM.
+final class RelayProcess {
+    /// The relay's process id.
+    let pid: Int32
+    /// The control plane's base URL.
+    let baseURL: String
+    /// The shared media UDP port.
+    let mediaPort: UInt16
+    /// A token for WHIP and WHEP.
+    let token: String
+    /// Where the relay writes its log.
+    let logPath: String
+    private let process: Process
+    private let directory: String
+    private let http: HTTPClient
+
+    struct StartError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Starts `binary serve` and waits up to `timeout` for GET /healthz to answer.
+    init(binary: String, timeout: Double = 20) throws {
+        guard access(binary, X_OK) == 0 else {
+            throw StartError(description: "relay binary not found or not executable: \(binary) (build it with "
+                + "swift build -c release --product giaoban, or pass --relay PATH)")
+        }
+        var template = Array("/tmp/giaoban-broadcast-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw StartError(description: "mkdtemp failed") }
+        directory = String(cString: made)
+        let secret = "\(directory)/token.secret"
+        logPath = "\(directory)/relay.log"
+        token = try Self.run(binary, ["token", "--secret-file", secret, "--subject", "bench", "--role", "commune"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let httpPort = freeTCPPort() else { throw StartError(description: "no free TCP port") }
+        mediaPort = try { try UDPSocket(port: 0).port }()  // the socket closes here; the relay binds the port
+        baseURL = "http://127.0.0.1:\(httpPort)"
+        http = try HTTPClient(baseURL: baseURL)
+
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GIAOBAN_") }
+        environment["GIAOBAN_HTTP_ADDRESS"] = "127.0.0.1"
+        environment["GIAOBAN_HTTP_PORT"] = String(httpPort)
+        environment["GIAOBAN_MEDIA_ADDRESS"] = "127.0.0.1"
+        environment["GIAOBAN_MEDIA_UDP_PORT"] = String(mediaPort)
+        environment["GIAOBAN_AUTH_SECRET_FILE"] = secret
+        environment["GIAOBAN_SERVER_LOG_LEVEL"] = "info"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve"]
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)  // no conf/ or web/ here: built-in defaults
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        pid = process.processIdentifier
+
+        let deadline = nowNanoseconds() + UInt64(timeout * 1e9)
+        var lastError = "no answer"
+        while nowNanoseconds() < deadline {
+            guard process.isRunning else {
+                throw StartError(description: "the relay exited with status \(process.terminationStatus); log:\n\(logTail())")
+            }
+            do {
+                if try get("/healthz").status == 200 { return }
+            } catch {
+                lastError = "\(error)"
+            }
+            sleep(seconds: 0.05)
+        }
+        stop()
+        throw StartError(description: "GET /healthz did not answer within \(timeout) s (\(lastError)); log:\n\(logTail())")
+    }
+
+    /// GET `path` on the control plane.
+    func get(_ path: String) throws -> HTTPResponse {
+        var client = http
+        client.timeout = .seconds(5)
+        return try client.request("GET", path)
+    }
+
+    /// The Prometheus counters of GET /metrics, summed over labels.
+    func metrics() -> [String: Double] {
+        guard let text = try? get("/metrics").text else { return [:] }
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let value = Double(parts[1]) else { continue }
+            let name = String(parts[0].prefix { $0 != "{" })
+            values[name, default: 0] += value
+        }
+        return values
+    }
+
+    /// The relay's CPU seconds so far.
+    var cpuSeconds: Double { ProcessStats.cpuSeconds(pid: pid) ?? .nan }
+
+    /// The relay's resident memory in KiB.
+    var residentKiB: Int { ProcessStats.residentKiB(pid: pid) ?? 0 }
+
+    /// Sends SIGTERM and waits up to 5 s, then SIGKILL; removes the temporary directory.
+    func stop() {
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            let deadline = nowNanoseconds() + 5_000_000_000
+            while process.isRunning && nowNanoseconds() < deadline { sleep(seconds: 0.02) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The last lines of the relay's log.
+    func logTail(lines: Int = 20) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// Runs `binary arguments` to completion (bounded to 20 s) and returns its standard output.
+    static func run(_ binary: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let deadline = nowNanoseconds() + 20_000_000_000
+        while process.isRunning && nowNanoseconds() < deadline { sleep(seconds: 0.01) }
+        if process.isRunning {
+            process.terminate()
+            throw StartError(description: "\(binary) \(arguments.joined(separator: " ")) did not finish")
+        }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw StartError(description: "\(binary) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus))")
+        }
+        return output
+    }
+}

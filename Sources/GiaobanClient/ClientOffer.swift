@@ -1,0 +1,117 @@
+public import GiaobanCrypto
+public import GiaobanICE
+public import GiaobanWire
+
+/// A WebRTC offer as a browser would write it for WHIP or WHEP (JSEP, RFC 8829 §5.2):
+/// audio and video bundled on one transport (RFC 8843), rtcp-mux (RFC 5761), ICE
+/// credentials and one host candidate (RFC 8839), the DTLS fingerprint with
+/// `a=setup:actpass` (RFC 8842 §5), Opus (RFC 7587) and VP8 (RFC 7741) with NACK, PLI
+/// and FIR feedback (RFC 4585, RFC 5104).
+///
+/// A publishing offer is `sendonly` and announces its SSRCs; a watching offer is `recvonly`.
+public struct ClientOffer: Sendable {
+    /// Which way media flows.
+    public enum Mode: Sendable, Equatable {
+        /// Send audio and video with these SSRCs (WHIP).
+        case publish(audioSSRC: UInt32, videoSSRC: UInt32)
+        /// Receive the stream (WHEP).
+        case watch
+    }
+
+    /// The Opus payload type offered (Chromium's choice).
+    public static let opusPayloadType: UInt8 = 111
+    /// The VP8 payload type offered (Chromium's choice).
+    public static let vp8PayloadType: UInt8 = 96
+    /// A host candidate's priority: type preference 126, local preference 65535,
+    /// component 1 (RFC 8445 §5.1.2.1).
+    public static let hostPriority: UInt32 = 2_130_706_431
+
+    /// Publish or watch.
+    public var mode: Mode
+    /// Our ICE credentials (`a=ice-ufrag`, `a=ice-pwd`).
+    public var ice: ICECredentials
+    /// The fingerprint of our DTLS certificate.
+    public var fingerprint: CertificateFingerprint
+    /// The address of our host candidate.
+    public var host: String
+    /// The UDP port of our host candidate.
+    public var port: UInt16
+    /// Offer an audio section.
+    public var audio = true
+    /// Offer a video section.
+    public var video = true
+    /// The RTCP CNAME and media stream id announced when publishing (RFC 3550 §6.5.1).
+    public var cname = "giaoban-client"
+    /// The `o=` session id (RFC 8866 §5.2), random per offer.
+    public var sessionID = UInt64.random(in: 1...(1 << 62))
+
+    /// Creates an offer description for a socket bound to `host`:`port`.
+    public init(mode: Mode, ice: ICECredentials, fingerprint: CertificateFingerprint, host: String, port: UInt16) {
+        self.mode = mode
+        self.ice = ice
+        self.fingerprint = fingerprint
+        self.host = host
+        self.port = port
+    }
+
+    /// The offer as a session description.
+    public var sessionDescription: SessionDescription {
+        var sections: [MediaDescription] = []
+        if audio { sections.append(section(kind: "audio", mid: "0")) }
+        if video { sections.append(section(kind: "video", mid: audio ? "1" : "0")) }
+        let mids = sections.compactMap(\.mid)
+        let origin = SDPOrigin(sessionID: String(sessionID), sessionVersion: 2,
+                               addressType: host.contains(":") ? "IP6" : "IP4", address: host)
+        return SessionDescription(origin: origin, attributes: [
+            SDPGroup(semantics: "BUNDLE", mids: mids).attribute,
+            SDPAttribute("extmap-allow-mixed"),
+            SDPMSIDSemantic(identifiers: [cname]).attribute,
+        ], media: sections)
+    }
+
+    /// The offer as SDP text (CRLF line endings), ready for the HTTP body.
+    public var sdp: String { sessionDescription.serialize() }
+
+    private func section(kind: String, mid: String) -> MediaDescription {
+        var m = MediaDescription(media: kind, port: port, proto: "UDP/TLS/RTP/SAVPF",
+                                 connections: [SDPConnection(addressType: host.contains(":") ? "IP6" : "IP4", address: host)])
+        m.attributes = [
+            SDPAttribute("mid", mid),
+            SDPAttribute("ice-ufrag", ice.ufrag),
+            SDPAttribute("ice-pwd", ice.pwd),
+            SDPAttribute("fingerprint", fingerprint.sdpValue),
+            SDPAttribute("setup", SDPSetup.actpass.rawValue),
+        ]
+        let publishing: Bool
+        let ssrc: UInt32
+        switch mode {
+        case .publish(let audioSSRC, let videoSSRC):
+            publishing = true
+            ssrc = kind == "audio" ? audioSSRC : videoSSRC
+        case .watch:
+            publishing = false
+            ssrc = 0
+        }
+        m.attributes.append(SDPAttribute(publishing ? SDPDirection.sendonly.rawValue : SDPDirection.recvonly.rawValue))
+        if publishing { m.attributes.append(SDPAttribute("msid", "\(cname) \(cname)-\(kind)")) }
+        m.attributes.append(SDPAttribute("rtcp-mux"))
+        m.attributes.append(SDPAttribute("rtcp-rsize"))
+        if kind == "audio" {
+            m.addCodec(SDPCodec(payloadType: Self.opusPayloadType, encodingName: "opus", clockRate: 48_000, channels: 2,
+                                parameters: [SDPParameter("minptime", "10"), SDPParameter("useinbandfec", "1")]))
+        } else {
+            m.addCodec(SDPCodec(payloadType: Self.vp8PayloadType, encodingName: "VP8", clockRate: 90_000, feedback: [
+                SDPRTCPFeedback(payloadType: Self.vp8PayloadType, type: "nack"),
+                SDPRTCPFeedback(payloadType: Self.vp8PayloadType, type: "nack", subtype: "pli"),
+                SDPRTCPFeedback(payloadType: Self.vp8PayloadType, type: "ccm", subtype: "fir"),
+            ]))
+        }
+        if publishing {
+            m.append(SDPSSRCAttribute(ssrc: ssrc, name: "cname", value: cname))
+            m.append(SDPSSRCAttribute(ssrc: ssrc, name: "msid", value: "\(cname) \(cname)-\(kind)"))
+        }
+        m.append(SDPCandidate(foundation: "1", priority: Self.hostPriority, address: host, port: port))
+        m.attributes.append(SDPAttribute("end-of-candidates"))
+        return m
+    }
+}
