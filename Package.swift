@@ -2,11 +2,12 @@
 // Giaoban: a WebRTC selective-forwarding relay and operations hub.
 //
 // Targets follow the layers of docs/architecture.md; dependencies point downward only:
-//   C modules  -> COpus, CVPX, COpenSSL, CSRTP (system libraries + inline shims), CAllocCounter
+//   C modules  -> COpus, CVPX, COpenSSL, CSRTP (system libraries + inline shims), CAllocCounter, CUDPBatch
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
-//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL), GiaobanSRTP (libsrtp2)
-//   Engine     -> GiaobanEngine (forwarding state: rewriters, caches, feedback policy)
-//   Edges      -> GiaobanServer (configuration, HTTP control plane, sockets)
+//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS), GiaobanSRTP (libsrtp2),
+//                 GiaobanICE (ICE-lite)
+//   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation)
+//   Edges      -> GiaobanServer (configuration, HTTP control plane, media socket), GiaobanClient
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
 
