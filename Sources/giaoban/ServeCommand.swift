@@ -56,7 +56,7 @@ struct Serve: AsyncParsableCommand {
         var mediaSettings = MediaRouter.Settings()
         mediaSettings.keyframeRequestInterval = .milliseconds(settings.media.keyframeRequestIntervalMs)
         mediaSettings.packetCacheSize = settings.media.packetCache
-        let media = try MediaServer(address: settings.media.address, port: settings.media.udpPort,
+        let media = try MediaServer(address: settings.media.address, ports: settings.media.candidatePorts,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
                                     settings: mediaSettings, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),

@@ -71,3 +71,17 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try GiaobanConfig.load(path: "/nonexistent/giaoban.toml", environment: [:]) }
     }
 }
+
+@Suite("Media port range")
+struct PortRangeTests {
+    @Test("a range replaces the single port; a malformed range is an error")
+    func range() throws {
+        var file = try ConfigFile(parsing: "[media]\nudp_port_range = \"41000-41009\"")
+        #expect(try GiaobanConfig(file).media.candidatePorts == 41_000...41_009)
+        #expect(GiaobanConfig().media.candidatePorts == 40_000...40_000)
+        for bad in ["41000", "5-3", "a-b", "0-10", "1-70000"] {
+            file = try ConfigFile(parsing: "[media]\nudp_port_range = \"\(bad)\"")
+            #expect(throws: ConfigError.self, "\(bad)") { try GiaobanConfig(file) }
+        }
+    }
+}

@@ -133,6 +133,15 @@ public enum Negotiation {
                     attrs.append(SDPAttribute("fmtp", "\(codec.payloadType) " + fmtp.map(\.description).joined(separator: ";")))
                 }
             }
+            if role == .publisher {
+                // Header extensions the relay reads from publishers: mid (BUNDLE, RFC 8843) and
+                // the audio level (RFC 6464, for active speaker). Transport-wide CC is not
+                // accepted until the relay sends its feedback, so a sender never waits for it.
+                let wantedURIs = kind == .audio ? [SDPExtensionURI.mid, SDPExtensionURI.audioLevel] : [SDPExtensionURI.mid]
+                for ext in m.extMaps where wantedURIs.contains(ext.uri) && ext.direction.map({ $0.sends }) ?? true {
+                    attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
+                }
+            }
             if role == .subscriber {
                 let label = "giaoban-\(kind.rawValue)"
                 attrs.append(SDPAttribute("msid", "\(stream) \(label)"))

@@ -25,6 +25,15 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var address = "127.0.0.1"
         /// `media.udp_port`: the one UDP port all peers share (ICE-lite, BUNDLE, rtcp-mux).
         public var udpPort = 40_000
+        /// `media.udp_port_range`: "first-last"; when set, the relay binds the first free port
+        /// of the range instead of `udp_port` (several relays on one host). Empty: not used.
+        public var udpPortRange = ""
+
+        /// The ports to try, in order: the range if set, else `udpPort`.
+        public var candidatePorts: ClosedRange<Int> {
+            let parts = udpPortRange.split(separator: "-").compactMap { Int($0.trimmingWhitespace()) }
+            return parts.count == 2 ? parts[0]...parts[1] : udpPort...udpPort
+        }
         /// `media.announced_address`: the address put in ICE candidates when the relay is
         /// behind NAT; empty means `media.address`.
         public var announcedAddress = ""
@@ -70,6 +79,13 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.address = try reader.string("media.address", default: media.address)
         media.udpPort = try reader.integer("media.udp_port", default: media.udpPort, in: 0...65_535)
         media.announcedAddress = try reader.string("media.announced_address", default: media.announcedAddress)
+        media.udpPortRange = try reader.string("media.udp_port_range", default: media.udpPortRange)
+        if !media.udpPortRange.isEmpty {
+            let parts = media.udpPortRange.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingWhitespace()) }
+            guard parts.count == 2, let first = parts[0], let last = parts[1], 1 <= first, first <= last, last <= 65_535 else {
+                throw ConfigError("\(source): media.udp_port_range must be \"first-last\" with 1 ≤ first ≤ last ≤ 65535, got \"\(media.udpPortRange)\"")
+            }
+        }
         media.keyframeRequestIntervalMs = try reader.integer("media.keyframe_request_interval_ms",
                                                             default: media.keyframeRequestIntervalMs, in: 0...60_000)
         media.packetCache = try reader.integer("media.packet_cache", default: media.packetCache, in: 16...65_536)

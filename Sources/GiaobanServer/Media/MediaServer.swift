@@ -63,13 +63,19 @@ public final class MediaServer: @unchecked Sendable {
         public let description: String
     }
 
-    /// Opens the UDP socket on `address`:`port` (0 picks a port) and starts the media thread.
-    public init(address: String, port: Int, announcedAddress: String, certificate: DTLSCertificate,
+    /// Opens the UDP socket on `address` and the first port of `ports` that is free (0 picks
+    /// any port), and starts the media thread.
+    public init(address: String, ports: ClosedRange<Int>, announcedAddress: String, certificate: DTLSCertificate,
                 settings: MediaRouter.Settings = .init(), logger: Logger) throws {
         var bound: UInt16 = 0
-        let fd = giaoban_udp_open(address, UInt16(port), &bound)
+        var fd: Int32 = -EINVAL
+        for port in ports {
+            fd = giaoban_udp_open(address, UInt16(port), &bound)
+            if fd >= 0 || fd != -EADDRINUSE { break }
+        }
         guard fd >= 0 else {
-            throw StartError(description: "cannot bind UDP \(address):\(port): \(String(cString: strerror(-fd)))")
+            let which = ports.count == 1 ? "\(ports.lowerBound)" : "any port of \(ports.lowerBound)-\(ports.upperBound)"
+            throw StartError(description: "cannot bind UDP \(address):\(which): \(String(cString: strerror(-fd)))")
         }
         self.fd = fd
         self.port = bound
@@ -98,6 +104,13 @@ public final class MediaServer: @unchecked Sendable {
         thread.start()
         logger.info("media socket bound", metadata: ["udp": "\(address):\(bound)", "announced": "\(self.announcedAddress)",
                                                      "fingerprint": "\(certificate.fingerprint.sdpValue)"])
+    }
+
+    /// Opens the UDP socket on `address`:`port` (0 picks a port) and starts the media thread.
+    public convenience init(address: String, port: Int, announcedAddress: String, certificate: DTLSCertificate,
+                            settings: MediaRouter.Settings = .init(), logger: Logger) throws {
+        try self.init(address: address, ports: port...port, announcedAddress: announcedAddress, certificate: certificate,
+                      settings: settings, logger: logger)
     }
 
     deinit {
