@@ -333,3 +333,38 @@ struct MediaRouterAllocationTests {
         return total / 100
     }
 }
+
+@Suite("Media router: timeouts")
+struct MediaRouterTimeoutTests {
+    @Test("a peer that stops sending ICE checks is removed after 30 s (RFC 7675); one that never connects, after the handshake timeout")
+    func consentAndHandshake() throws {
+        var settings = MediaRouter.Settings()
+        settings.handshakeTimeout = .seconds(10)
+        let h = try Harness(settings: settings)
+        let pub = try LoopbackPeer(port: 8000, relayFingerprint: h.relayCertificate.fingerprint)
+        let silent = try LoopbackPeer(port: 8001, relayFingerprint: h.relayCertificate.fingerprint)
+        h.peers = [pub, silent]
+        try h.router.addPeer(pub.setup(role: .publisher, stream: "t", id: "pub", relayICE: .random(), ssrc: 0), now: h.now)
+        try h.router.addPeer(silent.setup(role: .subscriber, stream: "t", id: "silent", relayICE: .random(), ssrc: 5), now: h.now)
+        try h.connect(pub)
+        #expect(h.router.peerCount == 2)
+
+        h.now += .seconds(11)
+        h.router.tick(now: h.now, wallClock: 0, out: h.out)
+        #expect(h.router.peerCount == 1, "the peer that never sent a check is gone")
+        #expect(h.router.drainEvents().contains(.removed(peer: "silent", reason: "no ICE check before the timeout")))
+
+        // A consent check at 25 s keeps the publisher; silence until 56 s does not.
+        h.now += .seconds(14)
+        h.send(try pub.bindingRequest(), from: pub)
+        h.out.removeAll()
+        h.now += .seconds(29)
+        h.router.tick(now: h.now, wallClock: 0, out: h.out)
+        #expect(h.router.peerCount == 1, "29 s after the last check: still there")
+        h.now += .seconds(2)
+        h.router.tick(now: h.now, wallClock: 0, out: h.out)
+        #expect(h.router.peerCount == 0)
+        #expect(h.router.counters.consentExpired == 1)
+        #expect(!h.router.hasPublisher(stream: "t"))
+    }
+}
