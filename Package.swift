@@ -2,12 +2,13 @@
 // Giaoban: a WebRTC selective-forwarding relay and operations hub.
 //
 // Targets follow the layers of docs/architecture.md; dependencies point downward only:
-//   C modules  -> COpus, CVPX, COpenSSL, CSRTP (system libraries + inline shims), CAllocCounter, CUDPBatch
+//   C modules  -> COpus, CVPX, COpenSSL, CSRTP, CSQLite (system libraries + inline shims), CAllocCounter, CUDPBatch
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
 //   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS), GiaobanSRTP (libsrtp2),
 //                 GiaobanICE (ICE-lite)
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation)
-//   Edges      -> GiaobanServer (configuration, HTTP control plane, media socket), GiaobanClient
+//   Edges      -> GiaobanStore (SQLite: durable records), GiaobanServer (configuration, HTTP control plane,
+//                 media socket), GiaobanClient
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
 
@@ -36,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CAllocCounter"),
         .target(name: "CUDPBatch"),
 
@@ -56,10 +58,11 @@ let package = Package(
         ),
 
         // MARK: Edges
+        .target(name: "GiaobanStore", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(
             name: "GiaobanServer",
             dependencies: [
-                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch",
+                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch", "GiaobanStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,7 +72,7 @@ let package = Package(
         // MARK: Client
         .target(
             name: "GiaobanClient",
-            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "CUDPBatch"],
+            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "CUDPBatch"],
             swiftSettings: strict
         ),
 
@@ -77,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "giaoban",
             dependencies: [
-                "GiaobanServer", "GiaobanEngine", "GiaobanCrypto",
+                "GiaobanServer", "GiaobanEngine", "GiaobanCrypto", "GiaobanClient", "GiaobanCodecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -105,8 +108,18 @@ let package = Package(
             name: "GiaobanClientTests",
             dependencies: [
                 "GiaobanClient", "GiaobanServer", "GiaobanEngine", "GiaobanCrypto", "GiaobanICE", "GiaobanWire",
+                "GiaobanCodecs",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GiaobanStoreTests",
+            dependencies: [
+                "GiaobanStore", "GiaobanServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -7,7 +7,7 @@
 #   scripts/setup.sh --test     # plus what the test suite needs
 set -euo pipefail
 
-packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev)
+packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev libsqlite3-dev)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(python3 python3-venv)
 fi

@@ -113,7 +113,7 @@ public final class ClientPeer {
         case .checking, .handshaking:
             if now >= connectDeadline {
                 fail(state == .checking ? .iceFailed : .dtlsFailed,
-                     state == .checking ? "no answer to connectivity checks" : "DTLS handshake did not finish")
+                     state == .checking ? "no answer to connectivity checks sent to \(relayAddress)" : "DTLS handshake did not finish")
                 return
             }
         case .connected:

@@ -61,8 +61,17 @@ struct Serve: AsyncParsableCommand {
                                     settings: mediaSettings, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),
                                      maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
+        let incidents: IncidentRoutes
+        do {
+            incidents = try IncidentRoutes(sqlitePath: settings.storage.sqlitePath, tokens: TokenAuthority(secret: secret),
+                                           maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
+        } catch {
+            throw ValidationError("storage.sqlite_path: \(error)")
+        }
+        logger.info("storage open", metadata: ["sqlite": "\(settings.storage.sqlitePath)"])
         let webRoot = fileExists("web") ? "web" : nil
-        try await ControlPlane.application(config: settings, services: .init(sessions: sessions, webRoot: webRoot),
+        try await ControlPlane.application(config: settings,
+                                           services: .init(sessions: sessions, webRoot: webRoot, incidents: incidents),
                                            logger: logger).runService()
         await media.shutdown()
     }

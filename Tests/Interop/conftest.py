@@ -157,6 +157,7 @@ class Giaoban:
         self.http_port, self.udp_port = free_ports()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.secret_file = workdir / "auth-secret"
+        self.sqlite_path = workdir / "giaoban.sqlite"
         ARTIFACTS.joinpath("logs").mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / "logs" / f"{name}.log"
         self.proc: Optional[subprocess.Popen] = None
@@ -165,10 +166,14 @@ class Giaoban:
     # lifecycle
     def start(self) -> None:
         env = dict(os.environ)
+        # GIAOBAN_BIN names the binary for this suite; the server would read it as a
+        # GIAOBAN_<SECTION>_<KEY> override and refuse to start.
+        env.pop("GIAOBAN_BIN", None)
         env.update(
             GIAOBAN_HTTP_PORT=str(self.http_port),
             GIAOBAN_MEDIA_UDP_PORT=str(self.udp_port),
             GIAOBAN_AUTH_SECRET_FILE=str(self.secret_file),
+            GIAOBAN_STORAGE_SQLITE_PATH=str(self.sqlite_path),
             GIAOBAN_SERVER_LOG_LEVEL="debug",
         )
         self._log = open(self.log_path, "wb")

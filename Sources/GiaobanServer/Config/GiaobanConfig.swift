@@ -54,6 +54,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var secretFile = "var/token.secret"
     }
 
+    /// `[storage]`: where durable records (incidents, …) are kept.
+    public struct Storage: Sendable, Equatable {
+        /// `storage.sqlite_path`: the SQLite database file (WAL); its directory is created if missing.
+        public var sqlitePath = "var/giaoban.sqlite"
+    }
+
     /// `[server]` settings.
     public var server = Server()
     /// `[auth]` settings.
@@ -62,6 +68,8 @@ public struct GiaobanConfig: Sendable, Equatable {
     public var http = HTTP()
     /// `[media]` settings.
     public var media = Media()
+    /// `[storage]` settings.
+    public var storage = Storage()
 
     /// The built-in defaults (the same values conf/giaoban.toml ships with).
     public init() {}
@@ -92,6 +100,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.certificate = try reader.string("media.certificate", default: media.certificate)
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
+        storage.sqlitePath = try reader.string("storage.sqlite_path", default: storage.sqlitePath)
+        guard !storage.sqlitePath.isEmpty else {
+            throw ConfigError("\(source): storage.sqlite_path must name a file")
+        }
         guard media.certificate.isEmpty == media.privateKey.isEmpty else {
             throw ConfigError("\(source): media.certificate and media.private_key must be set together")
         }

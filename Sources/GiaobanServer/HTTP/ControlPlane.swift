@@ -16,11 +16,14 @@ public enum ControlPlane {
         public var sessions: RelaySessions?
         /// Where static pages are served from (nil: none).
         public var webRoot: String?
+        /// Incident ingest and listing (nil: no storage, the routes are absent).
+        public var incidents: IncidentRoutes?
 
         /// Creates the service bundle.
-        public init(sessions: RelaySessions?, webRoot: String?) {
+        public init(sessions: RelaySessions?, webRoot: String?, incidents: IncidentRoutes? = nil) {
             self.sessions = sessions
             self.webRoot = webRoot
+            self.incidents = incidents
         }
     }
 
@@ -38,6 +41,7 @@ public enum ControlPlane {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/version") { _, _ in VersionInfo(name: config.server.name, version: GiaobanVersion.string) }
+        services.incidents?.addRoutes(to: router)
         if let sessions = services.sessions {
             sessions.addRoutes(to: router)
             router.get("/metrics") { _, _ in

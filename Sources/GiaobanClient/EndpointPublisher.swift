@@ -1,0 +1,203 @@
+public import GiaobanCodecs
+import GiaobanWire
+
+/// A commune endpoint's sending side over a connected `ClientConnection`: a synthetic
+/// camera (`TestPattern`, VP8) and microphone (`ToneGenerator`, Opus 20 ms with in-band
+/// FEC), sent as RTP with the negotiated payload types and the SSRCs of the offer
+/// (RTP clocks: 90 kHz video, RFC 7741 §4.1; 48 kHz audio, RFC 7587 §4.1).
+///
+/// Answers PLI and FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) with a keyframe and Generic NACK
+/// (RFC 4585 §6.2.1) by sending the packet again from a send cache. Single-threaded:
+/// call `step` in a loop, or `run`.
+public final class EndpointPublisher {
+    /// What to send and how it was negotiated.
+    public struct Settings: Sendable {
+        /// Picture width (even).
+        public var width = 640
+        /// Picture height (even).
+        public var height = 360
+        /// VP8 target bitrate in kbit/s.
+        public var bitrateKbps = 800
+        /// Frames per second.
+        public var framesPerSecond = 30
+        /// The tone's frequency in Hz.
+        public var toneFrequency = 440.0
+        /// The audio SSRC announced in the offer.
+        public var audioSSRC: UInt32
+        /// The video SSRC announced in the offer.
+        public var videoSSRC: UInt32
+        /// The Opus payload type of the answer.
+        public var audioPayloadType: UInt8 = ClientOffer.opusPayloadType
+        /// The VP8 payload type of the answer.
+        public var videoPayloadType: UInt8 = ClientOffer.vp8PayloadType
+
+        /// Settings for the given SSRCs; everything else has a default.
+        public init(audioSSRC: UInt32, videoSSRC: UInt32) {
+            self.audioSSRC = audioSSRC
+            self.videoSSRC = videoSSRC
+        }
+    }
+
+    /// Counts since the start (for status lines and the summary).
+    public struct Stats: Sendable, Codable, Equatable {
+        /// RTP packets sent, retransmissions included.
+        public var packetsSent = 0
+        /// SRTP bytes sent.
+        public var bytesSent = 0
+        /// Video frames encoded and sent.
+        public var videoFrames = 0
+        /// Keyframes among them.
+        public var keyframes = 0
+        /// Audio frames (20 ms) sent.
+        public var audioFrames = 0
+        /// PLI and FIR messages received.
+        public var keyframesRequested = 0
+        /// Sequence numbers asked for by NACK.
+        public var nacked = 0
+        /// Of those, packets sent again from the cache.
+        public var retransmitted = 0
+
+        /// All counts zero.
+        public init() {}
+    }
+
+    /// The connection media goes over.
+    public let connection: ClientConnection
+    /// What is sent.
+    public let settings: Settings
+    /// Counts since the start.
+    public private(set) var stats = Stats()
+
+    private let pattern: TestPattern
+    private var tone: ToneGenerator
+    private let video: VPXEncoder
+    private let audio: OpusAudioEncoder
+    private var packetizer = VP8Packetizer()
+    private var cache = RTPSendCache()
+    private var videoSequence = UInt16.random(in: 0...UInt16.max)
+    private var audioSequence = UInt16.random(in: 0...UInt16.max)
+    private let videoTimestampBase = UInt32.random(in: 0...UInt32.max)
+    private var audioTimestamp = UInt32.random(in: 0...UInt32.max)
+    private var frameIndex = 0
+    private var start: ContinuousClock.Instant?
+    private var nextVideo: ContinuousClock.Instant = .now
+    private var nextAudio: ContinuousClock.Instant = .now
+    private var scratch = [UInt8](repeating: 0, count: 1600)
+
+    /// Prepares the encoders; nothing is sent before the first `step`.
+    public init(connection: ClientConnection, settings: Settings) throws(CodecError) {
+        self.connection = connection
+        self.settings = settings
+        pattern = TestPattern(width: settings.width, height: settings.height)
+        tone = ToneGenerator(frequency: settings.toneFrequency)
+        video = try VPXEncoder(.init(codec: .vp8, width: settings.width, height: settings.height,
+                                     bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond))
+        audio = try OpusAudioEncoder(channels: 1, application: .audio, bitrate: 32_000, fec: true, expectedLossPercent: 10)
+    }
+
+    /// Sends until `deadline` or until the connection ends, calling `report` once a second.
+    public func run(until deadline: ContinuousClock.Instant, report: (Stats) -> Void) throws(CodecError) {
+        var nextReport = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < deadline && connection.peer.state == .connected {
+            try step(maxWaitMilliseconds: 50)
+            if ContinuousClock.now >= nextReport {
+                report(stats)
+                nextReport += .seconds(1)
+            }
+        }
+    }
+
+    /// Sends the audio and video frames that are due, then waits up to `maxWaitMilliseconds`
+    /// (less when the next frame is due sooner) for RTCP and answers it.
+    public func step(maxWaitMilliseconds: Int32) throws(CodecError) {
+        let now = ContinuousClock.now
+        if start == nil {
+            start = now
+            nextVideo = now
+            nextAudio = now
+        }
+        if now >= nextAudio {
+            try sendAudio()
+            nextAudio += .milliseconds(20)
+            if now - nextAudio > .milliseconds(200) { nextAudio = now }  // stalled: do not burst
+        }
+        if now >= nextVideo, let start {
+            try sendVideo(at: nextVideo - start)
+            nextVideo += .seconds(1) / settings.framesPerSecond
+            if now - nextVideo > .milliseconds(200) { nextVideo = now }
+        }
+        let due = min(nextAudio, nextVideo)
+        connection.poll(timeoutMilliseconds: ClientConnection.milliseconds(until: due, cap: maxWaitMilliseconds)) { incoming, datagram in
+            guard case .rtcp(let length) = incoming else { return }
+            handleRTCP(UnsafeRawBufferPointer(rebasing: datagram[0..<length]))
+        }
+        connection.handleTimers()
+    }
+
+    private func sendAudio() throws(CodecError) {
+        let packet = try audio.encode(tone.nextFrame())
+        let header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
+                                      timestamp: audioTimestamp, ssrc: settings.audioSSRC)
+        packet.withUnsafeBytes { send(header, payload: $0, cache: false) }
+        audioSequence &+= 1
+        audioTimestamp &+= UInt32(OpusFormat.samplesPerFrame)
+        stats.audioFrames += 1
+    }
+
+    private func sendVideo(at elapsed: Duration) throws(CodecError) {
+        let picture = pattern.frame(frameIndex)
+        frameIndex += 1
+        let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
+        let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
+        for frame in try video.encode(picture) {
+            let payloads = packetizer.packetize(frame.data)
+            for (i, payload) in payloads.enumerated() {
+                let header = RTPPacketBuilder(payloadType: settings.videoPayloadType, sequenceNumber: videoSequence,
+                                              timestamp: timestamp, ssrc: settings.videoSSRC, marker: i == payloads.count - 1)
+                payload.withUnsafeBytes { send(header, payload: $0, cache: true) }
+                videoSequence &+= 1
+            }
+            stats.videoFrames += 1
+            if frame.isKeyframe { stats.keyframes += 1 }
+        }
+    }
+
+    /// Builds, caches (video), protects and sends one packet.
+    private func send(_ header: RTPPacketBuilder, payload: UnsafeRawBufferPointer, cache keep: Bool) {
+        scratch.withUnsafeMutableBytes { buffer in
+            guard let length = try? header.marshal(payload: payload, into: buffer) else { return }
+            if keep { cache.store(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), sequenceNumber: header.sequenceNumber) }
+            transmit(buffer, length: length)
+        }
+    }
+
+    private func transmit(_ buffer: UnsafeMutableRawBufferPointer, length: Int) {
+        guard let n = try? connection.peer.protectRTP(buffer, length: length) else { return }
+        if connection.socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: connection.peer.relayAddress) {
+            stats.packetsSent += 1
+            stats.bytesSent += n
+        }
+    }
+
+    /// Answers keyframe requests and NACKs in one RTCP compound from the relay.
+    private func handleRTCP(_ bytes: UnsafeRawBufferPointer) {
+        guard let compound = try? RTCPCompound(bytes) else { return }
+        for packet in compound {
+            if packet.packetType == .payloadFeedback,
+               packet.header.count == PictureLossIndication.format || packet.header.count == FullIntraRequest.format {
+                stats.keyframesRequested += 1
+                video.requestKeyframe()
+            } else if packet.packetType == .transportFeedback, packet.header.count == GenericNACK.format,
+                      let nack = try? GenericNACK(packet.bytes), nack.mediaSSRC != settings.audioSSRC {
+                nack.forEachLost { sequenceNumber in
+                    stats.nacked += 1
+                    scratch.withUnsafeMutableBytes { buffer in
+                        guard let length = cache.lookup(sequenceNumber, into: buffer) else { return }
+                        stats.retransmitted += 1
+                        transmit(buffer, length: length)
+                    }
+                }
+            }
+        }
+    }
+}

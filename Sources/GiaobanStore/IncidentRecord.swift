@@ -1,0 +1,63 @@
+/// An incident as stored: what a camera or operator reported, already validated by the
+/// control plane. `(source, identifier)` names it; a second report with the same pair is a
+/// retry of the first, not a new incident.
+public struct IncidentRecord: Sendable, Equatable, Codable {
+    /// Who reported it: the subject of the sender's token.
+    public var source: String
+    /// The sender's own identifier for the report (CAP `identifier`).
+    public var identifier: String
+    /// How it arrived: "json" or "cap".
+    public var format: String
+    /// The CAP `sender` when the report was a CAP alert.
+    public var sender: String?
+    /// What happened (CAP `event`), e.g. "Tai nạn giao thông".
+    public var type: String
+    /// CAP severity: Extreme, Severe, Moderate, Minor or Unknown.
+    public var severity: String
+    /// CAP urgency: Immediate, Expected, Future, Past or Unknown.
+    public var urgency: String
+    /// CAP certainty: Observed, Likely, Possible, Unlikely or Unknown.
+    public var certainty: String
+    /// WGS 84 latitude in degrees.
+    public var latitude: Double
+    /// WGS 84 longitude in degrees.
+    public var longitude: Double
+    /// When it happened, ISO 8601 (RFC 3339) as reported.
+    public var time: String
+    /// A human description.
+    public var text: String
+    /// The road, e.g. "QL1A".
+    public var road: String?
+    /// The kilometre post on `road`.
+    public var km: Double?
+
+    /// Creates a record.
+    public init(source: String, identifier: String, format: String, sender: String? = nil, type: String,
+                severity: String, urgency: String, certainty: String, latitude: Double, longitude: Double,
+                time: String, text: String, road: String? = nil, km: Double? = nil) {
+        self.source = source
+        self.identifier = identifier
+        self.format = format
+        self.sender = sender
+        self.type = type
+        self.severity = severity
+        self.urgency = urgency
+        self.certainty = certainty
+        self.latitude = latitude
+        self.longitude = longitude
+        self.time = time
+        self.text = text
+        self.road = road
+        self.km = km
+    }
+}
+
+/// A stored incident: its row id, when the server committed it, and the record.
+public struct StoredIncident: Sendable, Equatable {
+    /// The row id: positive, increasing in commit order, never reused.
+    public var id: Int64
+    /// When the server received it, milliseconds since 1970.
+    public var receivedAt: Int64
+    /// What was reported.
+    public var record: IncidentRecord
+}

@@ -1,0 +1,152 @@
+import Dispatch
+
+/// Durable incidents. `ingest` returns only after the row is committed, so a sender told
+/// "accepted" never loses the incident, and is idempotent on `(source, identifier)`.
+/// The async methods run on one serial queue, off the caller's executor: SQLite's fsync never
+/// blocks an event loop, and writes happen one at a time.
+public final class IncidentStore: Sendable {
+    /// The database the incidents live in.
+    public let database: Database
+    private let queue = DispatchQueue(label: "giaoban.store.incidents")
+
+    /// A store over an open database (migrated at open).
+    public init(database: Database) { self.database = database }
+
+    static let columns = """
+        id, received_at, source, identifier, format, sender, type, severity, urgency, certainty,
+        latitude, longitude, occurred_at, text, road, km
+        """
+
+    /// Stores `incident` unless `(source, identifier)` is already stored; returns the row id
+    /// and whether this call created it. Returns after COMMIT.
+    public func ingest(_ incident: IncidentRecord) throws(StoreError) -> (id: Int64, created: Bool) {
+        try database.write { connection throws(StoreError) in
+            let r = incident
+            try connection.statement("""
+                INSERT INTO incidents (source, identifier, format, sender, type, severity, urgency, certainty,
+                                       latitude, longitude, occurred_at, text, road, km, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (source, identifier) DO NOTHING
+                """).run([
+                    .text(r.source), .text(r.identifier), .text(r.format), r.sender.map(SQLValue.text) ?? .null,
+                    .text(r.type), .text(r.severity), .text(r.urgency), .text(r.certainty),
+                    .real(r.latitude), .real(r.longitude), .text(r.time), .text(r.text),
+                    r.road.map(SQLValue.text) ?? .null, r.km.map(SQLValue.real) ?? .null,
+                    .integer(Clock.nowMilliseconds()),
+                ])
+            if connection.changes == 1 { return (connection.lastInsertRowID, true) }
+            let existing = try connection.statement("SELECT id FROM incidents WHERE source = ? AND identifier = ?")
+                .rows([.text(r.source), .text(r.identifier)])
+            guard case .integer(let id) = existing.first?.first else {
+                throw StoreError(.statement, "the insert of (\(r.source), \(r.identifier)) changed nothing and no row exists")
+            }
+            return (id, false)
+        }
+    }
+
+    /// Up to `limit` incidents with ids greater than `afterID`, oldest first, and the id to
+    /// pass as `afterID` for the next page (nil when this page is the last).
+    public func list(limit: Int, afterID: Int64 = 0) throws(StoreError) -> (items: [StoredIncident], nextAfter: Int64?) {
+        let limit = max(1, limit)
+        let rows = try database.read { connection throws(StoreError) in
+            try connection.statement("SELECT \(Self.columns) FROM incidents WHERE id > ? ORDER BY id LIMIT ?")
+                .rows([.integer(afterID), .integer(Int64(limit) + 1)])
+        }
+        var items: [StoredIncident] = []
+        for row in rows.prefix(limit) { items.append(try Self.decode(row)) }
+        return (items, rows.count > limit ? items.last?.id : nil)
+    }
+
+    /// The incident with row id `id`, or nil.
+    public func get(id: Int64) throws(StoreError) -> StoredIncident? {
+        let rows = try database.read { connection throws(StoreError) in
+            try connection.statement("SELECT \(Self.columns) FROM incidents WHERE id = ?").rows([.integer(id)])
+        }
+        guard let row = rows.first else { return nil }
+        return try Self.decode(row)
+    }
+
+    /// `ingest` on the store's queue.
+    public func ingest(_ incident: IncidentRecord) async throws(StoreError) -> (id: Int64, created: Bool) {
+        try await onQueue { () throws(StoreError) in try self.ingest(incident) }
+    }
+
+    /// `list` on the store's queue.
+    public func list(limit: Int, afterID: Int64 = 0) async throws(StoreError) -> (items: [StoredIncident], nextAfter: Int64?) {
+        try await onQueue { () throws(StoreError) in try self.list(limit: limit, afterID: afterID) }
+    }
+
+    /// `get` on the store's queue.
+    public func get(id: Int64) async throws(StoreError) -> StoredIncident? {
+        try await onQueue { () throws(StoreError) in try self.get(id: id) }
+    }
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
+        let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: Result { () throws(StoreError) in try work() }) }
+        }
+        return try result.get()
+    }
+
+    static func decode(_ row: [SQLValue]) throws(StoreError) -> StoredIncident {
+        var columns = RowReader(row: row)
+        let id = try columns.integer(), receivedAt = try columns.integer()
+        let record = IncidentRecord(
+            source: try columns.text(), identifier: try columns.text(), format: try columns.text(),
+            sender: try columns.optionalText(), type: try columns.text(), severity: try columns.text(),
+            urgency: try columns.text(), certainty: try columns.text(), latitude: try columns.real(),
+            longitude: try columns.real(), time: try columns.text(), text: try columns.text(),
+            road: try columns.optionalText(), km: try columns.optionalReal())
+        return StoredIncident(id: id, receivedAt: receivedAt, record: record)
+    }
+}
+
+/// Reads a row's columns in order, with a `.corruptRow` error when a type is not the schema's.
+struct RowReader {
+    let row: [SQLValue]
+    var index = 0
+
+    mutating func next() throws(StoreError) -> SQLValue {
+        guard index < row.count else { throw StoreError(.corruptRow, "row has \(row.count) columns, wanted more") }
+        defer { index += 1 }
+        return row[index]
+    }
+
+    mutating func integer() throws(StoreError) -> Int64 {
+        guard case .integer(let v) = try next() else { throw wrong("an integer") }
+        return v
+    }
+
+    mutating func real() throws(StoreError) -> Double {
+        switch try next() {
+        case .real(let v): return v
+        case .integer(let v): return Double(v)
+        default: throw wrong("a number")
+        }
+    }
+
+    mutating func text() throws(StoreError) -> String {
+        guard case .text(let v) = try next() else { throw wrong("text") }
+        return v
+    }
+
+    mutating func optionalText() throws(StoreError) -> String? {
+        let value = try next()
+        if case .null = value { return nil }
+        guard case .text(let v) = value else { throw wrong("text or NULL") }
+        return v
+    }
+
+    mutating func optionalReal() throws(StoreError) -> Double? {
+        switch try next() {
+        case .null: return nil
+        case .real(let v): return v
+        case .integer(let v): return Double(v)
+        default: throw wrong("a number or NULL")
+        }
+    }
+
+    func wrong(_ expected: String) -> StoreError {
+        StoreError(.corruptRow, "column \(index - 1) is not \(expected)")
+    }
+}

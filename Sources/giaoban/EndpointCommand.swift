@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import GiaobanClient
+import GiaobanCrypto
+
+/// `giaoban endpoint`: a commune endpoint without camera or microphone, for checking a
+/// relay end to end: `publish` sends a synthetic picture and tone, `watch` receives and checks.
+struct Endpoint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish a synthetic stream to a relay, or watch one, and report what flowed.",
+        subcommands: [EndpointPublish.self, EndpointWatch.self]
+    )
+}
+
+/// Options both endpoint commands take.
+struct EndpointOptions: ParsableArguments {
+    @Option(help: "The relay's control plane, e.g. http://127.0.0.1:8080.")
+    var url = "http://127.0.0.1:8080"
+
+    @Option(help: "The stream name.")
+    var stream: String
+
+    @Option(help: "The bearer token (see `giaoban token`).")
+    var token: String?
+
+    @Option(help: "Seconds to run.")
+    var duration: Double = 10
+
+    @Flag(help: "Print the summary as JSON on stdout (status lines go to stderr).")
+    var json = false
+
+    func validate() throws {
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard !stream.isEmpty, !stream.contains("/") else { throw ValidationError("--stream must be a name without '/'") }
+    }
+
+    /// Prints a status line: to stdout, or to stderr when stdout carries JSON.
+    func status(_ line: String) {
+        if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+    }
+
+    /// Prints the summary, as JSON or as `key: value` lines.
+    func summary(_ fields: [(String, any Sendable)]) {
+        if json {
+            var object: [String: Any] = [:]
+            for (key, value) in fields { object[key] = value }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            for (key, value) in fields { print("\(key): \(value)") }
+        }
+    }
+
+    /// Joins the stream, turning each client failure into one line an operator can act on.
+    func join(_ mode: ClientOffer.Mode) throws -> (WHIPClient, ClientConnection, WHIPSession) {
+        do {
+            let whip = try WHIPClient(baseURL: url, token: token)
+            let context = try DTLSContext(certificate: DTLSCertificate())
+            let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: mode, context: context,
+                                                                  timeout: .seconds(10))
+            return (whip, connection, session)
+        } catch let error as ClientError {
+            throw EndpointFailure(explain(error, watching: mode == .watch))
+        } catch {
+            throw EndpointFailure("cannot create the DTLS certificate: \(error)")
+        }
+    }
+
+    /// One actionable line for a client failure.
+    func explain(_ error: ClientError, watching: Bool) -> String {
+        switch error.reason {
+        case .http:
+            return "cannot reach the relay at \(url) (\(error.message)); check that `giaoban serve` runs there and the URL is right"
+        case .rejected where error.message.contains(": 401") && token == nil:
+            return "the relay requires a token (401); issue one with `giaoban token` and pass it with --token"
+        case .rejected where error.message.contains(": 401"):
+            return "the relay refused the token (401: expired, malformed or signed with another secret); issue a new one with `giaoban token`"
+        case .rejected where error.message.contains(": 403"):
+            return "the token may not \(watching ? "watch" : "publish") stream '\(stream)' (403); issue a token with the right role"
+        case .rejected where error.message.contains(": 404") && watching:
+            return "nobody publishes stream '\(stream)' (404); start the publisher first"
+        case .rejected:
+            return "the relay rejected the request: \(error.message)"
+        case .iceFailed:
+            return "ICE timed out (\(error.message)): the relay's media port did not answer over UDP; check the firewall and the relay's media.announced_address"
+        case .dtlsFailed:
+            return "the DTLS handshake with the relay failed (\(error.message)); check that the relay's certificate matches its answer"
+        default:
+            return "\(error.reason.rawValue): \(error.message)"
+        }
+    }
+}
+
+/// A failure already phrased for the operator; printed as one line, exit status 1.
+struct EndpointFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Exits non-zero with `failure`'s one line on stderr.
+func fail(_ failure: EndpointFailure) -> ExitCode {
+    FileHandle.standardError.write(Data("giaoban endpoint: \(failure.description)\n".utf8))
+    return ExitCode.failure
+}
+
+/// Kilobits per second from a byte count over `seconds`.
+func kbps(_ bytes: Int, over seconds: Double) -> Int {
+    seconds > 0 ? Int((Double(bytes) * 8 / 1000 / seconds).rounded()) : 0
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import GiaobanClient
+
+/// `giaoban endpoint publish`: sends moving colour bars (VP8) and a sine tone (Opus) over WHIP.
+struct EndpointPublish: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish a synthetic picture and tone to the relay with WHIP."
+    )
+
+    @OptionGroup var options: EndpointOptions
+
+    @Option(help: "Picture width (even).")
+    var width = 640
+
+    @Option(help: "Picture height (even).")
+    var height = 360
+
+    @Option(help: "VP8 target bitrate in kbit/s.")
+    var bitrate = 800
+
+    @Option(help: "Frames per second.")
+    var fps = 30
+
+    @Option(help: "Tone frequency in Hz.")
+    var tone = 440.0
+
+    func validate() throws {
+        guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, width <= 4096, height <= 2304 else {
+            throw ValidationError("--width and --height must be even, between 16 and 4096×2304")
+        }
+        guard (1...60).contains(fps) else { throw ValidationError("--fps must be 1–60") }
+        guard (50...20_000).contains(bitrate) else { throw ValidationError("--bitrate must be 50–20000 kbit/s") }
+        guard tone > 20, tone < 20_000 else { throw ValidationError("--tone must be 20–20000 Hz") }
+    }
+
+    func run() throws {
+        let audioSSRC = UInt32.random(in: 1...UInt32.max), videoSSRC = UInt32.random(in: 1...UInt32.max)
+        let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
+        do { (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC)) } catch let failure as EndpointFailure {
+            throw fail(failure)
+        }
+        defer {
+            connection.close()
+            try? whip.end(session)
+        }
+        var settings = EndpointPublisher.Settings(audioSSRC: audioSSRC, videoSSRC: videoSSRC)
+        settings.width = width
+        settings.height = height
+        settings.bitrateKbps = bitrate
+        settings.framesPerSecond = fps
+        settings.toneFrequency = tone
+        if let audio = session.answer.audio { settings.audioPayloadType = audio.payloadType }
+        if let video = session.answer.video { settings.videoPayloadType = video.payloadType }
+        let publisher: EndpointPublisher
+        do { publisher = try EndpointPublisher(connection: connection, settings: settings) } catch {
+            throw fail(EndpointFailure("cannot start the encoders: \(error)"))
+        }
+        options.status("publishing '\(options.stream)' to \(options.url): \(width)x\(height) VP8 \(bitrate) kbit/s \(fps) fps, Opus tone \(tone) Hz")
+        let start = ContinuousClock.now
+        var previous = EndpointPublisher.Stats()
+        do {
+            try publisher.run(until: start + .milliseconds(Int(options.duration * 1000))) { stats in
+                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s, frames \(stats.videoFrames)"
+                               + " (+\(stats.videoFrames - previous.videoFrames)), keyframes \(stats.keyframes),"
+                               + " keyframes requested \(stats.keyframesRequested), NACKed \(stats.nacked), resent \(stats.retransmitted)")
+                previous = stats
+            }
+        } catch {
+            throw fail(EndpointFailure("encoding failed: \(error)"))
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let s = publisher.stats
+        let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
+        options.summary([
+            ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
+            ("width", width), ("height", height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
+            ("audioFrames", s.audioFrames), ("packetsSent", s.packetsSent), ("bytesSent", s.bytesSent),
+            ("averageKbps", kbps(s.bytesSent, over: seconds)), ("keyframesRequested", s.keyframesRequested),
+            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("ended", ended ?? "duration reached"),
+        ])
+        if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
+    }
+}

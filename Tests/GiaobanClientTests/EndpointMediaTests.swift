@@ -1,0 +1,104 @@
+import GiaobanClient
+import GiaobanCodecs
+import GiaobanCrypto
+import GiaobanICE
+import GiaobanWire
+import Testing
+
+extension RelayFixture {
+    /// Offers, answers and connects one client; returns the relay's answer too.
+    func join(_ mode: ClientOffer.Mode, stream: String, id: String, context: DTLSContext) async throws -> (ClientConnection, RelayAnswer) {
+        let socket = try UDPSocket()
+        let ice = ICECredentials.random()
+        let offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: "127.0.0.1", port: socket.port)
+        let answer = try await self.answer(offer, role: mode == .watch ? .subscriber : .publisher, stream: stream, id: id)
+        let peer = try ClientPeer(localICE: ice, context: context, answer: answer, now: .now, connectTimeout: .seconds(5))
+        let connection = ClientConnection(socket: socket, peer: peer)
+        try connection.connect()
+        return (connection, answer)
+    }
+}
+
+@Suite("Endpoint: synthetic publisher → relay → watcher, decoded and analysed")
+struct EndpointMediaTests {
+    @Test("the watcher decodes VP8 pictures of the sent size and hears the publisher's tone", arguments: [440.0, 1000.0])
+    func publishAndWatch(tone: Double) async throws {
+        let relay = try RelayFixture()
+        let context = try DTLSContext(certificate: DTLSCertificate())
+        let (pubConnection, pubAnswer) = try await relay.join(.publish(audioSSRC: 0xA1, videoSSRC: 0xB2), stream: "e",
+                                                              id: "pub", context: context)
+        var settings = EndpointPublisher.Settings(audioSSRC: 0xA1, videoSSRC: 0xB2)
+        settings.width = 320
+        settings.height = 240
+        settings.bitrateKbps = 400
+        settings.framesPerSecond = 15
+        settings.toneFrequency = tone
+        settings.audioPayloadType = try #require(pubAnswer.audio?.payloadType)
+        settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
+        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
+        try publisher.step(maxWaitMilliseconds: 0)  // the relay learns the tracks from the first packets
+
+        let (subConnection, subAnswer) = try await relay.join(.watch, stream: "e", id: "sub", context: context)
+        let watcher = try EndpointWatcher(connection: subConnection, answer: subAnswer)
+        watcher.recordsVideo = true
+
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline {
+            try publisher.step(maxWaitMilliseconds: 0)
+            watcher.step(maxWaitMilliseconds: 5)
+        }
+        let stats = watcher.stats
+        #expect(stats.framesDecoded >= 15, "about 45 frames sent; got \(stats)")
+        #expect(stats.keyframesDecoded >= 1)
+        #expect(stats.width == 320 && stats.height == 240)
+        #expect(publisher.stats.videoFrames >= 30)
+        #expect(stats.audioFrames >= 100, "150 frames of 20 ms sent; got \(stats)")
+        // Skip the decoder's first 100 ms, then ask which candidate tone dominates.
+        let samples = Array(watcher.audioSamples.dropFirst(4800))
+        let dominant = try #require(AudioAnalysis.dominant(of: [440, 1000, 2000], in: samples))
+        #expect(dominant.frequency == tone)
+        #expect(dominant.share > 0.8)
+        let ivf = try #require(watcher.ivf)
+        #expect(ivf.bytes.prefix(4) == [UInt8]("DKIF".utf8)[...])
+        #expect(Int(ivf.frameCount) == stats.framesDecoded)
+        pubConnection.close()
+        subConnection.close()
+        await relay.media.shutdown()
+    }
+
+    @Test("lost video packets make frames incomplete; PLI brings keyframes and decoding recovers")
+    func lossRecovery() async throws {
+        let relay = try RelayFixture()
+        let context = try DTLSContext(certificate: DTLSCertificate())
+        let (pubConnection, pubAnswer) = try await relay.join(.publish(audioSSRC: 0xA3, videoSSRC: 0xB4), stream: "l",
+                                                              id: "pub", context: context)
+        var settings = EndpointPublisher.Settings(audioSSRC: 0xA3, videoSSRC: 0xB4)
+        settings.width = 320
+        settings.height = 240
+        settings.bitrateKbps = 400
+        settings.framesPerSecond = 15
+        settings.audioPayloadType = try #require(pubAnswer.audio?.payloadType)
+        settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
+        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
+        try publisher.step(maxWaitMilliseconds: 0)
+        let (subConnection, subAnswer) = try await relay.join(.watch, stream: "l", id: "sub", context: context)
+        let watcher = try EndpointWatcher(connection: subConnection, answer: subAnswer)
+        watcher.dropEveryVideoPacket = 20
+
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline {
+            try publisher.step(maxWaitMilliseconds: 0)
+            watcher.step(maxWaitMilliseconds: 5)
+        }
+        let stats = watcher.stats
+        #expect(stats.framesIncomplete >= 1, "\(stats)")
+        #expect(stats.keyframesRequested >= 2, "one at the start, more after losses: \(stats)")
+        #expect(publisher.stats.keyframesRequested >= 2, "the relay passes them on: \(publisher.stats)")
+        #expect(stats.keyframesDecoded >= 2, "decoding restarts at a new keyframe: \(stats)")
+        #expect(stats.framesDecoded >= 10)
+        #expect(stats.width == 320 && stats.height == 240)
+        pubConnection.close()
+        subConnection.close()
+        await relay.media.shutdown()
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+@testable import GiaobanStore
+import Testing
+
+/// A fresh database path in a directory of its own, removed by `cleanup`.
+struct TemporaryDatabase {
+    let directory: String
+    var path: String { directory + "/store/test.sqlite" }
+
+    init() {
+        directory = NSTemporaryDirectory() + "giaoban-store-" + UUID().uuidString
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+@Suite("Store migrations")
+struct MigrationTests {
+    @Test("a new file gets every migration once, in WAL mode with synchronous=FULL and foreign keys")
+    func freshDatabase() throws {
+        let temp = TemporaryDatabase()
+        defer { temp.cleanup() }
+        let database = try Database(path: temp.path)
+        #expect(try database.appliedMigrations() == Migration.all.map(\.version))
+        let pragmas = try database.read { c throws(StoreError) in
+            [try c.statement("PRAGMA journal_mode").rows().first?.first,
+             try c.statement("PRAGMA synchronous").rows().first?.first,
+             try c.statement("PRAGMA foreign_keys").rows().first?.first]
+        }
+        #expect(pragmas == [.text("wal"), .integer(2), .integer(1)])
+    }
+
+    @Test("reopening applies nothing twice")
+    func reopen() throws {
+        let temp = TemporaryDatabase()
+        defer { temp.cleanup() }
+        _ = try Database(path: temp.path)
+        let again = try Database(path: temp.path)
+        #expect(try again.appliedMigrations() == Migration.all.map(\.version))
+    }
+
+    @Test("a later migration is applied to an older file; a failing one rolls back all of its batch")
+    func laterAndFailing() throws {
+        let temp = TemporaryDatabase()
+        defer { temp.cleanup() }
+        let first = [Migration(version: 1, name: "a", sql: "CREATE TABLE a (x INTEGER)")]
+        _ = try Database(path: temp.path, migrations: first)
+        let broken = first + [
+            Migration(version: 2, name: "b", sql: "CREATE TABLE b (y INTEGER)"),
+            Migration(version: 3, name: "bad", sql: "CREATE TABLE oops ("),
+        ]
+        #expect {
+            _ = try Database(path: temp.path, migrations: broken)
+        } throws: { error in
+            guard let error = error as? StoreError else { return false }
+            return error.reason == .migration && error.message.contains("migration 3 (bad)")
+        }
+        let fixed = first + [Migration(version: 2, name: "b", sql: "CREATE TABLE b (y INTEGER)")]
+        let database = try Database(path: temp.path, migrations: fixed)
+        #expect(try database.appliedMigrations() == [1, 2])
+    }
+
+    @Test("a file with a newer schema than this build is refused with the versions")
+    func newerSchema() throws {
+        let temp = TemporaryDatabase()
+        defer { temp.cleanup() }
+        let two = [Migration(version: 1, name: "a", sql: "CREATE TABLE a (x INTEGER)"),
+                   Migration(version: 2, name: "b", sql: "CREATE TABLE b (y INTEGER)")]
+        _ = try Database(path: temp.path, migrations: two)
+        #expect(throws: StoreError(.migration, "the database schema is at version 2, newer than this build knows (1)")) {
+            _ = try Database(path: temp.path, migrations: Array(two.prefix(1)))
+        }
+    }
+
+    @Test("migrations out of order are refused before touching the file")
+    func outOfOrder() {
+        let temp = TemporaryDatabase()
+        defer { temp.cleanup() }
+        let bad = [Migration(version: 2, name: "b", sql: ""), Migration(version: 1, name: "a", sql: "")]
+        #expect(throws: StoreError.self) { _ = try Database(path: temp.path, migrations: bad) }
+    }
+
+    @Test("a path that cannot be a database file is an open error with the path")
+    func unopenable() {
+        #expect {
+            _ = try Database(path: "/proc/giaoban-cannot-exist/x.sqlite")
+        } throws: { error in
+            (error as? StoreError)?.reason == .open && "\(error)".contains("/proc/giaoban-cannot-exist")
+        }
+    }
+}
