@@ -32,6 +32,8 @@ struct NegotiationTests {
         let video = try #require(setup.video)
         #expect(audio.codec.lowercased() == "opus")
         #expect(["vp8", "vp9"].contains(video.codec.lowercased()))
+        let offersTWCC = offer.media.contains { $0.extMapID(for: SDPExtensionURI.transportWideCC) != nil }
+        #expect((setup.transportCCExtensionID != nil) == offersTWCC)
         #expect(setup.remoteICE.ufrag == offer.transport(for: offer.media[0]).iceUfrag)
         for m in reparsed.media where !m.isRejected {
             #expect(m.rtcpMux)
@@ -39,7 +41,13 @@ struct NegotiationTests {
             #expect(m.setup == .passive, "offers say actpass; the relay is the DTLS server")
             #expect(m.candidates.first?.port == 40_000)
             #expect(m.fingerprints.first?.bytes == local.fingerprint.digest)
-            #expect(m.extMaps.allSatisfy { [SDPExtensionURI.mid, SDPExtensionURI.audioLevel].contains($0.uri) })
+            #expect(m.extMaps.allSatisfy {
+                [SDPExtensionURI.mid, SDPExtensionURI.audioLevel, SDPExtensionURI.transportWideCC].contains($0.uri)
+            })
+            if let id = m.extMapID(for: SDPExtensionURI.transportWideCC) {
+                #expect(setup.transportCCExtensionID.map(UInt16.init) == id, "the relay will read this id")
+                #expect(m.rtcpFeedback.contains { $0.type == "transport-cc" }, "and answers with transport-wide feedback")
+            }
             #expect(m.extMapID(for: SDPExtensionURI.mid) == offer.media.first { $0.mid == m.mid }?.extMapID(for: SDPExtensionURI.mid),
                     "the offer's extension id is echoed")
         }

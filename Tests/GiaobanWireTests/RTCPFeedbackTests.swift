@@ -84,7 +84,7 @@ struct RTCPFeedbackTests {
                 for item in nack { for seq in item { total += Int(seq) } }
             }
         }
-        #expect(total == 2 * (1234 + 1235 + 1237))
+        #expect(total == 4 * (1234 + 1235 + 1237), "two passes in each of two runs")
         #expect(allocations == 0)
     }
 

@@ -29,6 +29,10 @@ public final class MediaPeer {
     /// The relay's own SSRC for RTCP it sends to this peer.
     let relaySSRC: UInt32
 
+    /// Publisher side: transport-wide feedback state and when the next feedback is due.
+    var transportFeedback = TransportFeedbackRecorder()
+    var nextTransportFeedback: ContinuousClock.Instant
+
     // Subscriber side: one rewriter per kind.
     var audioOut: SequenceRewriter
     var videoOut: SequenceRewriter
@@ -51,6 +55,7 @@ public final class MediaPeer {
         videoOut = SequenceRewriter(outputSSRC: setup.video?.ssrc ?? 0, initialSequence: UInt16.random(in: 0...UInt16.max, using: &rng),
                                     initialTimestamp: UInt32.random(in: 0...UInt32.max, using: &rng))
         nextReport = now + .seconds(1)
+        nextTransportFeedback = now
         if setup.role == .publisher {
             audioSSRC = setup.audio?.ssrc ?? 0
             videoSSRC = setup.video?.ssrc ?? 0

@@ -42,6 +42,9 @@ extension MediaRouter {
     func forward(_ bytes: UnsafeRawBufferPointer, from publisher: MediaPeer, in stream: RelayStream,
                  now: ContinuousClock.Instant, out: OutputQueue) {
         guard let packet = try? RTPPacketView(bytes) else { return counters.drop(.rtpMalformed) }
+        if let id = publisher.setup.transportCCExtensionID, let element = packet.extensions.element(id: id), element.data.count >= 2 {
+            publisher.transportFeedback.record(sequence: element.data.u16(at: 0), arrival: microseconds(now))
+        }
         let isVideo: Bool
         if let video = publisher.setup.video, packet.payloadType == video.payloadType {
             isVideo = true
@@ -115,6 +118,12 @@ extension MediaRouter {
             (slot.baseAddress! + 12).copyMemory(from: src, byteCount: payload.count)
         }
         return length
+    }
+
+    /// `now` in microseconds since the router started (transport-wide feedback).
+    func microseconds(_ now: ContinuousClock.Instant) -> Int64 {
+        let elapsed = now - started
+        return elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
     }
 
     /// `now` in units of a `clockRate` clock since the router started (jitter computation).

@@ -20,9 +20,15 @@ extension MediaRouter {
                 if let deadline = peer.dtls.nextTimeout, deadline <= now {
                     apply(peer.dtls.handleTimeout(now: now), to: peer, now: now, out: out)
                 }
-            } else if now >= peer.nextReport {
-                peer.nextReport = now + settings.reportInterval
-                sendReports(to: peer, now: now, wallClock: wallClock, out: out)
+            } else {
+                if now >= peer.nextReport {
+                    peer.nextReport = now + settings.reportInterval
+                    sendReports(to: peer, now: now, wallClock: wallClock, out: out)
+                }
+                if now >= peer.nextTransportFeedback {
+                    peer.nextTransportFeedback = now + settings.transportFeedbackInterval
+                    sendTransportFeedback(to: peer, out: out)
+                }
             }
         }
         for (id, reason) in expired { removePeer(id: id, reason: reason, out: out) }
@@ -69,6 +75,15 @@ extension MediaRouter {
                 sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
             }
         }
+    }
+
+    /// Transport-wide feedback to a publisher that negotiated it: what arrived since the last one.
+    func sendTransportFeedback(to peer: MediaPeer, out: OutputQueue) {
+        guard peer.transportFeedback.hasPending else { return }
+        let media = peer.videoSSRC != 0 ? peer.videoSSRC : peer.audioSSRC
+        guard let feedback = peer.transportFeedback.makeFeedback(senderSSRC: peer.relaySSRC, mediaSSRC: media) else { return }
+        let rr = ReceiverReportBuilder(ssrc: peer.relaySSRC)
+        sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, feedback, into: slot) }
     }
 
     /// LSR (middle 32 bits of the last SR's NTP time) and DLSR (delay since, in 1/65536 s)

@@ -20,6 +20,8 @@ public final class MediaRouter {
         public var handshakeTimeout: Duration = .seconds(20)
         /// Interval of the RTCP reports the relay sends.
         public var reportInterval: Duration = .seconds(1)
+        /// Interval of transport-wide feedback to publishers (libwebrtc sends it every 50–250 ms).
+        public var transportFeedbackInterval: Duration = .milliseconds(100)
 
         /// Defaults.
         public init() {}

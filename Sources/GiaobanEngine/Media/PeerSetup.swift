@@ -56,6 +56,10 @@ public struct PeerSetup: Sendable {
     public var audio: Track?
     /// Negotiated video, if any.
     public var video: Track?
+    /// Publisher: the header extension id of the transport-wide sequence number
+    /// (draft-holmer-rmcat-transport-wide-cc-extensions-01), when negotiated; the relay then
+    /// sends transport-wide feedback so the sender can estimate its bandwidth.
+    public var transportCCExtensionID: UInt8?
 
     /// A peer setup.
     public init(id: String, role: Role, stream: String, localICE: ICECredentials, remoteICE: ICECredentials,

@@ -70,6 +70,7 @@ public enum Negotiation {
         var sections: [MediaDescription] = []
         var bundled: [String] = []
         var rng = SystemRandomNumberGenerator()
+        var transportCC: UInt8?
 
         for m in offer.media {
             var answer = MediaDescription(media: m.media, port: 0, proto: m.proto, formats: m.formats)
@@ -134,12 +135,17 @@ public enum Negotiation {
                 }
             }
             if role == .publisher {
-                // Header extensions the relay reads from publishers: mid (BUNDLE, RFC 8843) and
-                // the audio level (RFC 6464, for active speaker). Transport-wide CC is not
-                // accepted until the relay sends its feedback, so a sender never waits for it.
-                let wantedURIs = kind == .audio ? [SDPExtensionURI.mid, SDPExtensionURI.audioLevel] : [SDPExtensionURI.mid]
-                for ext in m.extMaps where wantedURIs.contains(ext.uri) && ext.direction.map({ $0.sends }) ?? true {
+                // Header extensions the relay reads from publishers: mid (BUNDLE, RFC 8843), the
+                // audio level (RFC 6464, for active speaker) and the transport-wide sequence
+                // number, answered with transport-wide feedback (the sender's bandwidth estimate).
+                var wantedURIs = [SDPExtensionURI.mid, SDPExtensionURI.transportWideCC]
+                if kind == .audio { wantedURIs.append(SDPExtensionURI.audioLevel) }
+                for ext in m.extMaps where wantedURIs.contains(ext.uri) && ext.direction.map({ $0.sends }) ?? true && ext.id < 256 {
                     attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
+                    if ext.uri == SDPExtensionURI.transportWideCC {
+                        transportCC = transportCC ?? UInt8(ext.id)
+                        attrs.append(SDPRTCPFeedback(payloadType: codec.payloadType, type: "transport-cc").attribute)
+                    }
                 }
             }
             if role == .subscriber {
@@ -166,9 +172,10 @@ public enum Negotiation {
         let origin = SDPOrigin(sessionID: String(UInt64.random(in: 1...(1 << 62), using: &rng)), sessionVersion: 1,
                                addressType: local.address.contains(":") ? "IP6" : "IP4", address: local.address)
         let answer = SessionDescription(origin: origin, sessionName: "giaoban", attributes: sessionAttributes, media: sections)
-        let peer = PeerSetup(id: peerID, role: role, stream: stream, localICE: localICE,
+        var peer = PeerSetup(id: peerID, role: role, stream: stream, localICE: localICE,
                              remoteICE: ICECredentials(ufrag: ufrag, pwd: pwd), remoteFingerprint: remoteFingerprint,
                              dtlsClient: dtlsClient, audio: audio, video: video)
+        peer.transportCCExtensionID = transportCC
         return (answer, peer)
     }
 
