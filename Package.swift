@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "GiaobanCrypto", dependencies: ["COpenSSL", "GiaobanSRTP"], swiftSettings: strict),
         .target(name: "GiaobanSRTP", dependencies: ["CSRTP"], swiftSettings: strict),
         .target(name: "GiaobanICE", dependencies: ["GiaobanWire"], swiftSettings: strict),
+        .target(name: "GiaobanUDP", dependencies: ["CUDPBatch", "GiaobanWire"], swiftSettings: strict),
 
         // MARK: Engine
         .target(
@@ -62,7 +63,7 @@ let package = Package(
         .target(
             name: "GiaobanServer",
             dependencies: [
-                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch", "GiaobanStore",
+                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch", "GiaobanUDP", "GiaobanStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -72,7 +73,7 @@ let package = Package(
         // MARK: Client
         .target(
             name: "GiaobanClient",
-            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "CUDPBatch"],
+            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "CUDPBatch", "GiaobanUDP"],
             swiftSettings: strict
         ),
 

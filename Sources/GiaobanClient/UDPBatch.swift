@@ -1,4 +1,5 @@
 internal import CUDPBatch
+internal import GiaobanUDP
 public import GiaobanWire
 
 /// A set of preallocated datagram slots for one `recvmmsg` or `sendmmsg` call: slot i holds
@@ -59,37 +60,13 @@ public final class UDPBatch {
     public func commit(length: Int, to destination: STUNAddress) {
         precondition(count < capacity, "UDPBatch is full")
         lengths[count] = Int32(length)
-        addresses[count] = Self.cAddress(destination)
+        addresses[count] = destination.socketAddress
         count += 1
     }
 
     /// The source (received) or destination (committed) address of slot `index`.
-    public func address(_ index: Int) -> STUNAddress { Self.address(addresses[index]) }
+    public func address(_ index: Int) -> STUNAddress { STUNAddress(addresses[index]) }
 
     /// Forgets every slot.
     public func removeAll() { count = 0 }
-
-    static func address(_ a: giaoban_addr) -> STUNAddress {
-        var a = a
-        return withUnsafeBytes(of: &a.addr) { b in
-            a.family == 6
-                ? STUNAddress(ipv6High: b.u64(at: 0), ipv6Low: b.u64(at: 8), port: a.port)
-                : STUNAddress(ipv4: b.u32(at: 0), port: a.port)
-        }
-    }
-
-    static func cAddress(_ s: STUNAddress) -> giaoban_addr {
-        var a = giaoban_addr()
-        a.port = s.port
-        a.family = s.ipv4 == nil ? 6 : 4
-        withUnsafeMutableBytes(of: &a.addr) { b in
-            if let v4 = s.ipv4 {
-                b.setU32(v4, at: 0)
-            } else {
-                b.setU64(s.high, at: 0)
-                b.setU64(s.low, at: 8)
-            }
-        }
-        return a
-    }
 }

@@ -1,4 +1,5 @@
 internal import CUDPBatch
+internal import GiaobanUDP
 public import GiaobanWire
 
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ public final class UDPSocket {
     @discardableResult
     public func send(_ bytes: UnsafeRawBufferPointer, to destination: STUNAddress) -> Bool {
         guard let base = bytes.baseAddress else { return false }
-        var address = UDPBatch.cAddress(destination)
+        var address = destination.socketAddress
         return giaoban_udp_send_one(fd, base.assumingMemoryBound(to: UInt8.self), Int32(bytes.count), &address) == bytes.count
     }
 

@@ -1,4 +1,5 @@
 internal import CUDPBatch
+internal import GiaobanUDP
 public import GiaobanCrypto
 public import GiaobanEngine
 public import GiaobanWire
@@ -95,7 +96,7 @@ public final class MediaServer: @unchecked Sendable {
         sendAddresses.initialize(repeating: giaoban_addr())
         let sendAddresses = self.sendAddresses
         queue.flush = { q in
-            for i in 0..<q.count { sendAddresses[i] = Self.cAddress(q.destinations[i]) }
+            for i in 0..<q.count { sendAddresses[i] = q.destinations[i].socketAddress }
             _ = giaoban_udp_send_batch(fd, q.storage.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(q.slotSize),
                                        q.lengths.baseAddress!, sendAddresses.baseAddress!, Int32(q.count))
         }
@@ -155,7 +156,7 @@ public final class MediaServer: @unchecked Sendable {
                         continue
                     }
                     let datagram = UnsafeMutableRawBufferPointer(rebasing: receiveBuffer[(i * slotSize)..<(i * slotSize + length)])
-                    router.handle(datagram, from: Self.address(receiveAddresses[i]), now: now, out: output)
+                    router.handle(datagram, from: STUNAddress(receiveAddresses[i]), now: now, out: output)
                 }
             } else if n < 0 {
                 logger.error("UDP receive failed", metadata: ["error": "\(String(cString: strerror(-n)))"])
@@ -198,29 +199,5 @@ public final class MediaServer: @unchecked Sendable {
         let seconds = UInt64(ts.tv_sec) + 2_208_988_800
         let fraction = (UInt64(ts.tv_nsec) << 32) / 1_000_000_000
         return seconds << 32 | fraction
-    }
-
-    static func address(_ a: giaoban_addr) -> STUNAddress {
-        var a = a
-        return withUnsafeBytes(of: &a.addr) { b in
-            a.family == 6
-                ? STUNAddress(ipv6High: b.u64(at: 0), ipv6Low: b.u64(at: 8), port: a.port)
-                : STUNAddress(ipv4: b.u32(at: 0), port: a.port)
-        }
-    }
-
-    static func cAddress(_ s: STUNAddress) -> giaoban_addr {
-        var a = giaoban_addr()
-        a.port = s.port
-        a.family = s.ipv4 == nil ? 6 : 4
-        withUnsafeMutableBytes(of: &a.addr) { b in
-            if let v4 = s.ipv4 {
-                b.setU32(v4, at: 0)
-            } else {
-                b.setU64(s.high, at: 0)
-                b.setU64(s.low, at: 8)
-            }
-        }
-        return a
     }
 }
