@@ -1,0 +1,136 @@
+"""The commune endpoint (`giaoban endpoint publish|watch`) against the relay and a third-party
+stack: aiortc watches what the endpoint publishes, the endpoint watches what aiortc publishes,
+and the endpoint's IVF recording is decoded by FFmpeg (through PyAV) to frames of the sent size."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from conftest import run_async, server_command, unique_stream
+from webrtc_client import WhepWatcher, WhipPublisher
+
+pytestmark = pytest.mark.media
+
+WIDTH, HEIGHT = 320, 240
+
+
+def endpoint(giaoban, *args: str) -> list[str]:
+    return server_command() + ["endpoint", *args, "--url", giaoban.base_url]
+
+
+def start_publisher(giaoban, stream: str, tone: int, seconds: float) -> subprocess.Popen:
+    token = giaoban.token(f"xa-{stream}", "commune")
+    return subprocess.Popen(
+        endpoint(giaoban, "publish", "--stream", stream, "--token", token, "--duration", str(seconds),
+                 "--width", str(WIDTH), "--height", str(HEIGHT), "--tone", str(tone), "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {err[-800:]}"
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def decode_ivf(path: Path) -> list[tuple[int, int]]:
+    """(width, height) of every frame FFmpeg decodes from the recording."""
+    with av.open(str(path)) as container:
+        return [(f.width, f.height) for f in container.decode(video=0)]
+
+
+def wait_for_publisher(giaoban, stream: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if giaoban.metrics().total("giaoban_rtp_received_total") > 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the endpoint did not start publishing {stream} within {timeout} s")
+
+
+def test_aiortc_watches_the_endpoint(giaoban):
+    stream = unique_stream("ep")
+    publisher = start_publisher(giaoban, stream, tone=1000, seconds=14)
+    try:
+        wait_for_publisher(giaoban, stream)
+
+        async def watch() -> dict:
+            watcher = WhepWatcher(giaoban.url(f"/whep/{stream}"), giaoban.token("observer-ep", "observer"))
+            try:
+                await watcher.start(connect_timeout=15)
+                return await watcher.collect(6.0)
+            finally:
+                await watcher.close()
+
+        summary = run_async(watch(), 45)
+        print(json.dumps(summary, sort_keys=True))
+        assert summary["video_frames"] >= 30
+        assert summary["video_sizes"].get(f"{WIDTH}x{HEIGHT}", 0) >= 30, summary["video_sizes"]
+        assert abs(summary["audio_dominant_hz"] - 1000) <= 20, "the endpoint's 1000 Hz tone"
+        published = finish(publisher, 30)
+        print(json.dumps(published, sort_keys=True))
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
+
+
+def test_endpoint_watches_aiortc_and_records(giaoban, tmp_path):
+    stream = unique_stream("aio-ep")
+    ivf = tmp_path / "watched.ivf"
+
+    async def publish_and_watch() -> dict:
+        publisher = WhipPublisher(giaoban.url(f"/whip/{stream}"), giaoban.token("chair-ep", "chair"))
+        try:
+            await publisher.start(connect_timeout=15)
+            token = giaoban.token("xa-watch", "commune")
+            proc = subprocess.Popen(
+                endpoint(giaoban, "watch", "--stream", stream, "--token", token, "--duration", "6",
+                         "--record-video", str(ivf), "--json"),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            loop_deadline = time.monotonic() + 40
+            while proc.poll() is None and time.monotonic() < loop_deadline:
+                await asyncio.sleep(0.2)  # keep aiortc's event loop sending
+            return finish(proc, 5)
+        finally:
+            await publisher.close()
+
+    summary = run_async(publish_and_watch(), 60)
+    print(json.dumps(summary, sort_keys=True))
+    assert summary["framesDecoded"] >= 30
+    assert (summary["width"], summary["height"]) == (WIDTH, HEIGHT)
+    assert summary["audioDominantHz"] == 440, "aiortc's 440 Hz tone"
+    frames = decode_ivf(ivf)
+    assert len(frames) >= 30, f"{len(frames)} frames decoded from the IVF"
+    assert set(frames) == {(WIDTH, HEIGHT)}
+
+
+def test_endpoint_to_endpoint_recording(giaoban, tmp_path):
+    """Issue acceptance: A publishes the synthetic source, B watches and records; B's IVF decodes
+    to frames of the sent size and B's audio carries A's tone."""
+    stream = unique_stream("ep2")
+    ivf = tmp_path / "b.ivf"
+    publisher = start_publisher(giaoban, stream, tone=440, seconds=14)
+    try:
+        wait_for_publisher(giaoban, stream)
+        token = giaoban.token("xa-b", "commune")
+        watched = subprocess.run(
+            endpoint(giaoban, "watch", "--stream", stream, "--token", token, "--duration", "6",
+                     "--record-video", str(ivf), "--json"),
+            capture_output=True, text=True, timeout=40)
+        assert watched.returncode == 0, watched.stderr[-800:]
+        summary = json.loads(watched.stdout.strip().splitlines()[-1])
+        print(json.dumps(summary, sort_keys=True))
+        assert summary["audioDominantHz"] == 440
+        frames = decode_ivf(ivf)
+        assert len(frames) >= 30, f"{len(frames)} frames decoded from the IVF"
+        assert set(frames) == {(WIDTH, HEIGHT)}
+        finish(publisher, 30)
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
