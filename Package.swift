@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "GiaobanBench",
             dependencies: [
-                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "CUDPBatch",
+                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

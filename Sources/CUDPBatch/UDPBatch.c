@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 enum { MAX_BATCH = 256 };
@@ -146,5 +145,3 @@ int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_
 }
 
 void giaoban_udp_close(int fd) { close(fd); }
-
-int giaoban_thread_id(void) { return (int)syscall(SYS_gettid); }

@@ -30,9 +30,6 @@ int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int 
 /// Sends one datagram. Returns bytes sent or -errno.
 int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_addr *addr);
 
-/// The calling thread's kernel id (for per-thread CPU accounting in /proc/self/task).
-int giaoban_thread_id(void);
-
 /// Closes the socket.
 void giaoban_udp_close(int fd);
 #endif
