@@ -17,8 +17,7 @@ final class KernelForwarder: @unchecked Sendable {
     let cpuMicros = Atomic<Int>(0)
     private let socket: UDPSocket
     private let destinations = Mutex<[STUNAddress]>([])
-    private let running = Atomic<Bool>(true)
-    private let finished = Atomic<Bool>(false)
+    private let loop = LoopThread()
 
     init() throws {
         socket = try UDPSocket()
@@ -30,25 +29,18 @@ final class KernelForwarder: @unchecked Sendable {
 
     /// Starts the thread.
     func start() {
-        let thread = Thread { [self] in
-            run()
-            finished.store(true, ordering: .releasing)
-        }
-        thread.name = "bench-forwarder"
-        thread.start()
+        loop.start(name: "bench-forwarder") { [self] in run() }
     }
 
     /// Stops the thread and waits for it (at most 2 s).
     func stop() {
-        running.store(false, ordering: .relaxed)
-        let deadline = nowNanoseconds() + 2_000_000_000
-        while !finished.load(ordering: .acquiring) && nowNanoseconds() < deadline { sleep(seconds: 0.005) }
+        loop.stop()
     }
 
     private func run() {
         let input = UDPBatch(capacity: 64, slotSize: 2048)
         let output = UDPBatch(capacity: 256, slotSize: 1600)
-        while running.load(ordering: .relaxed) {
+        while loop.isRunning {
             let n = socket.receive(into: input, timeoutMilliseconds: 5)
             if n > 0 {
                 let targets = destinations.withLock { $0 }

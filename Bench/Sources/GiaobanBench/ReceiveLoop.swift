@@ -53,8 +53,7 @@ final class ReceiveLoop: @unchecked Sendable {
     private let incoming = Mutex<[Handoff<ClientConnection>]>([])
     private let commands = Mutex<[Command]>([])
     private let reply = Mutex<Figures?>(nil)
-    private let running = Atomic<Bool>(true)
-    private let finished = Atomic<Bool>(false)
+    private let loop = LoopThread()
     private let subscriberCount = Atomic<Int>(0)
     /// The receive thread's CPU time in µs (getrusage RUSAGE_THREAD), updated every 100 ms.
     let cpuMicros = Atomic<Int>(0)
@@ -85,19 +84,12 @@ final class ReceiveLoop: @unchecked Sendable {
 
     /// Starts the thread.
     func start() {
-        let thread = Thread { [self] in
-            run()
-            finished.store(true, ordering: .releasing)
-        }
-        thread.name = "bench-receive"
-        thread.start()
+        loop.start(name: "bench-receive") { [self] in run() }
     }
 
     /// Stops the thread and waits for it (at most 2 s); its subscribers are released.
     func stop() {
-        running.store(false, ordering: .relaxed)
-        let deadline = nowNanoseconds() + 2_000_000_000
-        while !finished.load(ordering: .acquiring) && nowNanoseconds() < deadline { sleep(seconds: 0.005) }
+        loop.stop()
     }
 
     private func run() {
@@ -110,7 +102,7 @@ final class ReceiveLoop: @unchecked Sendable {
         let batch = UDPBatch(capacity: 64, slotSize: 2048)
         var nextTimers = nowNanoseconds()
 
-        while running.load(ordering: .relaxed) {
+        while loop.isRunning {
             for handoff in incoming.withLock({ list -> [Handoff<ClientConnection>] in defer { list.removeAll() }; return list }) {
                 subscribers.append(handoff.value)
                 fds.append(pollfd(fd: handoff.value.socket.fd, events: Int16(POLLIN), revents: 0))
