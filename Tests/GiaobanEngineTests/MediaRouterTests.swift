@@ -368,3 +368,20 @@ struct MediaRouterTimeoutTests {
         #expect(!h.router.hasPublisher(stream: "t"))
     }
 }
+
+@Suite("Media router: streams")
+struct MediaRouterStreamTests {
+    @Test("a publisher replacing the only peer of a stream keeps the stream published")
+    func replacePublisher() throws {
+        let h = try Harness()
+        let first = try LoopbackPeer(port: 9100, relayFingerprint: h.relayCertificate.fingerprint)
+        let second = try LoopbackPeer(port: 9101, relayFingerprint: h.relayCertificate.fingerprint)
+        try h.router.addPeer(first.setup(role: .publisher, stream: "r", id: "one", relayICE: .random(), ssrc: 0), now: h.now)
+        try h.router.addPeer(second.setup(role: .publisher, stream: "r", id: "two", relayICE: .random(), ssrc: 0), now: h.now)
+        #expect(h.router.hasPublisher(stream: "r"))
+        #expect(h.router.peerCount == 1)
+        #expect(h.router.drainEvents().contains(.removed(peer: "one", reason: "replaced by a new publisher")))
+        h.router.removePeer(id: "two", reason: "test", out: nil)
+        #expect(!h.router.hasPublisher(stream: "r"))
+    }
+}

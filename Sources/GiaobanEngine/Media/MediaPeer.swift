@@ -8,6 +8,9 @@ public import GiaobanWire
 public final class MediaPeer {
     /// What the control plane negotiated.
     public let setup: PeerSetup
+    /// The stream this peer publishes or watches (looked up once, not per packet; the
+    /// router removes the peer from the stream before forgetting it).
+    let stream: RelayStream
     /// ICE-lite for this peer.
     let ice: ICELiteAgent
     /// DTLS for this peer (keys for SRTP).
@@ -42,8 +45,9 @@ public final class MediaPeer {
     /// When the next RTCP report is due.
     var nextReport: ContinuousClock.Instant
 
-    init(setup: PeerSetup, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
+    init(setup: PeerSetup, stream: RelayStream, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
         self.setup = setup
+        self.stream = stream
         ice = ICELiteAgent(local: setup.localICE, remote: setup.remoteICE)
         dtls = try DTLSTransport(context: dtlsContext, role: setup.dtlsClient ? .client : .server,
                              remoteFingerprint: setup.remoteFingerprint)

@@ -5,7 +5,7 @@ public import GiaobanWire
 extension MediaRouter {
     func handleRTCP(_ bytes: UnsafeRawBufferPointer, from peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
         guard let compound = try? RTCPCompound(bytes, allowsPaddingBeforeLast: true) else { return counters.drop(.rtcpMalformed) }
-        guard let stream = streams[peer.setup.stream] else { return }
+        let stream = peer.stream
         for packet in compound {
             switch (packet.packetType, packet.header.count) {
             case (.senderReport, _) where peer.setup.role == .publisher:

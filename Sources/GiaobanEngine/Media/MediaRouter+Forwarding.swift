@@ -19,10 +19,8 @@ extension MediaRouter {
         }
         let length: Int
         do { length = try srtpIn.unprotectRTP(datagram, length: datagram.count) } catch { return countSRTP(error) }
-        guard peer.setup.role == .publisher, let stream = streams[peer.setup.stream] else {
-            return counters.drop(.rtpUnknownSSRC)
-        }
-        forward(UnsafeRawBufferPointer(rebasing: datagram[0..<length]), from: peer, in: stream, now: now, out: out)
+        guard peer.setup.role == .publisher else { return counters.drop(.rtpUnknownSSRC) }
+        forward(UnsafeRawBufferPointer(rebasing: datagram[0..<length]), from: peer, in: peer.stream, now: now, out: out)
     }
 
     func countSRTP(_ error: SRTPError) {

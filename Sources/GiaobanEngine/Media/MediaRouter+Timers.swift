@@ -40,7 +40,7 @@ extension MediaRouter {
     /// A receiver report to a publisher (our reception of its streams), or a sender report
     /// per kind to a subscriber (what we sent, with the publisher's timing carried over).
     func sendReports(to peer: MediaPeer, now: ContinuousClock.Instant, wallClock: UInt64, out: OutputQueue) {
-        guard let stream = streams[peer.setup.stream] else { return }
+        let stream = peer.stream
         switch peer.setup.role {
         case .publisher:
             var blocks: [ReceptionReportBlock] = []

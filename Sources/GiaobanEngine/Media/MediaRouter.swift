@@ -67,11 +67,10 @@ public final class MediaRouter {
     /// handshake once ICE nominates an address.
     public func addPeer(_ setup: PeerSetup, now: ContinuousClock.Instant) throws(DTLSError) {
         removePeer(id: setup.id, reason: "replaced", out: nil)
-        let peer = try MediaPeer(setup: setup, dtlsContext: dtlsContext, now: now)
+        let stream = streams[setup.stream] ?? RelayStream(name: setup.stream, cacheSize: settings.packetCacheSize)
+        let peer = try MediaPeer(setup: setup, stream: stream, dtlsContext: dtlsContext, now: now)
         peers[setup.id] = peer
         peersByUfrag[setup.localICE.ufrag] = peer
-        let stream = streams[setup.stream] ?? RelayStream(name: setup.stream, cacheSize: settings.packetCacheSize)
-        streams[setup.stream] = stream
         switch setup.role {
         case .publisher:
             if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
@@ -84,6 +83,8 @@ public final class MediaRouter {
         case .subscriber:
             stream.subscribers.append(peer)
         }
+        // After the switch: replacing the only peer of a stream removed the stream from the table.
+        streams[setup.stream] = stream
     }
 
     /// Removes a peer (DELETE of its session, or a timeout); sends a DTLS close_notify if `out` is given.
@@ -94,11 +95,10 @@ public final class MediaRouter {
         }
         peersByUfrag.removeValue(forKey: peer.setup.localICE.ufrag)
         if let address = peer.address, peersByAddress[address] === peer { peersByAddress.removeValue(forKey: address) }
-        if let stream = streams[peer.setup.stream] {
-            if stream.publisher === peer { stream.publisher = nil }
-            stream.subscribers.removeAll { $0 === peer }
-            if stream.publisher == nil && stream.subscribers.isEmpty { streams.removeValue(forKey: stream.name) }
-        }
+        let stream = peer.stream
+        if stream.publisher === peer { stream.publisher = nil }
+        stream.subscribers.removeAll { $0 === peer }
+        if stream.publisher == nil && stream.subscribers.isEmpty { streams.removeValue(forKey: stream.name) }
         events.append(.removed(peer: id, reason: reason))
     }
 
@@ -187,8 +187,8 @@ public final class MediaRouter {
                 peer.connectedAt = now
                 counters.dtlsConnected &+= 1
                 events.append(.connected(peer: peer.setup.id))
-                if peer.setup.role == .subscriber, let stream = streams[peer.setup.stream] {
-                    requestKeyframe(stream, now: now, out: out)
+                if peer.setup.role == .subscriber {
+                    requestKeyframe(peer.stream, now: now, out: out)
                 }
             } catch {
                 counters.dtlsFailed &+= 1
