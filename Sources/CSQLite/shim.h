@@ -8,4 +8,9 @@
 static inline int giaoban_sqlite3_bind_text(sqlite3_stmt *s, int i, const char *text, int n) {
     return sqlite3_bind_text(s, i, text, n, SQLITE_TRANSIENT);
 }
+
+/// Binds bytes that SQLite copies before returning.
+static inline int giaoban_sqlite3_bind_blob(sqlite3_stmt *s, int i, const void *bytes, int n) {
+    return sqlite3_bind_blob(s, i, bytes, n, SQLITE_TRANSIENT);
+}
 #endif

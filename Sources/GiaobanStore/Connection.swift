@@ -2,7 +2,7 @@ internal import CSQLite
 
 /// One open SQLite connection with a cache of prepared statements. Reachable only through
 /// `Database.read` / `Database.write`, which hold the database's lock around every use.
-public final class Connection {
+public final class Connection: SQLSession {
     let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
 
@@ -14,6 +14,18 @@ public final class Connection {
         let statement = try Statement(database: handle, sql: sql)
         statements[sql] = statement
         return statement
+    }
+
+    /// Every row of `sql` with `values` bound (the statement is prepared once and cached).
+    public func rows(_ sql: String, _ values: [SQLValue]) throws(StoreError) -> [[SQLValue]] {
+        try statement(sql).rows(values)
+    }
+
+    /// Runs `sql` with `values` bound; the number of rows it changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLValue]) throws(StoreError) -> Int {
+        try statement(sql).run(values)
+        return changes
     }
 
     /// Runs one or more statements that take no parameters and return no rows (DDL, pragmas).

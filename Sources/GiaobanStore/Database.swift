@@ -1,16 +1,22 @@
 internal import CSQLite
-import Foundation
+public import Foundation
 
 /// A SQLite database file opened for durable records: WAL journal, `synchronous=FULL` (a
 /// commit is on disk when `write` returns), a busy timeout, foreign keys on, and the
 /// migrations applied at open. One connection serves every caller, one at a time, so writes
 /// are serialized and a caller's transaction never interleaves with another's.
-public final class Database: @unchecked Sendable {
+public final class Database: RecordDatabase, @unchecked Sendable {
     // @unchecked: every use of `connection` happens with `lock` held.
     private let lock = NSLock()
     private let connection: Connection
     /// The file this database was opened from.
     public let path: String
+    /// SQLite's dialect.
+    public let dialect = SQLDialect.sqlite
+    /// The file, for logs.
+    public var location: String { path }
+    /// The queue the async store methods run on.
+    public let queue = DispatchQueue(label: "giaoban.store.sqlite")
 
     /// Opens (creating if needed) the database at `path`, creating its directory, configures
     /// durability and applies `migrations` that are not yet recorded.
@@ -40,7 +46,8 @@ public final class Database: @unchecked Sendable {
             guard mode == .text("wal") else {
                 throw StoreError(.open, "\(path) cannot use the WAL journal (journal_mode is \(String(describing: mode)))")
             }
-            try MigrationRunner(migrations: migrations).apply(on: connection)
+            let runner = MigrationRunner(migrations: migrations, dialect: .sqlite)
+            try connection.transaction { session throws(StoreError) in try runner.apply(on: session) }
         } catch {
             // Every stored property is set, so deinit runs and closes the handle.
             throw error.reason == .statement ? StoreError(.open, "\(path): \(error.message)") : error
@@ -54,27 +61,17 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`; returns only after COMMIT succeeded
     /// (with `synchronous=FULL`, after the WAL is synced). Rolls back if `body` throws.
-    public func write<T>(_ body: (Connection) throws(StoreError) -> T) throws(StoreError) -> T {
+    public func write<T>(_ body: (any SQLSession) throws(StoreError) -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
         return try connection.transaction(body)
     }
 
     /// Runs `body` with the connection for reads (one consistent snapshot per statement).
-    public func read<T>(_ body: (Connection) throws(StoreError) -> T) throws(StoreError) -> T {
+    public func read<T>(_ body: (any SQLSession) throws(StoreError) -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(connection)
-    }
-
-    /// The migration versions recorded in `schema_migrations`, in order.
-    public func appliedMigrations() throws(StoreError) -> [Int64] {
-        try read { connection throws(StoreError) in
-            try connection.statement("SELECT version FROM schema_migrations ORDER BY version").rows().compactMap { row -> Int64? in
-                if case .integer(let v) = row.first { return v }
-                return nil
-            }
-        }
     }
 }
 

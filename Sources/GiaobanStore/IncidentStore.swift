@@ -1,16 +1,13 @@
-import Dispatch
-
 /// Durable incidents. `ingest` returns only after the row is committed, so a sender told
 /// "accepted" never loses the incident, and is idempotent on `(source, identifier)`.
-/// The async methods run on one serial queue, off the caller's executor: SQLite's fsync never
-/// blocks an event loop, and writes happen one at a time.
+/// The async methods run on the database's serial queue, off the caller's executor: the
+/// commit's fsync never blocks an event loop, and writes happen one at a time.
 public final class IncidentStore: Sendable {
     /// The database the incidents live in.
-    public let database: Database
-    private let queue = DispatchQueue(label: "giaoban.store.incidents")
+    public let database: any RecordDatabase
 
     /// A store over an open database (migrated at open).
-    public init(database: Database) { self.database = database }
+    public init(database: any RecordDatabase) { self.database = database }
 
     static let columns = """
         id, received_at, source, identifier, format, sender, type, severity, urgency, certainty,
@@ -20,24 +17,25 @@ public final class IncidentStore: Sendable {
     /// Stores `incident` unless `(source, identifier)` is already stored; returns the row id
     /// and whether this call created it. Returns after COMMIT.
     public func ingest(_ incident: IncidentRecord) throws(StoreError) -> (id: Int64, created: Bool) {
-        try database.write { connection throws(StoreError) in
+        try database.write { session throws(StoreError) in
             let r = incident
-            try connection.statement("""
+            let inserted = try session.rows("""
                 INSERT INTO incidents (source, identifier, format, sender, type, severity, urgency, certainty,
                                        latitude, longitude, occurred_at, text, road, km, received_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (source, identifier) DO NOTHING
-                """).run([
+                RETURNING id
+                """, [
                     .text(r.source), .text(r.identifier), .text(r.format), r.sender.map(SQLValue.text) ?? .null,
                     .text(r.type), .text(r.severity), .text(r.urgency), .text(r.certainty),
                     .real(r.latitude), .real(r.longitude), .text(r.time), .text(r.text),
                     r.road.map(SQLValue.text) ?? .null, r.km.map(SQLValue.real) ?? .null,
                     .integer(Clock.nowMilliseconds()),
                 ])
-            if connection.changes == 1 { return (connection.lastInsertRowID, true) }
-            let existing = try connection.statement("SELECT id FROM incidents WHERE source = ? AND identifier = ?")
-                .rows([.text(r.source), .text(r.identifier)])
-            guard case .integer(let id) = existing.first?.first else {
+            if case .integer(let id) = inserted.first?.first { return (id, true) }
+            let existing = try session.scalar("SELECT id FROM incidents WHERE source = ? AND identifier = ?",
+                                              [.text(r.source), .text(r.identifier)])
+            guard case .integer(let id) = existing else {
                 throw StoreError(.statement, "the insert of (\(r.source), \(r.identifier)) changed nothing and no row exists")
             }
             return (id, false)
@@ -48,9 +46,9 @@ public final class IncidentStore: Sendable {
     /// pass as `afterID` for the next page (nil when this page is the last).
     public func list(limit: Int, afterID: Int64 = 0) throws(StoreError) -> (items: [StoredIncident], nextAfter: Int64?) {
         let limit = max(1, limit)
-        let rows = try database.read { connection throws(StoreError) in
-            try connection.statement("SELECT \(Self.columns) FROM incidents WHERE id > ? ORDER BY id LIMIT ?")
-                .rows([.integer(afterID), .integer(Int64(limit) + 1)])
+        let rows = try database.read { session throws(StoreError) in
+            try session.rows("SELECT \(Self.columns) FROM incidents WHERE id > ? ORDER BY id LIMIT ?",
+                             [.integer(afterID), .integer(Int64(limit) + 1)])
         }
         var items: [StoredIncident] = []
         for row in rows.prefix(limit) { items.append(try Self.decode(row)) }
@@ -59,8 +57,8 @@ public final class IncidentStore: Sendable {
 
     /// The incident with row id `id`, or nil.
     public func get(id: Int64) throws(StoreError) -> StoredIncident? {
-        let rows = try database.read { connection throws(StoreError) in
-            try connection.statement("SELECT \(Self.columns) FROM incidents WHERE id = ?").rows([.integer(id)])
+        let rows = try database.read { session throws(StoreError) in
+            try session.rows("SELECT \(Self.columns) FROM incidents WHERE id = ?", [.integer(id)])
         }
         guard let row = rows.first else { return nil }
         return try Self.decode(row)
@@ -68,24 +66,17 @@ public final class IncidentStore: Sendable {
 
     /// `ingest` on the store's queue.
     public func ingest(_ incident: IncidentRecord) async throws(StoreError) -> (id: Int64, created: Bool) {
-        try await onQueue { () throws(StoreError) in try self.ingest(incident) }
+        try await database.onQueue { () throws(StoreError) in try self.ingest(incident) }
     }
 
     /// `list` on the store's queue.
     public func list(limit: Int, afterID: Int64 = 0) async throws(StoreError) -> (items: [StoredIncident], nextAfter: Int64?) {
-        try await onQueue { () throws(StoreError) in try self.list(limit: limit, afterID: afterID) }
+        try await database.onQueue { () throws(StoreError) in try self.list(limit: limit, afterID: afterID) }
     }
 
     /// `get` on the store's queue.
     public func get(id: Int64) async throws(StoreError) -> StoredIncident? {
-        try await onQueue { () throws(StoreError) in try self.get(id: id) }
-    }
-
-    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
-        let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: Result { () throws(StoreError) in try work() }) }
-        }
-        return try result.get()
+        try await database.onQueue { () throws(StoreError) in try self.get(id: id) }
     }
 
     static func decode(_ row: [SQLValue]) throws(StoreError) -> StoredIncident {

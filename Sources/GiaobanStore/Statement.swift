@@ -10,6 +10,8 @@ public enum SQLValue: Sendable, Equatable {
     case real(Double)
     /// UTF-8 text.
     case text(String)
+    /// Bytes (BLOB in SQLite, BYTEA in PostgreSQL).
+    case blob([UInt8])
 }
 
 /// A prepared statement on one connection. Only `Connection` creates it, and only while the
@@ -47,6 +49,8 @@ public final class Statement {
             case .text(let s):
                 let length = Int32(s.utf8.count)
                 rc = s.withCString { giaoban_sqlite3_bind_text(handle, index, $0, length) }
+            case .blob(let bytes):
+                rc = bytes.withUnsafeBytes { giaoban_sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count)) }
             }
             guard rc == SQLITE_OK else { throw failure("cannot bind parameter \(index)", rc) }
         }
@@ -90,6 +94,10 @@ public final class Statement {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, i))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, i))
         case SQLITE_NULL: return .null
+        case SQLITE_BLOB:
+            let count = Int(sqlite3_column_bytes(handle, i))
+            guard count > 0, let bytes = sqlite3_column_blob(handle, i) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
         default:
             guard let text = sqlite3_column_text(handle, i) else { return .null }
             return .text(String(cString: text))

@@ -23,9 +23,9 @@ struct MigrationTests {
         let database = try Database(path: temp.path)
         #expect(try database.appliedMigrations() == Migration.all.map(\.version))
         let pragmas = try database.read { c throws(StoreError) in
-            [try c.statement("PRAGMA journal_mode").rows().first?.first,
-             try c.statement("PRAGMA synchronous").rows().first?.first,
-             try c.statement("PRAGMA foreign_keys").rows().first?.first]
+            [try c.scalar("PRAGMA journal_mode"),
+             try c.scalar("PRAGMA synchronous"),
+             try c.scalar("PRAGMA foreign_keys")]
         }
         #expect(pragmas == [.text("wal"), .integer(2), .integer(1)])
     }
