@@ -60,4 +60,35 @@ public struct StoredIncident: Sendable, Equatable {
     public var receivedAt: Int64
     /// What was reported.
     public var record: IncidentRecord
+    /// Where handling stands.
+    public var state: IncidentState = .new
+}
+
+/// Where an incident's handling stands. States only move forward:
+/// new → acknowledged → dispatched → resolved (a step may be skipped, never undone).
+public enum IncidentState: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Reported; nobody has acknowledged it.
+    case new
+    /// A recipient acknowledged it.
+    case acknowledged
+    /// Officers are on their way.
+    case dispatched
+    /// Handled.
+    case resolved
+
+    var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+
+    public static func < (a: IncidentState, b: IncidentState) -> Bool { a.rank < b.rank }
+}
+
+/// One step in an incident's history: who did what, when (milliseconds since 1970).
+public struct IncidentEvent: Sendable, Equatable, Codable {
+    /// When.
+    public var at: Int64
+    /// Who: a token subject, or "giaoban" for the server's own steps (escalation).
+    public var actor: String
+    /// reported, acknowledged, state:dispatched, state:resolved, escalated, …
+    public var action: String
+    /// Detail: recipients, a note, the commune escalated.
+    public var detail: String?
 }

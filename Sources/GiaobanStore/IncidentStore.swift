@@ -11,12 +11,15 @@ public final class IncidentStore: Sendable {
 
     static let columns = """
         id, received_at, source, identifier, format, sender, type, severity, urgency, certainty,
-        latitude, longitude, occurred_at, text, road, km
+        latitude, longitude, occurred_at, text, road, km, state
         """
 
     /// Stores `incident` unless `(source, identifier)` is already stored; returns the row id
     /// and whether this call created it. Returns after COMMIT.
-    public func ingest(_ incident: IncidentRecord) throws(StoreError) -> (id: Int64, created: Bool) {
+    /// A new incident is routed to `recipients` (commune ids and `commandCenterRecipient`),
+    /// with its optional JPEG `snapshot`, in the same transaction; a retry changes nothing.
+    public func ingest(_ incident: IncidentRecord, recipients: [String] = [], snapshot: [UInt8]? = nil,
+                       now: Int64 = StoreClock.nowMilliseconds()) throws(StoreError) -> (id: Int64, created: Bool) {
         try database.write { session throws(StoreError) in
             let r = incident
             let inserted = try session.rows("""
@@ -30,9 +33,18 @@ public final class IncidentStore: Sendable {
                     .text(r.type), .text(r.severity), .text(r.urgency), .text(r.certainty),
                     .real(r.latitude), .real(r.longitude), .text(r.time), .text(r.text),
                     r.road.map(SQLValue.text) ?? .null, r.km.map(SQLValue.real) ?? .null,
-                    .integer(Clock.nowMilliseconds()),
+                    .integer(now),
                 ])
-            if case .integer(let id) = inserted.first?.first { return (id, true) }
+            if case .integer(let id) = inserted.first?.first {
+                if let snapshot {
+                    try session.run("INSERT INTO incident_snapshots (incident_id, content_type, data) VALUES (?, ?, ?)",
+                                    [.integer(id), .text("image/jpeg"), .blob(snapshot)])
+                }
+                try Deliveries.insert(session, kind: .incident, itemID: id, recipients: recipients, now: now)
+                try IncidentEvents.append(session, incidentID: id, actor: r.source, action: "reported",
+                                          detail: recipients.sorted().joined(separator: ","), now: now)
+                return (id, true)
+            }
             let existing = try session.scalar("SELECT id FROM incidents WHERE source = ? AND identifier = ?",
                                               [.text(r.source), .text(r.identifier)])
             guard case .integer(let id) = existing else {
@@ -65,8 +77,11 @@ public final class IncidentStore: Sendable {
     }
 
     /// `ingest` on the store's queue.
-    public func ingest(_ incident: IncidentRecord) async throws(StoreError) -> (id: Int64, created: Bool) {
-        try await database.onQueue { () throws(StoreError) in try self.ingest(incident) }
+    public func ingest(_ incident: IncidentRecord, recipients: [String] = [], snapshot: [UInt8]? = nil,
+                       now: Int64 = StoreClock.nowMilliseconds()) async throws(StoreError) -> (id: Int64, created: Bool) {
+        try await database.onQueue { () throws(StoreError) in
+            try self.ingest(incident, recipients: recipients, snapshot: snapshot, now: now)
+        }
     }
 
     /// `list` on the store's queue.
@@ -88,7 +103,11 @@ public final class IncidentStore: Sendable {
             urgency: try columns.text(), certainty: try columns.text(), latitude: try columns.real(),
             longitude: try columns.real(), time: try columns.text(), text: try columns.text(),
             road: try columns.optionalText(), km: try columns.optionalReal())
-        return StoredIncident(id: id, receivedAt: receivedAt, record: record)
+        let stateText = try columns.text()
+        guard let state = IncidentState(rawValue: stateText) else {
+            throw StoreError(.corruptRow, "incident \(id) has the unknown state '\(stateText)'")
+        }
+        return StoredIncident(id: id, receivedAt: receivedAt, record: record, state: state)
     }
 }
 
@@ -125,6 +144,19 @@ struct RowReader {
         let value = try next()
         if case .null = value { return nil }
         guard case .text(let v) = value else { throw wrong("text or NULL") }
+        return v
+    }
+
+    mutating func optionalInteger() throws(StoreError) -> Int64? {
+        switch try next() {
+        case .null: return nil
+        case .integer(let v): return v
+        default: throw wrong("an integer or NULL")
+        }
+    }
+
+    mutating func blob() throws(StoreError) -> [UInt8] {
+        guard case .blob(let v) = try next() else { throw wrong("bytes") }
         return v
     }
 

@@ -40,6 +40,85 @@ public struct Migration: Sendable, Equatable {
                 UNIQUE (source, identifier)
             );
             """),
+        Migration(version: 2, name: "hub", sql: """
+            CREATE TABLE communes (
+                id         TEXT    PRIMARY KEY,
+                name       TEXT    NOT NULL,
+                area       TEXT    NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            CREATE TABLE cameras (
+                id         TEXT    PRIMARY KEY,
+                name       TEXT    NOT NULL,
+                latitude   REAL    NOT NULL,
+                longitude  REAL    NOT NULL,
+                road       TEXT,
+                km         REAL,
+                updated_at INTEGER NOT NULL
+            );
+            ALTER TABLE incidents ADD COLUMN state TEXT NOT NULL DEFAULT 'new';
+            CREATE TABLE incident_snapshots (
+                incident_id  INTEGER PRIMARY KEY REFERENCES incidents (id),
+                content_type TEXT    NOT NULL,
+                data         BLOB    NOT NULL
+            );
+            CREATE TABLE incident_events (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                incident_id INTEGER NOT NULL REFERENCES incidents (id),
+                at          INTEGER NOT NULL,
+                actor       TEXT    NOT NULL,
+                action      TEXT    NOT NULL,
+                detail      TEXT
+            );
+            CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+            CREATE TABLE briefings (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                author     TEXT    NOT NULL,
+                title      TEXT    NOT NULL,
+                body       TEXT    NOT NULL,
+                priority   TEXT    NOT NULL,
+                audience   TEXT    NOT NULL,
+                created_at INTEGER NOT NULL
+            );
+            CREATE TABLE briefing_attachments (
+                id           INTEGER PRIMARY KEY AUTOINCREMENT,
+                briefing_id  INTEGER NOT NULL REFERENCES briefings (id),
+                name         TEXT    NOT NULL,
+                content_type TEXT    NOT NULL,
+                data         BLOB    NOT NULL
+            );
+            CREATE TABLE deliveries (
+                kind            TEXT    NOT NULL,
+                item_id         INTEGER NOT NULL,
+                recipient       TEXT    NOT NULL,
+                created_at      INTEGER NOT NULL,
+                delivered_at    INTEGER,
+                read_at         INTEGER,
+                acknowledged_at INTEGER,
+                acknowledged_by TEXT,
+                escalated_at    INTEGER,
+                PRIMARY KEY (kind, item_id, recipient)
+            );
+            CREATE INDEX deliveries_pending ON deliveries (recipient, delivered_at);
+            CREATE INDEX deliveries_unacknowledged ON deliveries (acknowledged_at, escalated_at, created_at);
+            CREATE TABLE meetings (
+                id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                title            TEXT    NOT NULL,
+                scheduled_at     TEXT    NOT NULL,
+                duration_minutes INTEGER NOT NULL,
+                created_by       TEXT    NOT NULL,
+                created_at       INTEGER NOT NULL
+            );
+            CREATE TABLE attendance (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                meeting_id  INTEGER NOT NULL REFERENCES meetings (id),
+                participant TEXT    NOT NULL,
+                role        TEXT    NOT NULL,
+                joined_at   INTEGER NOT NULL,
+                left_at     INTEGER
+            );
+            CREATE INDEX attendance_meeting ON attendance (meeting_id, joined_at);
+            """),
     ]
 }
 
@@ -83,7 +162,7 @@ public struct MigrationRunner: Sendable {
                 throw StoreError(.migration, "migration \(migration.version) (\(migration.name)) failed: \(error.message)")
             }
             try session.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                            [.integer(migration.version), .text(migration.name), .integer(Clock.nowMilliseconds())])
+                            [.integer(migration.version), .text(migration.name), .integer(StoreClock.nowMilliseconds())])
         }
     }
 }
@@ -102,6 +181,7 @@ extension SQLDialect {
 }
 
 /// Wall-clock time for `received_at` / `applied_at` columns.
-enum Clock {
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+public enum StoreClock {
+    /// Milliseconds since 1970, now.
+    public static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }

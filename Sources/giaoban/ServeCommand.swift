@@ -61,18 +61,19 @@ struct Serve: AsyncParsableCommand {
                                     settings: mediaSettings, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),
                                      maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
-        let incidents: IncidentRoutes
-        do {
-            incidents = try IncidentRoutes(sqlitePath: settings.storage.sqlitePath, tokens: TokenAuthority(secret: secret),
-                                           maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
-        } catch {
-            throw ValidationError("storage.sqlite_path: \(error)")
+        let hub: Hub
+        do { hub = try await Hub.open(config: settings, tokens: TokenAuthority(secret: secret), logger: logger) } catch {
+            throw ValidationError("\(error)")
         }
-        logger.info("storage open", metadata: ["sqlite": "\(settings.storage.sqlitePath)"])
+        sessions.onPresence { stream, subject, role, joined in
+            Task { await hub.recordPresence(stream: stream, subject: subject, role: role, joined: joined) }
+        }
+        let escalation = Task { await hub.runEscalation() }
         let webRoot = fileExists("web") ? "web" : nil
         try await ControlPlane.application(config: settings,
-                                           services: .init(sessions: sessions, webRoot: webRoot, incidents: incidents),
+                                           services: .init(sessions: sessions, webRoot: webRoot, hub: hub),
                                            logger: logger).runService()
+        escalation.cancel()
         await media.shutdown()
     }
 }

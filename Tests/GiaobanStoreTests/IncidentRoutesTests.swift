@@ -26,10 +26,12 @@ struct IncidentRoutesTests {
     func ingestAndList() async throws {
         let temp = TemporaryDatabase()
         defer { temp.cleanup() }
-        let routes = try IncidentRoutes(sqlitePath: temp.path, tokens: Self.authority, maxBodyBytes: 4096,
-                                        logger: Logger(label: "test"))
+        var settings = Hub.Settings()
+        settings.maxBodyBytes = 4096
+        let hub = try await Hub(database: try Database(path: temp.path), tokens: Self.authority, settings: settings,
+                                logger: Logger(label: "test"))
         let app = ControlPlane.application(config: GiaobanConfig(),
-                                           services: .init(sessions: nil, webRoot: nil, incidents: routes),
+                                           services: .init(sessions: nil, webRoot: nil, hub: hub),
                                            logger: Logger(label: "test"))
         try await app.test(.router) { client in
             let body = ByteBuffer(string: Self.report)
@@ -43,7 +45,7 @@ struct IncidentRoutesTests {
             try await client.execute(uri: "/api/incidents", method: .post, headers: Self.bearer(.admin, "cam-ql1a-km1836"),
                                      body: body) { r in
                 #expect(r.status == .ok)
-                #expect(String(buffer: r.body) == #"{"created":false,"id":\#(firstID)}"#)
+                #expect(String(buffer: r.body) == #"{"created":false,"id":\#(firstID),"recipients":["command"]}"#)
             }
             try await client.execute(uri: "/api/incidents", method: .post, headers: Self.bearer(.observer), body: body) { r in
                 #expect(r.status == .forbidden)
@@ -64,8 +66,11 @@ struct IncidentRoutesTests {
                 #expect(text.components(separatedBy: #""identifier":"r-1""#).count == 2)
                 #expect(text.hasSuffix(#""next_after":null}"#))
             }
-            try await client.execute(uri: "/api/incidents/\(firstID)", method: .get, headers: Self.bearer(.commune)) { r in
+            try await client.execute(uri: "/api/incidents/\(firstID)", method: .get, headers: Self.bearer(.chair)) { r in
                 #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/api/incidents/\(firstID)", method: .get, headers: Self.bearer(.commune)) { r in
+                #expect(r.status == .forbidden) // routed to no commune: the directory is empty
             }
             try await client.execute(uri: "/api/incidents", method: .get) { r in
                 #expect(r.status == .unauthorized)

@@ -60,8 +60,39 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var sqlitePath = "var/giaoban.sqlite"
     }
 
+    /// `[hub]`: the operations hub (incidents, briefings, directory, meetings).
+    public struct HubSection: Sendable, Equatable {
+        /// `hub.directory_file`: JSON with the communes (GeoJSON areas) and cameras; seeds an
+        /// empty database. Empty: no seeding.
+        public var directoryFile = "conf/province.json"
+        /// `hub.routing_radius_m`: communes within this distance of an incident are notified too.
+        public var routingRadiusM = 1_000
+        /// `hub.ack_timeout_s`: an incident a commune has not acknowledged after this long is escalated.
+        public var ackTimeoutS = 300
+        /// `hub.escalation_check_s`: how often overdue acknowledgements are looked for.
+        public var escalationCheckS = 5
+        /// `hub.max_snapshot_bytes`: the largest incident snapshot (JPEG).
+        public var maxSnapshotBytes = 524_288
+        /// `hub.max_attachment_bytes`: the largest total of a briefing's attachments.
+        public var maxAttachmentBytes = 524_288
+
+        /// The hub's runtime settings.
+        public func settings(maxBodyBytes: Int) -> Hub.Settings {
+            var s = Hub.Settings()
+            s.routingRadiusMetres = Double(routingRadiusM)
+            s.acknowledgementTimeoutMilliseconds = Int64(ackTimeoutS) * 1000
+            s.escalationCheckInterval = .seconds(escalationCheckS)
+            s.maxSnapshotBytes = maxSnapshotBytes
+            s.maxAttachmentBytes = maxAttachmentBytes
+            s.maxBodyBytes = maxBodyBytes
+            return s
+        }
+    }
+
     /// `[server]` settings.
     public var server = Server()
+    /// `[hub]` settings.
+    public var hub = HubSection()
     /// `[auth]` settings.
     public var auth = Auth()
     /// `[http]` settings.
@@ -100,6 +131,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.certificate = try reader.string("media.certificate", default: media.certificate)
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
+        hub.directoryFile = try reader.string("hub.directory_file", default: hub.directoryFile)
+        hub.routingRadiusM = try reader.integer("hub.routing_radius_m", default: hub.routingRadiusM, in: 0...100_000)
+        hub.ackTimeoutS = try reader.integer("hub.ack_timeout_s", default: hub.ackTimeoutS, in: 1...86_400)
+        hub.escalationCheckS = try reader.integer("hub.escalation_check_s", default: hub.escalationCheckS, in: 1...3_600)
+        hub.maxSnapshotBytes = try reader.integer("hub.max_snapshot_bytes", default: hub.maxSnapshotBytes, in: 0...(64 << 20))
+        hub.maxAttachmentBytes = try reader.integer("hub.max_attachment_bytes", default: hub.maxAttachmentBytes, in: 0...(64 << 20))
         storage.sqlitePath = try reader.string("storage.sqlite_path", default: storage.sqlitePath)
         guard !storage.sqlitePath.isEmpty else {
             throw ConfigError("\(source): storage.sqlite_path must name a file")

@@ -4,14 +4,20 @@ public import Hummingbird
 extension TokenAuthority {
     /// The verified claims of the request's `Authorization: Bearer` token; 401 with the reason
     /// when it is missing or invalid, 403 when the role is not in `roles`.
-    func authorize(_ request: Request, roles: Set<Role>? = nil) throws(PlainError) -> TokenClaims {
-        guard let header = request.headers[.authorization] else {
-            throw PlainError(.unauthorized, "missing Authorization: Bearer token")
+    func authorize(_ request: Request, roles: Set<Role>? = nil, allowQueryToken: Bool = false) throws(PlainError) -> TokenClaims {
+        let token: String
+        if let header = request.headers[.authorization] {
+            guard header.lowercased().hasPrefix("bearer ") else {
+                throw PlainError(.unauthorized, "the Authorization header must be 'Bearer <token>'")
+            }
+            token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        } else if allowQueryToken, let query = request.uri.queryParameters["access_token"] {
+            // RFC 6750 §2.3: browsers cannot set headers on a WebSocket handshake.
+            token = String(query)
+        } else {
+            throw PlainError(.unauthorized, allowQueryToken ? "missing token: send Authorization: Bearer <token> or ?access_token=<token>"
+                                                           : "missing Authorization: Bearer token")
         }
-        guard header.lowercased().hasPrefix("bearer ") else {
-            throw PlainError(.unauthorized, "the Authorization header must be 'Bearer <token>'")
-        }
-        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
         let claims: TokenClaims
         do { claims = try verify(token, now: Int64(Date().timeIntervalSince1970)) } catch {
             throw PlainError(.unauthorized, error.message)

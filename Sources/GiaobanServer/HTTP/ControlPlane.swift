@@ -1,6 +1,7 @@
 public import GiaobanEngine
 public import Hummingbird
 public import Logging
+public import HummingbirdWebSocket
 
 /// The HTTP control plane: builds the Hummingbird application that serves Giaoban's routes.
 public enum ControlPlane {
@@ -16,20 +17,20 @@ public enum ControlPlane {
         public var sessions: RelaySessions?
         /// Where static pages are served from (nil: none).
         public var webRoot: String?
-        /// Incident ingest and listing (nil: no storage, the routes are absent).
-        public var incidents: IncidentRoutes?
+        /// The operations hub (nil: no storage, its routes are absent).
+        public var hub: Hub?
 
         /// Creates the service bundle.
-        public init(sessions: RelaySessions?, webRoot: String?, incidents: IncidentRoutes? = nil) {
+        public init(sessions: RelaySessions?, webRoot: String?, hub: Hub? = nil) {
             self.sessions = sessions
             self.webRoot = webRoot
-            self.incidents = incidents
+            self.hub = hub
         }
     }
 
     /// The router with every route of the control plane.
-    static func router(config: GiaobanConfig, services: Services) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func router(config: GiaobanConfig, services: Services) -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: CORSMiddleware(
             allowOrigin: .all,
             allowHeaders: [.accept, .authorization, .contentType, .origin],
@@ -41,13 +42,13 @@ public enum ControlPlane {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/version") { _, _ in VersionInfo(name: config.server.name, version: GiaobanVersion.string) }
-        services.incidents?.addRoutes(to: router)
-        if let sessions = services.sessions {
-            sessions.addRoutes(to: router)
-            router.get("/metrics") { _, _ in
-                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                         body: .init(byteBuffer: ByteBuffer(string: MetricsText.render(sessions.media.snapshot))))
-            }
+        services.hub?.addRoutes(to: router)
+        services.sessions?.addRoutes(to: router)
+        router.get("/metrics") { _, _ in
+            var text = services.sessions.map { MetricsText.render($0.media.snapshot) } ?? ""
+            if let hub = services.hub { text += MetricsText.render(hub) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return router
     }
@@ -55,8 +56,10 @@ public enum ControlPlane {
     /// The application listening on `config.http`.
     public static func application(config: GiaobanConfig, services: Services = .init(sessions: nil, webRoot: nil),
                                    logger: Logger) -> some ApplicationProtocol {
-        Application(
-            router: router(config: config, services: services),
+        let router = router(config: config, services: services)
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
             configuration: .init(address: .hostname(config.http.address, port: config.http.port),
                                  serverName: "giaoban/\(GiaobanVersion.string)"),
             logger: logger

@@ -1,4 +1,5 @@
 public import GiaobanEngine
+import Synchronization
 
 /// Prometheus text exposition (version 0.0.4) of the media plane's counters.
 enum MetricsText {
@@ -28,6 +29,21 @@ enum MetricsText {
         counter("giaoban_dtls_failed_total", "DTLS handshakes failed.", c.dtlsFailed)
         counter("giaoban_consent_expired_total", "Peers removed after consent expired (RFC 7675).", c.consentExpired)
         gauge("giaoban_peers", "Peer connections.", snapshot.peers)
+        return out
+    }
+
+    static func render(_ hub: Hub) -> String {
+        let m = hub.metrics
+        var out = ""
+        func metric(_ type: String, _ name: String, _ help: String, _ value: Int) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        metric("counter", "giaoban_incidents_stored_total", "Incidents stored (retries not counted).", m.incidentsStored.load(ordering: .relaxed))
+        metric("counter", "giaoban_incidents_rejected_total", "Incident posts refused.", m.incidentsRejected.load(ordering: .relaxed))
+        metric("counter", "giaoban_briefings_sent_total", "Briefings sent.", m.briefingsSent.load(ordering: .relaxed))
+        metric("counter", "giaoban_hub_messages_pushed_total", "Messages queued to WebSocket clients.", m.messagesPushed.load(ordering: .relaxed))
+        metric("counter", "giaoban_escalations_total", "Missing acknowledgements escalated to the command center.", m.escalations.load(ordering: .relaxed))
+        metric("gauge", "giaoban_hub_connections", "Open event WebSockets.", hub.events.connectionCount)
         return out
     }
 }

@@ -17,13 +17,25 @@ public final class RelaySessions: Sendable {
         let stream: String
         let peerID: String
         let subject: String
+        let role: String
     }
+
+    /// A session began (`joined`) or ended on a stream: who, with which role.
+    public typealias PresenceHandler = @Sendable (_ stream: String, _ subject: String, _ role: String, _ joined: Bool) -> Void
 
     let media: MediaServer
     let tokens: TokenAuthority
     let maxBodyBytes: Int
     let logger: Logger
     private let sessions = Mutex<[String: Session]>([:])
+    private let presence = Mutex<PresenceHandler?>(nil)
+
+    /// Calls `handler` whenever a session begins or ends (attendance of meeting rooms).
+    public func onPresence(_ handler: @escaping PresenceHandler) { presence.withLock { $0 = handler } }
+
+    func announce(_ session: Session, joined: Bool) {
+        presence.withLock { $0 }?(session.stream, session.subject, session.role, joined)
+    }
 
     /// Creates the WHIP/WHEP front of `media`.
     public init(media: MediaServer, tokens: TokenAuthority, maxBodyBytes: Int, logger: Logger) {
@@ -36,9 +48,11 @@ public final class RelaySessions: Sendable {
 
     /// Drops the session of a peer the media plane removed (timeout, failure, replacement).
     func forget(peerID: String) {
-        sessions.withLock { all in
-            if let id = all.first(where: { $0.value.peerID == peerID })?.key { all.removeValue(forKey: id) }
+        let removed = sessions.withLock { all -> Session? in
+            guard let id = all.first(where: { $0.value.peerID == peerID })?.key else { return nil }
+            return all.removeValue(forKey: id)
         }
+        if let removed { announce(removed, joined: false) }
     }
 
     /// Adds the WHIP and WHEP routes to `router`.
@@ -101,7 +115,9 @@ public final class RelaySessions: Sendable {
             do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
         }
         if let added { return .plain(.internalServerError, "cannot create the DTLS session: \(added)") }
-        sessions.withLock { $0[sessionID] = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub) }
+        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
+        sessions.withLock { $0[sessionID] = session }
+        announce(session, joined: true)
         logger.info("\(kind.uppercased()) session created", metadata: [
             "stream": "\(stream)", "session": "\(sessionID)", "subject": "\(claims.sub)", "role": "\(claims.role.rawValue)",
             "audio": "\(setup.audio?.codec ?? "-")", "video": "\(setup.video?.codec ?? "-")",
@@ -126,6 +142,7 @@ public final class RelaySessions: Sendable {
             return found
         }
         guard let session else { return .plain(.notFound, "no \(kind.uppercased()) session \(id) on stream '\(stream)'") }
+        announce(session, joined: false)
         await media.perform { router, _, out in router.removePeer(id: session.peerID, reason: "ended by DELETE", out: out) }
         logger.info("\(kind.uppercased()) session ended", metadata: ["stream": "\(stream)", "session": "\(id)"])
         return .plain(.ok, "session ended")

@@ -17,6 +17,12 @@ public enum CAPAlert {
 
     /// Parses and validates a CAP document sent by `source` (the token's subject).
     public static func parse(_ data: Data, source: String) throws(IncidentValidationError) -> IncidentRecord {
+        try parseReport(data, source: source).record
+    }
+
+    /// `parse`, plus the snapshot: the first `<resource>` of the `<info>` whose `mimeType` is
+    /// image/jpeg, its bytes in `derefUri` (base64, §3.2.3).
+    public static func parseReport(_ data: Data, source: String) throws(IncidentValidationError) -> IncidentReport {
         let alert = try XMLTreeElement.parse(data)
         guard alert.name == "alert" else {
             throw IncidentValidationError("alert", "the root element is <\(alert.name)>, not a CAP <alert>")
@@ -59,7 +65,11 @@ public enum CAPAlert {
             km = try IncidentRules.kilometre(value, field: "info.parameter.km")
         }
         let onset = try info.value("onset").map { v throws(IncidentValidationError) in try IncidentRules.time(v, field: "info.onset") }
-        return IncidentRecord(
+        let jpeg = info.children("resource").first { $0.value("mimeType")?.lowercased() == "image/jpeg" }
+        let snapshot = try jpeg.map { resource throws(IncidentValidationError) in
+            try IncidentRules.snapshot(resource.value("derefUri"), field: "info.resource.derefUri")
+        }
+        let record = IncidentRecord(
             source: source, identifier: identifier, format: "cap", sender: sender,
             type: try IncidentRules.text(info.value("event"), field: "info.event"),
             severity: try IncidentRules.oneOf(info.value("severity"), IncidentRules.severities, field: "info.severity"),
@@ -67,6 +77,7 @@ public enum CAPAlert {
             certainty: try IncidentRules.oneOf(info.value("certainty"), IncidentRules.certainties, field: "info.certainty"),
             latitude: latitude, longitude: longitude, time: onset ?? sent,
             text: text, road: try IncidentRules.optionalText(parameters["road"], field: "info.parameter.road"), km: km)
+        return IncidentReport(record: record, snapshot: snapshot)
     }
 
     /// The point of the first `<area>`: a circle's centre, else a polygon's vertex centroid.

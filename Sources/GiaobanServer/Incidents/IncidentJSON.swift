@@ -27,10 +27,16 @@ public enum IncidentJSON {
         var text: String?
         var road: String?
         var km: Double?
+        var snapshot: String?
     }
 
     /// Parses and validates a JSON report sent by `source` (the token's subject).
     public static func parse(_ data: Data, source: String) throws(IncidentValidationError) -> IncidentRecord {
+        try parseReport(data, source: source).record
+    }
+
+    /// `parse`, plus the optional `snapshot`: a JPEG, base64.
+    public static func parseReport(_ data: Data, source: String) throws(IncidentValidationError) -> IncidentReport {
         let body: Body
         do { body = try JSONDecoder().decode(Body.self, from: data) } catch let error as DecodingError {
             throw describe(error)
@@ -49,13 +55,17 @@ public enum IncidentJSON {
         guard let lat = location.lat else { throw IncidentValidationError("location.lat", "is required (degrees, WGS 84)") }
         guard let lon = location.lon else { throw IncidentValidationError("location.lon", "is required (degrees, WGS 84)") }
         try IncidentRules.position(latitude: lat, longitude: lon, field: "location")
-        return IncidentRecord(
+        let record = IncidentRecord(
             source: source, identifier: identifier, format: "json", type: type,
             severity: severity, urgency: urgency, certainty: certainty, latitude: lat, longitude: lon,
             time: try IncidentRules.time(body.time, field: "time"),
             text: try IncidentRules.text(body.text, field: "text", max: IncidentRules.maxLongText),
             road: try IncidentRules.optionalText(body.road, field: "road"),
             km: try IncidentRules.kilometre(body.km, field: "km"))
+        let snapshot = try body.snapshot.map { text throws(IncidentValidationError) in
+            try IncidentRules.snapshot(text, field: "snapshot")
+        }
+        return IncidentReport(record: record, snapshot: snapshot)
     }
 
     /// A decoding failure as the field it concerns and what was expected there.

@@ -1,4 +1,5 @@
 import Foundation
+public import GiaobanStore
 
 /// Why an incident report was refused: the field (a path such as `location.lat` or
 /// `info.severity`) and the reason, sent back as the 400 body.
@@ -15,6 +16,14 @@ public struct IncidentValidationError: Error, Sendable, Equatable, CustomStringC
     }
 
     public var description: String { "\(field): \(reason)" }
+}
+
+/// A parsed incident report: the record to store and its optional JPEG snapshot.
+public struct IncidentReport: Sendable, Equatable {
+    /// The incident.
+    public var record: IncidentRecord
+    /// The snapshot's bytes (JPEG), if one was attached.
+    public var snapshot: [UInt8]?
 }
 
 /// The value sets and checks shared by the JSON and CAP forms (OASIS CAP 1.2 §3.2.2).
@@ -65,6 +74,18 @@ enum IncidentRules {
         guard longitude.isFinite, (-180.0...180.0).contains(longitude) else {
             throw IncidentValidationError("\(field).lon", "\(longitude) is outside -180…180")
         }
+    }
+
+    /// A base64 JPEG: decoded, and checked to start with the JPEG start-of-image marker.
+    /// The size limit is the hub's (`hub.max_snapshot_bytes`), checked by the route.
+    static func snapshot(_ value: String?, field: String) throws(IncidentValidationError) -> [UInt8] {
+        let compact = (value ?? "").filter { !$0.isWhitespace }
+        guard !compact.isEmpty else { throw IncidentValidationError(field, "is empty: a base64 JPEG is expected") }
+        guard let bytes = Data(base64Encoded: compact) else { throw IncidentValidationError(field, "is not base64") }
+        guard bytes.count >= 4, bytes.starts(with: [0xFF, 0xD8, 0xFF]) else {
+            throw IncidentValidationError(field, "is not a JPEG image (no FF D8 FF start-of-image marker)")
+        }
+        return Array(bytes)
     }
 
     /// A kilometre post: finite and not negative.

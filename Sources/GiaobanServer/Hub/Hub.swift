@@ -1,0 +1,179 @@
+import Foundation
+public import GiaobanStore
+public import Logging
+public import Synchronization
+
+/// The operations hub: incidents routed to communes, briefings with receipts, the directory,
+/// meetings and their roll call, and live push over WebSocket. Every record is committed
+/// before any client hears "accepted" or gets a push.
+public final class Hub: Sendable {
+    /// What `[hub]` in the configuration sets.
+    public struct Settings: Sendable, Equatable {
+        /// Communes within this many metres of an incident are notified, as well as the one containing it.
+        public var routingRadiusMetres = 1_000.0
+        /// A commune that has not acknowledged an incident after this long is escalated.
+        public var acknowledgementTimeoutMilliseconds: Int64 = 300_000
+        /// How often overdue acknowledgements are looked for.
+        public var escalationCheckInterval = Duration.seconds(5)
+        /// The largest incident snapshot (JPEG) accepted.
+        public var maxSnapshotBytes = 524_288
+        /// The largest total of a briefing's attachments.
+        public var maxAttachmentBytes = 524_288
+        /// The largest request body.
+        public var maxBodyBytes = 1_048_576
+
+        /// The defaults.
+        public init() {}
+    }
+
+    let database: any RecordDatabase
+    let incidents: IncidentStore
+    let deliveries: DeliveryStore
+    let directory: DirectoryStore
+    let briefings: BriefingStore
+    let meetings: MeetingStore
+    /// Commune areas for routing.
+    public let areas: CommuneAreas
+    /// Live push to connected clients.
+    public let events: HubEvents
+    let tokens: TokenAuthority
+    let settings: Settings
+    let logger: Logger
+    let clock: @Sendable () -> Int64
+    /// Counters for /metrics.
+    public let metrics = HubMetrics()
+
+    /// A hub over an open, migrated database. `clock` gives milliseconds since 1970 (tests
+    /// pass their own to step time).
+    public init(database: any RecordDatabase, tokens: TokenAuthority, settings: Settings, logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = StoreClock.nowMilliseconds) async throws(StoreError) {
+        self.database = database
+        incidents = IncidentStore(database: database)
+        deliveries = DeliveryStore(database: database)
+        directory = DirectoryStore(database: database)
+        briefings = BriefingStore(database: database)
+        meetings = MeetingStore(database: database)
+        areas = CommuneAreas(try await directory.communes())
+        events = HubEvents()
+        self.tokens = tokens
+        self.settings = settings
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Loads `file` into the directory if the directory is empty; true when it did.
+    public func seedDirectory(_ file: DirectoryFile) async throws(StoreError) -> Bool {
+        let seeded = try await directory.seedIfEmpty(communes: file.communes, cameras: file.cameras, now: clock())
+        if seeded { try await reloadAreas() }
+        return seeded
+    }
+
+    func reloadAreas() async throws(StoreError) {
+        let skipped = areas.replace(with: try await directory.communes())
+        if !skipped.isEmpty { logger.warning("communes without a usable area are not routed to", metadata: ["ids": "\(skipped)"]) }
+    }
+
+    /// Escalates every overdue acknowledgement once: records it and tells the command center.
+    @discardableResult
+    public func escalateOverdue() async throws(StoreError) -> [DeliveryRecord] {
+        let now = clock()
+        let due = try await deliveries.escalateDue(routedBefore: now - settings.acknowledgementTimeoutMilliseconds, now: now)
+        for row in due {
+            metrics.escalations.add(1, ordering: .relaxed)
+            logger.warning("incident not acknowledged in time: escalated to the command center",
+                           metadata: ["incident": "\(row.itemID)", "commune": "\(row.recipient)"])
+            events.publish(HubMessage.escalation(incidentID: row.itemID, recipient: row.recipient, routedAt: row.createdAt,
+                                                 escalatedAt: now), to: commandCenterRecipient)
+        }
+        return due
+    }
+
+    /// Runs `escalateOverdue` every `escalationCheckInterval` until the task is cancelled.
+    public func runEscalation() async {
+        while !Task.isCancelled {
+            do { try await escalateOverdue() } catch {
+                logger.error("escalation check failed; retrying at the next interval", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: settings.escalationCheckInterval)
+        }
+    }
+}
+
+/// The hub's counters, exported on /metrics.
+public final class HubMetrics: Sendable {
+    /// Incidents stored (new, not retries).
+    public let incidentsStored = Atomic<Int>(0)
+    /// Incident posts refused (validation, size, type).
+    public let incidentsRejected = Atomic<Int>(0)
+    /// Briefings sent.
+    public let briefingsSent = Atomic<Int>(0)
+    /// Messages queued to WebSocket clients.
+    public let messagesPushed = Atomic<Int>(0)
+    /// Missing acknowledgements escalated.
+    public let escalations = Atomic<Int>(0)
+
+    init() {}
+}
+
+/// Where a token's holder receives pushes and deliveries: a commune's own id, the command
+/// center for chair/admin/observer, nothing for a camera.
+extension TokenClaims {
+    var channel: String? {
+        switch role {
+        case .commune: sub
+        case .chair, .admin, .observer: commandCenterRecipient
+        case .camera: nil
+        }
+    }
+
+    var isCommandCenter: Bool { [.chair, .admin, .observer].contains(role) }
+}
+
+extension Hub {
+    /// Every hub route, the event WebSocket included.
+    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+        addIncidentRoutes(to: router)
+        addDirectoryRoutes(to: router)
+        addBriefingRoutes(to: router)
+        addMeetingRoutes(to: router)
+        addEventSocket(to: router)
+    }
+
+    /// Opens the configured database, seeds the directory from `hub.directory_file` when the
+    /// database holds none, and returns the hub.
+    public static func open(config: GiaobanConfig, tokens: TokenAuthority, logger: Logger,
+                            clock: @escaping @Sendable () -> Int64 = StoreClock.nowMilliseconds) async throws -> Hub {
+        let database: any RecordDatabase
+        do { database = try Database(path: config.storage.sqlitePath) } catch {
+            throw HubOpenError("storage.sqlite_path: \(error)")
+        }
+        logger.info("storage open", metadata: ["backend": "\(database.dialect.rawValue)", "location": "\(database.location)"])
+        let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes),
+                                logger: logger, clock: clock)
+        let path = config.hub.directoryFile
+        if !path.isEmpty {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw HubOpenError("hub.directory_file: cannot read \(path): \(error.localizedDescription)")
+            }
+            let file: DirectoryFile
+            do { file = try DirectoryFile(parsing: data, source: path) } catch { throw HubOpenError("hub.directory_file: \(error.message)") }
+            if try await hub.seedDirectory(file) {
+                logger.notice("directory loaded", metadata: ["file": "\(path)", "communes": "\(file.communes.count)", "cameras": "\(file.cameras.count)"])
+            } else {
+                logger.info("directory kept from the database (the file seeds an empty directory only)", metadata: ["file": "\(path)"])
+            }
+        }
+        return hub
+    }
+}
+
+/// Why the hub could not start; the message names the configuration key.
+public struct HubOpenError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+import Hummingbird
+import HummingbirdWebSocket

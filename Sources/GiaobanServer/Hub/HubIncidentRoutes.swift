@@ -1,0 +1,324 @@
+import Foundation
+import GiaobanStore
+import Hummingbird
+
+/// Incident routes (docs/openapi.yaml has every field):
+///
+/// - `POST /api/incidents` (camera, admin): JSON or CAP 1.2; `201` new / `200` retry, both
+///   after COMMIT of the incident, its snapshot and its routing to communes.
+/// - `GET /api/incidents` (command center: all; commune: those routed to it), `GET /api/incidents/{id}`,
+///   `…/snapshot`, `…/deliveries` (command center), `…/events`.
+/// - `POST /api/incidents/{id}/ack` (a recipient commune, or the command center for its own row),
+///   `POST /api/incidents/{id}/state` (command center or a recipient commune).
+extension Hub {
+    func addIncidentRoutes(to router: Router<some RequestContext>) {
+        router.post("/api/incidents") { request, _ in try await self.ingest(request) }
+        router.get("/api/incidents") { request, _ in try await self.listIncidents(request) }
+        router.get("/api/incidents/:id") { request, context in try await self.incident(request, context) }
+        router.get("/api/incidents/:id/snapshot") { request, context in try await self.snapshot(request, context) }
+        router.get("/api/incidents/:id/deliveries") { request, context in try await self.incidentDeliveries(request, context) }
+        router.get("/api/incidents/:id/events") { request, context in try await self.incidentEvents(request, context) }
+        router.post("/api/incidents/:id/ack") { request, context in try await self.acknowledgeIncident(request, context) }
+        router.post("/api/incidents/:id/state") { request, context in try await self.changeState(request, context) }
+    }
+
+    func ingest(_ request: Request) async throws -> Response {
+        let claims = try tokens.authorize(request, roles: [.camera, .admin])
+        do {
+            return try await ingest(request, claims: claims)
+        } catch {
+            metrics.incidentsRejected.add(1, ordering: .relaxed)
+            throw error
+        }
+    }
+
+    func ingest(_ request: Request, claims: TokenClaims) async throws(PlainError) -> Response {
+        let contentType = RequestParts.mediaType(request)
+        let isJSON = contentType == "application/json"
+        let isCAP = ["application/cap+xml", "application/xml", "text/xml"].contains(contentType)
+        guard isJSON || isCAP else {
+            throw PlainError(.unsupportedMediaType,
+                             "send the incident as application/json or as CAP 1.2 (application/cap+xml), not '\(contentType)'")
+        }
+        let data = try await RequestParts.body(request, limit: settings.maxBodyBytes, what: "incident")
+        let report: IncidentReport
+        do throws(IncidentValidationError) {
+            report = isJSON ? try IncidentJSON.parseReport(data, source: claims.sub) : try CAPAlert.parseReport(data, source: claims.sub)
+        } catch {
+            throw PlainError(.badRequest, "invalid incident: \(error.description.replacingOccurrences(of: "\n", with: " "))")
+        }
+        if let snapshot = report.snapshot, snapshot.count > settings.maxSnapshotBytes {
+            throw PlainError(.contentTooLarge, "the snapshot is \(snapshot.count) bytes; at most \(settings.maxSnapshotBytes) (hub.max_snapshot_bytes)")
+        }
+        let record = report.record
+        let point = GeoArea.Point(lon: record.longitude, lat: record.latitude)
+        let recipients = (areas.communes(near: point, radius: settings.routingRadiusMetres) + [commandCenterRecipient]).sorted()
+        let outcome: (id: Int64, created: Bool)
+        do throws(StoreError) {
+            outcome = try await incidents.ingest(record, recipients: recipients, snapshot: report.snapshot, now: clock())
+        } catch {
+            logger.error("incident not stored", metadata: ["source": "\(record.source)", "error": "\(error)"])
+            throw PlainError(.serviceUnavailable, "the incident was not stored (\(error.reason.rawValue)); retry with the same identifier")
+        }
+        if outcome.created {
+            metrics.incidentsStored.add(1, ordering: .relaxed)
+            logger.info("incident stored", metadata: [
+                "id": "\(outcome.id)", "source": "\(record.source)", "identifier": "\(record.identifier)",
+                "severity": "\(record.severity)", "format": "\(record.format)", "recipients": "\(recipients.joined(separator: ","))",
+            ])
+            await push(incidentID: outcome.id, to: recipients)
+        }
+        return .json(outcome.created ? .created : .ok, IngestAnswer(id: outcome.id, created: outcome.created, recipients: recipients),
+                     location: "/api/incidents/\(outcome.id)")
+    }
+
+    /// Pushes a stored incident to the connected recipients (the others get it at reconnect).
+    func push(incidentID: Int64, to recipients: [String]) async {
+        guard recipients.contains(where: events.isConnected), let stored = try? await incidents.get(id: incidentID) else { return }
+        let text = HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(stored)))
+        for recipient in recipients { metrics.messagesPushed.add(events.publish(text, to: recipient), ordering: .relaxed) }
+    }
+
+    /// The incident, if `claims` may see it: the command center sees all, a commune those
+    /// routed to it, a camera none (it only reports).
+    func visibleIncident(_ request: Request, _ context: some RequestContext) async throws(PlainError) -> (StoredIncident, TokenClaims) {
+        let claims = try tokens.authorize(request, roles: [.chair, .admin, .observer, .commune])
+        let id = try RequestParts.id(context, what: "an incident")
+        guard let incident = try await stored("read incident \(id)", { () async throws(StoreError) in try await incidents.get(id: id) }) else {
+            throw PlainError(.notFound, "no incident \(id)")
+        }
+        if claims.role == .commune {
+            let routed = try await stored("read incident \(id)") { () async throws(StoreError) in
+                try await deliveries.isRecipient(kind: .incident, itemID: id, recipient: claims.sub)
+            }
+            guard routed else { throw PlainError(.forbidden, "incident \(id) was not routed to commune '\(claims.sub)'") }
+        }
+        return (incident, claims)
+    }
+
+    func listIncidents(_ request: Request) async throws -> Response {
+        let claims = try tokens.authorize(request, roles: [.chair, .admin, .observer, .commune])
+        let page = try RequestParts.page(request, cursor: "after")
+        let result = try await stored("list incidents") { () async throws(StoreError) in
+            claims.role == .commune
+                ? try await incidents.list(recipient: claims.sub, limit: page.limit, afterID: page.cursor)
+                : try await incidents.list(limit: page.limit, afterID: page.cursor)
+        }
+        return .json(.ok, IncidentPage(incidents: result.items.map(IncidentView.init), next_after: result.nextAfter))
+    }
+
+    func incident(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (incident, _) = try await visibleIncident(request, context)
+        return .json(.ok, IncidentView(incident))
+    }
+
+    func snapshot(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (incident, _) = try await visibleIncident(request, context)
+        let jpeg = try await stored("read the snapshot of incident \(incident.id)") { () async throws(StoreError) in
+            try await incidents.snapshot(id: incident.id)
+        }
+        guard let jpeg else { throw PlainError(.notFound, "incident \(incident.id) came without a snapshot") }
+        return .bytes(jpeg, contentType: "image/jpeg")
+    }
+
+    func incidentDeliveries(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        _ = try tokens.authorize(request, roles: [.chair, .admin, .observer])
+        let id = try RequestParts.id(context, what: "an incident")
+        let rows = try await stored("read the deliveries of incident \(id)") { () async throws(StoreError) in
+            try await deliveries.deliveries(kind: .incident, itemID: id)
+        }
+        guard !rows.isEmpty else { throw PlainError(.notFound, "no incident \(id)") }
+        return .json(.ok, DeliveryTable(rows: rows.map(DeliveryView.init)))
+    }
+
+    func incidentEvents(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (incident, _) = try await visibleIncident(request, context)
+        let events = try await stored("read the history of incident \(incident.id)") { () async throws(StoreError) in
+            try await incidents.events(id: incident.id)
+        }
+        return .json(.ok, EventList(events: events))
+    }
+
+    func acknowledgeIncident(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let claims = try tokens.authorize(request, roles: [.commune, .chair, .admin])
+        let id = try RequestParts.id(context, what: "an incident")
+        let recipient = claims.channel ?? claims.sub
+        return try await acknowledge(incidentID: id, recipient: recipient, actor: claims.sub)
+    }
+
+    /// A recipient's acknowledgement, from REST or WebSocket; the command center hears of it.
+    func acknowledge(incidentID id: Int64, recipient: String, actor: String) async throws(PlainError) -> Response {
+        let now = clock()
+        let update = try await stored("record the acknowledgement of incident \(id)") { () async throws(StoreError) in
+            try await incidents.acknowledge(id: id, recipient: recipient, actor: actor, now: now)
+        }
+        switch update {
+        case .notFound: throw PlainError(.notFound, "no incident \(id)")
+        case .notRecipient: throw PlainError(.forbidden, "incident \(id) was not routed to '\(recipient)'")
+        case .backwards: throw PlainError(.conflict, "incident \(id) cannot be acknowledged now")
+        case .unchanged(let state):
+            return .json(.ok, StateAnswer(id: id, state: state.rawValue, changed: false))
+        case .recorded(let state):
+            announce(HubMessage.Receipt(kind: "incident", id: id, recipient: recipient, step: "acknowledged", by: actor, at: now))
+            return .json(.ok, StateAnswer(id: id, state: state.rawValue, changed: false))
+        case .changed(_, let to):
+            announce(HubMessage.Receipt(kind: "incident", id: id, recipient: recipient, step: "acknowledged", by: actor, at: now))
+            announce(HubMessage.StateChange(id: id, from: IncidentState.new.rawValue, to: to.rawValue, actor: actor, at: now))
+            return .json(.ok, StateAnswer(id: id, state: to.rawValue, changed: true))
+        }
+    }
+
+    struct StateBody: Decodable {
+        var state: String?
+        var note: String?
+    }
+
+    func changeState(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let (incident, claims) = try await visibleIncident(request, context)
+        let body = try await RequestParts.json(StateBody.self, request, limit: 16_384, what: "state change")
+        let allowed = IncidentState.allCases.dropFirst().map(\.rawValue)
+        guard let raw = body.state, let state = IncidentState(rawValue: raw), state != .new else {
+            throw PlainError(.badRequest, "state: one of \(allowed.joined(separator: ", ")) is required")
+        }
+        if let note = body.note, note.count > 4_096 { throw PlainError(.badRequest, "note: at most 4096 characters") }
+        let now = clock()
+        let update = try await stored("change the state of incident \(incident.id)") { () async throws(StoreError) in
+            try await incidents.transition(id: incident.id, to: state, actor: claims.sub, note: body.note, now: now)
+        }
+        switch update {
+        case .changed(let from, let to):
+            logger.info("incident state changed", metadata: ["id": "\(incident.id)", "from": "\(from.rawValue)", "to": "\(to.rawValue)", "by": "\(claims.sub)"])
+            announce(HubMessage.StateChange(id: incident.id, from: from.rawValue, to: to.rawValue, actor: claims.sub, at: now))
+            return .json(.ok, StateAnswer(id: incident.id, state: to.rawValue, changed: true))
+        case .unchanged(let current), .recorded(let current):
+            return .json(.ok, StateAnswer(id: incident.id, state: current.rawValue, changed: false))
+        case .backwards(let from, let to):
+            throw PlainError(.conflict, "incident \(incident.id) is \(from.rawValue); it cannot go back to \(to.rawValue) (new → acknowledged → dispatched → resolved)")
+        case .notFound: throw PlainError(.notFound, "no incident \(incident.id)")
+        case .notRecipient: throw PlainError(.forbidden, "incident \(incident.id) was not routed to '\(claims.sub)'")
+        }
+    }
+
+    /// Tells the command center's connections.
+    func announce(_ message: some Encodable) {
+        metrics.messagesPushed.add(events.publish(HubMessage.encode(message), to: commandCenterRecipient), ordering: .relaxed)
+    }
+}
+
+/// The answer to an ingest.
+struct IngestAnswer: Encodable {
+    let id: Int64
+    let created: Bool
+    let recipients: [String]
+}
+
+/// The answer to an acknowledgement or state change.
+struct StateAnswer: Encodable {
+    let id: Int64
+    let state: String
+    let changed: Bool
+}
+
+/// A page of incidents.
+struct IncidentPage: Encodable {
+    let incidents: [IncidentView]
+    let next_after: Int64?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(incidents, forKey: .incidents)
+        try c.encode(next_after, forKey: .next_after) // null on the last page, not omitted
+    }
+
+    enum CodingKeys: String, CodingKey { case incidents, next_after }
+}
+
+/// An incident's history.
+struct EventList: Encodable {
+    let events: [IncidentEvent]
+}
+
+/// Per-recipient rows of an incident or briefing.
+struct DeliveryTable: Encodable {
+    let rows: [DeliveryView]
+}
+
+/// One recipient's row as the API shows it.
+struct DeliveryView: Encodable {
+    let recipient: String
+    let routed_at: Int64
+    let delivered_at: Int64?
+    let read_at: Int64?
+    let acknowledged_at: Int64?
+    let acknowledged_by: String?
+    let escalated_at: Int64?
+
+    init(_ r: DeliveryRecord) {
+        recipient = r.recipient
+        routed_at = r.createdAt
+        delivered_at = r.deliveredAt
+        read_at = r.readAt
+        acknowledged_at = r.acknowledgedAt
+        acknowledged_by = r.acknowledgedBy
+        escalated_at = r.escalatedAt
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(recipient, forKey: .recipient)
+        try c.encode(routed_at, forKey: .routed_at)
+        try c.encode(delivered_at, forKey: .delivered_at)
+        try c.encode(read_at, forKey: .read_at)
+        try c.encode(acknowledged_at, forKey: .acknowledged_at)
+        try c.encode(acknowledged_by, forKey: .acknowledged_by)
+        try c.encode(escalated_at, forKey: .escalated_at)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case recipient, routed_at, delivered_at, read_at, acknowledged_at, acknowledged_by, escalated_at
+    }
+}
+
+/// One incident as the API shows it (the JSON input's shape, plus id, source, state and receipt time).
+struct IncidentView: Encodable {
+    struct Location: Encodable {
+        let lat: Double
+        let lon: Double
+    }
+    let id: Int64
+    let received_at: Int64
+    let source: String
+    let format: String
+    let sender: String?
+    let identifier: String
+    let type: String
+    let severity: String
+    let urgency: String
+    let certainty: String
+    let location: Location
+    let time: String
+    let text: String
+    let road: String?
+    let km: Double?
+    let state: String
+
+    init(_ stored: StoredIncident) {
+        let r = stored.record
+        id = stored.id
+        received_at = stored.receivedAt
+        source = r.source
+        format = r.format
+        sender = r.sender
+        identifier = r.identifier
+        type = r.type
+        severity = r.severity
+        urgency = r.urgency
+        certainty = r.certainty
+        location = Location(lat: r.latitude, lon: r.longitude)
+        time = r.time
+        text = r.text
+        road = r.road
+        km = r.km
+        state = stored.state.rawValue
+    }
+}

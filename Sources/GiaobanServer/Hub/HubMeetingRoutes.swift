@@ -1,0 +1,184 @@
+import Foundation
+import GiaobanStore
+import Hummingbird
+
+/// Meeting routes:
+///
+/// - `POST /api/meetings` (chair, admin): `{"title", "scheduled_at", "duration_minutes"}`; its
+///   media room is the stream `meeting-<id>`: publishing or watching it (WHIP/WHEP) records
+///   attendance.
+/// - `GET /api/meetings`, `GET /api/meetings/{id}` (everyone but cameras).
+/// - `GET /api/meetings/{id}/attendance` (command center, JSON) and `…/attendance.csv` (the roll call).
+extension Hub {
+    func addMeetingRoutes(to router: Router<some RequestContext>) {
+        router.post("/api/meetings") { request, _ in try await self.scheduleMeeting(request) }
+        router.get("/api/meetings") { request, _ in try await self.listMeetings(request) }
+        router.get("/api/meetings/:id") { request, context in try await self.meeting(request, context) }
+        router.get("/api/meetings/:id/attendance") { request, context in try await self.attendance(request, context, csv: false) }
+        router.get("/api/meetings/:id/attendance.csv") { request, context in try await self.attendance(request, context, csv: true) }
+    }
+
+    struct MeetingBody: Decodable {
+        var title: String?
+        var scheduled_at: String?
+        var duration_minutes: Int64?
+    }
+
+    func scheduleMeeting(_ request: Request) async throws -> Response {
+        let claims = try tokens.authorize(request, roles: [.chair, .admin])
+        let b = try await RequestParts.json(MeetingBody.self, request, limit: 16_384, what: "meeting")
+        guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), (1...256).contains(title.count) else {
+            throw PlainError(.badRequest, "invalid meeting: title: 1–256 characters are required")
+        }
+        let when: String
+        do throws(IncidentValidationError) { when = try IncidentRules.time(b.scheduled_at, field: "scheduled_at") } catch {
+            throw PlainError(.badRequest, "invalid meeting: \(error)")
+        }
+        let minutes = b.duration_minutes ?? 60
+        guard (1...1_440).contains(minutes) else { throw PlainError(.badRequest, "invalid meeting: duration_minutes must be 1…1440") }
+        let now = clock()
+        let id = try await stored("schedule the meeting") { () async throws(StoreError) in
+            try await meetings.create(title: title, scheduledAt: when, durationMinutes: minutes, createdBy: claims.sub, now: now)
+        }
+        logger.info("meeting scheduled", metadata: ["id": "\(id)", "by": "\(claims.sub)", "at": "\(when)"])
+        let meeting = StoredMeeting(id: id, title: title, scheduledAt: when, durationMinutes: minutes, createdBy: claims.sub, createdAt: now)
+        return .json(.created, MeetingView(meeting), location: "/api/meetings/\(id)")
+    }
+
+    func listMeetings(_ request: Request) async throws -> Response {
+        _ = try tokens.authorize(request, roles: Self.readers)
+        let page = try RequestParts.page(request, cursor: "after")
+        let result = try await stored("list meetings") { () async throws(StoreError) in
+            try await meetings.list(limit: page.limit, afterID: page.cursor)
+        }
+        return .json(.ok, MeetingPage(meetings: result.items.map(MeetingView.init), next_after: result.nextAfter))
+    }
+
+    func meeting(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        _ = try tokens.authorize(request, roles: Self.readers)
+        let id = try RequestParts.id(context, what: "a meeting")
+        guard let meeting = try await stored("read meeting \(id)", { () async throws(StoreError) in try await meetings.get(id: id) }) else {
+            throw PlainError(.notFound, "no meeting \(id)")
+        }
+        return .json(.ok, MeetingView(meeting))
+    }
+
+    func attendance(_ request: Request, _ context: some RequestContext, csv: Bool) async throws -> Response {
+        _ = try tokens.authorize(request, roles: [.chair, .admin, .observer])
+        let id = try RequestParts.id(context, what: "a meeting")
+        guard try await stored("read meeting \(id)", { () async throws(StoreError) in try await meetings.get(id: id) }) != nil else {
+            throw PlainError(.notFound, "no meeting \(id)")
+        }
+        let rows = try await stored("read the attendance of meeting \(id)") { () async throws(StoreError) in
+            try await meetings.attendance(meetingID: id)
+        }
+        guard csv else { return .json(.ok, AttendanceList(attendance: rows.map(AttendanceView.init))) }
+        return .bytes(Array(RollCall.csv(rows).utf8), contentType: "text/csv; charset=utf-8", filename: "meeting-\(id)-attendance.csv")
+    }
+
+    /// Records a join or leave of the media room `meeting-<id>` (called by the WHIP/WHEP front).
+    public func recordPresence(stream: String, subject: String, role: String, joined: Bool) async {
+        guard stream.hasPrefix("meeting-"), let id = Int64(stream.dropFirst("meeting-".count)), id > 0 else { return }
+        let now = clock()
+        do throws(StoreError) {
+            let recorded = joined
+                ? try await meetings.join(meetingID: id, participant: subject, role: role, now: now)
+                : try await meetings.leave(meetingID: id, participant: subject, now: now)
+            if recorded { logger.info(joined ? "joined meeting" : "left meeting", metadata: ["meeting": "\(id)", "subject": "\(subject)"]) }
+        } catch {
+            logger.error("attendance not recorded", metadata: ["meeting": "\(id)", "subject": "\(subject)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The roll call as CSV (RFC 4180): one row per presence, times in UTC (RFC 3339).
+enum RollCall {
+    static func csv(_ rows: [AttendanceRecord]) -> String {
+        var out = "participant,role,joined_at,left_at,minutes\r\n"
+        for r in rows {
+            let minutes = r.leftAt.map { String(format: "%.1f", Double($0 - r.joinedAt) / 60_000) } ?? ""
+            out += [r.participant, r.role, iso(r.joinedAt), r.leftAt.map(iso) ?? "", minutes].map(field).joined(separator: ",") + "\r\n"
+        }
+        return out
+    }
+
+    static func iso(_ milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    /// Quotes a field holding a comma, quote or line break, doubling its quotes; a leading
+    /// =, +, - or @ is prefixed with ' so that a spreadsheet never runs it as a formula.
+    static func field(_ value: String) -> String {
+        var v = value
+        if let first = v.first, "=+-@".contains(first) { v = "'" + v }
+        guard v.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return v }
+        return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// A meeting as the API shows it.
+struct MeetingView: Encodable {
+    let id: Int64
+    let title: String
+    let scheduled_at: String
+    let duration_minutes: Int64
+    let created_by: String
+    let created_at: Int64
+    let room: String
+
+    init(_ m: StoredMeeting) {
+        id = m.id
+        title = m.title
+        scheduled_at = m.scheduledAt
+        duration_minutes = m.durationMinutes
+        created_by = m.createdBy
+        created_at = m.createdAt
+        room = "meeting-\(m.id)"
+    }
+}
+
+/// A page of meetings.
+struct MeetingPage: Encodable {
+    let meetings: [MeetingView]
+    let next_after: Int64?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(meetings, forKey: .meetings)
+        try c.encode(next_after, forKey: .next_after)
+    }
+
+    enum CodingKeys: String, CodingKey { case meetings, next_after }
+}
+
+/// Attendance as JSON.
+struct AttendanceList: Encodable {
+    let attendance: [AttendanceView]
+}
+
+/// One presence.
+struct AttendanceView: Encodable {
+    let participant: String
+    let role: String
+    let joined_at: Int64
+    let left_at: Int64?
+
+    init(_ r: AttendanceRecord) {
+        participant = r.participant
+        role = r.role
+        joined_at = r.joinedAt
+        left_at = r.leftAt
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(participant, forKey: .participant)
+        try c.encode(role, forKey: .role)
+        try c.encode(joined_at, forKey: .joined_at)
+        try c.encode(left_at, forKey: .left_at)
+    }
+
+    enum CodingKeys: String, CodingKey { case participant, role, joined_at, left_at }
+}

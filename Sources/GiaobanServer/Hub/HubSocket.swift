@@ -1,0 +1,103 @@
+import Foundation
+import GiaobanStore
+import Hummingbird
+import HummingbirdWebSocket
+
+/// `GET /api/events`: the WebSocket on which a commune or the command center receives its
+/// incidents, briefings, receipts and escalations live, and confirms them (docs/hub.md).
+///
+/// At connect, everything routed to the client's channel that it has not confirmed is sent
+/// again (store and forward), after a `hello`; then live pushes follow. The client answers
+/// `{"type": "delivered" | "read" | "ack", "kind": "incident" | "briefing", "id": n}`; a
+/// malformed message gets `{"type": "error", "message": …}` and the connection stays open.
+extension Hub {
+    func addEventSocket(to router: Router<BasicWebSocketRequestContext>) {
+        router.ws("/api/events") { request, _ in
+            let claims = try self.tokens.authorize(request, roles: [.chair, .admin, .observer, .commune], allowQueryToken: true)
+            _ = claims
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            guard let claims = try? self.tokens.authorize(context.request, allowQueryToken: true), let channel = claims.channel else {
+                try await outbound.close(.policyViolation, reason: "token no longer valid")
+                return
+            }
+            try await self.serve(claims: claims, channel: channel, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    func serve(claims: TokenClaims, channel: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        // Subscribe before reading what is pending, so nothing committed in between is missed
+        // (a duplicate is possible and harmless: clients keep items by id).
+        let (subscription, mailbox) = events.subscribe(channel: channel)
+        defer { events.unsubscribe(channel: channel, id: subscription) }
+        let pending = (try? await deliveries.pending(recipient: channel)) ?? []
+        logger.info("event socket open", metadata: ["subject": "\(claims.sub)", "channel": "\(channel)", "pending": "\(pending.count)"])
+        try await outbound.write(.text(HubMessage.hello(subject: claims.sub, role: claims.role.rawValue, channel: channel,
+                                                         pending: pending.count)))
+        for row in pending {
+            if let text = await pushText(for: row) { try await outbound.write(.text(text)) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await text in mailbox { try await outbound.write(.text(text)) }
+            }
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 65_536) {
+                    guard case .text(let text) = message else {
+                        try await outbound.write(.text(HubMessage.error("send JSON text messages, not binary")))
+                        continue
+                    }
+                    if let reply = await self.handle(text, claims: claims, channel: channel) {
+                        try await outbound.write(.text(reply))
+                    }
+                }
+            }
+            // The reader ends when the client closes; then stop the writer too.
+            try await group.next()
+            group.cancelAll()
+        }
+        logger.info("event socket closed", metadata: ["subject": "\(claims.sub)", "channel": "\(channel)"])
+    }
+
+    /// The push message for a pending delivery, or nil if the item is gone.
+    func pushText(for row: DeliveryRecord) async -> String? {
+        switch row.kind {
+        case .incident:
+            guard let incident = try? await incidents.get(id: row.itemID) else { return nil }
+            return HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(incident)))
+        case .briefing:
+            guard let briefing = try? await briefings.get(id: row.itemID) else { return nil }
+            return HubMessage.encode(HubMessage.BriefingPush(briefing: BriefingView(briefing)))
+        }
+    }
+
+    /// Handles one client message; returns the reply to send, if any.
+    func handle(_ text: String, claims: TokenClaims, channel: String) async -> String? {
+        struct ClientMessage: Decodable {
+            var type: String?
+            var kind: String?
+            var id: Int64?
+        }
+        guard let message = try? JSONDecoder().decode(ClientMessage.self, from: Data(text.utf8)), let type = message.type else {
+            return HubMessage.error(#"expected a JSON object with a "type""#)
+        }
+        if type == "ping" { return #"{"type":"pong"}"# }
+        guard ["delivered", "read", "ack"].contains(type) else {
+            return HubMessage.error("unknown message type '\(type.prefix(40))' (delivered, read, ack, ping)")
+        }
+        guard let kindText = message.kind, let kind = DeliveryKind(rawValue: kindText), let id = message.id, id > 0 else {
+            return HubMessage.error(#"\#(type) needs "kind" (incident or briefing) and a positive "id""#)
+        }
+        do throws(PlainError) {
+            if type == "ack", kind == .incident {
+                _ = try await acknowledge(incidentID: id, recipient: channel, actor: claims.sub)
+            } else {
+                let step: DeliveryStep = type == "delivered" ? .delivered : type == "read" ? .read : .acknowledged(by: claims.sub)
+                try await record(step, kind: kind, itemID: id, recipient: channel)
+            }
+            return nil
+        } catch {
+            return HubMessage.error(error.message)
+        }
+    }
+}

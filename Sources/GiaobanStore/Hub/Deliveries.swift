@@ -1,0 +1,171 @@
+/// What a delivery row is about.
+public enum DeliveryKind: String, Sendable, Codable, CaseIterable {
+    /// An incident routed to a commune or the command center.
+    case incident
+    /// A briefing sent to a commune.
+    case briefing
+}
+
+/// The recipient name of the command center in delivery rows (communes use their id).
+public let commandCenterRecipient = "command"
+
+/// One recipient's progress with one item: when it was routed, delivered (the recipient's
+/// client confirmed receipt), read, acknowledged (and by whom), and escalated to the command
+/// center for want of an acknowledgement. Times are milliseconds since 1970.
+public struct DeliveryRecord: Sendable, Equatable, Codable {
+    /// Incident or briefing.
+    public var kind: DeliveryKind
+    /// The incident's or briefing's id.
+    public var itemID: Int64
+    /// A commune id, or `commandCenterRecipient`.
+    public var recipient: String
+    /// When the item was routed to the recipient.
+    public var createdAt: Int64
+    /// When the recipient's client confirmed receipt.
+    public var deliveredAt: Int64?
+    /// When the recipient opened it.
+    public var readAt: Int64?
+    /// When the recipient acknowledged it.
+    public var acknowledgedAt: Int64?
+    /// Who acknowledged (the token subject).
+    public var acknowledgedBy: String?
+    /// When the missing acknowledgement was escalated to the command center.
+    public var escalatedAt: Int64?
+}
+
+/// A recipient's step with an item.
+public enum DeliveryStep: Sendable, Equatable {
+    /// The recipient's client confirmed receipt.
+    case delivered
+    /// The recipient opened the item.
+    case read
+    /// The recipient acknowledged; `by` is the acknowledging subject.
+    case acknowledged(by: String)
+}
+
+/// The SQL of the `deliveries` table, run inside a caller's transaction so an item and its
+/// delivery rows commit together.
+enum Deliveries {
+    static let columns = "kind, item_id, recipient, created_at, delivered_at, read_at, acknowledged_at, acknowledged_by, escalated_at"
+
+    static func insert(_ session: any SQLSession, kind: DeliveryKind, itemID: Int64, recipients: [String],
+                       now: Int64) throws(StoreError) {
+        for recipient in Set(recipients).sorted() {
+            try session.run("""
+                INSERT INTO deliveries (kind, item_id, recipient, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (kind, item_id, recipient) DO NOTHING
+                """, [.text(kind.rawValue), .integer(itemID), .text(recipient), .integer(now)])
+        }
+    }
+
+    /// Records `step` once (the first time counts; a later repeat changes nothing). A read or
+    /// an acknowledgement implies delivery. Returns false when `recipient` has no such row.
+    static func record(_ session: any SQLSession, _ step: DeliveryStep, kind: DeliveryKind, itemID: Int64,
+                       recipient: String, now: Int64) throws(StoreError) -> Bool {
+        let key: [SQLValue] = [.text(kind.rawValue), .integer(itemID), .text(recipient)]
+        let sql: String
+        var values: [SQLValue] = [.integer(now)]
+        switch step {
+        case .delivered:
+            sql = "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?)"
+        case .read:
+            sql = "UPDATE deliveries SET read_at = COALESCE(read_at, ?), delivered_at = COALESCE(delivered_at, ?)"
+            values = [.integer(now), .integer(now)]
+        case .acknowledged(let by):
+            sql = """
+                UPDATE deliveries SET acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN ? ELSE acknowledged_by END,
+                acknowledged_at = COALESCE(acknowledged_at, ?), delivered_at = COALESCE(delivered_at, ?),
+                read_at = COALESCE(read_at, ?)
+                """
+            values = [.text(by), .integer(now), .integer(now), .integer(now)]
+        }
+        return try session.run(sql + " WHERE kind = ? AND item_id = ? AND recipient = ?", values + key) == 1
+    }
+
+    static func list(_ session: any SQLSession, kind: DeliveryKind, itemID: Int64) throws(StoreError) -> [DeliveryRecord] {
+        try session.rows("SELECT \(columns) FROM deliveries WHERE kind = ? AND item_id = ? ORDER BY recipient",
+                         [.text(kind.rawValue), .integer(itemID)]).map(decode)
+    }
+
+    static func isRecipient(_ session: any SQLSession, kind: DeliveryKind, itemID: Int64,
+                            recipient: String) throws(StoreError) -> Bool {
+        try session.scalar("SELECT 1 FROM deliveries WHERE kind = ? AND item_id = ? AND recipient = ?",
+                           [.text(kind.rawValue), .integer(itemID), .text(recipient)]) != nil
+    }
+
+    static func decode(_ row: [SQLValue]) throws(StoreError) -> DeliveryRecord {
+        var c = RowReader(row: row)
+        let kindText = try c.text()
+        guard let kind = DeliveryKind(rawValue: kindText) else {
+            throw StoreError(.corruptRow, "delivery kind '\(kindText)' is unknown")
+        }
+        return DeliveryRecord(kind: kind, itemID: try c.integer(), recipient: try c.text(), createdAt: try c.integer(),
+                              deliveredAt: try c.optionalInteger(), readAt: try c.optionalInteger(),
+                              acknowledgedAt: try c.optionalInteger(), acknowledgedBy: try c.optionalText(),
+                              escalatedAt: try c.optionalInteger())
+    }
+}
+
+/// Delivery state across incidents and briefings: what a reconnecting recipient has not yet
+/// received (store and forward), receipts, and escalation of missing acknowledgements.
+public final class DeliveryStore: Sendable {
+    /// The database holding the deliveries.
+    public let database: any RecordDatabase
+
+    /// A store over an open, migrated database.
+    public init(database: any RecordDatabase) { self.database = database }
+
+    /// Items routed to `recipient` whose receipt it has not confirmed, oldest first.
+    public func pending(recipient: String) async throws(StoreError) -> [DeliveryRecord] {
+        try await database.read { session throws(StoreError) in
+            try session.rows("""
+                SELECT \(Deliveries.columns) FROM deliveries WHERE recipient = ? AND delivered_at IS NULL
+                ORDER BY created_at, kind, item_id
+                """, [.text(recipient)]).map(Deliveries.decode)
+        }
+    }
+
+    /// Records a recipient's step with an item; false when the item was not routed to it.
+    public func record(_ step: DeliveryStep, kind: DeliveryKind, itemID: Int64, recipient: String,
+                       now: Int64) async throws(StoreError) -> Bool {
+        try await database.write { session throws(StoreError) in
+            try Deliveries.record(session, step, kind: kind, itemID: itemID, recipient: recipient, now: now)
+        }
+    }
+
+    /// Every recipient's row for one item, by recipient.
+    public func deliveries(kind: DeliveryKind, itemID: Int64) async throws(StoreError) -> [DeliveryRecord] {
+        try await database.read { session throws(StoreError) in try Deliveries.list(session, kind: kind, itemID: itemID) }
+    }
+
+    /// Whether the item was routed to `recipient`.
+    public func isRecipient(kind: DeliveryKind, itemID: Int64, recipient: String) async throws(StoreError) -> Bool {
+        try await database.read { session throws(StoreError) in
+            try Deliveries.isRecipient(session, kind: kind, itemID: itemID, recipient: recipient)
+        }
+    }
+
+    /// Marks as escalated, and returns, every commune's incident delivery routed at or before
+    /// `routedBefore` that is neither acknowledged nor escalated yet; records an
+    /// `escalated` event on each incident. Durable: a restart finds what is still due.
+    public func escalateDue(routedBefore: Int64, now: Int64) async throws(StoreError) -> [DeliveryRecord] {
+        try await database.write { session throws(StoreError) in
+            let due = try session.rows("""
+                SELECT \(Deliveries.columns) FROM deliveries
+                WHERE kind = 'incident' AND recipient <> ? AND acknowledged_at IS NULL AND escalated_at IS NULL
+                  AND created_at <= ?
+                ORDER BY created_at, item_id, recipient
+                """, [.text(commandCenterRecipient), .integer(routedBefore)]).map(Deliveries.decode)
+            var escalated: [DeliveryRecord] = []
+            for var row in due {
+                try session.run("UPDATE deliveries SET escalated_at = ? WHERE kind = 'incident' AND item_id = ? AND recipient = ?",
+                                [.integer(now), .integer(row.itemID), .text(row.recipient)])
+                try IncidentEvents.append(session, incidentID: row.itemID, actor: "giaoban", action: "escalated",
+                                          detail: "no acknowledgement from \(row.recipient)", now: now)
+                row.escalatedAt = now
+                escalated.append(row)
+            }
+            return escalated
+        }
+    }
+}
