@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "GiaobanStoreTests",
             dependencies: [
-                "GiaobanStore", "GiaobanServer",
+                "GiaobanStore", "GiaobanServer", "GiaobanCrypto",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],
