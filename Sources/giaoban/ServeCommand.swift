@@ -61,14 +61,15 @@ struct Serve: AsyncParsableCommand {
                                     settings: mediaSettings, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),
                                      maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
+        let storageKey = settings.storage.backend == "postgresql" ? "storage.postgresql_url" : "storage.sqlite_path"
         let incidents: IncidentRoutes
         do {
-            incidents = try IncidentRoutes(sqlitePath: settings.storage.sqlitePath, tokens: TokenAuthority(secret: secret),
-                                           maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
+            incidents = IncidentRoutes(database: try settings.storage.openDatabase(), tokens: TokenAuthority(secret: secret),
+                                       maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
         } catch {
-            throw ValidationError("storage.sqlite_path: \(error)")
+            throw ValidationError("\(storageKey): \(error)")
         }
-        logger.info("storage open", metadata: ["sqlite": "\(settings.storage.sqlitePath)"])
+        logger.info("storage open", metadata: ["backend": "\(settings.storage.backend)", "location": "\(settings.storage.location)"])
         let webRoot = fileExists("web") ? "web" : nil
         try await ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, incidents: incidents),

@@ -30,6 +30,11 @@ public struct IncidentRoutes: Sendable {
         self.logger = logger
     }
 
+    /// Serves the incidents of `database` (SQLite or PostgreSQL, migrated at open).
+    public init(database: any RecordDatabase, tokens: TokenAuthority, maxBodyBytes: Int, logger: Logger) {
+        self.init(store: IncidentStore(database: database), tokens: tokens, maxBodyBytes: maxBodyBytes, logger: logger)
+    }
+
     /// Opens (creating and migrating) the SQLite database at `sqlitePath` and serves its incidents.
     public init(sqlitePath: String, tokens: TokenAuthority, maxBodyBytes: Int, logger: Logger) throws(StoreError) {
         self.init(store: IncidentStore(database: try Database(path: sqlitePath)), tokens: tokens,
