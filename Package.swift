@@ -2,12 +2,12 @@
 // Giaoban: a WebRTC selective-forwarding relay and operations hub.
 //
 // Targets follow the layers of docs/architecture.md; dependencies point downward only:
-//   C modules  -> COpus, CVPX, COpenSSL, CSRTP, CSQLite (system libraries + inline shims), CAllocCounter, CUDPBatch
+//   C modules  -> COpus, CVPX, COpenSSL, CSRTP, CSQLite, CPostgres (system libraries + inline shims), CAllocCounter, CUDPBatch
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
 //   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS), GiaobanSRTP (libsrtp2),
 //                 GiaobanICE (ICE-lite)
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation)
-//   Edges      -> GiaobanStore (SQLite: durable records), GiaobanServer (configuration, HTTP control plane,
+//   Edges      -> GiaobanStore (SQLite or PostgreSQL: durable records), GiaobanServer (configuration, HTTP control plane,
 //                 media socket), GiaobanClient
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
@@ -39,6 +39,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CAllocCounter"),
         .target(name: "CUDPBatch"),
 
@@ -60,7 +61,7 @@ let package = Package(
         ),
 
         // MARK: Edges
-        .target(name: "GiaobanStore", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "GiaobanStore", dependencies: ["CSQLite", "CPostgres"], swiftSettings: strict),
         .target(
             name: "GiaobanServer",
             dependencies: [

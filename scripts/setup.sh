@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Giaoban needs to build and test on Debian: the native media and crypto
-# libraries, pkg-config, and the tools the test suite drives. Safe to run repeatedly:
-# it only calls apt-get when a package is missing.
+# libraries, the SQLite and PostgreSQL client libraries, pkg-config, and the tools the test
+# suite drives. Safe to run repeatedly: it only calls apt-get when a package is missing.
 #
 #   scripts/setup.sh            # packages for building and running the server
-#   scripts/setup.sh --test     # plus what the test suite needs
+#   scripts/setup.sh --test     # plus what the test suite needs (a PostgreSQL server among them)
 set -euo pipefail
 
-packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev libsqlite3-dev)
+packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev libsqlite3-dev libpq-dev)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(python3 python3-venv)
+    packages+=(python3 python3-venv postgresql)  # postgresql: the server the tests start
 fi
 
 missing=()
@@ -25,6 +25,13 @@ if ((${#missing[@]})); then
         sudo_cmd=(sudo)
     fi
     export DEBIAN_FRONTEND=noninteractive
+    if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+        # The PostgreSQL tests start servers of their own in temporary directories; the package
+        # only provides the programs, so it is told not to create (and start) a "main" cluster.
+        conf=/etc/postgresql-common/createcluster.d/giaoban-no-main-cluster.conf
+        "${sudo_cmd[@]}" mkdir -p "$(dirname "$conf")"
+        echo "create_main_cluster = false" | "${sudo_cmd[@]}" tee "$conf" >/dev/null
+    fi
     "${sudo_cmd[@]}" apt-get update -qq
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -79,13 +79,6 @@ extension Connection {
     /// `BEGIN IMMEDIATE`, `body`, `COMMIT`; `ROLLBACK` when anything fails.
     func transaction<T>(_ body: (Connection) throws(StoreError) -> T) throws(StoreError) -> T {
         try execute("BEGIN IMMEDIATE")
-        do throws(StoreError) {
-            let result = try body(self)
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+        return try committing(body)
     }
 }

@@ -21,6 +21,20 @@ extension SQLSession {
     }
 }
 
+extension SQLSession {
+    /// `body`, then `COMMIT`; `ROLLBACK` when anything fails. The caller has run BEGIN.
+    func committing<T>(_ body: (Self) throws(StoreError) -> T) throws(StoreError) -> T {
+        do throws(StoreError) {
+            let result = try body(self)
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
 /// Which SQL a database speaks where the two backends differ (DDL only).
 public enum SQLDialect: String, Sendable {
     /// SQLite 3.35 or newer (RETURNING).

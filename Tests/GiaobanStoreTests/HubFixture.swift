@@ -19,7 +19,7 @@ final class ManualClock: Sendable {
 /// from 106.8 E / 10.8 N) and one camera, with a manual clock.
 struct HubFixture {
     static let authority = TokenAuthority(secret: Array("hub-test-secret-0123456789abcdef".utf8))
-    let temp = TemporaryDatabase()
+    let temp: TemporaryStore
     let clock = ManualClock()
     let hub: Hub
 
@@ -32,7 +32,9 @@ struct HubFixture {
         return #"{"type": "Polygon", "coordinates": [["# + ring.map { "[\($0.0), \($0.1)]" }.joined(separator: ", ") + "]]}"
     }
 
-    init(radius: Double = 1_000, ackTimeoutSeconds: Int64 = 300, maxBody: Int = 1_048_576) async throws {
+    init(_ backend: StoreBackend = .sqlite, radius: Double = 1_000, ackTimeoutSeconds: Int64 = 300,
+         maxBody: Int = 1_048_576) async throws {
+        temp = try TemporaryStore(backend)
         var settings = Hub.Settings()
         settings.routingRadiusMetres = radius
         settings.acknowledgementTimeoutMilliseconds = ackTimeoutSeconds * 1000
@@ -41,7 +43,7 @@ struct HubFixture {
         let clock = self.clock
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        hub = try await Hub(database: try Database(path: temp.path), tokens: Self.authority, settings: settings,
+        hub = try await Hub(database: try temp.open(), tokens: Self.authority, settings: settings,
                             logger: logger, clock: { clock.read() })
         let directory = """
             {"communes": [\(Self.communes.map { #"{"id": "\#($0.0)", "name": "Xã \#($0.0)", "area": \#(Self.square(lon: $0.1, lat: $0.2))}"# }.joined(separator: ","))],

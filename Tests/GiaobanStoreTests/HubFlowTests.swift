@@ -36,9 +36,9 @@ struct HubFlowTests {
         return #"{"type": "delivered", "kind": "\#(type)", "id": \#(id)}"#
     }
 
-    @Test("an offline commune gets its incidents at reconnect, once confirmed never again; a connected one gets them live")
-    func storeAndForward() async throws {
-        let fixture = try await HubFixture()
+    @Test("an offline commune gets its incidents at reconnect, once confirmed never again; a connected one gets them live", arguments: StoreBackend.allCases)
+    func storeAndForward(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         try await fixture.application().test(.live) { client in
             for id in ["sf-1", "sf-2"] {
@@ -74,9 +74,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("malformed socket messages get an error reply and the connection stays open")
-    func socketErrors() async throws {
-        let fixture = try await HubFixture()
+    @Test("malformed socket messages get an error reply and the connection stays open", arguments: StoreBackend.allCases)
+    func socketErrors(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         try await fixture.application().test(.live) { client in
             let inputs = ["not json", #"{"type": "dance"}"#, #"{"type": "ack", "kind": "incident"}"#,
@@ -94,9 +94,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("unacknowledged past the timeout → escalated once to the command center (injected clock)")
-    func escalation() async throws {
-        let fixture = try await HubFixture(ackTimeoutSeconds: 300)
+    @Test("unacknowledged past the timeout → escalated once to the command center (injected clock)", arguments: StoreBackend.allCases)
+    func escalation(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend, ackTimeoutSeconds: 300)
         defer { fixture.cleanup() }
         try await fixture.application().test(.live) { client in
             // Routed to xa-a and xa-b (near their border); xa-a acknowledges in time, xa-b never.
@@ -132,9 +132,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("states only move forward, each step with who and when")
-    func states() async throws {
-        let fixture = try await HubFixture()
+    @Test("states only move forward, each step with who and when", arguments: StoreBackend.allCases)
+    func states(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/api/incidents", method: .post, headers: HubFixture.headers(.camera, "cam-1"),
@@ -163,9 +163,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("a snapshot is stored with the incident; a non-JPEG or oversized one is refused")
-    func snapshots() async throws {
-        let fixture = try await HubFixture()
+    @Test("a snapshot is stored with the incident; a non-JPEG or oversized one is refused", arguments: StoreBackend.allCases)
+    func snapshots(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 0x42, count: 100) + [0xFF, 0xD9]
         let b64 = Data(jpeg).base64EncodedString()
@@ -194,9 +194,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("briefing receipts: delivered, read and acknowledged per commune, pushed live to the chair")
-    func briefingReceipts() async throws {
-        let fixture = try await HubFixture()
+    @Test("briefing receipts: delivered, read and acknowledged per commune, pushed live to the chair", arguments: StoreBackend.allCases)
+    func briefingReceipts(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         try await fixture.application().test(.live) { client in
             let attachment = Data("Kế hoạch tuần tra".utf8).base64EncodedString()
@@ -243,9 +243,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("briefing audiences: all, an area, near a point; bad ones refused")
-    func audiences() async throws {
-        let fixture = try await HubFixture()
+    @Test("briefing audiences: all, an area, near a point; bad ones refused", arguments: StoreBackend.allCases)
+    func audiences(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         try await fixture.application().test(.router) { client in
             let cases: [(String, HTTPResponse.Status, [String]?)] = [
@@ -267,9 +267,9 @@ struct HubFlowTests {
         }
     }
 
-    @Test("attendance of a meeting room is recorded and exported as a CSV roll call")
-    func rollCall() async throws {
-        let fixture = try await HubFixture()
+    @Test("attendance of a meeting room is recorded and exported as a CSV roll call", arguments: StoreBackend.allCases)
+    func rollCall(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend)
         defer { fixture.cleanup() }
         try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/api/meetings", method: .post, headers: HubFixture.headers(.chair, "officer"),

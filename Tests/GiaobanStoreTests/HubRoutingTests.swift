@@ -41,9 +41,9 @@ struct HubRoutingTests {
         do { _ = try GeoArea(geoJSON: text) } catch { #expect(error.message.contains(reason), "\(error.message)") }
     }
 
-    @Test("an incident goes to the commune containing it, neighbours within the radius, and the command center")
-    func routing() async throws {
-        let fixture = try await HubFixture(radius: 1_000)
+    @Test("an incident goes to the commune containing it, neighbours within the radius, and the command center", arguments: StoreBackend.allCases)
+    func routing(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend, radius: 1_000)
         defer { fixture.cleanup() }
         let app = fixture.application()
         try await app.test(.router) { client in
@@ -73,9 +73,9 @@ struct HubRoutingTests {
         }
     }
 
-    @Test("an admin edits the directory and routing follows; bad entries are refused")
-    func directoryEdits() async throws {
-        let fixture = try await HubFixture(radius: 0)
+    @Test("an admin edits the directory and routing follows; bad entries are refused", arguments: StoreBackend.allCases)
+    func directoryEdits(_ backend: StoreBackend) async throws {
+        let fixture = try await HubFixture(backend, radius: 0)
         defer { fixture.cleanup() }
         try await fixture.application().test(.router) { client in
             let area = HubFixture.square(lon: 107.4, lat: 11.4, size: 0.2)

@@ -11,11 +11,11 @@ struct IncidentStoreTests {
                        text: "Va chạm xe tải và xe khách", road: "QL1A", km: 1836.5)
     }
 
-    @Test("a retry with the same (source, identifier) returns the first row and stores nothing")
-    func idempotent() throws {
-        let temp = TemporaryDatabase()
+    @Test("a retry with the same (source, identifier) returns the first row and stores nothing", arguments: StoreBackend.allCases)
+    func idempotent(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
-        let store = IncidentStore(database: try Database(path: temp.path))
+        let store = IncidentStore(database: try temp.open())
         let first = try store.ingest(Self.incident("a-1"))
         #expect(first.created && first.id > 0)
         var changed = Self.incident("a-1")
@@ -28,9 +28,9 @@ struct IncidentStoreTests {
         #expect(try store.list(limit: 10).items.count == 2)
     }
 
-    @Test("records round-trip, optional fields included, and survive reopening the file")
-    func roundTrip() throws {
-        let temp = TemporaryDatabase()
+    @Test("records round-trip, optional fields included, and survive reopening the database", arguments: StoreBackend.allCases)
+    func roundTrip(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
         var bare = Self.incident("bare")
         bare.road = nil
@@ -38,21 +38,21 @@ struct IncidentStoreTests {
         bare.sender = "someone@example.vn"
         let id: Int64
         do {
-            let store = IncidentStore(database: try Database(path: temp.path))
+            let store = IncidentStore(database: try temp.open())
             id = try store.ingest(bare).id
         }
-        let reopened = IncidentStore(database: try Database(path: temp.path))
+        let reopened = IncidentStore(database: try temp.open())
         let stored = try #require(try reopened.get(id: id))
         #expect(stored.record == bare)
         #expect(stored.receivedAt > 1_700_000_000_000)
         #expect(try reopened.get(id: id + 1000) == nil)
     }
 
-    @Test("pages walk every incident once, in id order, and the last page has no next_after")
-    func pagination() throws {
-        let temp = TemporaryDatabase()
+    @Test("pages walk every incident once, in id order, and the last page has no next_after", arguments: StoreBackend.allCases)
+    func pagination(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
-        let store = IncidentStore(database: try Database(path: temp.path))
+        let store = IncidentStore(database: try temp.open())
         for i in 0..<25 { _ = try store.ingest(Self.incident("p-\(i)")) }
         var seen: [Int64] = []
         var after: Int64 = 0
@@ -72,11 +72,11 @@ struct IncidentStoreTests {
         #expect(try store.list(limit: 10, afterID: seen.last!).items.isEmpty)
     }
 
-    @Test("concurrent ingests of the same and of different identifiers: one row per identifier")
-    func concurrent() async throws {
-        let temp = TemporaryDatabase()
+    @Test("concurrent ingests of the same and of different identifiers: one row per identifier", arguments: StoreBackend.allCases)
+    func concurrent(_ backend: StoreBackend) async throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
-        let store = IncidentStore(database: try Database(path: temp.path))
+        let store = IncidentStore(database: try temp.open())
         let results = try await withThrowingTaskGroup(of: (String, Int64, Bool).self) { group in
             for i in 0..<40 {
                 group.addTask {
@@ -93,11 +93,11 @@ struct IncidentStoreTests {
         #expect(try await store.list(limit: 100).items.count == 8)
     }
 
-    @Test("text with quotes, NUL-free Unicode and SQL metacharacters is stored as given")
-    func awkwardText() throws {
-        let temp = TemporaryDatabase()
+    @Test("text with quotes, NUL-free Unicode and SQL metacharacters is stored as given", arguments: StoreBackend.allCases)
+    func awkwardText(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
-        let store = IncidentStore(database: try Database(path: temp.path))
+        let store = IncidentStore(database: try temp.open())
         var record = Self.incident("x'); DROP TABLE incidents; --")
         record.text = "Đường \"QL1A\" — ùn tắc 🚧 'nặng'"
         let id = try store.ingest(record).id

@@ -30,54 +30,54 @@ struct MigrationTests {
         #expect(pragmas == [.text("wal"), .integer(2), .integer(1)])
     }
 
-    @Test("reopening applies nothing twice")
-    func reopen() throws {
-        let temp = TemporaryDatabase()
+    @Test("reopening applies nothing twice", arguments: StoreBackend.allCases)
+    func reopen(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
-        _ = try Database(path: temp.path)
-        let again = try Database(path: temp.path)
+        _ = try temp.open()
+        let again = try temp.open()
         #expect(try again.appliedMigrations() == Migration.all.map(\.version))
     }
 
-    @Test("a later migration is applied to an older file; a failing one rolls back all of its batch")
-    func laterAndFailing() throws {
-        let temp = TemporaryDatabase()
+    @Test("a later migration is applied to an older database; a failing one rolls back all of its batch", arguments: StoreBackend.allCases)
+    func laterAndFailing(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
         let first = [Migration(version: 1, name: "a", sql: "CREATE TABLE a (x INTEGER)")]
-        _ = try Database(path: temp.path, migrations: first)
+        _ = try temp.open(migrations: first)
         let broken = first + [
             Migration(version: 2, name: "b", sql: "CREATE TABLE b (y INTEGER)"),
             Migration(version: 3, name: "bad", sql: "CREATE TABLE oops ("),
         ]
         #expect {
-            _ = try Database(path: temp.path, migrations: broken)
+            _ = try temp.open(migrations: broken)
         } throws: { error in
             guard let error = error as? StoreError else { return false }
             return error.reason == .migration && error.message.contains("migration 3 (bad)")
         }
         let fixed = first + [Migration(version: 2, name: "b", sql: "CREATE TABLE b (y INTEGER)")]
-        let database = try Database(path: temp.path, migrations: fixed)
+        let database = try temp.open(migrations: fixed)
         #expect(try database.appliedMigrations() == [1, 2])
     }
 
-    @Test("a file with a newer schema than this build is refused with the versions")
-    func newerSchema() throws {
-        let temp = TemporaryDatabase()
+    @Test("a database with a newer schema than this build is refused with the versions", arguments: StoreBackend.allCases)
+    func newerSchema(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
         let two = [Migration(version: 1, name: "a", sql: "CREATE TABLE a (x INTEGER)"),
                    Migration(version: 2, name: "b", sql: "CREATE TABLE b (y INTEGER)")]
-        _ = try Database(path: temp.path, migrations: two)
+        _ = try temp.open(migrations: two)
         #expect(throws: StoreError(.migration, "the database schema is at version 2, newer than this build knows (1)")) {
-            _ = try Database(path: temp.path, migrations: Array(two.prefix(1)))
+            _ = try temp.open(migrations: Array(two.prefix(1)))
         }
     }
 
-    @Test("migrations out of order are refused before touching the file")
-    func outOfOrder() {
-        let temp = TemporaryDatabase()
+    @Test("migrations out of order are refused before touching the database", arguments: StoreBackend.allCases)
+    func outOfOrder(_ backend: StoreBackend) throws {
+        let temp = try TemporaryStore(backend)
         defer { temp.cleanup() }
         let bad = [Migration(version: 2, name: "b", sql: ""), Migration(version: 1, name: "a", sql: "")]
-        #expect(throws: StoreError.self) { _ = try Database(path: temp.path, migrations: bad) }
+        #expect(throws: StoreError.self) { _ = try temp.open(migrations: bad) }
     }
 
     @Test("a path that cannot be a database file is an open error with the path")

@@ -133,6 +133,76 @@ class Metrics(dict):
         return out
 
 
+# ---------------------------------------------------------------------------- postgresql
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster: a temporary directory, 127.0.0.1 on a free port, a unix
+    socket in the same directory, trust authentication for the `postgres` superuser. As root
+    the server programs run as Debian's `postgres` user (PostgreSQL refuses root)."""
+
+    ROOT = Path("/usr/lib/postgresql")
+
+    def __init__(self) -> None:
+        versions = sorted((p for p in self.ROOT.glob("*/bin") if (p / "pg_ctl").exists()),
+                          key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+        if not versions:
+            pytest.fail(f"the PostgreSQL tests need a PostgreSQL server (no {self.ROOT}/*/bin/pg_ctl): "
+                        "run scripts/setup.sh --test")
+        self.bin = versions[-1]
+        self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.directory = Path(tempfile.mkdtemp(prefix="giaoban-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self._run(self.run_as + [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                                 "-E", "UTF8", "--locale=C", "--no-sync"])
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.directory}"
+        self._run(self.run_as + [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "server.log"),
+                                 "-o", options, "-w", "start"])
+        self.running = True
+
+    def _run(self, args: list[str]) -> None:
+        # Output through a file, not a pipe: the server pg_ctl leaves running could hold a pipe open.
+        with tempfile.TemporaryFile() as output:
+            result = subprocess.run(args, cwd="/", stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                    timeout=120)
+            if result.returncode != 0:
+                output.seek(0)
+                pytest.fail(f"{' '.join(args)} failed ({result.returncode}): {output.read().decode(errors='replace')}")
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new empty database; its URL."""
+        name = f"giaoban_{uuid.uuid4().hex[:12]}"
+        self._run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
+        return self.url(name)
+
+    def environment(self, url: str) -> dict[str, str]:
+        """The overrides that make a giaoban server keep its records in `url`."""
+        return {"GIAOBAN_STORAGE_BACKEND": "postgresql", "GIAOBAN_STORAGE_POSTGRESQL_URL": url}
+
+    def stop(self) -> None:
+        if self.running:
+            subprocess.run(self.run_as + [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
+                           cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=60)
+            self.running = False
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql():
+    """A PostgreSQL server for the test session, stopped at its end."""
+    server = PostgresServer()
+    atexit.register(server.stop)
+    yield server
+    server.stop()
+
+
 # ---------------------------------------------------------------------------- server
 
 
@@ -162,6 +232,8 @@ class Giaoban:
         self.log_path = ARTIFACTS / "logs" / f"{name}.log"
         self.proc: Optional[subprocess.Popen] = None
         self.exited_early = False
+        # More GIAOBAN_* overrides, e.g. the storage backend (PostgresServer.environment).
+        self.extra_env: dict[str, str] = {}
 
     # lifecycle
     def start(self) -> None:
@@ -176,6 +248,7 @@ class Giaoban:
             GIAOBAN_STORAGE_SQLITE_PATH=str(self.sqlite_path),
             GIAOBAN_SERVER_LOG_LEVEL="debug",
         )
+        env.update(self.extra_env)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             self.cmd + ["serve", "--config", "conf/giaoban.toml"],

@@ -2,8 +2,9 @@
 
 Several threads post incident reports (JSON and CAP 1.2, with some retries of identifiers
 already sent) while the main thread SIGKILLs the server in the middle of the burst. The
-server is restarted on the same SQLite file; every report that was answered 201 or 200 must
-be listed with the id it was given, and no (sender, identifier) may appear twice.
+server is restarted on the same database (a SQLite file, or a PostgreSQL database on a server
+the test starts); every report that was answered 201 or 200 must be listed with the id it was
+given, and no (sender, identifier) may appear twice.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import requests
@@ -70,16 +72,26 @@ def workdir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def start(name: str, workdir: Path, request) -> Giaoban:
+def start(name: str, workdir: Path, request, env: Optional[dict[str, str]] = None) -> Giaoban:
     server = Giaoban(name, workdir)
+    server.extra_env = env or {}
     request.node._giaoban = server
     server.start()
     wait_for(server.secret_file.exists, 5, what="the token secret")
     return server
 
 
-def test_answered_incidents_survive_sigkill(workdir, request):
-    server = start("test_incident_durability", workdir, request)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_answered_incidents_survive_sigkill(backend, workdir, request):
+    workdir = workdir / backend
+    workdir.mkdir()
+    env = {}
+    if backend == "postgresql":
+        postgresql = request.getfixturevalue("postgresql")
+        env = postgresql.environment(postgresql.create_database())
+    server = start(f"test_incident_durability_{backend}", workdir, request, env)
+    wait_for(lambda: f"backend={backend} " in server.log_path.read_text(errors="replace"), 5,
+             what=f"the log line saying the {backend} storage is open")
     try:
         token = server.token("cam-ql1a-km1836", "camera")
         acked: dict[str, int] = {}       # identifier -> id answered
@@ -135,7 +147,7 @@ def test_answered_incidents_survive_sigkill(workdir, request):
     finally:
         server.stop()
 
-    restarted = start("test_incident_durability_restart", workdir, request)
+    restarted = start(f"test_incident_durability_{backend}_restart", workdir, request, env)
     try:
         listed = list_all(restarted, token)
         by_identifier: dict[str, list[int]] = {}

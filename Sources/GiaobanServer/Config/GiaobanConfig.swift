@@ -56,8 +56,13 @@ public struct GiaobanConfig: Sendable, Equatable {
 
     /// `[storage]`: where durable records (incidents, …) are kept.
     public struct Storage: Sendable, Equatable {
+        /// `storage.backend`: "sqlite" (one node, the default) or "postgresql" (several nodes).
+        public var backend = "sqlite"
         /// `storage.sqlite_path`: the SQLite database file (WAL); its directory is created if missing.
         public var sqlitePath = "var/giaoban.sqlite"
+        /// `storage.postgresql_url`: a libpq conninfo string or `postgresql://` URL; required
+        /// when `backend` is "postgresql".
+        public var postgresqlURL = ""
     }
 
     /// `[hub]`: the operations hub (incidents, briefings, directory, meetings).
@@ -137,9 +142,20 @@ public struct GiaobanConfig: Sendable, Equatable {
         hub.escalationCheckS = try reader.integer("hub.escalation_check_s", default: hub.escalationCheckS, in: 1...3_600)
         hub.maxSnapshotBytes = try reader.integer("hub.max_snapshot_bytes", default: hub.maxSnapshotBytes, in: 0...(64 << 20))
         hub.maxAttachmentBytes = try reader.integer("hub.max_attachment_bytes", default: hub.maxAttachmentBytes, in: 0...(64 << 20))
+        storage.backend = try reader.string("storage.backend", default: storage.backend)
         storage.sqlitePath = try reader.string("storage.sqlite_path", default: storage.sqlitePath)
-        guard !storage.sqlitePath.isEmpty else {
-            throw ConfigError("\(source): storage.sqlite_path must name a file")
+        storage.postgresqlURL = try reader.string("storage.postgresql_url", default: storage.postgresqlURL)
+        switch storage.backend {
+        case "sqlite":
+            guard !storage.sqlitePath.isEmpty else {
+                throw ConfigError("\(source): storage.sqlite_path must name a file")
+            }
+        case "postgresql":
+            guard !storage.postgresqlURL.isEmpty else {
+                throw ConfigError("\(source): storage.backend \"postgresql\" needs storage.postgresql_url (e.g. \"postgresql://giaoban@db1/giaoban\")")
+            }
+        default:
+            throw ConfigError("\(source): storage.backend '\(storage.backend)' is not one of sqlite, postgresql")
         }
         guard media.certificate.isEmpty == media.privateKey.isEmpty else {
             throw ConfigError("\(source): media.certificate and media.private_key must be set together")

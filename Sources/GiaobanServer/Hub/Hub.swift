@@ -144,10 +144,11 @@ extension Hub {
     public static func open(config: GiaobanConfig, tokens: TokenAuthority, logger: Logger,
                             clock: @escaping @Sendable () -> Int64 = StoreClock.nowMilliseconds) async throws -> Hub {
         let database: any RecordDatabase
-        do { database = try Database(path: config.storage.sqlitePath) } catch {
-            throw HubOpenError("storage.sqlite_path: \(error)")
+        do { database = try config.storage.openDatabase() } catch {
+            let key = config.storage.backend == "postgresql" ? "storage.postgresql_url" : "storage.sqlite_path"
+            throw HubOpenError("\(key): \(error)")
         }
-        logger.info("storage open", metadata: ["backend": "\(database.dialect.rawValue)", "location": "\(database.location)"])
+        logger.info("storage open", metadata: ["backend": "\(config.storage.backend)", "location": "\(config.storage.location)"])
         let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes),
                                 logger: logger, clock: clock)
         let path = config.hub.directoryFile
