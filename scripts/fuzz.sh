@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer target of every wire-format parser (Tests/Fuzz/Targets/Fuzz<Name>.swift)
+# Runs the libFuzzer target of every parser of outside input (Tests/Fuzz/Targets/Fuzz<Name>.swift)
 # for a number of inputs each (default one million), starting from the committed corpus in
 # Tests/Fuzz/corpus/<name>/. New interesting inputs go to .build-fuzz/corpus/<name>/;
 # a crash leaves its input in Tests/Fuzz/crashes/ and fails the script.
@@ -7,6 +7,11 @@
 #   scripts/fuzz.sh                 # all targets, 1,000,000 runs each
 #   scripts/fuzz.sh rtp stun        # only these targets
 #   RUNS=100000 scripts/fuzz.sh     # fewer runs
+#
+# A target is compiled with the sources of GiaobanWire, unless its first lines name others:
+#   // fuzz-sources: Sources/GiaobanServer/Incidents Sources/GiaobanStore/IncidentRecord.swift
+# Those are compiled as one module, so their imports of each other's modules are dropped.
+# A line `// fuzz-options: …` adds libFuzzer options for that target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-1000000}
@@ -29,11 +34,24 @@ for t in "${targets[@]}"; do
     src=${sources[$t]:-}
     [[ -n "$src" ]] || { echo "fuzz: no target named '$t' (have: ${!sources[*]})" >&2; exit 2; }
     echo "fuzz: building $t"
-    swiftc -sanitize=fuzzer,address -parse-as-library -O "${wire_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
+    target_sources=("${wire_sources[@]}")
+    declared=$(sed -n 's#^// fuzz-sources: ##p' "$src" | head -n 1)
+    if [[ -n "$declared" ]]; then
+        copy="$out/src-$t"
+        rm -rf "$copy" && mkdir -p "$copy"
+        target_sources=()
+        for f in $(find $declared -name '*.swift' | sort); do
+            sed -E '/^(public |internal )?import Giaoban[A-Za-z]+$/d' "$f" > "$copy/$(echo "$f" | tr / _)"
+            target_sources+=("$copy/$(echo "$f" | tr / _)")
+        done
+    fi
+    swiftc -sanitize=fuzzer,address -parse-as-library -O "${target_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
         | grep -v "Cannot export local symbol" || true
+    [[ -x "$out/fuzz-$t" ]] || { echo "fuzz: $t did not build" >&2; exit 1; }
     mkdir -p "$out/corpus/$t" "Tests/Fuzz/corpus/$t"
     echo "fuzz: running $t for $runs inputs"
-    if "$out/fuzz-$t" -runs="$runs" -max_len=4096 -print_final_stats=1 \
+    read -r -a options <<< "$(sed -n 's#^// fuzz-options: ##p' "$src" | head -n 1)"
+    if "$out/fuzz-$t" "${options[@]}" -runs="$runs" -max_len=4096 -print_final_stats=1 \
         -artifact_prefix="Tests/Fuzz/crashes/$t-" "$out/corpus/$t" "Tests/Fuzz/corpus/$t" > "$out/$t.log" 2>&1; then
         echo "fuzz: $t ok — $(grep -E '^stat::number_of_executed_units' "$out/$t.log" | awk '{print $2}') inputs, no crash"
     else
