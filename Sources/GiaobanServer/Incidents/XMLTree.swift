@@ -102,22 +102,26 @@ struct XMLReader {
         throw fail("unterminated \(what)")
     }
 
+    /// Skips one comment or processing instruction at the cursor; false when there is none.
+    /// A `<!` that starts neither a comment nor CDATA is a DTD, refused.
+    mutating func skipCommentOrInstruction() throws(Failure) -> Bool {
+        if peek("<!--") {
+            position += 4
+            _ = try skip(past: "-->", "comment")
+        } else if peek("<?") {
+            position += 2
+            _ = try skip(past: "?>", "processing instruction")
+        } else if peek("<!"), !peek("<![CDATA[") {
+            throw fail("a document type declaration is not accepted", dtd: true)
+        } else {
+            return false
+        }
+        return true
+    }
+
     /// Comments, processing instructions and white space between markup.
     mutating func skipMisc() throws(Failure) {
-        while true {
-            skipSpace()
-            if peek("<!--") {
-                position += 4
-                _ = try skip(past: "-->", "comment")
-            } else if peek("<?") {
-                position += 2
-                _ = try skip(past: "?>", "processing instruction")
-            } else if peek("<!") {
-                throw fail("a document type declaration is not accepted", dtd: true)
-            } else {
-                return
-            }
-        }
+        repeat { skipSpace() } while try skipCommentOrInstruction()
     }
 
     mutating func document() throws(Failure) -> XMLTreeElement {
@@ -209,14 +213,8 @@ struct XMLReader {
             } else if peek("<![CDATA[") {
                 position += 9
                 text += try skip(past: "]]>", "CDATA section")
-            } else if peek("<!--") {
-                position += 4
-                _ = try skip(past: "-->", "comment")
-            } else if peek("<?") {
-                position += 2
-                _ = try skip(past: "?>", "processing instruction")
-            } else if peek("<!") {
-                throw fail("a document type declaration is not accepted", dtd: true)
+            } else if try skipCommentOrInstruction() {
+                continue
             } else if bytes[position] == UInt8(ascii: "<") {
                 node.children.append(try element(depth: depth + 1))
             } else {
