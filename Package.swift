@@ -93,8 +93,10 @@ let package = Package(
         .executableTarget(
             name: "GiaobanBench",
             dependencies: [
-                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient",
+                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

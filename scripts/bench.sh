@@ -4,6 +4,8 @@
 #   scripts/bench.sh broadcast             # 1 → N through the relay, with direct and kernel-floor references
 #                                          #   → table + artifacts/bench/broadcast.json + broadcast.svg
 #   scripts/bench.sh udp                   # media socket loop vs SwiftNIO (see docs/udp-loop.md)
+#   scripts/bench.sh hub                   # one incident to 1,000 WebSocket subscribers; durable ingest rate
+#                                          #   → table + artifacts/bench/hub.json (docs/hub.md)
 #   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -30,6 +30,16 @@ struct HubFlowTests {
         return received.withLock { $0 }
     }
 
+    /// Waits (bounded) until `recipient`'s confirmation of the item is written: confirmations
+    /// are batched, so they land a few milliseconds after the message.
+    static func confirmed(_ hub: Hub, _ kind: DeliveryKind, _ id: Int64, by recipient: String) async throws {
+        for _ in 0..<250 {
+            if try await hub.deliveries.deliveries(kind: kind, itemID: id).first(where: { $0.recipient == recipient })?.deliveredAt != nil { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("\(kind) \(id) was not confirmed by \(recipient) within 5 s")
+    }
+
     static func confirm(_ message: [String: Any]) -> String? {
         guard let type = message["type"] as? String, ["incident", "briefing"].contains(type),
               let item = message[type] as? [String: Any], let id = item["id"] as? Int else { return nil }
@@ -50,8 +60,8 @@ struct HubFlowTests {
             #expect(jsonObject(first[0])["type"] as? String == "hello")
             #expect(jsonObject(first[0])["pending"] as? Int == 2)
             #expect(first.dropFirst().compactMap { (jsonObject($0)["incident"] as? [String: Any])?["identifier"] as? String } == ["sf-1", "sf-2"])
-            // Confirmations are stored before the next connect reads them.
-            try await Task.sleep(for: .milliseconds(200))
+            try await Self.confirmed(fixture.hub, .incident, 1, by: "xa-a")
+            try await Self.confirmed(fixture.hub, .incident, 2, by: "xa-a")
             let again = try await Self.session(client, .commune, "xa-a", count: 1)
             #expect(jsonObject(again[0])["pending"] as? Int == 0)
             // xa-d never connected: nothing was routed to it, so nothing is pending.
@@ -67,7 +77,7 @@ struct HubFlowTests {
                                      body: HubFixture.report("live-1", lat: 10.85, lon: 106.95)) { #expect($0.status == .created) }
             let messages = try await live.value
             #expect((jsonObject(messages[1])["incident"] as? [String: Any])?["identifier"] as? String == "live-1")
-            try await Task.sleep(for: .milliseconds(200))
+            try await Self.confirmed(fixture.hub, .incident, 3, by: "xa-b")
             let rows = try await fixture.hub.deliveries.deliveries(kind: .incident, itemID: 3)
             #expect(rows.first { $0.recipient == "xa-b" }?.deliveredAt != nil)
             #expect(rows.first { $0.recipient == "command" }?.deliveredAt == nil)
@@ -212,6 +222,7 @@ struct HubFlowTests {
             let messages = try await Self.session(client, .commune, "xa-a", count: 2, replies: Self.confirm)
             let briefing = jsonObject(messages[1])["briefing"] as? [String: Any]
             #expect(briefing?["title"] as? String == "Triển khai cao điểm")
+            try await Self.confirmed(fixture.hub, .briefing, 1, by: "xa-a")
             let files = briefing?["attachments"] as? [[String: Any]] ?? []
             let url = try #require(files.first?["url"] as? String)
             try await client.execute(uri: url, method: .get, headers: HubFixture.headers(.commune, "xa-a")) { r in

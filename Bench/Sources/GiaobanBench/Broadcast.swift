@@ -107,12 +107,12 @@ struct Broadcast: ParsableCommand {
         }
         if relayRun.error != nil { throw ExitCode(1) }
     }
+}
 
-    /// Prints one progress line at once, also when stdout is a pipe.
-    func progress(_ line: String) {
-        print(line)
-        fflush(nil)
-    }
+/// Prints one progress line at once, also when stdout is a pipe.
+func progress(_ line: String) {
+    print(line)
+    fflush(nil)
 }
 
 /// A number with up to one decimal, without a trailing ".0".

@@ -3,10 +3,10 @@ import ArgumentParser
 /// `giaoban-bench`: the benchmark harness. Each subcommand is one scenario; each prints a
 /// table and can write JSON.
 @main
-struct GiaobanBench: ParsableCommand {
+struct GiaobanBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "giaoban-bench",
         abstract: "Measure what the relay adds: per-packet work, latency, CPU and memory.",
-        subcommands: [Micro.self, Broadcast.self, UDPLoops.self]
+        subcommands: [Micro.self, Broadcast.self, UDPLoops.self, HubFanout.self]
     )
 }

@@ -28,7 +28,7 @@ final class RelayProcess {
     }
 
     /// Starts `binary serve` and waits up to `timeout` for GET /healthz to answer.
-    init(binary: String, timeout: Double = 20) throws {
+    init(binary: String, timeout: Double = 20, environment extra: [String: String] = [:]) throws {
         guard access(binary, X_OK) == 0 else {
             throw StartError(description: "relay binary not found or not executable: \(binary) (build it with "
                 + "swift build -c release --product giaoban, or pass --relay PATH)")
@@ -52,6 +52,7 @@ final class RelayProcess {
         environment["GIAOBAN_MEDIA_UDP_PORT"] = String(mediaPort)
         environment["GIAOBAN_AUTH_SECRET_FILE"] = secret
         environment["GIAOBAN_SERVER_LOG_LEVEL"] = "info"
+        environment.merge(extra) { _, given in given }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)
         process = Process()
@@ -79,6 +80,12 @@ final class RelayProcess {
         }
         stop()
         throw StartError(description: "GET /healthz did not answer within \(timeout) s (\(lastError)); log:\n\(logTail())")
+    }
+
+    /// The token secret the relay signs with (to issue many tokens without a process each).
+    func secret() throws -> [UInt8] {
+        Array(try String(contentsOfFile: "\(directory)/token.secret", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines).utf8)
     }
 
     /// GET `path` on the control plane.

@@ -42,6 +42,8 @@ public final class Hub: Sendable {
     let clock: @Sendable () -> Int64
     /// Counters for /metrics.
     public let metrics = HubMetrics()
+    /// Receipt confirmations waiting to be written together.
+    let confirmations = Mutex<(pending: [DeliveryKey], scheduled: Bool)>(([], false))
 
     /// A hub over an open, migrated database. `clock` gives milliseconds since 1970 (tests
     /// pass their own to step time).
@@ -86,6 +88,45 @@ public final class Hub: Sendable {
                                                  escalatedAt: now), to: commandCenterRecipient)
         }
         return due
+    }
+
+    /// Queues a client's receipt confirmation. Confirmations are written in one transaction
+    /// per `confirmationDelay` (not one fsync each: one incident can reach a thousand
+    /// communes); a crash before the write loses only the mark, and the item is sent again at
+    /// the next connect — delivery stays at least once.
+    func confirm(_ key: DeliveryKey) {
+        let schedule = confirmations.withLock { state -> Bool in
+            state.pending.append(key)
+            defer { state.scheduled = true }
+            return !state.scheduled
+        }
+        guard schedule else { return }
+        Task {
+            try? await Task.sleep(for: Self.confirmationDelay)
+            await flushConfirmations()
+        }
+    }
+
+    /// How long confirmations gather before they are written.
+    static let confirmationDelay = Duration.milliseconds(20)
+
+    /// Writes the queued confirmations and tells the command center of the new ones.
+    func flushConfirmations() async {
+        let batch = confirmations.withLock { state -> [DeliveryKey] in
+            defer { state = ([], false) }
+            return state.pending
+        }
+        guard !batch.isEmpty else { return }
+        let now = clock()
+        do throws(StoreError) {
+            for key in try await deliveries.recordDelivered(batch, now: now) {
+                announce(HubMessage.Receipt(kind: key.kind.rawValue, id: key.itemID, recipient: key.recipient,
+                                            step: "delivered", by: key.recipient, at: now))
+            }
+        } catch {
+            logger.error("receipt confirmations not recorded; the items will be sent again at reconnect",
+                         metadata: ["count": "\(batch.count)", "error": "\(error)"])
+        }
     }
 
     /// Runs `escalateOverdue` every `escalationCheckInterval` until the task is cancelled.
@@ -152,7 +193,10 @@ extension Hub {
         let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes),
                                 logger: logger, clock: clock)
         let path = config.hub.directoryFile
-        if !path.isEmpty {
+        if !path.isEmpty, !FileManager.default.fileExists(atPath: path) {
+            logger.warning("the directory file does not exist; the directory starts as the database holds it",
+                           metadata: ["hub.directory_file": "\(path)"])
+        } else if !path.isEmpty {
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
                 throw HubOpenError("hub.directory_file: cannot read \(path): \(error.localizedDescription)")

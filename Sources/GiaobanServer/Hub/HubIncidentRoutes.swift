@@ -66,7 +66,8 @@ extension Hub {
                 "id": "\(outcome.id)", "source": "\(record.source)", "identifier": "\(record.identifier)",
                 "severity": "\(record.severity)", "format": "\(record.format)", "recipients": "\(recipients.joined(separator: ","))",
             ])
-            await push(incidentID: outcome.id, to: recipients)
+            // Committed: the camera's answer need not wait for the pushes.
+            Task { await push(incidentID: outcome.id, to: recipients) }
         }
         return .json(outcome.created ? .created : .ok, IngestAnswer(id: outcome.id, created: outcome.created, recipients: recipients),
                      location: "/api/incidents/\(outcome.id)")

@@ -10,6 +10,7 @@ import HummingbirdWebSocket
 /// again (store and forward), after a `hello`; then live pushes follow. The client answers
 /// `{"type": "delivered" | "read" | "ack", "kind": "incident" | "briefing", "id": n}`; a
 /// malformed message gets `{"type": "error", "message": …}` and the connection stays open.
+/// `delivered` is written in batches (`Hub.confirm`); `read` and `ack` before the next message.
 extension Hub {
     func addEventSocket(to router: Router<BasicWebSocketRequestContext>) {
         router.ws("/api/events") { request, _ in
@@ -88,11 +89,15 @@ extension Hub {
         guard let kindText = message.kind, let kind = DeliveryKind(rawValue: kindText), let id = message.id, id > 0 else {
             return HubMessage.error(#"\#(type) needs "kind" (incident or briefing) and a positive "id""#)
         }
+        if type == "delivered" {
+            confirm(DeliveryKey(kind: kind, itemID: id, recipient: channel))
+            return nil
+        }
         do throws(PlainError) {
             if type == "ack", kind == .incident {
                 _ = try await acknowledge(incidentID: id, recipient: channel, actor: claims.sub)
             } else {
-                let step: DeliveryStep = type == "delivered" ? .delivered : type == "read" ? .read : .acknowledged(by: claims.sub)
+                let step: DeliveryStep = type == "read" ? .read : .acknowledged(by: claims.sub)
                 try await record(step, kind: kind, itemID: id, recipient: channel)
             }
             return nil

@@ -33,6 +33,23 @@ public struct DeliveryRecord: Sendable, Equatable, Codable {
     public var escalatedAt: Int64?
 }
 
+/// Names one delivery row.
+public struct DeliveryKey: Sendable, Hashable {
+    /// Incident or briefing.
+    public var kind: DeliveryKind
+    /// The item's id.
+    public var itemID: Int64
+    /// The recipient.
+    public var recipient: String
+
+    /// Creates a key.
+    public init(kind: DeliveryKind, itemID: Int64, recipient: String) {
+        self.kind = kind
+        self.itemID = itemID
+        self.recipient = recipient
+    }
+}
+
 /// A recipient's step with an item.
 public enum DeliveryStep: Sendable, Equatable {
     /// The recipient's client confirmed receipt.
@@ -50,11 +67,19 @@ enum Deliveries {
 
     static func insert(_ session: any SQLSession, kind: DeliveryKind, itemID: Int64, recipients: [String],
                        now: Int64) throws(StoreError) {
-        for recipient in Set(recipients).sorted() {
+        // Many rows per statement: one incident near a town may reach hundreds of communes.
+        let all = Set(recipients).sorted()
+        var start = 0
+        while start < all.count {
+            let chunk = all[start..<min(all.count, start + 200)]
+            start += chunk.count
+            var values: [SQLValue] = []
+            values.reserveCapacity(chunk.count * 4)
+            for recipient in chunk { values += [.text(kind.rawValue), .integer(itemID), .text(recipient), .integer(now)] }
             try session.run("""
-                INSERT INTO deliveries (kind, item_id, recipient, created_at) VALUES (?, ?, ?, ?)
+                INSERT INTO deliveries (kind, item_id, recipient, created_at) VALUES \(Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
                 ON CONFLICT (kind, item_id, recipient) DO NOTHING
-                """, [.text(kind.rawValue), .integer(itemID), .text(recipient), .integer(now)])
+                """, values)
         }
     }
 
@@ -130,6 +155,21 @@ public final class DeliveryStore: Sendable {
                        now: Int64) async throws(StoreError) -> Bool {
         try await database.write { session throws(StoreError) in
             try Deliveries.record(session, step, kind: kind, itemID: itemID, recipient: recipient, now: now)
+        }
+    }
+
+    /// Records receipt confirmations in one transaction; returns those that were new (the
+    /// others were confirmed, read or acknowledged before, or not routed to that recipient).
+    public func recordDelivered(_ confirmations: [DeliveryKey], now: Int64) async throws(StoreError) -> [DeliveryKey] {
+        try await database.write { session throws(StoreError) in
+            var fresh: [DeliveryKey] = []
+            for key in confirmations {
+                let changed = try session.run("""
+                    UPDATE deliveries SET delivered_at = ? WHERE kind = ? AND item_id = ? AND recipient = ? AND delivered_at IS NULL
+                    """, [.integer(now), .text(key.kind.rawValue), .integer(key.itemID), .text(key.recipient)])
+                if changed == 1 { fresh.append(key) }
+            }
+            return fresh
         }
     }
 
