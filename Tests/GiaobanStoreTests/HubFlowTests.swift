@@ -101,6 +101,17 @@ struct HubFlowTests {
             #expect(messages[2].contains("unknown message type"))
             #expect(messages[4].contains("no incident 99"))
             try await client.execute(uri: "/api/events", method: .get) { r in #expect(r.status == .unauthorized) }
+            try await client.execute(uri: "/api/events", method: .get, headers: HubFixture.headers(.commune, "xa-a")) { r in
+                #expect(r.status == .upgradeRequired)
+            }
+            // A camera's handshake is accepted and closed at once with the reason.
+            let close = try await withTimeout(15) {
+                try await client.ws("/api/events?access_token=\(HubFixture.token(.camera, "cam-1"))") { inbound, _, _ in
+                    for try await _ in inbound.messages(maxSize: 1 << 16) {}
+                }
+            }
+            #expect(close?.closeCode == .policyViolation)
+            #expect(close?.reason?.contains("role 'camera' may not") == true)
         }
     }
 

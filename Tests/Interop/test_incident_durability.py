@@ -149,7 +149,9 @@ def test_answered_incidents_survive_sigkill(backend, workdir, request):
 
     restarted = start(f"test_incident_durability_{backend}_restart", workdir, request, env)
     try:
-        listed = list_all(restarted, token)
+        # Cameras only report; the command center reads.
+        reader = restarted.token("officer-1", "observer")
+        listed = list_all(restarted, reader)
         by_identifier: dict[str, list[int]] = {}
         for incident in listed:
             by_identifier.setdefault(incident["identifier"], []).append(incident["id"])
@@ -168,9 +170,10 @@ def test_answered_incidents_survive_sigkill(backend, workdir, request):
         n = int(identifier.rsplit("-", 1)[1])
         resp = post(restarted, token, identifier, n, requests.Session())
         assert resp.status_code == 200, f"retry after restart -> {resp.status_code}: {resp.text[:200]!r}"
-        assert resp.json() == {"id": expected_id, "created": False}
+        answer = resp.json()
+        assert (answer["id"], answer["created"]) == (expected_id, False), answer
         one = requests.get(restarted.url(f"/api/incidents/{expected_id}"),
-                           headers={"Authorization": f"Bearer {token}"}, timeout=5)
+                           headers={"Authorization": f"Bearer {reader}"}, timeout=5)
         assert one.status_code == 200 and one.json()["identifier"] == identifier
     finally:
         restarted.stop()
@@ -210,8 +213,9 @@ def test_ingest_refusals(workdir, request):
             assert_plain(resp, 413, "max_body_bytes")
         except requests.ConnectionError:
             pass  # the server may close the connection before reading the whole body
-        assert_plain(requests.get(url + "?limit=0", headers=camera, timeout=5), 400, "limit")
-        assert_plain(requests.get(url + "/999999", headers=camera, timeout=5), 404, "999999")
+        assert_plain(requests.get(url + "?limit=0", headers=commune, timeout=5), 400, "limit")
+        assert_plain(requests.get(url + "/999999", headers=commune, timeout=5), 404, "999999")
+        assert_plain(requests.get(url, headers=camera, timeout=5), 403, "camera")
         created = requests.post(url, json=report, headers=camera, timeout=5)
         assert created.status_code == 201 and created.json()["created"] is True
         assert created.headers.get("Location") == f"/api/incidents/{created.json()['id']}"

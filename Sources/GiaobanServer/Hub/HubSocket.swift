@@ -14,17 +14,26 @@ import HummingbirdWebSocket
 extension Hub {
     func addEventSocket(to router: Router<BasicWebSocketRequestContext>) {
         router.ws("/api/events") { request, _ in
-            let claims = try self.tokens.authorize(request, roles: [.chair, .admin, .observer, .commune], allowQueryToken: true)
-            _ = claims
+            // A refused handshake can only be an empty 400 here, and browsers do not show
+            // handshake statuses anyway: a WebSocket handshake is accepted and a bad token
+            // closes it at once with 1008 and the reason. A plain GET gets 401/403 or 426.
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+                _ = try self.tokens.authorize(request, roles: Self.socketRoles, allowQueryToken: true)
+                throw PlainError(.upgradeRequired, "GET /api/events is a WebSocket: send Upgrade: websocket")
+            }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            guard let claims = try? self.tokens.authorize(context.request, allowQueryToken: true), let channel = claims.channel else {
-                try await outbound.close(.policyViolation, reason: "token no longer valid")
+            let claims: TokenClaims
+            do throws(PlainError) { claims = try self.tokens.authorize(context.request, roles: Self.socketRoles, allowQueryToken: true) } catch {
+                try await outbound.close(.policyViolation, reason: String(error.message.prefix(120)))
                 return
             }
+            guard let channel = claims.channel else { return }
             try await self.serve(claims: claims, channel: channel, inbound: inbound, outbound: outbound)
         }
     }
+
+    static let socketRoles: Set<Role> = [.chair, .admin, .observer, .commune]
 
     func serve(claims: TokenClaims, channel: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         // Subscribe before reading what is pending, so nothing committed in between is missed
