@@ -385,3 +385,53 @@ struct MediaRouterStreamTests {
         #expect(!h.router.hasPublisher(stream: "r"))
     }
 }
+
+@Suite("Media router: audio levels and the relay's mute")
+struct MediaRouterAudioTests {
+    /// An Opus RTP packet with the RFC 6464 level in a one-byte header extension (id 1).
+    static func opusPacket(sequence: UInt16, level: UInt8, voice: Bool) -> [UInt8] {
+        var p: [UInt8] = [0x90, 111, UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
+        p += withUnsafeBytes(of: (UInt32(sequence) * 960).bigEndian, Array.init) + withUnsafeBytes(of: UInt32(0x2222).bigEndian, Array.init)
+        p += [0xBE, 0xDE, 0x00, 0x01, 0x10, (voice ? 0x80 : 0) | level, 0x00, 0x00]
+        return p + [UInt8](repeating: 0x55, count: 60)
+    }
+
+    static func audioSetup(_ peer: LoopbackPeer, role: PeerSetup.Role, id: String, ssrc: UInt32) -> PeerSetup {
+        var setup = peer.setup(role: role, stream: "room", id: id, relayICE: .random(), ssrc: ssrc)
+        setup.video = nil
+        setup.audio = PeerSetup.Track(kind: .audio, payloadType: role == .publisher ? 111 : 109, codec: "opus", clockRate: 48_000, ssrc: ssrc)
+        if role == .publisher { setup.audioLevelExtensionID = 1 }
+        return setup
+    }
+
+    @Test("the publisher's audio level is kept; a mute holds its audio back without a gap in sequence numbers")
+    func levelAndMute() throws {
+        let h = try Harness()
+        let pub = try LoopbackPeer(port: 5100, relayFingerprint: h.relayCertificate.fingerprint)
+        let sub = try LoopbackPeer(port: 5101, relayFingerprint: h.relayCertificate.fingerprint)
+        h.peers = [pub, sub]
+        try h.router.addPeer(Self.audioSetup(pub, role: .publisher, id: "pub", ssrc: 0), now: h.now)
+        try h.router.addPeer(Self.audioSetup(sub, role: .subscriber, id: "sub", ssrc: 0xA0D1), now: h.now)
+        try h.connect(pub)
+        try h.connect(sub)
+        _ = try sub.takeRTCP()
+        func send(_ range: Range<UInt16>, level: UInt8) throws -> [UInt16] {
+            for s in range { h.send(try pub.protect(Self.opusPacket(sequence: s, level: level, voice: true)), from: pub) }
+            h.deliver()
+            return try sub.takeRTP().map { packet in try packet.withUnsafeBytes { try RTPPacketView($0).sequenceNumber } }
+        }
+        let before = try send(100..<103, level: 30)
+        #expect(before.count == 3)
+        #expect(h.router.audioActivity() == [.init(stream: "room", level: 30, voice: true, muted: false, held: 0)])
+
+        #expect(h.router.setAudioMuted(stream: "room", true))
+        #expect(try send(103..<106, level: 20).isEmpty, "nothing reaches the subscriber while muted")
+        #expect(h.router.audioActivity().first?.held == 3)
+        #expect(h.router.audioActivity().first?.level == 20, "levels are still read while muted")
+
+        #expect(h.router.setAudioMuted(stream: "room", false))
+        let after = try send(106..<108, level: 25)
+        #expect(after == [before[2] &+ 1, before[2] &+ 2], "continues without a gap")
+        #expect(!h.router.setAudioMuted(stream: "no-such-stream", true))
+    }
+}

@@ -99,6 +99,12 @@ final class RelayStream {
     /// Reception statistics of the publisher's streams (receiver reports to the publisher).
     var videoReception = ReceptionStatistics()
     var audioReception = ReceptionStatistics()
+    /// The publisher's audio is held back from every subscriber (a chair's mute).
+    var audioMuted = false
+    /// The publisher's latest RFC 6464 audio level (0 loud … 127 silent) and voice flag.
+    var audioLevel: AudioLevelExtension?
+    /// Audio packets not forwarded while muted.
+    var audioHeld = 0
 
     init(name: String, cacheSize: Int) {
         self.name = name

@@ -60,6 +60,18 @@ extension MediaRouter {
             stream.audioReception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp,
                                          arrival: rtpTime(now, clockRate: audio.clockRate))
             stream.lastAudioTimestamp = packet.timestamp
+            if let id = publisher.setup.audioLevelExtensionID, let element = packet.extensions.element(id: id),
+               let level = try? AudioLevelExtension(element.data) {
+                stream.audioLevel = level
+            }
+            if stream.audioMuted {
+                // Held back, with no gap left in any subscriber's sequence numbers.
+                stream.audioHeld &+= 1
+                counters.rtpReceived &+= 1
+                let subscribers = stream.subscribers
+                for index in 0..<subscribers.count { _ = subscribers[index].audioOut.skip(sequence: packet.sequenceNumber) }
+                return
+            }
         } else {
             return counters.drop(.rtpUnknownSSRC)
         }

@@ -105,6 +105,46 @@ public final class MediaRouter {
     /// True when a publisher exists for `stream`.
     public func hasPublisher(stream: String) -> Bool { streams[stream]?.publisher != nil }
 
+    /// Holds back (or releases) the audio of `stream`'s publisher for every subscriber: a
+    /// mute at the relay, which the muted client cannot undo. False when there is no such stream.
+    @discardableResult
+    public func setAudioMuted(stream: String, _ muted: Bool) -> Bool {
+        guard let relay = streams[stream] else { return false }
+        relay.audioMuted = muted
+        return true
+    }
+
+    /// One published stream's audio as the relay sees it.
+    public struct AudioActivity: Sendable, Equatable {
+        /// The stream.
+        public var stream: String
+        /// The latest RFC 6464 level, 0 (loudest) to 127 (silence); nil before any.
+        public var level: UInt8?
+        /// The latest voice-activity flag.
+        public var voice: Bool
+        /// Whether the relay holds its audio back.
+        public var muted: Bool
+        /// Audio packets held back while muted.
+        public var held: Int
+
+        /// Creates a value.
+        public init(stream: String, level: UInt8?, voice: Bool, muted: Bool, held: Int) {
+            self.stream = stream
+            self.level = level
+            self.voice = voice
+            self.muted = muted
+            self.held = held
+        }
+    }
+
+    /// Every stream with a publisher, by name.
+    public func audioActivity() -> [AudioActivity] {
+        streams.values.filter { $0.publisher != nil }.map {
+            AudioActivity(stream: $0.name, level: $0.audioLevel?.level, voice: $0.audioLevel?.voiceActivity ?? false,
+                          muted: $0.audioMuted, held: $0.audioHeld)
+        }.sorted { $0.stream < $1.stream }
+    }
+
     /// The number of peers.
     public var peerCount: Int { peers.count }
 

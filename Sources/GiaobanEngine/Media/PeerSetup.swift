@@ -60,6 +60,9 @@ public struct PeerSetup: Sendable {
     /// (draft-holmer-rmcat-transport-wide-cc-extensions-01), when negotiated; the relay then
     /// sends transport-wide feedback so the sender can estimate its bandwidth.
     public var transportCCExtensionID: UInt8?
+    /// Publisher: the header extension id of the client-to-mixer audio level (RFC 6464), when
+    /// negotiated; the relay keeps each stream's latest level for active-speaker detection.
+    public var audioLevelExtensionID: UInt8?
 
     /// A peer setup.
     public init(id: String, role: Role, stream: String, localICE: ICECredentials, remoteICE: ICECredentials,

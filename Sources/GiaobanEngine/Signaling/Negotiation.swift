@@ -71,6 +71,7 @@ public enum Negotiation {
         var bundled: [String] = []
         var rng = SystemRandomNumberGenerator()
         var transportCC: UInt8?
+        var audioLevelID: UInt8?
 
         for m in offer.media {
             var answer = MediaDescription(media: m.media, port: 0, proto: m.proto, formats: m.formats)
@@ -142,6 +143,7 @@ public enum Negotiation {
                 if kind == .audio { wantedURIs.append(SDPExtensionURI.audioLevel) }
                 for ext in m.extMaps where wantedURIs.contains(ext.uri) && ext.direction.map({ $0.sends }) ?? true && ext.id < 256 {
                     attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
+                    if ext.uri == SDPExtensionURI.audioLevel { audioLevelID = UInt8(ext.id) }
                     if ext.uri == SDPExtensionURI.transportWideCC {
                         transportCC = transportCC ?? UInt8(ext.id)
                         attrs.append(SDPRTCPFeedback(payloadType: codec.payloadType, type: "transport-cc").attribute)
@@ -176,6 +178,7 @@ public enum Negotiation {
                              remoteICE: ICECredentials(ufrag: ufrag, pwd: pwd), remoteFingerprint: remoteFingerprint,
                              dtlsClient: dtlsClient, audio: audio, video: video)
         peer.transportCCExtensionID = transportCC
+        peer.audioLevelExtensionID = audioLevelID
         return (answer, peer)
     }
 
