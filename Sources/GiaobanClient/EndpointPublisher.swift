@@ -7,8 +7,10 @@ import GiaobanWire
 /// (RTP clocks: 90 kHz video, RFC 7741 §4.1; 48 kHz audio, RFC 7587 §4.1).
 ///
 /// Answers PLI and FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) with a keyframe and Generic NACK
-/// (RFC 4585 §6.2.1) by sending the packet again from a send cache. Single-threaded:
-/// call `step` in a loop, or `run`.
+/// (RFC 4585 §6.2.1) by sending the packet again from a send cache. Sends a sender report
+/// per stream about every second (RFC 3550 §6.4.1) and reads the relay's receiver reports:
+/// loss, jitter and, from their LSR/DLSR, the round trip. Single-threaded: call `step` in a
+/// loop, or `run`.
 public final class EndpointPublisher {
     /// What to send and how it was negotiated.
     public struct Settings: Sendable {
@@ -56,6 +58,20 @@ public final class EndpointPublisher {
         public var nacked = 0
         /// Of those, packets sent again from the cache.
         public var retransmitted = 0
+        /// Sender reports sent.
+        public var reportsSent = 0
+        /// Receiver reports from the relay about our streams.
+        public var reportsReceived = 0
+        /// SRTCP bytes received.
+        public var bytesReceived = 0
+        /// The relay's last reported fraction of video packets lost (0–1).
+        public var fractionLost = 0.0
+        /// The relay's last reported cumulative loss, video and audio.
+        public var cumulativeLost = 0
+        /// The relay's last reported interarrival jitter of the video stream, in ms.
+        public var jitterMilliseconds = 0.0
+        /// The round trip from the relay's last report echoing an SR (RFC 3550 §6.4.1), in ms.
+        public var roundTripMilliseconds: Double?
 
         /// All counts zero.
         public init() {}
@@ -83,6 +99,11 @@ public final class EndpointPublisher {
     private var nextVideo: ContinuousClock.Instant = .now
     private var nextAudio: ContinuousClock.Instant = .now
     private var scratch = [UInt8](repeating: 0, count: 1600)
+    private var nextReport: ContinuousClock.Instant = .now
+    private var sentVideo = (packets: UInt32(0), octets: UInt32(0))
+    private var sentAudio = (packets: UInt32(0), octets: UInt32(0))
+    private var lastVideoTimestamp: UInt32 = 0
+    private var lostPerSSRC = (video: 0, audio: 0)
 
     /// Prepares the encoders; nothing is sent before the first `step`.
     public init(connection: ClientConnection, settings: Settings) throws(CodecError) {
@@ -126,9 +147,14 @@ public final class EndpointPublisher {
             nextVideo += .seconds(1) / settings.framesPerSecond
             if now - nextVideo > .milliseconds(200) { nextVideo = now }
         }
+        if now >= nextReport {
+            nextReport = now + .seconds(1)
+            sendReports()
+        }
         let due = min(nextAudio, nextVideo)
         connection.poll(timeoutMilliseconds: ClientConnection.milliseconds(until: due, cap: maxWaitMilliseconds)) { incoming, datagram in
             guard case .rtcp(let length) = incoming else { return }
+            stats.bytesReceived += length + connection.peer.srtpOverhead + 4
             handleRTCP(UnsafeRawBufferPointer(rebasing: datagram[0..<length]))
         }
         connection.handleTimers()
@@ -139,6 +165,8 @@ public final class EndpointPublisher {
         let header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
                                       timestamp: audioTimestamp, ssrc: settings.audioSSRC)
         packet.withUnsafeBytes { send(header, payload: $0, cache: false) }
+        sentAudio.packets &+= 1
+        sentAudio.octets &+= UInt32(truncatingIfNeeded: packet.count)
         audioSequence &+= 1
         audioTimestamp &+= UInt32(OpusFormat.samplesPerFrame)
         stats.audioFrames += 1
@@ -149,6 +177,7 @@ public final class EndpointPublisher {
         frameIndex += 1
         let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
         let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
+        lastVideoTimestamp = timestamp
         for frame in try video.encode(picture) {
             let payloads = packetizer.packetize(frame.data)
             for (i, payload) in payloads.enumerated() {
@@ -156,6 +185,8 @@ public final class EndpointPublisher {
                                               timestamp: timestamp, ssrc: settings.videoSSRC, marker: i == payloads.count - 1)
                 payload.withUnsafeBytes { send(header, payload: $0, cache: true) }
                 videoSequence &+= 1
+                sentVideo.packets &+= 1
+                sentVideo.octets &+= UInt32(truncatingIfNeeded: payload.count)
             }
             stats.videoFrames += 1
             if frame.isKeyframe { stats.keyframes += 1 }
@@ -183,7 +214,11 @@ public final class EndpointPublisher {
     private func handleRTCP(_ bytes: UnsafeRawBufferPointer) {
         guard let compound = try? RTCPCompound(bytes) else { return }
         for packet in compound {
-            if packet.packetType == .payloadFeedback,
+            if packet.packetType == .receiverReport, let rr = try? ReceiverReport(packet.bytes) {
+                readReport(rr.reports)
+            } else if packet.packetType == .senderReport, let sr = try? SenderReport(packet.bytes) {
+                readReport(sr.reports)
+            } else if packet.packetType == .payloadFeedback,
                packet.header.count == PictureLossIndication.format || packet.header.count == FullIntraRequest.format {
                 stats.keyframesRequested += 1
                 video.requestKeyframe()
@@ -197,6 +232,49 @@ public final class EndpointPublisher {
                         transmit(buffer, length: length)
                     }
                 }
+            }
+        }
+    }
+
+    /// One SR per stream that has sent something, with the wall clock's NTP time and the RTP
+    /// timestamp of the last frame sent (RFC 3550 §6.4.1).
+    private func sendReports() {
+        let ntp = WallClock.ntpNow()
+        if sentVideo.packets > 0 {
+            let sr = SenderReportBuilder(ssrc: settings.videoSSRC, ntpTimestamp: ntp, rtpTimestamp: lastVideoTimestamp,
+                                         packetCount: sentVideo.packets, octetCount: sentVideo.octets)
+            sendRTCP(sr)
+        }
+        if sentAudio.packets > 0 {
+            let sr = SenderReportBuilder(ssrc: settings.audioSSRC, ntpTimestamp: ntp, rtpTimestamp: audioTimestamp,
+                                         packetCount: sentAudio.packets, octetCount: sentAudio.octets)
+            sendRTCP(sr)
+        }
+    }
+
+    private func sendRTCP(_ sr: SenderReportBuilder) {
+        let sent = scratch.withUnsafeMutableBytes { buffer in
+            connection.sendRTCP(scratch: buffer) { out throws(WireError) in try RTCPCompound.marshal(sr, into: out) }
+        }
+        if sent > 0 { stats.reportsSent += 1 }
+    }
+
+    /// Reads the relay's report blocks about our streams: loss, jitter, round trip.
+    private func readReport(_ blocks: ReceptionReportBlocks) {
+        let arrival = WallClock.ntpNow()
+        for block in blocks where block.ssrc == settings.videoSSRC || block.ssrc == settings.audioSSRC {
+            stats.reportsReceived += 1
+            if block.ssrc == settings.videoSSRC {
+                stats.fractionLost = Double(block.fractionLost) / 256
+                stats.jitterMilliseconds = Double(block.jitter) / 90
+                lostPerSSRC.video = Int(block.cumulativeLost)
+            } else {
+                lostPerSSRC.audio = Int(block.cumulativeLost)
+            }
+            stats.cumulativeLost = lostPerSSRC.video + lostPerSSRC.audio
+            if let rtt = RoundTripTime.fromReport(lastSenderReport: block.lastSenderReport,
+                                                  delaySinceLastSenderReport: block.delaySinceLastSenderReport, arrivalNTP: arrival) {
+                stats.roundTripMilliseconds = Double(rtt.components.seconds) * 1000 + Double(rtt.components.attoseconds) * 1e-15
             }
         }
     }

@@ -95,6 +95,32 @@ public struct VP8FrameAssembler: Sendable {
         return events
     }
 
+    /// Takes the news that the packet with `sequenceNumber` will never come (a jitter buffer
+    /// gave it up): the frame it belonged to is incomplete, and the packets held behind it
+    /// are used at once instead of waiting for `reorderWindow` more.
+    public mutating func lose(sequenceNumber: UInt16) -> [Event] {
+        let seq = unwrapper.unwrap(sequenceNumber)
+        guard let expected = next else {
+            next = seq + 1
+            lossBeforeNext = true
+            counters.lost += 1
+            return []
+        }
+        guard seq >= expected, pending[seq] == nil else { return [] }
+        var events: [Event] = []
+        while let n = next, n <= seq {
+            next = n + 1
+            if let packet = pending.removeValue(forKey: n) {
+                consume(packet, into: &events)
+            } else {
+                counters.lost += 1
+                if current != nil { current!.broken = true } else { lossBeforeNext = true }
+            }
+        }
+        drain(into: &events)
+        return events
+    }
+
     /// Consumes the packets that are next in sequence.
     private mutating func drain(into events: inout [Event]) {
         while let seq = next, let packet = pending.removeValue(forKey: seq) {

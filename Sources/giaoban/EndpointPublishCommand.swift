@@ -61,8 +61,12 @@ struct EndpointPublish: ParsableCommand {
         var previous = EndpointPublisher.Stats()
         do {
             try publisher.run(until: start + .milliseconds(Int(options.duration * 1000))) { stats in
-                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s, frames \(stats.videoFrames)"
-                               + " (+\(stats.videoFrames - previous.videoFrames)), keyframes \(stats.keyframes),"
+                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s,"
+                               + " in \(kbps(stats.bytesReceived - previous.bytesReceived, over: 1)) kbit/s,"
+                               + " loss \(String(format: "%.1f", stats.fractionLost * 100))%,"
+                               + " jitter \(String(format: "%.1f", stats.jitterMilliseconds)) ms,"
+                               + " rtt \(stats.roundTripMilliseconds.map { String(format: "%.1f", $0) } ?? "-") ms,"
+                               + " \(stats.videoFrames - previous.videoFrames) fps, keyframes \(stats.keyframes),"
                                + " keyframes requested \(stats.keyframesRequested), NACKed \(stats.nacked), resent \(stats.retransmitted)")
                 previous = stats
             }
@@ -78,7 +82,10 @@ struct EndpointPublish: ParsableCommand {
             ("width", width), ("height", height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
             ("audioFrames", s.audioFrames), ("packetsSent", s.packetsSent), ("bytesSent", s.bytesSent),
             ("averageKbps", kbps(s.bytesSent, over: seconds)), ("keyframesRequested", s.keyframesRequested),
-            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("ended", ended ?? "duration reached"),
+            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("reportsSent", s.reportsSent),
+            ("reportsReceived", s.reportsReceived), ("relayCumulativeLost", s.cumulativeLost),
+            ("relayJitterMs", (s.jitterMilliseconds * 10).rounded() / 10),
+            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1), ("ended", ended ?? "duration reached"),
         ])
         if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
     }

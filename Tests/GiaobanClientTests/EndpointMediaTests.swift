@@ -19,15 +19,14 @@ extension RelayFixture {
     }
 }
 
-@Suite("Endpoint: synthetic publisher → relay → watcher, decoded and analysed")
-struct EndpointMediaTests {
-    @Test("the watcher decodes VP8 pictures of the sent size and hears the publisher's tone", arguments: [440.0, 1000.0])
-    func publishAndWatch(tone: Double) async throws {
-        let relay = try RelayFixture()
+extension RelayFixture {
+    /// A publisher of the synthetic source (320×240, 400 kbit/s, 15 fps, `tone` Hz) and a watcher of
+    /// its stream, both connected through this relay.
+    func publisherAndWatcher(stream: String, tone: Double = 440) async throws -> (EndpointPublisher, EndpointWatcher) {
         let context = try DTLSContext(certificate: DTLSCertificate())
-        let (pubConnection, pubAnswer) = try await relay.join(.publish(audioSSRC: 0xA1, videoSSRC: 0xB2), stream: "e",
-                                                              id: "pub", context: context)
-        var settings = EndpointPublisher.Settings(audioSSRC: 0xA1, videoSSRC: 0xB2)
+        let (pubConnection, pubAnswer) = try await join(.publish(audioSSRC: 0xA3, videoSSRC: 0xB4), stream: stream,
+                                                        id: "pub", context: context)
+        var settings = EndpointPublisher.Settings(audioSSRC: 0xA3, videoSSRC: 0xB4)
         settings.width = 320
         settings.height = 240
         settings.bitrateKbps = 400
@@ -37,10 +36,20 @@ struct EndpointMediaTests {
         settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
         let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
         try publisher.step(maxWaitMilliseconds: 0)  // the relay learns the tracks from the first packets
+        let (subConnection, subAnswer) = try await join(.watch, stream: stream, id: "sub", context: context)
+        return (publisher, try EndpointWatcher(connection: subConnection, answer: subAnswer))
+    }
+}
 
-        let (subConnection, subAnswer) = try await relay.join(.watch, stream: "e", id: "sub", context: context)
-        let watcher = try EndpointWatcher(connection: subConnection, answer: subAnswer)
-        watcher.recordsVideo = true
+@Suite("Endpoint: synthetic publisher → relay → watcher, decoded and analysed")
+struct EndpointMediaTests {
+    @Test("the watcher decodes VP8 pictures of the sent size and hears the publisher's tone", arguments: [440.0, 1000.0])
+    func publishAndWatch(tone: Double) async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "e", tone: tone)
+        let (pubConnection, subConnection) = (publisher.connection, watcher.connection)
+        let video = MemoryOutput()
+        watcher.videoOutput = video
 
         let deadline = ContinuousClock.now + .seconds(3)
         while ContinuousClock.now < deadline {
@@ -59,31 +68,22 @@ struct EndpointMediaTests {
         #expect(dominant.frequency == tone)
         #expect(dominant.share > 0.8)
         let ivf = try #require(watcher.ivf)
-        #expect(ivf.bytes.prefix(4) == [UInt8]("DKIF".utf8)[...])
+        try watcher.finishRecordings()
+        #expect(video.bytes.prefix(4) == [UInt8]("DKIF".utf8)[...])
         #expect(Int(ivf.frameCount) == stats.framesDecoded)
+        #expect(video.bytes[24..<28].reversed().reduce(0) { $0 << 8 | Int($1) } == stats.framesDecoded, "count patched")
         pubConnection.close()
         subConnection.close()
         await relay.media.shutdown()
     }
 
-    @Test("lost video packets make frames incomplete; PLI brings keyframes and decoding recovers")
+    @Test("without NACK, lost video packets make frames incomplete; PLI brings keyframes and decoding recovers")
     func lossRecovery() async throws {
         let relay = try RelayFixture()
-        let context = try DTLSContext(certificate: DTLSCertificate())
-        let (pubConnection, pubAnswer) = try await relay.join(.publish(audioSSRC: 0xA3, videoSSRC: 0xB4), stream: "l",
-                                                              id: "pub", context: context)
-        var settings = EndpointPublisher.Settings(audioSSRC: 0xA3, videoSSRC: 0xB4)
-        settings.width = 320
-        settings.height = 240
-        settings.bitrateKbps = 400
-        settings.framesPerSecond = 15
-        settings.audioPayloadType = try #require(pubAnswer.audio?.payloadType)
-        settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
-        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
-        try publisher.step(maxWaitMilliseconds: 0)
-        let (subConnection, subAnswer) = try await relay.join(.watch, stream: "l", id: "sub", context: context)
-        let watcher = try EndpointWatcher(connection: subConnection, answer: subAnswer)
+        let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "l")
+        let (pubConnection, subConnection) = (publisher.connection, watcher.connection)
         watcher.dropEveryVideoPacket = 20
+        watcher.maxNACKRetries = 0  // PLI only: NACK recovery is EndpointRecoveryTests' subject
 
         let deadline = ContinuousClock.now + .seconds(3)
         while ContinuousClock.now < deadline {
