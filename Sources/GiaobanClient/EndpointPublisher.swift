@@ -84,17 +84,14 @@ public final class EndpointPublisher {
     /// Counts since the start.
     public private(set) var stats = Stats()
 
-    private let pattern: TestPattern
-    private var tone: ToneGenerator
-    private let video: VPXEncoder
-    private let audio: OpusAudioEncoder
+    private let video: VideoFeed
+    private let audio: AudioFeed
     private var packetizer = VP8Packetizer()
     private var cache = RTPSendCache()
     private var videoSequence = UInt16.random(in: 0...UInt16.max)
     private var audioSequence = UInt16.random(in: 0...UInt16.max)
     private let videoTimestampBase = UInt32.random(in: 0...UInt32.max)
     private var audioTimestamp = UInt32.random(in: 0...UInt32.max)
-    private var frameIndex = 0
     private var start: ContinuousClock.Instant?
     private var nextVideo: ContinuousClock.Instant = .now
     private var nextAudio: ContinuousClock.Instant = .now
@@ -105,15 +102,14 @@ public final class EndpointPublisher {
     private var lastVideoTimestamp: UInt32 = 0
     private var lostPerSSRC = (video: 0, audio: 0)
 
-    /// Prepares the encoders; nothing is sent before the first `step`.
-    public init(connection: ClientConnection, settings: Settings) throws(CodecError) {
+    /// Prepares the encoders the sources need; nothing is sent before the first `step`.
+    public init(connection: ClientConnection, settings: Settings, video: VideoSource = .testPattern,
+                audio: AudioSource = .tone) throws(CodecError) {
         self.connection = connection
         self.settings = settings
-        pattern = TestPattern(width: settings.width, height: settings.height)
-        tone = ToneGenerator(frequency: settings.toneFrequency)
-        video = try VPXEncoder(.init(codec: .vp8, width: settings.width, height: settings.height,
-                                     bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond))
-        audio = try OpusAudioEncoder(channels: 1, application: .audio, bitrate: 32_000, fec: true, expectedLossPercent: 10)
+        self.video = try VideoFeed(video, width: settings.width, height: settings.height, bitrateKbps: settings.bitrateKbps,
+                                   framesPerSecond: settings.framesPerSecond)
+        self.audio = try AudioFeed(audio, toneFrequency: settings.toneFrequency)
     }
 
     /// Sends until `deadline` or until the connection ends, calling `report` once a second.
@@ -138,8 +134,8 @@ public final class EndpointPublisher {
             nextAudio = now
         }
         if now >= nextAudio {
-            try sendAudio()
-            nextAudio += .milliseconds(20)
+            let samples = try sendAudio()
+            nextAudio += .microseconds(samples * 1_000_000 / Int(OpusFormat.sampleRate))
             if now - nextAudio > .milliseconds(200) { nextAudio = now }  // stalled: do not burst
         }
         if now >= nextVideo, let start {
@@ -160,25 +156,24 @@ public final class EndpointPublisher {
         connection.handleTimers()
     }
 
-    private func sendAudio() throws(CodecError) {
-        let packet = try audio.encode(tone.nextFrame())
+    private func sendAudio() throws(CodecError) -> Int {
+        let (packet, samples) = try audio.next()
         let header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
                                       timestamp: audioTimestamp, ssrc: settings.audioSSRC)
         packet.withUnsafeBytes { send(header, payload: $0, cache: false) }
         sentAudio.packets &+= 1
         sentAudio.octets &+= UInt32(truncatingIfNeeded: packet.count)
         audioSequence &+= 1
-        audioTimestamp &+= UInt32(OpusFormat.samplesPerFrame)
+        audioTimestamp &+= UInt32(samples)
         stats.audioFrames += 1
+        return samples
     }
 
     private func sendVideo(at elapsed: Duration) throws(CodecError) {
-        let picture = pattern.frame(frameIndex)
-        frameIndex += 1
         let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
         let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
         lastVideoTimestamp = timestamp
-        for frame in try video.encode(picture) {
+        for frame in try video.next() {
             let payloads = packetizer.packetize(frame.data)
             for (i, payload) in payloads.enumerated() {
                 let header = RTPPacketBuilder(payloadType: settings.videoPayloadType, sequenceNumber: videoSequence,
@@ -221,7 +216,7 @@ public final class EndpointPublisher {
             } else if packet.packetType == .payloadFeedback,
                packet.header.count == PictureLossIndication.format || packet.header.count == FullIntraRequest.format {
                 stats.keyframesRequested += 1
-                video.requestKeyframe()
+                _ = video.requestKeyframe()
             } else if packet.packetType == .transportFeedback, packet.header.count == GenericNACK.format,
                       let nack = try? GenericNACK(packet.bytes), nack.mediaSSRC != settings.audioSSRC {
                 nack.forEachLost { sequenceNumber in

@@ -22,7 +22,8 @@ extension RelayFixture {
 extension RelayFixture {
     /// A publisher of the synthetic source (320×240, 400 kbit/s, 15 fps, `tone` Hz) and a watcher of
     /// its stream, both connected through this relay.
-    func publisherAndWatcher(stream: String, tone: Double = 440) async throws -> (EndpointPublisher, EndpointWatcher) {
+    func publisherAndWatcher(stream: String, tone: Double = 440, video: VideoSource = .testPattern,
+                             audio: AudioSource = .tone) async throws -> (EndpointPublisher, EndpointWatcher) {
         let context = try DTLSContext(certificate: DTLSCertificate())
         let (pubConnection, pubAnswer) = try await join(.publish(audioSSRC: 0xA3, videoSSRC: 0xB4), stream: stream,
                                                         id: "pub", context: context)
@@ -34,7 +35,7 @@ extension RelayFixture {
         settings.toneFrequency = tone
         settings.audioPayloadType = try #require(pubAnswer.audio?.payloadType)
         settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
-        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
+        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings, video: video, audio: audio)
         try publisher.step(maxWaitMilliseconds: 0)  // the relay learns the tracks from the first packets
         let (subConnection, subAnswer) = try await join(.watch, stream: stream, id: "sub", context: context)
         return (publisher, try EndpointWatcher(connection: subConnection, answer: subAnswer))
