@@ -40,6 +40,8 @@ public final class EndpointWatcher {
         public var decodeErrors = 0
         /// PLI messages sent.
         public var keyframesRequested = 0
+        /// Video sequence numbers found missing on arrival (before any retransmission).
+        public var videoMissing = 0
         /// Generic NACK messages sent.
         public var nacksSent = 0
         /// Sequence numbers asked for in them (retries included).
@@ -219,6 +221,7 @@ public final class EndpointWatcher {
             videoSSRC = packet.ssrc
             videoReception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp, arrival: seconds * 90_000)
             let arrivalKind = nacks.received(packet.sequenceNumber, now: now)
+            stats.videoMissing = nacks.counters.missing
             let used = videoBuffer.insert(packet, now: now)
             switch arrivalKind {
             case .retransmission:

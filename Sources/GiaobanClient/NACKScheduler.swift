@@ -12,6 +12,8 @@ import GiaobanWire
 public struct NACKScheduler: Sendable {
     /// Counts since the start.
     public struct Counters: Sendable, Codable, Equatable {
+        /// Sequence numbers found missing (each once): the loss before any retransmission.
+        public var missing = 0
         /// Sequence numbers put in NACK messages (each retry counts).
         public var requested = 0
         /// Asked-for packets that arrived.
@@ -75,6 +77,7 @@ public struct NACKScheduler: Sendable {
                 return .gapTooWide
             }
             for s in (top + 1)..<seq { missing.append(Entry(sequence: s, retries: 0, nextSend: now)) }
+            counters.missing += Int(gap)
             return .inOrder
         }
         guard let index = missing.firstIndex(where: { $0.sequence == seq }) else { return .inOrder }

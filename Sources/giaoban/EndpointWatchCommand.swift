@@ -83,11 +83,12 @@ struct EndpointWatch: ParsableCommand {
             let lossPercent = packets + lost > 0 ? Double(lost) * 100 / Double(packets + lost) : 0
             options.status("in \(kbps(s.bytesReceived - previous.bytesReceived, over: 1)) kbit/s,"
                            + " out \(kbps(s.bytesSent - previous.bytesSent, over: 1)) kbit/s,"
-                           + " loss \(String(format: "%.1f", s.fractionLost * 100))% (\(String(format: "%.1f", lossPercent))% after NACK),"
+                           + " loss \(String(format: "%.1f", lossPercent))% after NACK (missing \(s.videoMissing - previous.videoMissing),"
+                           + " recovered \(s.packetsRecovered - previous.packetsRecovered)),"
                            + " jitter \(String(format: "%.1f", s.videoJitterMilliseconds)) ms,"
                            + " rtt \(s.roundTripMilliseconds.map { String(format: "%.1f", $0) } ?? "-") ms,"
                            + " \(s.framesDecoded - previous.framesDecoded) fps, \(s.width)x\(s.height),"
-                           + " keyframes requested \(s.keyframesRequested), NACKed \(s.packetsNacked), recovered \(s.packetsRecovered)")
+                           + " keyframes requested \(s.keyframesRequested)")
             previous = s
         }
         let elapsed = ContinuousClock.now - start
@@ -110,7 +111,7 @@ struct EndpointWatch: ParsableCommand {
             ("packetsReceived", s.packetsReceived), ("bytesReceived", s.bytesReceived),
             ("averageKbps", kbps(s.bytesReceived, over: seconds)), ("videoLost", s.videoLost), ("audioLost", s.audioLost),
             ("packetsLost", s.videoLost + s.audioLost), ("packetsLate", s.packetsLate),
-            ("nacksSent", s.nacksSent), ("packetsNacked", s.packetsNacked), ("nacksGivenUp", s.nacksGivenUp),
+            ("videoMissing", s.videoMissing), ("nacksSent", s.nacksSent), ("packetsNacked", s.packetsNacked), ("nacksGivenUp", s.nacksGivenUp),
             ("retransmissionsReceived", s.retransmissionsReceived), ("packetsRecovered", s.packetsRecovered),
             ("plisSent", s.keyframesRequested), ("keyframesRequested", s.keyframesRequested), ("reportsSent", s.reportsSent),
             ("videoJitterMs", (s.videoJitterMilliseconds * 10).rounded() / 10),

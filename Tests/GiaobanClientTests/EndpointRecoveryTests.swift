@@ -25,6 +25,8 @@ struct EndpointRecoveryTests {
         #expect(s.nacksSent > 0 && s.packetsNacked > 0)
         #expect(s.retransmissionsReceived > 0, "\(s)")
         #expect(s.packetsRecovered > 0, "retransmissions arrived within the jitter buffer's delay: \(s)")
+        #expect(s.videoMissing >= s.packetsRecovered, "each recovered packet was missing first")
+        #expect(s.videoLost < s.videoMissing, "fewer lost for good than went missing: \(s)")
         #expect(s.decodeErrors == 0)
         #expect(s.reportsSent >= 2)
         #expect(s.roundTripMilliseconds != nil, "timed from the connectivity check")
