@@ -31,11 +31,14 @@ public final class ClientConnection {
     /// Offers, posts the offer with WHIP (`.publish`) or WHEP (`.watch`), and connects:
     /// the whole join of one stream on a fresh socket bound to `host`. Returns the
     /// connected driver and the session (for `WHIPClient.end`).
+    /// `videoCodec` (`VP8`, `VP9`) is what a publisher offers; a watcher offers both.
     public static func join(_ whip: WHIPClient, stream: String, mode: ClientOffer.Mode, context: DTLSContext,
-                            host: String = "127.0.0.1", timeout: Duration = .seconds(10)) throws(ClientError) -> (ClientConnection, WHIPSession) {
+                            host: String = "127.0.0.1", timeout: Duration = .seconds(10),
+                            videoCodec: String = "VP8") throws(ClientError) -> (ClientConnection, WHIPSession) {
         let socket = try UDPSocket(host: host)
         let ice = ICECredentials.random()
-        let offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
+        var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
+        if mode != .watch { offer.videoCodecs = [videoCodec] }
         let session = mode == .watch ? try whip.watch(stream: stream, offer: offer.sdp) : try whip.publish(stream: stream, offer: offer.sdp)
         let peer = try ClientPeer(localICE: ice, context: context, answer: session.answer, now: .now, connectTimeout: timeout)
         let connection = ClientConnection(socket: socket, peer: peer)

@@ -2,9 +2,10 @@ public import GiaobanCodecs
 import GiaobanWire
 
 /// A commune endpoint's sending side over a connected `ClientConnection`: a synthetic
-/// camera (`TestPattern`, VP8) and microphone (`ToneGenerator`, Opus 20 ms with in-band
-/// FEC), sent as RTP with the negotiated payload types and the SSRCs of the offer
-/// (RTP clocks: 90 kHz video, RFC 7741 §4.1; 48 kHz audio, RFC 7587 §4.1).
+/// camera (`TestPattern`, VP8 or VP9) and microphone (`ToneGenerator`, Opus 20 ms with
+/// in-band FEC) or files (`VideoSource`, `AudioSource`), sent as RTP with the negotiated
+/// payload types and the SSRCs of the offer (RTP clocks: 90 kHz video, RFC 7741 §4.1;
+/// 48 kHz audio, RFC 7587 §4.1).
 ///
 /// Answers PLI and FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) with a keyframe and Generic NACK
 /// (RFC 4585 §6.2.1) by sending the packet again from a send cache. Sends a sender report
@@ -18,8 +19,10 @@ public final class EndpointPublisher {
         public var width = 640
         /// Picture height (even).
         public var height = 360
-        /// VP8 target bitrate in kbit/s.
+        /// Video target bitrate in kbit/s.
         public var bitrateKbps = 800
+        /// The video codec (VP8, or VP9 when the offer said so).
+        public var codec: VPXCodec = .vp8
         /// Frames per second.
         public var framesPerSecond = 30
         /// The tone's frequency in Hz.
@@ -30,7 +33,7 @@ public final class EndpointPublisher {
         public var videoSSRC: UInt32
         /// The Opus payload type of the answer.
         public var audioPayloadType: UInt8 = ClientOffer.opusPayloadType
-        /// The VP8 payload type of the answer.
+        /// The video payload type of the answer.
         public var videoPayloadType: UInt8 = ClientOffer.vp8PayloadType
 
         /// Settings for the given SSRCs; everything else has a default.
@@ -87,6 +90,7 @@ public final class EndpointPublisher {
     private let video: VideoFeed
     private let audio: AudioFeed
     private var packetizer = VP8Packetizer()
+    private var vp9Packetizer = VP9Packetizer()
     private var cache = RTPSendCache()
     private var videoSequence = UInt16.random(in: 0...UInt16.max)
     private var audioSequence = UInt16.random(in: 0...UInt16.max)
@@ -107,8 +111,9 @@ public final class EndpointPublisher {
                 audio: AudioSource = .tone) throws(CodecError) {
         self.connection = connection
         self.settings = settings
-        self.video = try VideoFeed(video, width: settings.width, height: settings.height, bitrateKbps: settings.bitrateKbps,
-                                   framesPerSecond: settings.framesPerSecond)
+        if case .ivf = video, settings.codec != .vp8 { throw CodecError(.badSetting, "IVF input is sent as is: VP8 only") }
+        self.video = try VideoFeed(video, codec: settings.codec, width: settings.width, height: settings.height,
+                                   bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond)
         self.audio = try AudioFeed(audio, toneFrequency: settings.toneFrequency)
     }
 
@@ -174,7 +179,9 @@ public final class EndpointPublisher {
         let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
         lastVideoTimestamp = timestamp
         for frame in try video.next() {
-            let payloads = packetizer.packetize(frame.data)
+            let payloads = settings.codec == .vp9
+                ? vp9Packetizer.packetize(frame.data, isKeyframe: frame.isKeyframe, width: video.width, height: video.height)
+                : packetizer.packetize(frame.data)
             for (i, payload) in payloads.enumerated() {
                 let header = RTPPacketBuilder(payloadType: settings.videoPayloadType, sequenceNumber: videoSequence,
                                               timestamp: timestamp, ssrc: settings.videoSSRC, marker: i == payloads.count - 1)

@@ -5,7 +5,8 @@ import GiaobanWire
 /// A commune endpoint's receiving side over a connected `ClientConnection`. Each stream
 /// goes through its own `JitterBuffer` (reordered, held `videoDelay`/`audioDelay`, released
 /// in order). Video: missing packets are asked for again with Generic NACK (RFC 4585
-/// §6.2.1, bounded retries); frames are reassembled (RFC 7741) and decoded with libvpx; an
+/// §6.2.1, bounded retries); frames are reassembled (VP8 RFC 7741, VP9 RFC 9628) and decoded
+/// with libvpx; an
 /// incomplete frame or a NACK given up asks for a keyframe with PLI (§6.3.1), at most every
 /// `pliInterval`, and delta frames are skipped until one arrives. Audio: decoded with libopus;
 /// a lost packet is recovered from the next one's FEC data, else concealed (RFC 6716
@@ -81,8 +82,10 @@ public final class EndpointWatcher {
     public let connection: ClientConnection
     /// The Opus payload type, if audio was accepted.
     public let audioPayloadType: UInt8?
-    /// The VP8 payload type, if video was accepted.
+    /// The video payload type, if video was accepted.
     public let videoPayloadType: UInt8?
+    /// The video codec (what the stream's publisher sends).
+    public let videoCodec: VPXCodec
     /// The shortest time between two PLIs.
     public var pliInterval: Duration = .milliseconds(500)
     /// How often receiver reports go out.
@@ -138,7 +141,7 @@ public final class EndpointWatcher {
     var rtcpOut = [UInt8](repeating: 0, count: 1500)
     var nackScratch: [UInt16] = []
     private var videoPacketCount = 0
-    private var assembler = VP8FrameAssembler()
+    private var assembler: VP8FrameAssembler
     private let videoDecoder: VPXDecoder
     private let audioDecoder: OpusAudioDecoder
     private var firstVideoTimestamp: UInt32?
@@ -149,17 +152,22 @@ public final class EndpointWatcher {
     public convenience init(connection: ClientConnection, answer: RelayAnswer, videoDelay: Duration = .milliseconds(150),
                             audioDelay: Duration = .milliseconds(80)) throws(CodecError) {
         try self.init(connection: connection, audioPayloadType: answer.audio?.payloadType,
-                      videoPayloadType: answer.video?.payloadType, videoDelay: videoDelay, audioDelay: audioDelay)
+                      videoPayloadType: answer.video?.payloadType,
+                      videoCodec: answer.video?.codec.uppercased() == "VP9" ? .vp9 : .vp8,
+                      videoDelay: videoDelay, audioDelay: audioDelay)
         videoSSRC = answer.video?.ssrc ?? 0
     }
 
-    /// Prepares the decoders for the given payload types (nil: that kind is ignored).
-    public init(connection: ClientConnection, audioPayloadType: UInt8?, videoPayloadType: UInt8?,
+    /// Prepares the decoders for the given payload types (nil: that kind is ignored) and
+    /// video codec.
+    public init(connection: ClientConnection, audioPayloadType: UInt8?, videoPayloadType: UInt8?, videoCodec: VPXCodec = .vp8,
                 videoDelay: Duration = .milliseconds(150), audioDelay: Duration = .milliseconds(80)) throws(CodecError) {
         self.connection = connection
         self.audioPayloadType = audioPayloadType
         self.videoPayloadType = videoPayloadType
-        videoDecoder = try VPXDecoder(codec: .vp8)
+        self.videoCodec = videoCodec
+        assembler = VP8FrameAssembler(format: videoCodec == .vp9 ? .vp9 : .vp8)
+        videoDecoder = try VPXDecoder(codec: videoCodec)
         audioDecoder = try OpusAudioDecoder(channels: 1)
         videoBuffer = JitterBuffer(targetDelay: videoDelay)
         audioBuffer = JitterBuffer(targetDelay: audioDelay, capacity: 128)
@@ -291,7 +299,10 @@ public final class EndpointWatcher {
         stats.height = picture.height
         guard let videoOutput, recordingFailure == nil else { return }
         do throws(ClientError) {
-            if ivf == nil { ivf = try IVFWriter(output: videoOutput, width: picture.width, height: picture.height) }
+            if ivf == nil {
+                ivf = try IVFWriter(output: videoOutput, width: picture.width, height: picture.height,
+                                    fourCC: videoCodec == .vp9 ? "VP90" : "VP80")
+            }
             let first = firstVideoTimestamp ?? timestamp
             firstVideoTimestamp = first
             try ivf?.append(data, timestamp: UInt64(max(0, RTPTime.distance(from: first, to: timestamp))))

@@ -27,22 +27,31 @@ final class VideoFeed {
     private let pattern: TestPattern?
     private let encoder: VPXEncoder?
     private var frameIndex = 0
+    /// The picture size sent.
+    let width: Int
+    /// The picture size sent.
+    let height: Int
 
-    /// Prepares the encoder when the source needs one; `width`/`height` are the pattern's.
-    init(_ source: VideoSource, width: Int, height: Int, bitrateKbps: Int, framesPerSecond: Int) throws(CodecError) {
+    /// Prepares the encoder (`codec`) when the source needs one; `width`/`height` are the
+    /// pattern's (a file's own size wins).
+    init(_ source: VideoSource, codec: VPXCodec, width: Int, height: Int, bitrateKbps: Int, framesPerSecond: Int) throws(CodecError) {
         self.source = source
         switch source {
         case .testPattern:
             pattern = TestPattern(width: width, height: height)
-            encoder = try VPXEncoder(.init(codec: .vp8, width: width, height: height, bitrateKbps: bitrateKbps,
-                                           framesPerSecond: framesPerSecond))
+            (self.width, self.height) = (width, height)
         case .y4m(let reader):
             pattern = nil
-            encoder = try VPXEncoder(.init(codec: .vp8, width: reader.width, height: reader.height, bitrateKbps: bitrateKbps,
-                                           framesPerSecond: framesPerSecond))
-        case .ivf:
+            (self.width, self.height) = (reader.width, reader.height)
+        case .ivf(let reader):
             pattern = nil
+            (self.width, self.height) = (reader.width, reader.height)
+        }
+        if case .ivf = source {
             encoder = nil
+        } else {
+            encoder = try VPXEncoder(.init(codec: codec, width: self.width, height: self.height, bitrateKbps: bitrateKbps,
+                                           framesPerSecond: framesPerSecond))
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GiaobanClient
+import GiaobanCodecs
 import Foundation
 
 /// `giaoban endpoint publish`: sends moving colour bars (VP8) and a sine tone (Opus) over WHIP.
@@ -26,6 +27,9 @@ struct EndpointPublish: ParsableCommand {
     @Option(help: "Tone frequency in Hz.")
     var tone = 440.0
 
+    @Option(help: "Video codec: vp8 or vp9 (an --video .ivf file is sent as is: vp8 only).")
+    var codec = "vp8"
+
     @Option(help: "Video from a file instead of the test pattern: .y4m (raw I420, encoded with VP8) or .ivf (VP8, sent as is, looped).")
     var video: String?
 
@@ -35,6 +39,10 @@ struct EndpointPublish: ParsableCommand {
     func validate() throws {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, width <= 4096, height <= 2304 else {
             throw ValidationError("--width and --height must be even, between 16 and 4096×2304")
+        }
+        guard codec == "vp8" || codec == "vp9" else { throw ValidationError("--codec must be vp8 or vp9") }
+        if codec == "vp9", video?.lowercased().hasSuffix(".ivf") == true {
+            throw ValidationError("an --video .ivf file is sent as is and must be VP8; use --codec vp8 or a .y4m file")
         }
         guard (1...60).contains(fps) else { throw ValidationError("--fps must be 1–60") }
         guard (50...20_000).contains(bitrate) else { throw ValidationError("--bitrate must be 50–20000 kbit/s") }
@@ -86,7 +94,10 @@ struct EndpointPublish: ParsableCommand {
         }
         let audioSSRC = UInt32.random(in: 1...UInt32.max), videoSSRC = UInt32.random(in: 1...UInt32.max)
         let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
-        do { (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC)) } catch let failure as EndpointFailure {
+        do {
+            (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC),
+                                                           videoCodec: codec.uppercased())
+        } catch let failure as EndpointFailure {
             throw fail(failure)
         }
         defer {
@@ -97,6 +108,7 @@ struct EndpointPublish: ParsableCommand {
         settings.width = width
         settings.height = height
         settings.bitrateKbps = bitrate
+        settings.codec = codec == "vp9" ? .vp9 : .vp8
         settings.framesPerSecond = fps
         settings.toneFrequency = tone
         if let audio = session.answer.audio { settings.audioPayloadType = audio.payloadType }
@@ -105,7 +117,7 @@ struct EndpointPublish: ParsableCommand {
         do { publisher = try EndpointPublisher(connection: connection, settings: settings, video: videoSource, audio: audioSource) } catch {
             throw fail(EndpointFailure("cannot start the encoders: \(error)"))
         }
-        options.status("publishing '\(options.stream)' to \(options.url): \(described), VP8 \(bitrate) kbit/s \(fps) fps")
+        options.status("publishing '\(options.stream)' to \(options.url): \(described), \(codec.uppercased()) \(bitrate) kbit/s \(fps) fps")
         let start = ContinuousClock.now
         var previous = EndpointPublisher.Stats()
         do {
