@@ -4,8 +4,8 @@ import GiaobanWire
 /// one temporal layer. Each payload starts with a VP9 payload descriptor carrying a 15-bit
 /// picture ID (+1 per frame), B on the first payload and E on the last, P = 1 for inter
 /// frames; a keyframe's first payload also carries the scalability structure with the
-/// picture size (§4.2.1), which receivers such as Chromium expect. The caller sets the RTP
-/// marker on the last payload and gives all payloads of one frame the same timestamp.
+/// picture size (§4.2.1). The caller sets the RTP marker on the last payload and gives all
+/// payloads of one frame the same timestamp.
 public struct VP9Packetizer: Sendable {
     /// The largest payload written, descriptor included.
     public let maxPayloadSize: Int
