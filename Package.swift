@@ -76,7 +76,7 @@ let package = Package(
         // MARK: Client
         .target(
             name: "GiaobanClient",
-            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "CUDPBatch", "GiaobanUDP"],
+            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanEngine", "CUDPBatch", "GiaobanUDP"],
             swiftSettings: strict
         ),
 

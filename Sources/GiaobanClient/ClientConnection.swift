@@ -1,5 +1,6 @@
 public import GiaobanCrypto
 import GiaobanICE
+public import GiaobanWire
 
 /// Drives a `ClientPeer` over one `UDPSocket`: sends what the peer queues to the relay's
 /// address, feeds it what arrives from there (anything from elsewhere is ignored), and runs
@@ -13,6 +14,12 @@ public final class ClientConnection {
     /// The connection state machine.
     public let peer: ClientPeer
     private let batch: UDPBatch
+    /// A test hook: datagrams from the relay for which this returns true are dropped before
+    /// anything reads them, as a lossy network would. Loss must be injected here, before SRTP:
+    /// a packet dropped after decryption has its index in the replay window already, so its
+    /// retransmission (same SSRC and sequence number, RFC 4585 without RTX) would be refused
+    /// as a replay.
+    public var dropsIncoming: ((UnsafeRawBufferPointer) -> Bool)?
 
     /// Pairs a peer with the socket its offer advertised.
     public init(socket: UDPSocket, peer: ClientPeer, batchSize: Int = 64) {
@@ -24,11 +31,14 @@ public final class ClientConnection {
     /// Offers, posts the offer with WHIP (`.publish`) or WHEP (`.watch`), and connects:
     /// the whole join of one stream on a fresh socket bound to `host`. Returns the
     /// connected driver and the session (for `WHIPClient.end`).
+    /// `videoCodec` (`VP8`, `VP9`) is what a publisher offers; a watcher offers both.
     public static func join(_ whip: WHIPClient, stream: String, mode: ClientOffer.Mode, context: DTLSContext,
-                            host: String = "127.0.0.1", timeout: Duration = .seconds(10)) throws(ClientError) -> (ClientConnection, WHIPSession) {
+                            host: String = "127.0.0.1", timeout: Duration = .seconds(10),
+                            videoCodec: String = "VP8") throws(ClientError) -> (ClientConnection, WHIPSession) {
         let socket = try UDPSocket(host: host)
         let ice = ICECredentials.random()
-        let offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
+        var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
+        if mode != .watch { offer.videoCodecs = [videoCodec] }
         let session = mode == .watch ? try whip.watch(stream: stream, offer: offer.sdp) : try whip.publish(stream: stream, offer: offer.sdp)
         let peer = try ClientPeer(localICE: ice, context: context, answer: session.answer, now: .now, connectTimeout: timeout)
         let connection = ClientConnection(socket: socket, peer: peer)
@@ -82,6 +92,7 @@ public final class ClientConnection {
         let now = ContinuousClock.now
         for i in 0..<n where batch.address(i) == peer.relayAddress {
             let datagram = batch.datagram(i)
+            if let dropsIncoming, dropsIncoming(UnsafeRawBufferPointer(datagram)) { continue }
             let incoming = peer.receive(datagram, now: now)
             switch incoming {
             case .rtp, .rtcp: onMedia(incoming, datagram)
@@ -90,6 +101,17 @@ public final class ClientConnection {
         }
         flush()
         return n
+    }
+
+    /// Writes an RTCP compound with `build` into `scratch`, protects it (SRTCP) and sends it
+    /// to the relay; returns the bytes sent, 0 when it could not be built or sent. `scratch`
+    /// needs room for the compound plus `srtpOverhead + 4` bytes.
+    @discardableResult
+    public func sendRTCP(scratch: UnsafeMutableRawBufferPointer,
+                         _ build: (UnsafeMutableRawBufferPointer) throws(WireError) -> Int) -> Int {
+        guard peer.state == .connected, let length = try? build(scratch),
+              let n = try? peer.protectRTCP(scratch, length: length) else { return 0 }
+        return socket.send(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), to: peer.relayAddress) ? n : 0
     }
 
     /// Milliseconds from now until `deadline`, between 0 and `cap` (`cap` without a deadline).

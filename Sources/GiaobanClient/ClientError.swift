@@ -21,6 +21,8 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
         case closed
         /// SRTP or SRTCP protection was asked for before the keys existed.
         case notConnected
+        /// A media file could not be read, written or understood.
+        case file
     }
 
     /// Which step failed.

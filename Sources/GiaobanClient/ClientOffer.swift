@@ -5,7 +5,7 @@ public import GiaobanWire
 /// A WebRTC offer as a browser would write it for WHIP or WHEP (JSEP, RFC 8829 §5.2):
 /// audio and video bundled on one transport (RFC 8843), rtcp-mux (RFC 5761), ICE
 /// credentials and one host candidate (RFC 8839), the DTLS fingerprint with
-/// `a=setup:actpass` (RFC 8842 §5), Opus (RFC 7587) and VP8 (RFC 7741) with NACK, PLI
+/// `a=setup:actpass` (RFC 8842 §5), Opus (RFC 7587) and VP8 (RFC 7741) or VP9 (RFC 9628) with NACK, PLI
 /// and FIR feedback (RFC 4585, RFC 5104).
 ///
 /// A publishing offer is `sendonly` and announces its SSRCs; a watching offer is `recvonly`.
@@ -22,6 +22,8 @@ public struct ClientOffer: Sendable {
     public static let opusPayloadType: UInt8 = 111
     /// The VP8 payload type offered (Chromium's choice).
     public static let vp8PayloadType: UInt8 = 96
+    /// The VP9 payload type offered (Chromium's choice, profile 0).
+    public static let vp9PayloadType: UInt8 = 98
     /// A host candidate's priority: type preference 126, local preference 65535,
     /// component 1 (RFC 8445 §5.1.2.1).
     public static let hostPriority: UInt32 = 2_130_706_431
@@ -40,6 +42,9 @@ public struct ClientOffer: Sendable {
     public var audio = true
     /// Offer a video section.
     public var video = true
+    /// The video codecs offered, in preference order (`VP8`, `VP9`): a publisher offers the
+    /// one it sends; a watcher offers both and gets what the stream's publisher sends.
+    public var videoCodecs: [String]
     /// The RTCP CNAME and media stream id announced when publishing (RFC 3550 §6.5.1).
     public var cname = "giaoban-client"
     /// The `o=` session id (RFC 8866 §5.2), random per offer.
@@ -52,6 +57,7 @@ public struct ClientOffer: Sendable {
         self.fingerprint = fingerprint
         self.host = host
         self.port = port
+        videoCodecs = mode == .watch ? ["VP8", "VP9"] : ["VP8"]
     }
 
     /// The offer as a session description.
@@ -100,11 +106,15 @@ public struct ClientOffer: Sendable {
             m.addCodec(SDPCodec(payloadType: Self.opusPayloadType, encodingName: "opus", clockRate: 48_000, channels: 2,
                                 parameters: [SDPParameter("minptime", "10"), SDPParameter("useinbandfec", "1")]))
         } else {
-            m.addCodec(SDPCodec(payloadType: Self.vp8PayloadType, encodingName: "VP8", clockRate: 90_000, feedback: [
-                SDPRTCPFeedback(payloadType: Self.vp8PayloadType, type: "nack"),
-                SDPRTCPFeedback(payloadType: Self.vp8PayloadType, type: "nack", subtype: "pli"),
-                SDPRTCPFeedback(payloadType: Self.vp8PayloadType, type: "ccm", subtype: "fir"),
-            ]))
+            for name in videoCodecs {
+                let pt = name.uppercased() == "VP9" ? Self.vp9PayloadType : Self.vp8PayloadType
+                m.addCodec(SDPCodec(payloadType: pt, encodingName: name.uppercased() == "VP9" ? "VP9" : "VP8", clockRate: 90_000,
+                                    parameters: pt == Self.vp9PayloadType ? [SDPParameter("profile-id", "0")] : [], feedback: [
+                    SDPRTCPFeedback(payloadType: pt, type: "nack"),
+                    SDPRTCPFeedback(payloadType: pt, type: "nack", subtype: "pli"),
+                    SDPRTCPFeedback(payloadType: pt, type: "ccm", subtype: "fir"),
+                ]))
+            }
         }
         if publishing {
             m.append(SDPSSRCAttribute(ssrc: ssrc, name: "cname", value: cname))

@@ -90,6 +90,11 @@ public final class ClientPeer {
     /// When the relay last answered a connectivity or consent check (RFC 7675): its liveness.
     public var lastCheckResponse: ContinuousClock.Instant? { ice?.lastSuccess }
 
+    /// The round trip to the relay measured by the last answered connectivity or consent
+    /// check (RFC 7675): ICE-lite answers binding requests at once, so this is the network's
+    /// round trip plus the relay's turnaround. Refreshed every 4–6 s once connected.
+    public var roundTripTime: Duration? { ice?.lastRoundTrip }
+
     /// True when datagrams wait in the outbox.
     public var hasOutgoing: Bool { !outbox.isEmpty }
 

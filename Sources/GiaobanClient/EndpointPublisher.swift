@@ -2,13 +2,16 @@ public import GiaobanCodecs
 import GiaobanWire
 
 /// A commune endpoint's sending side over a connected `ClientConnection`: a synthetic
-/// camera (`TestPattern`, VP8) and microphone (`ToneGenerator`, Opus 20 ms with in-band
-/// FEC), sent as RTP with the negotiated payload types and the SSRCs of the offer
-/// (RTP clocks: 90 kHz video, RFC 7741 §4.1; 48 kHz audio, RFC 7587 §4.1).
+/// camera (`TestPattern`, VP8 or VP9) and microphone (`ToneGenerator`, Opus 20 ms with
+/// in-band FEC) or files (`VideoSource`, `AudioSource`), sent as RTP with the negotiated
+/// payload types and the SSRCs of the offer (RTP clocks: 90 kHz video, RFC 7741 §4.1;
+/// 48 kHz audio, RFC 7587 §4.1).
 ///
 /// Answers PLI and FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) with a keyframe and Generic NACK
-/// (RFC 4585 §6.2.1) by sending the packet again from a send cache. Single-threaded:
-/// call `step` in a loop, or `run`.
+/// (RFC 4585 §6.2.1) by sending the packet again from a send cache. Sends a sender report
+/// per stream about every second (RFC 3550 §6.4.1) and reads the relay's receiver reports:
+/// loss, jitter and, from their LSR/DLSR, the round trip. Single-threaded: call `step` in a
+/// loop, or `run`.
 public final class EndpointPublisher {
     /// What to send and how it was negotiated.
     public struct Settings: Sendable {
@@ -16,8 +19,10 @@ public final class EndpointPublisher {
         public var width = 640
         /// Picture height (even).
         public var height = 360
-        /// VP8 target bitrate in kbit/s.
+        /// Video target bitrate in kbit/s.
         public var bitrateKbps = 800
+        /// The video codec (VP8, or VP9 when the offer said so).
+        public var codec: VPXCodec = .vp8
         /// Frames per second.
         public var framesPerSecond = 30
         /// The tone's frequency in Hz.
@@ -28,7 +33,7 @@ public final class EndpointPublisher {
         public var videoSSRC: UInt32
         /// The Opus payload type of the answer.
         public var audioPayloadType: UInt8 = ClientOffer.opusPayloadType
-        /// The VP8 payload type of the answer.
+        /// The video payload type of the answer.
         public var videoPayloadType: UInt8 = ClientOffer.vp8PayloadType
 
         /// Settings for the given SSRCs; everything else has a default.
@@ -56,6 +61,20 @@ public final class EndpointPublisher {
         public var nacked = 0
         /// Of those, packets sent again from the cache.
         public var retransmitted = 0
+        /// Sender reports sent.
+        public var reportsSent = 0
+        /// Receiver reports from the relay about our streams.
+        public var reportsReceived = 0
+        /// SRTCP bytes received.
+        public var bytesReceived = 0
+        /// The relay's last reported fraction of video packets lost (0–1).
+        public var fractionLost = 0.0
+        /// The relay's last reported cumulative loss, video and audio.
+        public var cumulativeLost = 0
+        /// The relay's last reported interarrival jitter of the video stream, in ms.
+        public var jitterMilliseconds = 0.0
+        /// The round trip from the relay's last report echoing an SR (RFC 3550 §6.4.1), in ms.
+        public var roundTripMilliseconds: Double?
 
         /// All counts zero.
         public init() {}
@@ -68,31 +87,34 @@ public final class EndpointPublisher {
     /// Counts since the start.
     public private(set) var stats = Stats()
 
-    private let pattern: TestPattern
-    private var tone: ToneGenerator
-    private let video: VPXEncoder
-    private let audio: OpusAudioEncoder
+    private let video: VideoFeed
+    private let audio: AudioFeed
     private var packetizer = VP8Packetizer()
+    private var vp9Packetizer = VP9Packetizer()
     private var cache = RTPSendCache()
     private var videoSequence = UInt16.random(in: 0...UInt16.max)
     private var audioSequence = UInt16.random(in: 0...UInt16.max)
     private let videoTimestampBase = UInt32.random(in: 0...UInt32.max)
     private var audioTimestamp = UInt32.random(in: 0...UInt32.max)
-    private var frameIndex = 0
     private var start: ContinuousClock.Instant?
     private var nextVideo: ContinuousClock.Instant = .now
     private var nextAudio: ContinuousClock.Instant = .now
     private var scratch = [UInt8](repeating: 0, count: 1600)
+    private var nextReport: ContinuousClock.Instant = .now
+    private var sentVideo = (packets: UInt32(0), octets: UInt32(0))
+    private var sentAudio = (packets: UInt32(0), octets: UInt32(0))
+    private var lastVideoTimestamp: UInt32 = 0
+    private var lostPerSSRC = (video: 0, audio: 0)
 
-    /// Prepares the encoders; nothing is sent before the first `step`.
-    public init(connection: ClientConnection, settings: Settings) throws(CodecError) {
+    /// Prepares the encoders the sources need; nothing is sent before the first `step`.
+    public init(connection: ClientConnection, settings: Settings, video: VideoSource = .testPattern,
+                audio: AudioSource = .tone) throws(CodecError) {
         self.connection = connection
         self.settings = settings
-        pattern = TestPattern(width: settings.width, height: settings.height)
-        tone = ToneGenerator(frequency: settings.toneFrequency)
-        video = try VPXEncoder(.init(codec: .vp8, width: settings.width, height: settings.height,
-                                     bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond))
-        audio = try OpusAudioEncoder(channels: 1, application: .audio, bitrate: 32_000, fec: true, expectedLossPercent: 10)
+        if case .ivf = video, settings.codec != .vp8 { throw CodecError(.badSetting, "IVF input is sent as is: VP8 only") }
+        self.video = try VideoFeed(video, codec: settings.codec, width: settings.width, height: settings.height,
+                                   bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond)
+        self.audio = try AudioFeed(audio, toneFrequency: settings.toneFrequency)
     }
 
     /// Sends until `deadline` or until the connection ends, calling `report` once a second.
@@ -117,8 +139,8 @@ public final class EndpointPublisher {
             nextAudio = now
         }
         if now >= nextAudio {
-            try sendAudio()
-            nextAudio += .milliseconds(20)
+            let samples = try sendAudio()
+            nextAudio += .microseconds(samples * 1_000_000 / Int(OpusFormat.sampleRate))
             if now - nextAudio > .milliseconds(200) { nextAudio = now }  // stalled: do not burst
         }
         if now >= nextVideo, let start {
@@ -126,36 +148,47 @@ public final class EndpointPublisher {
             nextVideo += .seconds(1) / settings.framesPerSecond
             if now - nextVideo > .milliseconds(200) { nextVideo = now }
         }
+        if now >= nextReport {
+            nextReport = now + .seconds(1)
+            sendReports()
+        }
         let due = min(nextAudio, nextVideo)
         connection.poll(timeoutMilliseconds: ClientConnection.milliseconds(until: due, cap: maxWaitMilliseconds)) { incoming, datagram in
             guard case .rtcp(let length) = incoming else { return }
+            stats.bytesReceived += length + connection.peer.srtpOverhead + 4
             handleRTCP(UnsafeRawBufferPointer(rebasing: datagram[0..<length]))
         }
         connection.handleTimers()
     }
 
-    private func sendAudio() throws(CodecError) {
-        let packet = try audio.encode(tone.nextFrame())
+    private func sendAudio() throws(CodecError) -> Int {
+        let (packet, samples) = try audio.next()
         let header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
                                       timestamp: audioTimestamp, ssrc: settings.audioSSRC)
         packet.withUnsafeBytes { send(header, payload: $0, cache: false) }
+        sentAudio.packets &+= 1
+        sentAudio.octets &+= UInt32(truncatingIfNeeded: packet.count)
         audioSequence &+= 1
-        audioTimestamp &+= UInt32(OpusFormat.samplesPerFrame)
+        audioTimestamp &+= UInt32(samples)
         stats.audioFrames += 1
+        return samples
     }
 
     private func sendVideo(at elapsed: Duration) throws(CodecError) {
-        let picture = pattern.frame(frameIndex)
-        frameIndex += 1
         let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
         let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
-        for frame in try video.encode(picture) {
-            let payloads = packetizer.packetize(frame.data)
+        lastVideoTimestamp = timestamp
+        for frame in try video.next() {
+            let payloads = settings.codec == .vp9
+                ? vp9Packetizer.packetize(frame.data, isKeyframe: frame.isKeyframe, width: video.width, height: video.height)
+                : packetizer.packetize(frame.data)
             for (i, payload) in payloads.enumerated() {
                 let header = RTPPacketBuilder(payloadType: settings.videoPayloadType, sequenceNumber: videoSequence,
                                               timestamp: timestamp, ssrc: settings.videoSSRC, marker: i == payloads.count - 1)
                 payload.withUnsafeBytes { send(header, payload: $0, cache: true) }
                 videoSequence &+= 1
+                sentVideo.packets &+= 1
+                sentVideo.octets &+= UInt32(truncatingIfNeeded: payload.count)
             }
             stats.videoFrames += 1
             if frame.isKeyframe { stats.keyframes += 1 }
@@ -183,10 +216,14 @@ public final class EndpointPublisher {
     private func handleRTCP(_ bytes: UnsafeRawBufferPointer) {
         guard let compound = try? RTCPCompound(bytes) else { return }
         for packet in compound {
-            if packet.packetType == .payloadFeedback,
+            if packet.packetType == .receiverReport, let rr = try? ReceiverReport(packet.bytes) {
+                readReport(rr.reports)
+            } else if packet.packetType == .senderReport, let sr = try? SenderReport(packet.bytes) {
+                readReport(sr.reports)
+            } else if packet.packetType == .payloadFeedback,
                packet.header.count == PictureLossIndication.format || packet.header.count == FullIntraRequest.format {
                 stats.keyframesRequested += 1
-                video.requestKeyframe()
+                _ = video.requestKeyframe()
             } else if packet.packetType == .transportFeedback, packet.header.count == GenericNACK.format,
                       let nack = try? GenericNACK(packet.bytes), nack.mediaSSRC != settings.audioSSRC {
                 nack.forEachLost { sequenceNumber in
@@ -197,6 +234,49 @@ public final class EndpointPublisher {
                         transmit(buffer, length: length)
                     }
                 }
+            }
+        }
+    }
+
+    /// One SR per stream that has sent something, with the wall clock's NTP time and the RTP
+    /// timestamp of the last frame sent (RFC 3550 §6.4.1).
+    private func sendReports() {
+        let ntp = WallClock.ntpNow()
+        if sentVideo.packets > 0 {
+            let sr = SenderReportBuilder(ssrc: settings.videoSSRC, ntpTimestamp: ntp, rtpTimestamp: lastVideoTimestamp,
+                                         packetCount: sentVideo.packets, octetCount: sentVideo.octets)
+            sendRTCP(sr)
+        }
+        if sentAudio.packets > 0 {
+            let sr = SenderReportBuilder(ssrc: settings.audioSSRC, ntpTimestamp: ntp, rtpTimestamp: audioTimestamp,
+                                         packetCount: sentAudio.packets, octetCount: sentAudio.octets)
+            sendRTCP(sr)
+        }
+    }
+
+    private func sendRTCP(_ sr: SenderReportBuilder) {
+        let sent = scratch.withUnsafeMutableBytes { buffer in
+            connection.sendRTCP(scratch: buffer) { out throws(WireError) in try RTCPCompound.marshal(sr, into: out) }
+        }
+        if sent > 0 { stats.reportsSent += 1 }
+    }
+
+    /// Reads the relay's report blocks about our streams: loss, jitter, round trip.
+    private func readReport(_ blocks: ReceptionReportBlocks) {
+        let arrival = WallClock.ntpNow()
+        for block in blocks where block.ssrc == settings.videoSSRC || block.ssrc == settings.audioSSRC {
+            stats.reportsReceived += 1
+            if block.ssrc == settings.videoSSRC {
+                stats.fractionLost = Double(block.fractionLost) / 256
+                stats.jitterMilliseconds = Double(block.jitter) / 90
+                lostPerSSRC.video = Int(block.cumulativeLost)
+            } else {
+                lostPerSSRC.audio = Int(block.cumulativeLost)
+            }
+            stats.cumulativeLost = lostPerSSRC.video + lostPerSSRC.audio
+            if let rtt = RoundTripTime.fromReport(lastSenderReport: block.lastSenderReport,
+                                                  delaySinceLastSenderReport: block.delaySinceLastSenderReport, arrivalNTP: arrival) {
+                stats.roundTripMilliseconds = Double(rtt.components.seconds) * 1000 + Double(rtt.components.attoseconds) * 1e-15
             }
         }
     }

@@ -27,13 +27,17 @@ struct ICEConnectivityCheck {
     private let key: HMACSHA1
     /// The requests not yet answered (retransmissions of a check keep the first ID only
     /// when nothing else changed; RFC 8489 §6.2.1 lets a new ID be used too).
-    private var outstanding: [STUNTransactionID] = []
+    private var outstanding: [(id: STUNTransactionID, sent: ContinuousClock.Instant)] = []
     /// When the next request is due.
     private(set) var nextRequest: ContinuousClock.Instant
     /// The current retransmission interval.
     private var interval: Duration
     /// When the last success response arrived.
     private(set) var lastSuccess: ContinuousClock.Instant?
+    /// The time from the last answered request to its response: a round trip to the relay,
+    /// measured on every consent check (each request has its own transaction ID, so a
+    /// response is never paired with the wrong request).
+    private(set) var lastRoundTrip: Duration?
 
     /// The PRIORITY a peer-reflexive candidate of ours would get (type preference 110,
     /// local preference 65535, component 1; RFC 8445 §7.1.1).
@@ -69,7 +73,7 @@ struct ICEConnectivityCheck {
             interval = min(interval * 2, Self.maximumInterval)
         }
         let id = STUNTransactionID.random()
-        outstanding.append(id)
+        outstanding.append((id, now))
         if outstanding.count > 8 { outstanding.removeFirst() }
         var builder = STUNMessageBuilder(type: .bindingRequest, transactionID: id, integrityKey: key, fingerprint: true)
         do {
@@ -88,10 +92,10 @@ struct ICEConnectivityCheck {
     /// Reads a STUN message from the relay.
     mutating func handle(_ message: STUNMessageView, now: ContinuousClock.Instant) -> Outcome {
         guard message.type == .bindingSuccess || message.type == .bindingError,
-              let index = outstanding.firstIndex(of: message.transactionID) else { return .ignored }
+              let index = outstanding.firstIndex(where: { $0.id == message.transactionID }) else { return .ignored }
         if message.hasFingerprint, (try? message.verifyFingerprint()) == nil { return .ignored }
         guard message.hasMessageIntegrity, (try? message.verifyMessageIntegrity(key)) != nil else { return .ignored }
-        outstanding.remove(at: index)
+        let sent = outstanding.remove(at: index).sent
         if message.type == .bindingError {
             let code = (try? message.errorCode())??.code ?? 0
             return .failure(code: Int(code))
@@ -101,6 +105,7 @@ struct ICEConnectivityCheck {
             nextRequest = now + .milliseconds(Int.random(in: Self.consentInterval))
         }
         lastSuccess = now
+        lastRoundTrip = now - sent
         return .success
     }
 }

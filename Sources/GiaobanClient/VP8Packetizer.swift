@@ -26,29 +26,13 @@ public struct VP8Packetizer: Sendable {
     /// frame yields no payload (and does not use a picture ID).
     public mutating func packetize(_ frame: [UInt8]) -> [[UInt8]] {
         guard !frame.isEmpty else { return [] }
-        let chunk = maxPayloadSize - Self.descriptorSize
-        let count = (frame.count + chunk - 1) / chunk
-        // Spread the bytes evenly so the last packet is not a runt.
-        let base = frame.count / count, extra = frame.count % count
-        var payloads: [[UInt8]] = []
-        payloads.reserveCapacity(count)
-        var offset = 0
-        for i in 0..<count {
-            let size = base + (i < extra ? 1 : 0)
-            var payload = [UInt8](repeating: 0, count: Self.descriptorSize + size)
+        let pictureID = self.pictureID
+        let payloads = FramePayloads.split(frame, maxPayloadSize: maxPayloadSize, maxHeaderSize: Self.descriptorSize) { i, _, out in
             let descriptor = VP8PayloadDescriptorBuilder(isStartOfPartition: i == 0, partitionIndex: 0,
                                                          pictureID: pictureID, longPictureID: true)
-            payload.withUnsafeMutableBytes { out in
-                _ = try? descriptor.marshal(into: out)
-                frame.withUnsafeBytes { src in
-                    out.baseAddress!.advanced(by: Self.descriptorSize)
-                        .copyMemory(from: src.baseAddress!.advanced(by: offset), byteCount: size)
-                }
-            }
-            payloads.append(payload)
-            offset += size
+            return (try? descriptor.marshal(into: out)) ?? 0
         }
-        pictureID = (pictureID &+ 1) & 0x7FFF
+        self.pictureID = (pictureID &+ 1) & 0x7FFF
         return payloads
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import GiaobanClient
+import GiaobanCodecs
+import Foundation
 
 /// `giaoban endpoint publish`: sends moving colour bars (VP8) and a sine tone (Opus) over WHIP.
 struct EndpointPublish: ParsableCommand {
@@ -25,19 +27,77 @@ struct EndpointPublish: ParsableCommand {
     @Option(help: "Tone frequency in Hz.")
     var tone = 440.0
 
+    @Option(help: "Video codec: vp8 or vp9 (an --video .ivf file is sent as is: vp8 only).")
+    var codec = "vp8"
+
+    @Option(help: "Video from a file instead of the test pattern: .y4m (raw I420, encoded with VP8) or .ivf (VP8, sent as is, looped).")
+    var video: String?
+
+    @Option(help: "Audio from a file instead of the tone: .wav (16-bit PCM, 48 kHz, mono or stereo; encoded with Opus) or .ogg/.opus (Ogg Opus, sent as is, looped).")
+    var audio: String?
+
     func validate() throws {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, width <= 4096, height <= 2304 else {
             throw ValidationError("--width and --height must be even, between 16 and 4096×2304")
         }
+        guard codec == "vp8" || codec == "vp9" else { throw ValidationError("--codec must be vp8 or vp9") }
+        if codec == "vp9", video?.lowercased().hasSuffix(".ivf") == true {
+            throw ValidationError("an --video .ivf file is sent as is and must be VP8; use --codec vp8 or a .y4m file")
+        }
         guard (1...60).contains(fps) else { throw ValidationError("--fps must be 1–60") }
         guard (50...20_000).contains(bitrate) else { throw ValidationError("--bitrate must be 50–20000 kbit/s") }
         guard tone > 20, tone < 20_000 else { throw ValidationError("--tone must be 20–20000 Hz") }
+        if let video, !video.lowercased().hasSuffix(".y4m"), !video.lowercased().hasSuffix(".ivf") {
+            throw ValidationError("--video must be a .y4m or .ivf file (got \(video))")
+        }
+        if let audio, AudioRecording(path: audio) == nil {
+            throw ValidationError("--audio must be a .wav, .ogg or .opus file (got \(audio))")
+        }
+    }
+
+    /// Opens the media files before joining, so a bad file fails before the relay sees us.
+    func sources() throws -> (VideoSource, AudioSource, String) {
+        do throws(ClientError) {
+            var videoSource = VideoSource.testPattern, audioSource = AudioSource.tone
+            var described = ["\(width)x\(height) test pattern", "Opus tone \(tone) Hz"]
+            if let video, video.lowercased().hasSuffix(".y4m") {
+                let reader = try Y4MReader(path: video)
+                videoSource = .y4m(reader)
+                described[0] = "\(video) (\(reader.width)x\(reader.height) Y4M)"
+            } else if let video {
+                let reader = try IVFReader(path: video)
+                videoSource = .ivf(reader)
+                described[0] = "\(video) (\(reader.width)x\(reader.height) VP8, \(reader.frames.count) frames, looped)"
+            }
+            if let audio, AudioRecording(path: audio) == .wav {
+                let reader = try WAVReader(path: audio)
+                audioSource = .wav(reader)
+                described[1] = "\(audio) (\(reader.channels == 2 ? "stereo" : "mono") WAV)"
+            } else if let audio {
+                let reader = try OggOpusReader(path: audio)
+                audioSource = .oggOpus(reader)
+                described[1] = "\(audio) (Ogg Opus, \(reader.packets.count) packets, looped)"
+            }
+            return (videoSource, audioSource, described.joined(separator: ", "))
+        } catch {
+            throw fail(EndpointFailure(error.message))
+        }
     }
 
     func run() throws {
+        let (videoSource, audioSource, described) = try sources()
+        let size: (width: Int, height: Int)
+        switch videoSource {
+        case .testPattern: size = (width, height)
+        case .y4m(let reader): size = (reader.width, reader.height)
+        case .ivf(let reader): size = (reader.width, reader.height)
+        }
         let audioSSRC = UInt32.random(in: 1...UInt32.max), videoSSRC = UInt32.random(in: 1...UInt32.max)
         let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
-        do { (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC)) } catch let failure as EndpointFailure {
+        do {
+            (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC),
+                                                           videoCodec: codec.uppercased())
+        } catch let failure as EndpointFailure {
             throw fail(failure)
         }
         defer {
@@ -48,21 +108,26 @@ struct EndpointPublish: ParsableCommand {
         settings.width = width
         settings.height = height
         settings.bitrateKbps = bitrate
+        settings.codec = codec == "vp9" ? .vp9 : .vp8
         settings.framesPerSecond = fps
         settings.toneFrequency = tone
         if let audio = session.answer.audio { settings.audioPayloadType = audio.payloadType }
         if let video = session.answer.video { settings.videoPayloadType = video.payloadType }
         let publisher: EndpointPublisher
-        do { publisher = try EndpointPublisher(connection: connection, settings: settings) } catch {
+        do { publisher = try EndpointPublisher(connection: connection, settings: settings, video: videoSource, audio: audioSource) } catch {
             throw fail(EndpointFailure("cannot start the encoders: \(error)"))
         }
-        options.status("publishing '\(options.stream)' to \(options.url): \(width)x\(height) VP8 \(bitrate) kbit/s \(fps) fps, Opus tone \(tone) Hz")
+        options.status("publishing '\(options.stream)' to \(options.url): \(described), \(codec.uppercased()) \(bitrate) kbit/s \(fps) fps")
         let start = ContinuousClock.now
         var previous = EndpointPublisher.Stats()
         do {
             try publisher.run(until: start + .milliseconds(Int(options.duration * 1000))) { stats in
-                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s, frames \(stats.videoFrames)"
-                               + " (+\(stats.videoFrames - previous.videoFrames)), keyframes \(stats.keyframes),"
+                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s,"
+                               + " in \(kbps(stats.bytesReceived - previous.bytesReceived, over: 1)) kbit/s,"
+                               + " loss \(String(format: "%.1f", stats.fractionLost * 100))%,"
+                               + " jitter \(String(format: "%.1f", stats.jitterMilliseconds)) ms,"
+                               + " rtt \(stats.roundTripMilliseconds.map { String(format: "%.1f", $0) } ?? "-") ms,"
+                               + " \(stats.videoFrames - previous.videoFrames) fps, keyframes \(stats.keyframes),"
                                + " keyframes requested \(stats.keyframesRequested), NACKed \(stats.nacked), resent \(stats.retransmitted)")
                 previous = stats
             }
@@ -75,10 +140,13 @@ struct EndpointPublish: ParsableCommand {
         let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
         options.summary([
             ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
-            ("width", width), ("height", height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
+            ("width", size.width), ("height", size.height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
             ("audioFrames", s.audioFrames), ("packetsSent", s.packetsSent), ("bytesSent", s.bytesSent),
             ("averageKbps", kbps(s.bytesSent, over: seconds)), ("keyframesRequested", s.keyframesRequested),
-            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("ended", ended ?? "duration reached"),
+            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("reportsSent", s.reportsSent),
+            ("reportsReceived", s.reportsReceived), ("relayCumulativeLost", s.cumulativeLost),
+            ("relayJitterMs", (s.jitterMilliseconds * 10).rounded() / 10),
+            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1), ("ended", ended ?? "duration reached"),
         ])
         if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
     }

@@ -12,17 +12,36 @@ struct EndpointWatch: ParsableCommand {
 
     @OptionGroup var options: EndpointOptions
 
-    @Option(help: "Write the received video to this IVF file.")
+    @Option(help: "Write the received video to this IVF file (written as frames arrive).")
     var recordVideo: String?
 
-    @Option(help: "Write the decoded audio to this WAV file (16-bit mono 48 kHz).")
+    @Option(help: "Write the received audio to this file: .ogg/.opus keeps the Opus packets (Ogg Opus), .wav the decoded 16-bit mono 48 kHz samples.")
     var recordAudio: String?
 
     @Option(help: "Comma-separated tone frequencies (Hz) to pick the dominant one from.")
     var candidates = "300,440,1000,2000,3000"
 
+    @Option(help: "Milliseconds each video packet is held in the jitter buffer (a NACKed packet has that long to come back).")
+    var videoDelay = 150
+
+    @Option(help: "Milliseconds each audio packet is held in the jitter buffer.")
+    var audioDelay = 80
+
+    @Option(help: "NACKs per missing video packet before asking for a keyframe (0: PLI only).")
+    var nackRetries = 3
+
     @Option(help: "Drop every n-th received video packet (0: none) to test recovery.")
     var dropEvery = 0
+
+    func validate() throws {
+        guard (0...2000).contains(videoDelay), (0...2000).contains(audioDelay) else {
+            throw ValidationError("--video-delay and --audio-delay must be 0–2000 ms")
+        }
+        guard (0...20).contains(nackRetries) else { throw ValidationError("--nack-retries must be 0–20") }
+        if let recordAudio, AudioRecording(path: recordAudio) == nil {
+            throw ValidationError("--record-audio must end in .wav, .ogg or .opus (got \(recordAudio))")
+        }
+    }
 
     func run() throws {
         let frequencies = candidates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -35,12 +54,26 @@ struct EndpointWatch: ParsableCommand {
             try? whip.end(session)
         }
         let watcher: EndpointWatcher
-        do { watcher = try EndpointWatcher(connection: connection, answer: session.answer) } catch {
+        do {
+            watcher = try EndpointWatcher(connection: connection, answer: session.answer,
+                                          videoDelay: .milliseconds(videoDelay), audioDelay: .milliseconds(audioDelay))
+        } catch {
             throw fail(EndpointFailure("cannot start the decoders: \(error)"))
         }
-        watcher.recordsVideo = recordVideo != nil
-        watcher.keepsAllAudio = recordAudio != nil
+        watcher.maxNACKRetries = nackRetries
         watcher.dropEveryVideoPacket = max(0, dropEvery)
+        do {
+            if let recordVideo { watcher.videoOutput = try FileOutput(path: recordVideo) }
+            if let recordAudio {
+                let file = try FileOutput(path: recordAudio)
+                switch AudioRecording(path: recordAudio) {
+                case .ogg: watcher.oggRecorder = try OggOpusRecorder(output: file)
+                default: watcher.wavRecorder = try WAVWriter(output: file)
+                }
+            }
+        } catch {
+            throw fail(EndpointFailure("cannot create the recording: \(error.message); check the directory exists and is writable"))
+        }
         options.status("watching '\(options.stream)' from \(options.url)")
         let start = ContinuousClock.now
         var previous = EndpointWatcher.Stats()
@@ -49,24 +82,24 @@ struct EndpointWatch: ParsableCommand {
             let packets = s.packetsReceived - previous.packetsReceived
             let lossPercent = packets + lost > 0 ? Double(lost) * 100 / Double(packets + lost) : 0
             options.status("in \(kbps(s.bytesReceived - previous.bytesReceived, over: 1)) kbit/s,"
-                           + " loss \(String(format: "%.1f", lossPercent))%, \(s.framesDecoded - previous.framesDecoded) frames/s,"
-                           + " \(s.width)x\(s.height), keyframes requested \(s.keyframesRequested)")
+                           + " out \(kbps(s.bytesSent - previous.bytesSent, over: 1)) kbit/s,"
+                           + " loss \(String(format: "%.1f", lossPercent))% after NACK (missing \(s.videoMissing - previous.videoMissing),"
+                           + " recovered \(s.packetsRecovered - previous.packetsRecovered)),"
+                           + " jitter \(String(format: "%.1f", s.videoJitterMilliseconds)) ms,"
+                           + " rtt \(s.roundTripMilliseconds.map { String(format: "%.1f", $0) } ?? "-") ms,"
+                           + " \(s.framesDecoded - previous.framesDecoded) fps, \(s.width)x\(s.height),"
+                           + " keyframes requested \(s.keyframesRequested)")
             previous = s
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var written: [String] = []
         do {
-            if let recordVideo, let ivf = watcher.ivf {
-                try Data(ivf.bytes).write(to: URL(fileURLWithPath: recordVideo))
-                written.append(recordVideo)
-            }
-            if let recordAudio {
-                try Data(WAVWriter.file(watcher.audioSamples)).write(to: URL(fileURLWithPath: recordAudio))
-                written.append(recordAudio)
-            }
+            try watcher.finishRecordings()
+            if let recordVideo, watcher.ivf != nil { written.append(recordVideo) }
+            if let recordAudio { written.append(recordAudio) }
         } catch {
-            throw fail(EndpointFailure("cannot write the recording: \(error.localizedDescription)"))
+            throw fail(EndpointFailure("cannot write the recording: \(error.message)"))
         }
         let s = watcher.stats
         let dominant = AudioAnalysis.dominant(of: frequencies, in: Array(watcher.audioSamples.dropFirst(4800)))
@@ -74,17 +107,37 @@ struct EndpointWatch: ParsableCommand {
         options.summary([
             ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
             ("framesDecoded", s.framesDecoded), ("keyframesDecoded", s.keyframesDecoded),
-            ("framesIncomplete", s.framesIncomplete), ("width", s.width), ("height", s.height),
+            ("framesIncomplete", s.framesIncomplete), ("decodeErrors", s.decodeErrors), ("width", s.width), ("height", s.height),
             ("packetsReceived", s.packetsReceived), ("bytesReceived", s.bytesReceived),
             ("averageKbps", kbps(s.bytesReceived, over: seconds)), ("videoLost", s.videoLost), ("audioLost", s.audioLost),
-            ("audioFrames", s.audioFrames), ("audioConcealed", s.audioConcealed),
+            ("packetsLost", s.videoLost + s.audioLost), ("packetsLate", s.packetsLate),
+            ("videoMissing", s.videoMissing), ("nacksSent", s.nacksSent), ("packetsNacked", s.packetsNacked), ("nacksGivenUp", s.nacksGivenUp),
+            ("retransmissionsReceived", s.retransmissionsReceived), ("packetsRecovered", s.packetsRecovered),
+            ("plisSent", s.keyframesRequested), ("keyframesRequested", s.keyframesRequested), ("reportsSent", s.reportsSent),
+            ("videoJitterMs", (s.videoJitterMilliseconds * 10).rounded() / 10),
+            ("audioJitterMs", (s.audioJitterMilliseconds * 10).rounded() / 10),
+            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1),
+            ("audioFrames", s.audioFrames), ("audioConcealed", s.audioConcealed), ("audioRecoveredByFEC", s.audioRecoveredByFEC),
             ("audioDominantHz", dominant?.frequency ?? 0), ("audioDominantShare", ((dominant?.share ?? 0) * 1000).rounded() / 1000),
-            ("keyframesRequested", s.keyframesRequested), ("recorded", written.joined(separator: ",")),
+            ("recorded", written.joined(separator: ",")),
             ("ended", ended ?? "duration reached"),
         ])
         if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
         if s.framesDecoded == 0 && s.audioFrames == 0 {
             throw fail(EndpointFailure("no media arrived from stream '\(options.stream)'; is the publisher still sending?"))
         }
+    }
+}
+
+/// The audio recording formats `--record-audio` accepts, by file extension.
+enum AudioRecording {
+    /// Decoded PCM.
+    case wav
+    /// The received Opus packets in Ogg.
+    case ogg
+
+    init?(path: String) {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".wav") { self = .wav } else if lower.hasSuffix(".ogg") || lower.hasSuffix(".opus") { self = .ogg } else { return nil }
     }
 }

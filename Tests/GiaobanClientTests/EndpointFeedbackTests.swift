@@ -10,14 +10,7 @@ private struct DirectPath {
     let relaySide: ClientConnection
 
     init() throws {
-        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255) } }
-        let keys = SRTPKeyingMaterial(profile: .aeadAES128GCM, localKey: bytes(16), localSalt: bytes(12),
-                                      remoteKey: bytes(16), remoteSalt: bytes(12))
-        let mirrored = SRTPKeyingMaterial(profile: keys.profile, localKey: keys.remoteKey, localSalt: keys.remoteSalt,
-                                          remoteKey: keys.localKey, remoteSalt: keys.localSalt)
-        let a = try UDPSocket(), b = try UDPSocket()
-        publisherSide = ClientConnection(socket: a, peer: try ClientPeer(keys: keys, relayAddress: b.localAddress))
-        relaySide = ClientConnection(socket: b, peer: try ClientPeer(keys: mirrored, relayAddress: a.localAddress))
+        (publisherSide, relaySide) = try ClientConnection.preKeyedPair()
     }
 
     /// Runs `publisher` for `duration`; returns the video sequence numbers that reach the

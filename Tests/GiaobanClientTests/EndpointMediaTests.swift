@@ -7,10 +7,12 @@ import Testing
 
 extension RelayFixture {
     /// Offers, answers and connects one client; returns the relay's answer too.
-    func join(_ mode: ClientOffer.Mode, stream: String, id: String, context: DTLSContext) async throws -> (ClientConnection, RelayAnswer) {
+    func join(_ mode: ClientOffer.Mode, stream: String, id: String, context: DTLSContext,
+              videoCodec: String = "VP8") async throws -> (ClientConnection, RelayAnswer) {
         let socket = try UDPSocket()
         let ice = ICECredentials.random()
-        let offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: "127.0.0.1", port: socket.port)
+        var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: "127.0.0.1", port: socket.port)
+        if mode != .watch { offer.videoCodecs = [videoCodec] }
         let answer = try await self.answer(offer, role: mode == .watch ? .subscriber : .publisher, stream: stream, id: id)
         let peer = try ClientPeer(localICE: ice, context: context, answer: answer, now: .now, connectTimeout: .seconds(5))
         let connection = ClientConnection(socket: socket, peer: peer)
@@ -19,34 +21,50 @@ extension RelayFixture {
     }
 }
 
-@Suite("Endpoint: synthetic publisher → relay → watcher, decoded and analysed")
-struct EndpointMediaTests {
-    @Test("the watcher decodes VP8 pictures of the sent size and hears the publisher's tone", arguments: [440.0, 1000.0])
-    func publishAndWatch(tone: Double) async throws {
-        let relay = try RelayFixture()
+extension RelayFixture {
+    /// A publisher of the synthetic source (320×240, 400 kbit/s, 15 fps, `tone` Hz) and a watcher of
+    /// its stream, both connected through this relay.
+    func publisherAndWatcher(stream: String, tone: Double = 440, video: VideoSource = .testPattern,
+                             audio: AudioSource = .tone, codec: VPXCodec = .vp8) async throws -> (EndpointPublisher, EndpointWatcher) {
         let context = try DTLSContext(certificate: DTLSCertificate())
-        let (pubConnection, pubAnswer) = try await relay.join(.publish(audioSSRC: 0xA1, videoSSRC: 0xB2), stream: "e",
-                                                              id: "pub", context: context)
-        var settings = EndpointPublisher.Settings(audioSSRC: 0xA1, videoSSRC: 0xB2)
+        let (pubConnection, pubAnswer) = try await join(.publish(audioSSRC: 0xA3, videoSSRC: 0xB4), stream: stream,
+                                                        id: "pub", context: context, videoCodec: codec == .vp9 ? "VP9" : "VP8")
+        var settings = EndpointPublisher.Settings(audioSSRC: 0xA3, videoSSRC: 0xB4)
         settings.width = 320
         settings.height = 240
         settings.bitrateKbps = 400
         settings.framesPerSecond = 15
         settings.toneFrequency = tone
+        settings.codec = codec
         settings.audioPayloadType = try #require(pubAnswer.audio?.payloadType)
         settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
-        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
+        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings, video: video, audio: audio)
         try publisher.step(maxWaitMilliseconds: 0)  // the relay learns the tracks from the first packets
+        let (subConnection, subAnswer) = try await join(.watch, stream: stream, id: "sub", context: context)
+        return (publisher, try EndpointWatcher(connection: subConnection, answer: subAnswer))
+    }
+}
 
-        let (subConnection, subAnswer) = try await relay.join(.watch, stream: "e", id: "sub", context: context)
-        let watcher = try EndpointWatcher(connection: subConnection, answer: subAnswer)
-        watcher.recordsVideo = true
+/// Steps `publisher` and `watcher` in turn for `duration` (the relay runs on its own thread).
+func exchange(_ publisher: EndpointPublisher, _ watcher: EndpointWatcher, for duration: Duration) throws {
+    let deadline = ContinuousClock.now + duration
+    while ContinuousClock.now < deadline {
+        try publisher.step(maxWaitMilliseconds: 0)
+        watcher.step(maxWaitMilliseconds: 5)
+    }
+}
 
-        let deadline = ContinuousClock.now + .seconds(3)
-        while ContinuousClock.now < deadline {
-            try publisher.step(maxWaitMilliseconds: 0)
-            watcher.step(maxWaitMilliseconds: 5)
-        }
+@Suite("Endpoint: synthetic publisher → relay → watcher, decoded and analysed")
+struct EndpointMediaTests {
+    @Test("the watcher decodes VP8 pictures of the sent size and hears the publisher's tone", arguments: [440.0, 1000.0])
+    func publishAndWatch(tone: Double) async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "e", tone: tone)
+        let (pubConnection, subConnection) = (publisher.connection, watcher.connection)
+        let video = MemoryOutput()
+        watcher.videoOutput = video
+
+        try exchange(publisher, watcher, for: .seconds(3))
         let stats = watcher.stats
         #expect(stats.framesDecoded >= 15, "about 45 frames sent; got \(stats)")
         #expect(stats.keyframesDecoded >= 1)
@@ -59,37 +77,24 @@ struct EndpointMediaTests {
         #expect(dominant.frequency == tone)
         #expect(dominant.share > 0.8)
         let ivf = try #require(watcher.ivf)
-        #expect(ivf.bytes.prefix(4) == [UInt8]("DKIF".utf8)[...])
+        try watcher.finishRecordings()
+        #expect(video.bytes.prefix(4) == [UInt8]("DKIF".utf8)[...])
         #expect(Int(ivf.frameCount) == stats.framesDecoded)
+        #expect(video.bytes[24..<28].reversed().reduce(0) { $0 << 8 | Int($1) } == stats.framesDecoded, "count patched")
         pubConnection.close()
         subConnection.close()
         await relay.media.shutdown()
     }
 
-    @Test("lost video packets make frames incomplete; PLI brings keyframes and decoding recovers")
+    @Test("without NACK, lost video packets make frames incomplete; PLI brings keyframes and decoding recovers")
     func lossRecovery() async throws {
         let relay = try RelayFixture()
-        let context = try DTLSContext(certificate: DTLSCertificate())
-        let (pubConnection, pubAnswer) = try await relay.join(.publish(audioSSRC: 0xA3, videoSSRC: 0xB4), stream: "l",
-                                                              id: "pub", context: context)
-        var settings = EndpointPublisher.Settings(audioSSRC: 0xA3, videoSSRC: 0xB4)
-        settings.width = 320
-        settings.height = 240
-        settings.bitrateKbps = 400
-        settings.framesPerSecond = 15
-        settings.audioPayloadType = try #require(pubAnswer.audio?.payloadType)
-        settings.videoPayloadType = try #require(pubAnswer.video?.payloadType)
-        let publisher = try EndpointPublisher(connection: pubConnection, settings: settings)
-        try publisher.step(maxWaitMilliseconds: 0)
-        let (subConnection, subAnswer) = try await relay.join(.watch, stream: "l", id: "sub", context: context)
-        let watcher = try EndpointWatcher(connection: subConnection, answer: subAnswer)
+        let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "l")
+        let (pubConnection, subConnection) = (publisher.connection, watcher.connection)
         watcher.dropEveryVideoPacket = 20
+        watcher.maxNACKRetries = 0  // PLI only: NACK recovery is EndpointRecoveryTests' subject
 
-        let deadline = ContinuousClock.now + .seconds(3)
-        while ContinuousClock.now < deadline {
-            try publisher.step(maxWaitMilliseconds: 0)
-            watcher.step(maxWaitMilliseconds: 5)
-        }
+        try exchange(publisher, watcher, for: .seconds(3))
         let stats = watcher.stats
         #expect(stats.framesIncomplete >= 1, "\(stats)")
         #expect(stats.keyframesRequested >= 2, "one at the start, more after losses: \(stats)")

@@ -110,6 +110,18 @@ def test_endpoint_watches_aiortc_and_records(giaoban, tmp_path):
     assert set(frames) == {(WIDTH, HEIGHT)}
 
 
+def watch_for_six_seconds(giaoban, stream: str, subject: str, *args: str) -> dict:
+    """Runs `giaoban endpoint watch` with `args` and returns its JSON summary."""
+    token = giaoban.token(subject, "commune")
+    watched = subprocess.run(
+        endpoint(giaoban, "watch", "--stream", stream, "--token", token, "--duration", "6", *args, "--json"),
+        capture_output=True, text=True, timeout=40)
+    assert watched.returncode == 0, watched.stderr[-800:]
+    summary = json.loads(watched.stdout.strip().splitlines()[-1])
+    print(json.dumps(summary, sort_keys=True))
+    return summary
+
+
 def test_endpoint_to_endpoint_recording(giaoban, tmp_path):
     """Issue acceptance: A publishes the synthetic source, B watches and records; B's IVF decodes
     to frames of the sent size and B's audio carries A's tone."""
@@ -118,18 +130,50 @@ def test_endpoint_to_endpoint_recording(giaoban, tmp_path):
     publisher = start_publisher(giaoban, stream, tone=440, seconds=14)
     try:
         wait_for_publisher(giaoban, stream)
-        token = giaoban.token("xa-b", "commune")
-        watched = subprocess.run(
-            endpoint(giaoban, "watch", "--stream", stream, "--token", token, "--duration", "6",
-                     "--record-video", str(ivf), "--json"),
-            capture_output=True, text=True, timeout=40)
-        assert watched.returncode == 0, watched.stderr[-800:]
-        summary = json.loads(watched.stdout.strip().splitlines()[-1])
-        print(json.dumps(summary, sort_keys=True))
+        summary = watch_for_six_seconds(giaoban, stream, "xa-b", "--record-video", str(ivf))
         assert summary["audioDominantHz"] == 440
         frames = decode_ivf(ivf)
         assert len(frames) >= 30, f"{len(frames)} frames decoded from the IVF"
         assert set(frames) == {(WIDTH, HEIGHT)}
+        finish(publisher, 30)
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
+
+
+def dominant_hz(samples, rate: int, candidates=(300, 440, 1000, 2000, 3000)) -> int:
+    """The candidate frequency with the most energy (FFT magnitude at each candidate)."""
+    import numpy as np
+    spectrum = np.abs(np.fft.rfft(np.asarray(samples, dtype=np.float64)))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    return max(candidates, key=lambda f: spectrum[np.argmin(np.abs(freqs - f))])
+
+
+def test_endpoint_ogg_recording_and_nack_recovery(giaoban, tmp_path):
+    """B drops every 10th video packet before decryption: NACKs bring the packets back
+    (the summary says so) and B's Ogg Opus recording decodes with FFmpeg to A's tone."""
+    stream = unique_stream("ep3")
+    ogg = tmp_path / "b.ogg"
+    publisher = start_publisher(giaoban, stream, tone=1000, seconds=14)
+    try:
+        wait_for_publisher(giaoban, stream)
+        summary = watch_for_six_seconds(giaoban, stream, "xa-c", "--record-audio", str(ogg), "--drop-every", "10")
+        assert summary["nacksSent"] > 0
+        assert summary["retransmissionsReceived"] > 0
+        assert summary["packetsRecovered"] > 0
+        assert summary["framesDecoded"] >= 30
+        assert summary["decodeErrors"] == 0
+        assert summary["rttMs"] >= 0, "RTT measured from the consent checks"
+        with av.open(str(ogg)) as container:
+            stream_info = container.streams.audio[0]
+            assert stream_info.codec_context.name == "opus"
+            chunks = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
+            rate = stream_info.codec_context.sample_rate
+        import numpy as np
+        pcm = np.concatenate(chunks)
+        assert rate == 48000
+        assert len(pcm) >= 4 * rate, f"{len(pcm) / rate:.1f} s decoded from the Ogg file"
+        assert dominant_hz(pcm[rate // 2:], rate) == 1000
         finish(publisher, 30)
     finally:
         if publisher.poll() is None:
