@@ -71,7 +71,8 @@ struct Serve: AsyncParsableCommand {
         let escalation = Task { await hub.runEscalation() }
         let webRoot = fileExists("web") ? "web" : nil
         try await ControlPlane.application(config: settings,
-                                           services: .init(sessions: sessions, webRoot: webRoot, hub: hub),
+                                           services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
+                                                           rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger)),
                                            logger: logger).runService()
         escalation.cancel()
         await media.shutdown()

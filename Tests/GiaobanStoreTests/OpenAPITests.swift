@@ -48,7 +48,8 @@ struct OpenAPITests {
         let hub = try await Hub(database: try Database(path: temp.path), tokens: authority, settings: .init(), logger: logger)
         let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
         let sessions = RelaySessions(media: media, tokens: authority, maxBodyBytes: 4096, logger: logger)
-        let router = ControlPlane.router(config: GiaobanConfig(), services: .init(sessions: sessions, webRoot: nil, hub: hub))
+        let router = ControlPlane.router(config: GiaobanConfig(), services: .init(sessions: sessions, webRoot: nil, hub: hub,
+                                                                                                 rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger)))
         let served = Set(router.routes.map { Self.canonical($0.method.rawValue, "\($0.path)") })
         await media.shutdown()
         let documented = try Self.documented()

@@ -19,12 +19,15 @@ public enum ControlPlane {
         public var webRoot: String?
         /// The operations hub (nil: no storage, its routes are absent).
         public var hub: Hub?
+        /// Meeting rooms (needs the hub and the media plane).
+        public var rooms: MeetingRooms?
 
         /// Creates the service bundle.
-        public init(sessions: RelaySessions?, webRoot: String?, hub: Hub? = nil) {
+        public init(sessions: RelaySessions?, webRoot: String?, hub: Hub? = nil, rooms: MeetingRooms? = nil) {
             self.sessions = sessions
             self.webRoot = webRoot
             self.hub = hub
+            self.rooms = rooms
         }
     }
 
@@ -43,6 +46,7 @@ public enum ControlPlane {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/version") { _, _ in VersionInfo(name: config.server.name, version: GiaobanVersion.string) }
         services.hub?.addRoutes(to: router)
+        services.rooms?.addRoutes(to: router)
         services.sessions?.addRoutes(to: router)
         router.get("/metrics") { _, _ in
             var text = services.sessions.map { MetricsText.render($0.media.snapshot) } ?? ""

@@ -96,32 +96,10 @@ public final class RelaySessions: Sendable {
         } catch {
             return .plain(.badRequest, "malformed SDP offer: \(error)")
         }
-        var published: Negotiation.PublishedTracks?
-        if !publishing {
-            published = await media.perform { router, _, _ in router.publishedTracks(stream: stream) }
-            guard published != nil else { return .plain(.notFound, "nobody is publishing stream '\(stream)'") }
+        let sessionID: String, answer: SessionDescription
+        do throws(PlainError) { (sessionID, answer) = try await open(kind: kind, stream: stream, offer: offer, claims: claims) } catch {
+            return .plain(error.status, error.message)
         }
-        let sessionID = SecureRandomID.make()
-        let local = LocalTransport(address: media.announcedAddress, port: media.port, fingerprint: media.certificate.fingerprint)
-        let answer: SessionDescription
-        let setup: PeerSetup
-        do {
-            (answer, setup) = try Negotiation.answer(offer: offer, role: publishing ? .publisher : .subscriber, stream: stream,
-                                                     peerID: "\(kind)-\(sessionID)", local: local, published: published)
-        } catch {
-            return .plain(.badRequest, "cannot answer the offer: \(error.message)")
-        }
-        let added = await media.perform { router, now, _ -> String? in
-            do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
-        }
-        if let added { return .plain(.internalServerError, "cannot create the DTLS session: \(added)") }
-        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
-        sessions.withLock { $0[sessionID] = session }
-        announce(session, joined: true)
-        logger.info("\(kind.uppercased()) session created", metadata: [
-            "stream": "\(stream)", "session": "\(sessionID)", "subject": "\(claims.sub)", "role": "\(claims.role.rawValue)",
-            "audio": "\(setup.audio?.codec ?? "-")", "video": "\(setup.video?.codec ?? "-")",
-        ])
         let location = "/\(kind)/\(stream)/\(sessionID)"
         // Hummingbird's CORS middleware sends Expose-Headers only on preflight answers, but the
         // Fetch standard reads it from the actual response: without it a page on another
@@ -132,19 +110,61 @@ public final class RelaySessions: Sendable {
                         body: .init(byteBuffer: ByteBuffer(string: answer.serialize())))
     }
 
-    func end(_ request: Request, _ context: some RequestContext, kind: String) async throws -> Response {
-        _ = try tokens.authorize(request)
-        let stream = context.parameters.get("stream") ?? ""
-        let id = context.parameters.get("session") ?? ""
+    /// Negotiates a publishing ("whip") or watching ("whep") session of `claims`' holder on
+    /// `stream` and adds its peer to the media plane; returns the session id and the answer.
+    func open(kind: String, stream: String, offer: SessionDescription,
+              claims: TokenClaims) async throws(PlainError) -> (String, SessionDescription) {
+        let publishing = kind == "whip"
+        var published: Negotiation.PublishedTracks?
+        if !publishing {
+            published = await media.perform { router, _, _ in router.publishedTracks(stream: stream) }
+            guard published != nil else { throw PlainError(.notFound, "nobody is publishing stream '\(stream)'") }
+        }
+        let sessionID = SecureRandomID.make()
+        let local = LocalTransport(address: media.announcedAddress, port: media.port, fingerprint: media.certificate.fingerprint)
+        let answer: SessionDescription
+        let setup: PeerSetup
+        do {
+            (answer, setup) = try Negotiation.answer(offer: offer, role: publishing ? .publisher : .subscriber, stream: stream,
+                                                     peerID: "\(kind)-\(sessionID)", local: local, published: published)
+        } catch {
+            throw PlainError(.badRequest, "cannot answer the offer: \(error.message)")
+        }
+        let added = await media.perform { router, now, _ -> String? in
+            do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
+        }
+        if let added { throw PlainError(.internalServerError, "cannot create the DTLS session: \(added)") }
+        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
+        sessions.withLock { $0[sessionID] = session }
+        announce(session, joined: true)
+        logger.info("\(kind.uppercased()) session created", metadata: [
+            "stream": "\(stream)", "session": "\(sessionID)", "subject": "\(claims.sub)", "role": "\(claims.role.rawValue)",
+            "audio": "\(setup.audio?.codec ?? "-")", "video": "\(setup.video?.codec ?? "-")",
+        ])
+        return (sessionID, answer)
+    }
+
+    /// Ends session `id` of `kind` on `stream`; false when there is none.
+    func close(kind: String, stream: String, id: String) async -> Bool {
         let session = sessions.withLock { s -> Session? in
             guard let found = s[id], found.kind == kind, found.stream == stream else { return nil }
             s.removeValue(forKey: id)
             return found
         }
-        guard let session else { return .plain(.notFound, "no \(kind.uppercased()) session \(id) on stream '\(stream)'") }
+        guard let session else { return false }
         announce(session, joined: false)
-        await media.perform { router, _, out in router.removePeer(id: session.peerID, reason: "ended by DELETE", out: out) }
+        await media.perform { router, _, out in router.removePeer(id: session.peerID, reason: "ended", out: out) }
         logger.info("\(kind.uppercased()) session ended", metadata: ["stream": "\(stream)", "session": "\(id)"])
+        return true
+    }
+
+    func end(_ request: Request, _ context: some RequestContext, kind: String) async throws -> Response {
+        _ = try tokens.authorize(request)
+        let stream = context.parameters.get("stream") ?? ""
+        let id = context.parameters.get("session") ?? ""
+        guard await close(kind: kind, stream: stream, id: id) else {
+            return .plain(.notFound, "no \(kind.uppercased()) session \(id) on stream '\(stream)'")
+        }
         return .plain(.ok, "session ended")
     }
 }

@@ -1,0 +1,421 @@
+import Foundation
+import GiaobanEngine
+import GiaobanStore
+import GiaobanWire
+import Hummingbird
+import HummingbirdWebSocket
+public import Logging
+import Synchronization
+
+/// Meeting rooms over WebSocket: `GET /api/meetings/{id}/room` (docs/protocol.md). One
+/// socket per participant carries the roster, chair controls, raised hands, the active
+/// speaker, and the SDP of the participant's media sessions.
+///
+/// Media, in this first version, is one peer connection per direction and per stream: a
+/// participant publishes on its own stream (`publish`, the client offers) and watches each
+/// other participant's stream (`subscribe`, the client offers). The one-connection-down
+/// model with server offers and renegotiation is not built yet.
+public final class MeetingRooms: Sendable {
+    struct Participant: Sendable {
+        var role: Role
+        var connection: Int
+        var audioMuted = false
+        var mutedByChair = false
+        var hand = false
+        var publishing: String?
+        var joinedAt: Int64
+    }
+
+    struct Room: Sendable {
+        var participants: [String: Participant] = [:]
+        var locked = false
+        var spotlight: String?
+        var speaker: String?
+        var detector = DominantSpeaker()
+        var speakerTask: Task<Void, Never>?
+    }
+
+    let hub: Hub
+    let sessions: RelaySessions
+    let logger: Logger
+    private let rooms = Mutex<[Int64: Room]>([:])
+    private let nextConnection = Atomic<Int>(1)
+    /// How often the active speaker is re-evaluated.
+    let speakerTick: Duration
+
+    /// Rooms over `hub`'s meetings and `sessions`' media plane.
+    public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200)) {
+        self.hub = hub
+        self.sessions = sessions
+        self.logger = logger
+        self.speakerTick = speakerTick
+    }
+
+    static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
+
+    /// The media stream a participant publishes on.
+    static func stream(meeting: Int64, subject: String) -> String {
+        let safe = String(subject.unicodeScalars.map { c -> Character in
+            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "-" || c == "_" ? Character(c) : "_"
+        }.prefix(48))
+        return "m\(meeting)-\(safe)"
+    }
+
+    static func channel(_ meeting: Int64) -> String { "room-\(meeting)" }
+    static func channel(_ meeting: Int64, _ subject: String) -> String { "room-\(meeting)/\(subject)" }
+
+    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+        router.ws("/api/meetings/:id/room") { request, _ in
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+                _ = try self.hub.tokens.authorize(request, roles: Self.roles, allowQueryToken: true)
+                throw PlainError(.upgradeRequired, "the meeting room is a WebSocket: send Upgrade: websocket")
+            }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let claims: TokenClaims
+            do throws(PlainError) { claims = try self.hub.tokens.authorize(context.request, roles: Self.roles, allowQueryToken: true) } catch {
+                try await outbound.close(.policyViolation, reason: String(error.message.prefix(120)))
+                return
+            }
+            let path = context.request.uri.path.split(separator: "/")
+            guard path.count == 4, let id = Int64(path[2]), id > 0,
+                  (try? await self.hub.meetings.get(id: id)) ?? nil != nil else {
+                try await outbound.close(.policyViolation, reason: "no such meeting")
+                return
+            }
+            try await self.serve(meeting: id, claims: claims, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    func serve(meeting id: Int64, claims: TokenClaims, inbound: WebSocketInboundStream,
+               outbound: WebSocketOutboundWriter) async throws {
+        let connection = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
+        let isChair = claims.role == .chair || claims.role == .admin
+        let now = hub.clock()
+        // Join, or take over the seat of an earlier connection of the same subject.
+        let outcome = rooms.withLock { all -> (admitted: Bool, replaced: Bool) in
+            var room = all[id] ?? Room()
+            if room.locked, !isChair, room.participants[claims.sub] == nil { return (false, false) }
+            let replaced = room.participants[claims.sub] != nil
+            var seat = room.participants[claims.sub] ?? Participant(role: claims.role, connection: connection, joinedAt: now)
+            seat.connection = connection
+            room.participants[claims.sub] = seat
+            all[id] = room
+            return (true, replaced)
+        }
+        guard outcome.admitted else {
+            try await outbound.close(.policyViolation, reason: "the room is locked by the chair")
+            return
+        }
+        if outcome.replaced {
+            hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "replaced", message: "you joined again from another connection")),
+                               to: Self.channel(id, claims.sub))
+        } else {
+            _ = try? await hub.meetings.join(meetingID: id, participant: claims.sub, role: claims.role.rawValue, now: now)
+        }
+        let (roomSub, roomMailbox) = hub.events.subscribe(channel: Self.channel(id))
+        let (ownSub, ownMailbox) = hub.events.subscribe(channel: Self.channel(id, claims.sub))
+        startSpeakerTask(id)
+        logger.info("joined meeting room", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "rejoin": "\(outcome.replaced)"])
+        try await outbound.write(.text(HubMessage.encode(RoomMessage.Joined(meeting: id, you: claims.sub, role: claims.role.rawValue,
+                                                                            stream: Self.stream(meeting: id, subject: claims.sub)))))
+        broadcastRoster(id)
+        defer {
+            hub.events.unsubscribe(channel: Self.channel(id), id: roomSub)
+            hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { for await text in roomMailbox { try await outbound.write(.text(text)) } }
+            group.addTask {
+                for await text in ownMailbox {
+                    try await outbound.write(.text(text))
+                    if text.contains(#""type":"replaced""#) || text.contains(#""type":"ended""#) {
+                        try await outbound.close(.normalClosure, reason: "replaced or ended")
+                        return
+                    }
+                }
+            }
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 262_144) {
+                    guard case .text(let text) = message else {
+                        try await outbound.write(.text(HubMessage.error("send JSON text messages, not binary")))
+                        continue
+                    }
+                    if let reply = await self.handle(text, meeting: id, claims: claims, connection: connection) {
+                        try await outbound.write(.text(reply))
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        await leave(meeting: id, subject: claims.sub, connection: connection)
+    }
+
+    /// Removes the participant if this connection still holds its seat.
+    func leave(meeting id: Int64, subject: String, connection: Int) async {
+        let left = rooms.withLock { all -> (left: Bool, publishing: String?) in
+            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection else { return (false, nil) }
+            room.participants.removeValue(forKey: subject)
+            room.detector.remove(Self.stream(meeting: id, subject: subject))
+            if room.spotlight == subject { room.spotlight = nil }
+            if room.participants.isEmpty {
+                room.speakerTask?.cancel()
+                all.removeValue(forKey: id)
+            } else {
+                all[id] = room
+            }
+            return (true, seat.publishing)
+        }
+        guard left.left else { return }
+        if let session = left.publishing {
+            _ = await sessions.close(kind: "whip", stream: Self.stream(meeting: id, subject: subject), id: session)
+        }
+        _ = try? await hub.meetings.leave(meetingID: id, participant: subject, now: hub.clock())
+        logger.info("left meeting room", metadata: ["meeting": "\(id)", "subject": "\(subject)"])
+        broadcastRoster(id)
+    }
+
+    /// Handles one message; returns the reply to this client, if any.
+    func handle(_ text: String, meeting id: Int64, claims: TokenClaims, connection: Int) async -> String? {
+        let message: RoomMessage.Request
+        do { message = try JSONDecoder().decode(RoomMessage.Request.self, from: Data(text.utf8)) } catch {
+            return HubMessage.error(#"expected a JSON object with a "type" (docs/protocol.md)"#)
+        }
+        let isChair = claims.role == .chair || claims.role == .admin
+        func chairOnly() -> String? {
+            isChair ? nil : HubMessage.error("only the chair may \(message.type)")
+        }
+        switch message.type {
+        case "ping":
+            return #"{"type":"pong"}"#
+        case "mute":
+            guard let muted = message.audio else { return HubMessage.error(#"mute needs "audio": true or false"#) }
+            update(id) { $0.participants[claims.sub]?.audioMuted = muted }
+        case "hand":
+            guard let raised = message.raised else { return HubMessage.error(#"hand needs "raised": true or false"#) }
+            update(id) { $0.participants[claims.sub]?.hand = raised }
+        case "mute_participant", "spotlight", "lock", "end":
+            if let refusal = chairOnly() { return refusal }
+            return await chairControl(message, meeting: id, chair: claims.sub)
+        case "publish", "subscribe":
+            return await negotiate(message, meeting: id, claims: claims)
+        default:
+            return HubMessage.error("unknown message type '\(message.type.prefix(40))' (docs/protocol.md lists them)")
+        }
+        return nil
+    }
+
+    func chairControl(_ message: RoomMessage.Request, meeting id: Int64, chair: String) async -> String? {
+        switch message.type {
+        case "mute_participant":
+            guard let target = message.participant, let muted = message.muted else {
+                return HubMessage.error(#"mute_participant needs "participant" and "muted""#)
+            }
+            guard update(id, { room -> Bool in
+                guard room.participants[target] != nil else { return false }
+                room.participants[target]?.mutedByChair = muted
+                return true
+            }) else { return HubMessage.error("'\(target.prefix(64))' is not in the room") }
+            let stream = Self.stream(meeting: id, subject: target)
+            _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, muted) }
+            hub.events.publish(HubMessage.encode(RoomMessage.MutedByChair(muted: muted, by: chair)), to: Self.channel(id, target))
+            logger.notice("participant muted by the chair", metadata: ["meeting": "\(id)", "participant": "\(target)", "muted": "\(muted)"])
+        case "spotlight":
+            if let target = message.participant {
+                guard update(id, { room -> Bool in
+                    guard room.participants[target] != nil else { return false }
+                    room.spotlight = target
+                    return true
+                }) else { return HubMessage.error("'\(target.prefix(64))' is not in the room") }
+            } else {
+                update(id) { $0.spotlight = nil }
+            }
+        case "lock":
+            guard let locked = message.locked else { return HubMessage.error(#"lock needs "locked": true or false"#) }
+            update(id) { $0.locked = locked }
+        default: // end
+            hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "ended", message: "the chair ended the meeting")),
+                               to: Self.channel(id))
+            let subjects = rooms.withLock { Array(($0[id]?.participants ?? [:]).keys) }
+            for subject in subjects {
+                hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "ended", message: "the chair ended the meeting")),
+                                   to: Self.channel(id, subject))
+            }
+            logger.notice("meeting ended by the chair", metadata: ["meeting": "\(id)", "chair": "\(chair)"])
+        }
+        return nil
+    }
+
+    /// `publish`: the participant's own stream; `subscribe`: another participant's stream.
+    func negotiate(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        let publishing = message.type == "publish"
+        if publishing, claims.role == .observer { return HubMessage.error("an observer does not publish") }
+        guard let sdp = message.sdp else { return HubMessage.error("\(message.type) needs \"sdp\": the offer") }
+        let target = publishing ? claims.sub : (message.participant ?? "")
+        guard publishing || rooms.withLock({ $0[id]?.participants[target] != nil }) else {
+            return HubMessage.error("'\(target.prefix(64))' is not in the room")
+        }
+        let offer: SessionDescription
+        do { offer = try SessionDescription(parsing: sdp) } catch {
+            return HubMessage.error("malformed SDP offer: \(error)")
+        }
+        let stream = Self.stream(meeting: id, subject: target)
+        do throws(PlainError) {
+            let (session, answer) = try await sessions.open(kind: publishing ? "whip" : "whep", stream: stream, offer: offer, claims: claims)
+            if publishing {
+                let mutedByChair = update(id) { room -> Bool in
+                    room.participants[claims.sub]?.publishing = session
+                    return room.participants[claims.sub]?.mutedByChair ?? false
+                }
+                if mutedByChair { _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, true) } }
+            }
+            return HubMessage.encode(RoomMessage.Answer(type: "answer", request: message.type, participant: target,
+                                                        stream: stream, session: session, sdp: answer.serialize()))
+        } catch {
+            return HubMessage.error("\(message.type): \(error.message)")
+        }
+    }
+
+    /// Changes a room and sends everyone the new roster; returns what `change` returns.
+    @discardableResult
+    func update<T>(_ id: Int64, _ change: (inout Room) -> T) -> T {
+        let result = rooms.withLock { all -> T in
+            var room = all[id] ?? Room()
+            let result = change(&room)
+            all[id] = room
+            return result
+        }
+        broadcastRoster(id)
+        return result
+    }
+
+    func roster(_ id: Int64) -> RoomMessage.Roster? {
+        rooms.withLock { all -> RoomMessage.Roster? in
+            guard let room = all[id] else { return nil }
+            var people: [RoomMessage.Roster.Entry] = []
+            for (subject, p) in room.participants {
+                people.append(RoomMessage.Roster.Entry(subject: subject, role: p.role.rawValue, audio_muted: p.audioMuted,
+                                                       muted_by_chair: p.mutedByChair, hand: p.hand, publishing: p.publishing != nil,
+                                                       stream: Self.stream(meeting: id, subject: subject), joined_at: p.joinedAt))
+            }
+            people.sort { (a: RoomMessage.Roster.Entry, b: RoomMessage.Roster.Entry) -> Bool in
+                a.joined_at != b.joined_at ? a.joined_at < b.joined_at : a.subject < b.subject
+            }
+            return RoomMessage.Roster(participants: people, locked: room.locked, spotlight: room.spotlight, speaker: room.speaker)
+        }
+    }
+
+    func broadcastRoster(_ id: Int64) {
+        guard let roster = roster(id) else { return }
+        hub.events.publish(HubMessage.encode(roster), to: Self.channel(id))
+    }
+
+    /// Re-evaluates the room's active speaker on a steady tick from the relay's audio levels.
+    func startSpeakerTask(_ id: Int64) {
+        let start = rooms.withLock { all -> Bool in
+            guard all[id]?.speakerTask == nil else { return false }
+            all[id]?.speakerTask = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self?.speakerTick ?? .milliseconds(200))
+                    await self?.tickSpeaker(id)
+                }
+            }
+            return true
+        }
+        _ = start
+    }
+
+    func tickSpeaker(_ id: Int64) async {
+        let prefix = "m\(id)-"
+        let activity = await sessions.media.perform { router, _, _ in router.audioActivity() }
+        var levels: [String: (level: UInt8, voice: Bool)] = [:]
+        for a in activity where a.stream.hasPrefix(prefix) && !a.muted { if let level = a.level { levels[a.stream] = (level, a.voice) } }
+        let changed = rooms.withLock { all -> String? in
+            guard var room = all[id] else { return nil }
+            defer { all[id] = room }
+            guard let stream = room.detector.update(levels: levels),
+                  let subject = room.participants.keys.first(where: { Self.stream(meeting: id, subject: $0) == stream }) else { return nil }
+            room.speaker = subject
+            return subject
+        }
+        if let changed {
+            hub.events.publish(HubMessage.encode(RoomMessage.Speaker(participant: changed)), to: Self.channel(id))
+        }
+    }
+}
+
+/// The room protocol's messages (docs/protocol.md).
+enum RoomMessage {
+    struct Request: Decodable {
+        var type: String
+        var audio: Bool?
+        var raised: Bool?
+        var participant: String?
+        var muted: Bool?
+        var locked: Bool?
+        var sdp: String?
+    }
+
+    struct Joined: Encodable {
+        let type = "joined"
+        let meeting: Int64
+        let you: String
+        let role: String
+        let stream: String
+    }
+
+    struct Roster: Encodable {
+        struct Entry: Encodable {
+            let subject: String
+            let role: String
+            let audio_muted: Bool
+            let muted_by_chair: Bool
+            let hand: Bool
+            let publishing: Bool
+            let stream: String
+            let joined_at: Int64
+        }
+        let type = "roster"
+        let participants: [Entry]
+        let locked: Bool
+        let spotlight: String?
+        let speaker: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(type, forKey: .type)
+            try c.encode(participants, forKey: .participants)
+            try c.encode(locked, forKey: .locked)
+            try c.encode(spotlight, forKey: .spotlight)
+            try c.encode(speaker, forKey: .speaker)
+        }
+
+        enum CodingKeys: String, CodingKey { case type, participants, locked, spotlight, speaker }
+    }
+
+    struct MutedByChair: Encodable {
+        let type = "muted"
+        let muted: Bool
+        let by: String
+    }
+
+    struct Speaker: Encodable {
+        let type = "speaker"
+        let participant: String
+    }
+
+    struct Notice: Encodable {
+        let type: String
+        let message: String
+    }
+
+    struct Answer: Encodable {
+        let type: String
+        let request: String
+        let participant: String
+        let stream: String
+        let session: String
+        let sdp: String
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import GiaobanCrypto
+@testable import GiaobanServer
+import GiaobanStore
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSClient
+import HummingbirdWSTesting
+import Logging
+import Synchronization
+import Testing
+
+/// One participant's room socket, driven by the test: what it received, and what to send.
+final class RoomClient: Sendable {
+    let subject: String
+    let received = Mutex<[String]>([])
+    let closeReason = Mutex<String?>(nil)
+    let outbox: AsyncStream<String>
+    let send: AsyncStream<String>.Continuation
+    let task = Mutex<Task<Void, any Error>?>(nil)
+
+    init(subject: String) {
+        self.subject = subject
+        (outbox, send) = AsyncStream<String>.makeStream()
+    }
+
+    func start(_ client: some TestClientProtocol & Sendable, meeting: Int64, role: Role) {
+        let url = "/api/meetings/\(meeting)/room?access_token=\(HubFixture.token(role, subject))"
+        task.withLock {
+            $0 = Task {
+                let frame = try await client.ws(url) { inbound, outbound, _ in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for try await message in inbound.messages(maxSize: 1 << 20) {
+                                if case .text(let text) = message { self.received.withLock { $0.append(text) } }
+                            }
+                        }
+                        group.addTask {
+                            for await text in self.outbox { try await outbound.write(.text(text)) }
+                            try await outbound.close(.normalClosure, reason: nil)
+                        }
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                }
+                self.closeReason.withLock { $0 = frame?.reason }
+            }
+        }
+    }
+
+    /// The last message of `type`, once one satisfies `condition` (bounded wait).
+    @discardableResult
+    func wait(for type: String, _ what: String = "", where condition: @escaping ([String: Any]) -> Bool = { _ in true }) async throws -> [String: Any] {
+        for _ in 0..<500 {
+            let messages = received.withLock { $0 }.map(jsonObject)
+            if let found = messages.last(where: { $0["type"] as? String == type && condition($0) }) { return found }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let types = received.withLock { $0 }.map { jsonObject($0)["type"] as? String ?? "?" }
+        Issue.record("\(subject) got no '\(type)' message \(what) within 5 s; got \(types)")
+        throw TimeoutError(seconds: 5)
+    }
+
+    func finish() async {
+        send.finish()
+        _ = try? await task.withLock { $0 }?.value
+    }
+}
+
+@Suite("Meeting rooms: roster, chair controls, reconnect")
+struct MeetingRoomTests {
+    static func roster(_ message: [String: Any]) -> [String] {
+        (message["participants"] as? [[String: Any]] ?? []).compactMap { $0["subject"] as? String }
+    }
+
+    static func entry(_ message: [String: Any], _ subject: String) -> [String: Any]? {
+        (message["participants"] as? [[String: Any]] ?? []).first { $0["subject"] as? String == subject }
+    }
+
+    @Test("join, hands, chair mute, spotlight, lock, a forced reconnect, leave and end")
+    func roomLifecycle() async throws {
+        let fixture = try await HubFixture()
+        defer { fixture.cleanup() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
+        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536, logger: logger)
+        let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger)
+        var config = GiaobanConfig()
+        config.http.port = 0
+        let app = ControlPlane.application(config: config, services: .init(sessions: sessions, webRoot: nil, hub: fixture.hub, rooms: rooms),
+                                           logger: logger)
+        let meeting = try await fixture.hub.meetings.create(title: "Giao ban", scheduledAt: "2026-11-30T07:30:00+07:00",
+                                                             durationMinutes: 60, createdBy: "officer", now: fixture.clock.read())
+        try await app.test(.live) { client in
+            let chair = RoomClient(subject: "officer")
+            chair.start(client, meeting: meeting, role: .chair)
+            try await chair.wait(for: "joined")
+            let communes = ["xa-a", "xa-b", "xa-c"].map(RoomClient.init)
+            for c in communes { c.start(client, meeting: meeting, role: .commune) }
+            try await chair.wait(for: "roster", "with four people") { Self.roster($0).count == 4 }
+
+            // A commune raises its hand; it may not use chair controls.
+            communes[0].send.yield(#"{"type": "hand", "raised": true}"#)
+            try await chair.wait(for: "roster", "with xa-a's hand up") { Self.entry($0, "xa-a")?["hand"] as? Bool == true }
+            communes[0].send.yield(#"{"type": "mute_participant", "participant": "xa-b", "muted": true}"#)
+            let refusal = try await communes[0].wait(for: "error")
+            #expect((refusal["message"] as? String)?.contains("only the chair") == true)
+            communes[0].send.yield(#"{"type": "fly"}"#)
+            try await communes[0].wait(for: "error", "for an unknown type") { ($0["message"] as? String)?.contains("unknown message type") == true }
+
+            // The chair mutes xa-b: xa-b is told, everyone's roster shows it.
+            chair.send.yield(#"{"type": "mute_participant", "participant": "xa-b", "muted": true}"#)
+            let muted = try await communes[1].wait(for: "muted")
+            #expect(muted["by"] as? String == "officer" && muted["muted"] as? Bool == true)
+            try await communes[2].wait(for: "roster", "with xa-b muted") { Self.entry($0, "xa-b")?["muted_by_chair"] as? Bool == true }
+            chair.send.yield(#"{"type": "spotlight", "participant": "xa-c"}"#)
+            try await communes[0].wait(for: "roster", "with the spotlight") { $0["spotlight"] as? String == "xa-c" }
+
+            // Locked: a new commune is turned away with the reason; the chair still gets in.
+            chair.send.yield(#"{"type": "lock", "locked": true}"#)
+            try await chair.wait(for: "roster", "locked") { $0["locked"] as? Bool == true }
+            let late = RoomClient(subject: "xa-d")
+            late.start(client, meeting: meeting, role: .commune)
+            _ = try await late.task.withLock { $0 }?.value
+            #expect(late.closeReason.withLock { $0 }?.contains("locked") == true)
+
+            // xa-c connects again (a forced reconnect): the old socket is told and closed, the
+            // seat (and the spotlight) stay, the roster still has four people.
+            let again = RoomClient(subject: "xa-c")
+            again.start(client, meeting: meeting, role: .commune)
+            try await communes[2].wait(for: "replaced")
+            try await again.wait(for: "joined")
+            try await chair.wait(for: "roster", "after the reconnect") { Self.roster($0).count == 4 && $0["spotlight"] as? String == "xa-c" }
+
+            // xa-a leaves.
+            await communes[0].finish()
+            try await chair.wait(for: "roster", "without xa-a") { Self.roster($0) == ["officer", "xa-b", "xa-c"] }
+
+            // Publishing: a malformed offer is an error; a real browser's offer gets an answer.
+            communes[1].send.yield(#"{"type": "publish", "sdp": "v=0 nonsense"}"#)
+            try await communes[1].wait(for: "error", "for bad SDP") { ($0["message"] as? String)?.contains("malformed SDP") == true }
+            let offer = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-offer.sdp"), encoding: .utf8)
+            let request = try JSONSerialization.data(withJSONObject: ["type": "publish", "sdp": offer])
+            communes[1].send.yield(String(decoding: request, as: UTF8.self))
+            let answer = try await communes[1].wait(for: "answer")
+            #expect((answer["sdp"] as? String)?.contains("a=ice-lite") == true)
+            #expect(answer["stream"] as? String == MeetingRooms.stream(meeting: meeting, subject: "xa-b"))
+            try await chair.wait(for: "roster", "with xa-b publishing") { Self.entry($0, "xa-b")?["publishing"] as? Bool == true }
+            // xa-b was muted by the chair before publishing: the relay holds its audio back.
+            let stream = MeetingRooms.stream(meeting: meeting, subject: "xa-b")
+            let activity = await media.perform { router, _, _ in router.audioActivity() }
+            #expect(activity.first { $0.stream == stream }?.muted == true)
+
+            // The chair ends the meeting: everyone is told and disconnected.
+            chair.send.yield(#"{"type": "end"}"#)
+            try await communes[1].wait(for: "ended")
+            try await again.wait(for: "ended")
+            for c in [chair, communes[1], communes[2], again] { await c.finish() }
+        }
+        let attendance = try await fixture.hub.meetings.attendance(meetingID: meeting)
+        #expect(Set(attendance.map(\.participant)) == ["officer", "xa-a", "xa-b", "xa-c"])
+        #expect(attendance.allSatisfy { $0.leftAt != nil }, "everyone's presence is closed")
+        #expect(!attendance.contains { $0.participant == "xa-d" }, "the locked-out commune never joined")
+        await media.shutdown()
+    }
+}
