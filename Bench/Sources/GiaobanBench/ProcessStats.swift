@@ -4,6 +4,16 @@ import Foundation
 import Glibc
 #endif
 
+/// A forwarder running as its own process, measured from /proc.
+protocol MeasuredProcess: AnyObject {
+    /// User + system CPU seconds so far.
+    var cpuSeconds: Double { get }
+    /// Resident memory in KiB.
+    var residentKiB: Int { get }
+    /// The last lines of its log.
+    func logTail(lines: Int) -> String
+}
+
 /// CPU time and memory of processes and threads, read from /proc and getrusage.
 enum ProcessStats {
     /// Clock ticks per second of /proc/<pid>/stat times.

@@ -1,5 +1,6 @@
 import Foundation
 import GiaobanClient
+import GiaobanCrypto
 import GiaobanWire
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 
 /// The relay under test, as a separate process: `giaoban serve` on free ports of 127.0.0.1,
 /// in a temporary directory with its own token secret and log, stopped with SIGTERM.
-final class RelayProcess {
+final class RelayProcess: MeasuredProcess {
     /// The relay's process id.
     let pid: Int32
     /// The control plane's base URL.
@@ -52,6 +53,7 @@ final class RelayProcess {
         environment["GIAOBAN_MEDIA_UDP_PORT"] = String(mediaPort)
         environment["GIAOBAN_AUTH_SECRET_FILE"] = secret
         environment["GIAOBAN_SERVER_LOG_LEVEL"] = "info"
+        environment["GIAOBAN_HUB_DIRECTORY_FILE"] = ""  // no sample province: the relay alone is measured
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)
         process = Process()
@@ -144,4 +146,51 @@ final class RelayProcess {
         }
         return output
     }
+}
+
+/// The relay as the forwarder of a broadcast run: the publisher joins with WHIP, every
+/// subscriber with WHEP, all on the stream "broadcast"; forwarded packets and drops come
+/// from its /metrics.
+final class RelayTarget: ForwarderTarget {
+    let relay: RelayProcess
+    private let whip: WHIPClient
+    private var sessions: [WHIPSession] = []
+
+    init(process: RelayProcess) throws {
+        relay = process
+        do { whip = try WHIPClient(baseURL: process.baseURL, token: process.token) } catch {
+            process.stop()
+            throw error
+        }
+    }
+
+    var process: any MeasuredProcess { relay }
+
+    func joinPublisher(context: DTLSContext) throws -> ClientConnection {
+        try join(.publish(audioSSRC: PacedPublisher.audioSSRC, videoSSRC: PacedPublisher.videoSSRC), context: context)
+    }
+
+    func joinSubscriber(context: DTLSContext) throws -> ClientConnection {
+        try join(.watch, context: context)
+    }
+
+    private func join(_ mode: ClientOffer.Mode, context: DTLSContext) throws -> ClientConnection {
+        let (connection, session) = try ClientConnection.join(whip, stream: "broadcast", mode: mode, context: context)
+        sessions.append(session)
+        return connection
+    }
+
+    func meter(receiver: ReceiveLoop) -> ForwarderMeter {
+        ForwarderMeter(cpuSeconds: { [relay] in relay.cpuSeconds },
+                       forwarded: { [relay] in relay.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
+                       drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] })
+    }
+
+    func leave() {
+        let deadline = nowNanoseconds() + 10_000_000_000
+        for session in sessions.reversed() where nowNanoseconds() < deadline { try? whip.end(session) }
+        sessions.removeAll()
+    }
+
+    func stop() { relay.stop() }
 }
