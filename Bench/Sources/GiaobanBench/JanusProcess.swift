@@ -15,16 +15,14 @@ import Glibc
 /// that clears `IFF_LOOPBACK` on the 127.0.0.1 entry `getifaddrs` returns: Janus then offers
 /// a 127.0.0.1 host candidate. The library touches the Janus process only.
 final class JanusProcess: MeasuredProcess {
-    /// Janus's process id.
-    let pid: Int32
     /// The REST API's base URL (`http://127.0.0.1:<port>`; the API lives under `/janus`).
     let baseURL: String
     /// The VideoRoom room configured for the bench.
     let room = 1234
     /// Where Janus writes its log.
     let logPath: String
-    private let process: Process
-    private let directory: String
+    let process: Process
+    let directory: String
 
     struct StartError: Error, CustomStringConvertible {
         let description: String
@@ -56,7 +54,6 @@ final class JanusProcess: MeasuredProcess {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        pid = process.processIdentifier
 
         var client = try HTTPClient(baseURL: baseURL)
         client.timeout = .seconds(2)
@@ -76,29 +73,6 @@ final class JanusProcess: MeasuredProcess {
         stop()
         throw StartError(description: "Janus did not answer on 127.0.0.1:\(httpPort) within \(format(timeout)) s "
             + "(\(lastError)); its log:\n\(logTail())")
-    }
-
-    /// Janus's CPU seconds so far.
-    var cpuSeconds: Double { ProcessStats.cpuSeconds(pid: pid) ?? .nan }
-
-    /// Janus's resident memory in KiB.
-    var residentKiB: Int { ProcessStats.residentKiB(pid: pid) ?? 0 }
-
-    /// Sends SIGTERM and waits up to 5 s, then SIGKILL; removes the temporary directory.
-    func stop() {
-        if process.isRunning {
-            kill(pid, SIGTERM)
-            let deadline = nowNanoseconds() + 5_000_000_000
-            while process.isRunning && nowNanoseconds() < deadline { sleep(seconds: 0.02) }
-            if process.isRunning { kill(pid, SIGKILL) }
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// The last lines of Janus's log.
-    func logTail(lines: Int = 20) -> String {
-        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     /// Writes `conf/` (janus.jcfg, the HTTP transport, the VideoRoom with `room`), folders

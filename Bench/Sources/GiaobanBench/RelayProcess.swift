@@ -10,8 +10,6 @@ import Glibc
 /// The relay under test, as a separate process: `giaoban serve` on free ports of 127.0.0.1,
 /// in a temporary directory with its own token secret and log, stopped with SIGTERM.
 final class RelayProcess: MeasuredProcess {
-    /// The relay's process id.
-    let pid: Int32
     /// The control plane's base URL.
     let baseURL: String
     /// The shared media UDP port.
@@ -20,8 +18,8 @@ final class RelayProcess: MeasuredProcess {
     let token: String
     /// Where the relay writes its log.
     let logPath: String
-    private let process: Process
-    private let directory: String
+    let process: Process
+    let directory: String
     private let http: HTTPClient
 
     struct StartError: Error, CustomStringConvertible {
@@ -64,7 +62,6 @@ final class RelayProcess: MeasuredProcess {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        pid = process.processIdentifier
 
         let deadline = nowNanoseconds() + UInt64(timeout * 1e9)
         var lastError = "no answer"
@@ -101,29 +98,6 @@ final class RelayProcess: MeasuredProcess {
             values[name, default: 0] += value
         }
         return values
-    }
-
-    /// The relay's CPU seconds so far.
-    var cpuSeconds: Double { ProcessStats.cpuSeconds(pid: pid) ?? .nan }
-
-    /// The relay's resident memory in KiB.
-    var residentKiB: Int { ProcessStats.residentKiB(pid: pid) ?? 0 }
-
-    /// Sends SIGTERM and waits up to 5 s, then SIGKILL; removes the temporary directory.
-    func stop() {
-        if process.isRunning {
-            kill(pid, SIGTERM)
-            let deadline = nowNanoseconds() + 5_000_000_000
-            while process.isRunning && nowNanoseconds() < deadline { sleep(seconds: 0.02) }
-            if process.isRunning { kill(pid, SIGKILL) }
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// The last lines of the relay's log.
-    func logTail(lines: Int = 20) -> String {
-        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     /// Runs `binary arguments` to completion (bounded to 20 s) and returns its standard output.
