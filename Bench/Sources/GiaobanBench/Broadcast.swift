@@ -13,7 +13,7 @@ struct Broadcast: ParsableCommand {
         discussion: """
             One publisher sends VP8-sized video (1100-byte packets, a burst per frame at 30 fps) and \
             Opus-sized audio (100 bytes every 20 ms) over SRTP; every payload carries its send time and an id. \
-            Three scenarios, each measured the same way: "direct" (publisher straight to one subscriber: \
+            Four scenarios, each measured the same way: "direct" (publisher straight to one subscriber: \
             the client stack's floor), "kernel-floor" (a bare recvmmsg/sendmmsg fan-out thread without \
             SRTP), "relay" (the giaoban binary as a separate process, WHIP publish and WHEP watch), and \
             "janus" (Janus VideoRoom, when the janus binary is installed, over its HTTP API). \
