@@ -7,10 +7,24 @@
 #   scripts/bench.sh hub                   # one incident to 1,000 WebSocket subscribers; durable ingest rate
 #                                          #   → table + artifacts/bench/hub.json (docs/hub.md)
 #   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
+#   scripts/bench.sh broadcast --with-janus   # installs Debian's janus first; Janus VideoRoom joins the
+#                                             #   run as a third reference (it runs whenever janus is installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=${1:-micro}; shift || true
+args=()
+with_janus=false
+for arg in "$@"; do
+    if [[ "$arg" == "--with-janus" ]]; then with_janus=true; else args+=("$arg"); fi
+done
 scripts/setup.sh
+if $with_janus && ! command -v janus >/dev/null; then
+    echo "bench: installing janus (Debian package)"
+    sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends janus
+fi
 echo "bench: building giaoban-bench and giaoban (release; the first build takes several minutes)"
 swift build -c release --scratch-path .build-release --product giaoban-bench
 swift build -c release --scratch-path .build-release --product giaoban
@@ -19,4 +33,4 @@ extra=()
 if [[ "$scenario" == "broadcast" ]]; then
     extra=(--svg "artifacts/bench/$scenario.svg")
 fi
-exec .build-release/release/giaoban-bench "$scenario" --json "artifacts/bench/$scenario.json" "${extra[@]}" "$@"
+exec .build-release/release/giaoban-bench "$scenario" --json "artifacts/bench/$scenario.json" "${extra[@]}" "${args[@]}"

@@ -9,7 +9,8 @@ public import GiaobanWire
 /// send collect in an outbox the driver empties with `takeOutgoing()`.
 ///
 /// The peer answers nothing the relay did not ask for: it sends checks, its handshake
-/// flights and consent checks (RFC 7675), and reads responses, DTLS records and SRTP.
+/// flights and consent checks (RFC 7675), reads responses, DTLS records and SRTP, and
+/// answers the checks of a peer that sends its own (RFC 8445 §7.3; Janus does).
 ///
 /// Not thread-safe. Sending (`protectRTP`) and receiving (`receive`) touch separate SRTP
 /// sessions, but ICE and DTLS state is shared: one thread owns the peer.
@@ -139,9 +140,13 @@ public final class ClientPeer {
 
     // MARK: Control datagrams
 
-    /// A STUN message from the relay: a response to one of our checks.
+    /// A STUN message from the relay: a response to one of our checks, or a check of its own.
     func receiveSTUN(_ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant) {
         guard let message = try? STUNMessageView(bytes), ice != nil else { return drops.count(.stun) }
+        if message.type == .bindingRequest {
+            guard let response = ice!.answer(message, from: relayAddress) else { return drops.count(.stun) }
+            return outbox.append(response)
+        }
         switch ice!.handle(message, now: now) {
         case .ignored:
             drops.count(.stun)

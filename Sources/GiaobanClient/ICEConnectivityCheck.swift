@@ -6,6 +6,9 @@ import GiaobanWire
 /// success response authenticated with the relay's password arrives; afterwards, consent
 /// freshness checks every few seconds (RFC 7675 §5.1).
 ///
+/// A peer that is a full agent, or a lite one that still sends triggered checks (libnice,
+/// so Janus, does), gets its own checks answered too (`answer(_:from:)`, RFC 8445 §7.3).
+///
 /// I/O-free: `request(now:)` returns the bytes to send, `handle(_:now:)` reads a response.
 struct ICEConnectivityCheck {
     /// What a response meant.
@@ -25,6 +28,8 @@ struct ICEConnectivityCheck {
     /// The ICE-CONTROLLING tie-breaker (RFC 8445 §7.1.3).
     let tieBreaker: UInt64
     private let key: HMACSHA1
+    /// Our password's key: the peer's checks are authenticated with it (RFC 8445 §7.2.2).
+    private let localKey: HMACSHA1
     /// The requests not yet answered (retransmissions of a check keep the first ID only
     /// when nothing else changed; RFC 8489 §6.2.1 lets a new ID be used too).
     private var outstanding: [(id: STUNTransactionID, sent: ContinuousClock.Instant)] = []
@@ -55,6 +60,7 @@ struct ICEConnectivityCheck {
         var rng = SystemRandomNumberGenerator()
         tieBreaker = rng.next()
         key = HMACSHA1(key: remote.pwd)
+        localKey = HMACSHA1(key: local.pwd)
         nextRequest = now
         interval = Self.initialInterval
     }
@@ -87,6 +93,21 @@ struct ICEConnectivityCheck {
         } catch {
             return nil  // the attributes above always fit; nothing to send otherwise
         }
+    }
+
+    /// The success response to a binding request of the peer's (RFC 8445 §7.3.1.4), seen from
+    /// `source`; nil when it is not one, or does not carry our ufrag, our password's
+    /// integrity and a valid fingerprint. The client keeps its controlling role: a peer that
+    /// claims it too is answered all the same, and its 487 to our checks fails the connection.
+    func answer(_ request: STUNMessageView, from source: STUNAddress) -> [UInt8]? {
+        guard request.type == .bindingRequest, request.hasFingerprint, (try? request.verifyFingerprint()) != nil,
+              request.hasMessageIntegrity, (try? request.verifyMessageIntegrity(localKey)) != nil,
+              let username = request.username,
+              String(decoding: username.value, as: UTF8.self) == "\(local.ufrag):\(remote.ufrag)" else { return nil }
+        let response = STUNMessageBuilder.bindingSuccess(transactionID: request.transactionID, mappedAddress: source, integrityKey: localKey)
+        var bytes = [UInt8](repeating: 0, count: response.marshalSize)
+        guard let n = try? bytes.withUnsafeMutableBytes({ buffer throws(WireError) in try response.marshal(into: buffer) }) else { return nil }
+        return Array(bytes.prefix(n))
     }
 
     /// Reads a STUN message from the relay.

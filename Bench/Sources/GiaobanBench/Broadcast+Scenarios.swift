@@ -16,14 +16,30 @@ struct ForwarderMeter {
     var insideGenerator = false
 }
 
-/// What the relay part of the run produced.
-struct RelayRun {
+/// What the part of the run through one forwarder process (the relay or Janus) produced.
+struct ForwarderRun {
     var steps: [BroadcastStep] = []
     var error: String?
     var idleRSS: Int?
     var publisherRSS: Int?
     var publisherOnlyCPUPercent: Double?
     var srtpProfile: String?
+}
+
+/// A forwarder running as its own process, and how the load generator's peers join it.
+protocol ForwarderTarget: AnyObject {
+    /// The process, measured from /proc.
+    var process: any MeasuredProcess { get }
+    /// Joins the publisher; returns its connected driver.
+    func joinPublisher(context: DTLSContext) throws -> ClientConnection
+    /// Joins one more subscriber; returns its connected driver.
+    func joinSubscriber(context: DTLSContext) throws -> ClientConnection
+    /// How a step reads the forwarder's CPU and forwarded packets.
+    func meter(receiver: ReceiveLoop) -> ForwarderMeter
+    /// Ends the signaling sessions (bounded in time); media has stopped.
+    func leave()
+    /// Stops the process.
+    func stop()
 }
 
 extension Broadcast {
@@ -81,28 +97,29 @@ extension Broadcast {
     }
 
     /// Publisher (WHIP) → the relay process → N subscribers (WHEP).
-    func runRelay() -> RelayRun {
-        var result = RelayRun()
+    func runRelay() -> ForwarderRun {
         let binary = relay ?? executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) + "/giaoban" } ?? "giaoban"
         progress("relay: starting \(binary) serve")
-        let process: RelayProcess
-        do { process = try RelayProcess(binary: binary) } catch {
+        return runForwarder("relay", counts: counts) { try RelayTarget(process: RelayProcess(binary: binary)) }
+    }
+
+    /// One publisher, then subscribers added step by step up to each of `counts`, through the
+    /// forwarder `start` launches; a failure keeps the steps measured before it.
+    func runForwarder(_ name: String, counts: [Int], start: () throws -> any ForwarderTarget) -> ForwarderRun {
+        var result = ForwarderRun()
+        let target: any ForwarderTarget
+        do { target = try start() } catch {
             result.error = "\(error)"
             return result
         }
-        defer { process.stop() }
-        result.idleRSS = process.residentKiB
-        var sessions: [WHIPSession] = []
+        defer { target.stop() }
+        result.idleRSS = target.process.residentKiB
         let receiver = ReceiveLoop()
         var publisher: PacedPublisher?
         do {
-            let whip = try WHIPClient(baseURL: process.baseURL, token: process.token)
             let context = try DTLSContext(certificate: DTLSCertificate())
-            let (connection, session) = try ClientConnection.join(
-                whip, stream: "broadcast", mode: .publish(audioSSRC: PacedPublisher.audioSSRC, videoSSRC: PacedPublisher.videoSSRC),
-                context: context)
+            let connection = try target.joinPublisher(context: context)
             result.srtpProfile = connection.peer.srtpProfile?.rawValue
-            sessions.append(session)
             let paced = PacedPublisher(connection: connection, profile: profile)
             publisher = paced
             paced.start()
@@ -110,38 +127,33 @@ extension Broadcast {
             defer {
                 paced.stop()
                 receiver.stop()
-                let deadline = nowNanoseconds() + 10_000_000_000
-                for session in sessions.reversed() where nowNanoseconds() < deadline { try? whip.end(session) }
+                target.leave()
             }
-            // The relay's own cost with the publisher alone (timers, reports, receiving 220 pkt/s):
+            // The forwarder's own cost with the publisher alone (timers, reports, receiving 220 pkt/s):
             // the fixed part of its CPU, which dominates the per-packet figure at small N.
             sleep(seconds: 0.5)
-            let idle0 = process.cpuSeconds
+            let idle0 = target.process.cpuSeconds
             sleep(seconds: 2)
-            result.publisherOnlyCPUPercent = 100 * (process.cpuSeconds - idle0) / 2
-            let publisherRSS = process.residentKiB
+            result.publisherOnlyCPUPercent = 100 * (target.process.cpuSeconds - idle0) / 2
+            let publisherRSS = target.process.residentKiB
             result.publisherRSS = publisherRSS
-            progress("relay: publisher alone: \(format(result.publisherOnlyCPUPercent ?? 0)) % CPU, RSS \(publisherRSS / 1024) MiB")
-            let meter = ForwarderMeter(cpuSeconds: { process.cpuSeconds },
-                                       forwarded: { process.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
-                                       drops: { process.metrics()["giaoban_udp_dropped_total"] })
+            progress("\(name): publisher alone: \(format(result.publisherOnlyCPUPercent ?? 0)) % CPU, RSS \(publisherRSS / 1024) MiB")
+            let meter = target.meter(receiver: receiver)
             for n in counts {
                 let missing = max(0, n - receiver.count)
-                progress("relay N=\(n): joining \(missing) subscribers (WHEP + ICE + DTLS)")
+                progress("\(name) N=\(n): joining \(missing) subscribers")
                 let t0 = nowNanoseconds()
                 while receiver.count < n {
-                    let (subscriber, session) = try ClientConnection.join(whip, stream: "broadcast", mode: .watch, context: context)
-                    sessions.append(session)
-                    receiver.add(subscriber)
+                    receiver.add(try target.joinSubscriber(context: context))
                 }
                 if missing > 0 {
-                    progress("relay N=\(n): joined in \(format(Double(nowNanoseconds() - t0) / 1e9)) s")
+                    progress("\(name) N=\(n): joined in \(format(Double(nowNanoseconds() - t0) / 1e9)) s")
                 }
-                result.steps.append(measure("relay", subscribers: n, publisher: paced, receiver: receiver, meter: meter,
-                                            rssBase: (process, publisherRSS)))
+                result.steps.append(measure(name, subscribers: n, publisher: paced, receiver: receiver, meter: meter,
+                                            rssBase: (target.process, publisherRSS)))
             }
         } catch {
-            result.error = "\(error); relay log:\n\(process.logTail())"
+            result.error = "\(error); \(name) log:\n\(target.process.logTail(lines: 20))"
         }
         withExtendedLifetime(publisher) {}
         return result
@@ -149,7 +161,7 @@ extension Broadcast {
 
     /// Warm-up, then one measurement window of `seconds`, then the figures.
     func measure(_ scenario: String, subscribers n: Int, publisher: PacedPublisher, receiver: ReceiveLoop,
-                 meter: ForwarderMeter?, rssBase: (RelayProcess, Int)?) -> BroadcastStep {
+                 meter: ForwarderMeter?, rssBase: (any MeasuredProcess, Int)?) -> BroadcastStep {
         progress("\(scenario) N=\(n): warm-up \(format(warmup)) s, measuring \(format(seconds)) s …")
         sleep(seconds: warmup)
         let p = profile

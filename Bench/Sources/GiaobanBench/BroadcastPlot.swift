@@ -107,17 +107,26 @@ func broadcastSVG(_ report: BroadcastReport) -> String {
         PlotSeries(label: "kernel floor p50", points: line("kernel-floor") { $0.latency.p50 }, color: "#1f77b4", dash: "6 4"),
         PlotSeries(label: "kernel floor p99", points: line("kernel-floor") { $0.latency.p99 }, color: "#d62728", dash: "6 4"),
     ]
+    if !steps("janus").isEmpty {
+        latency.append(PlotSeries(label: "Janus p50", points: line("janus") { $0.latency.p50 }, color: "#ff7f0e", dash: "10 3"))
+        latency.append(PlotSeries(label: "Janus p99", points: line("janus") { $0.latency.p99 }, color: "#8c564b", dash: "10 3"))
+    }
     if let direct = steps("direct").first {
         latency.append(PlotSeries(label: "direct p50", points: span.map { ($0, direct.latency.p50) }, color: "#555", dash: "2 3", markers: false))
         latency.append(PlotSeries(label: "direct p99", points: span.map { ($0, direct.latency.p99) }, color: "#aaa", dash: "2 3", markers: false))
     }
-    let cpu = [
+    var cpu = [
         PlotSeries(label: "relay (process)", points: line("relay") { $0.cpuMicrosPerPacket }, color: "#2ca02c"),
         PlotSeries(label: "kernel floor (thread)", points: line("kernel-floor") { $0.cpuMicrosPerPacket }, color: "#7f7f7f", dash: "6 4"),
     ]
+    if !steps("janus").isEmpty {
+        cpu.append(PlotSeries(label: "Janus (process)", points: line("janus") { $0.cpuMicrosPerPacket }, color: "#ff7f0e", dash: "10 3"))
+    }
     let panels = [
         PlotPanel(title: "Latency, publisher send → subscriber receive", yLabel: "µs (log scale)", series: latency, logY: true, xTicks: counts),
-        PlotPanel(title: "CPU per forwarded packet", yLabel: "µs of CPU per packet", series: cpu, logY: false, xTicks: counts),
+        // Janus costs several times the relay: a log scale keeps both readable.
+        PlotPanel(title: "CPU per forwarded packet", yLabel: steps("janus").isEmpty ? "µs of CPU per packet" : "µs of CPU per packet (log scale)",
+                  series: cpu, logY: !steps("janus").isEmpty, xTicks: counts),
     ]
     let height = PlotPanel.height * Double(panels.count) + 30
     var svg = """

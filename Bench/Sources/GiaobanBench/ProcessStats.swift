@@ -4,6 +4,45 @@ import Foundation
 import Glibc
 #endif
 
+/// A forwarder the bench started as its own process, in a temporary directory of its own
+/// that holds its log; measured from /proc.
+protocol MeasuredProcess: AnyObject {
+    /// The running process.
+    var process: Process { get }
+    /// The temporary directory, removed by `stop()`.
+    var directory: String { get }
+    /// Where the process writes its log.
+    var logPath: String { get }
+}
+
+extension MeasuredProcess {
+    /// The process id.
+    var pid: Int32 { process.processIdentifier }
+
+    /// User + system CPU seconds so far.
+    var cpuSeconds: Double { ProcessStats.cpuSeconds(pid: pid) ?? .nan }
+
+    /// Resident memory in KiB.
+    var residentKiB: Int { ProcessStats.residentKiB(pid: pid) ?? 0 }
+
+    /// Sends SIGTERM and waits up to 5 s, then SIGKILL; removes the temporary directory.
+    func stop() {
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            let deadline = nowNanoseconds() + 5_000_000_000
+            while process.isRunning && nowNanoseconds() < deadline { sleep(seconds: 0.02) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The last lines of the log.
+    func logTail(lines: Int = 20) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}
+
 /// CPU time and memory of processes and threads, read from /proc and getrusage.
 enum ProcessStats {
     /// Clock ticks per second of /proc/<pid>/stat times.

@@ -57,6 +57,9 @@ final class ReceiveLoop: @unchecked Sendable {
     private let subscriberCount = Atomic<Int>(0)
     /// The receive thread's CPU time in µs (getrusage RUSAGE_THREAD), updated every 100 ms.
     let cpuMicros = Atomic<Int>(0)
+    /// RTP packets received by all subscribers since start, window or not (what a forwarder
+    /// without its own counter forwarded).
+    let rtpReceived = Atomic<Int>(0)
 
     /// Subscribers handed to the thread so far.
     var count: Int { subscriberCount.load(ordering: .relaxed) }
@@ -138,9 +141,13 @@ final class ReceiveLoop: @unchecked Sendable {
                         n = subscriber.socket.receive(into: batch, timeoutMilliseconds: 0)
                         let received = nowNanoseconds()
                         let now = ContinuousClock.now
+                        var rtp = 0
+                        defer { rtpReceived.wrappingAdd(rtp, ordering: .relaxed) }
                         for k in 0..<n {
                             let datagram = batch.datagram(k)
-                            guard case .rtp(let length) = subscriber.peer.receive(datagram, now: now), let window else { continue }
+                            guard case .rtp(let length) = subscriber.peer.receive(datagram, now: now) else { continue }
+                            rtp += 1
+                            guard let window else { continue }
                             record(UnsafeRawBufferPointer(rebasing: datagram[0..<length]), received: received, window: window,
                                    bitmap: &bitmaps[i], unique: &uniques[i], figures: &figures)
                         }

@@ -1,5 +1,6 @@
 import Foundation
 import GiaobanClient
+import GiaobanCrypto
 import GiaobanWire
 
 #if canImport(Glibc)
@@ -8,9 +9,7 @@ import Glibc
 
 /// The relay under test, as a separate process: `giaoban serve` on free ports of 127.0.0.1,
 /// in a temporary directory with its own token secret and log, stopped with SIGTERM.
-final class RelayProcess {
-    /// The relay's process id.
-    let pid: Int32
+final class RelayProcess: MeasuredProcess {
     /// The control plane's base URL.
     let baseURL: String
     /// The shared media UDP port.
@@ -19,8 +18,8 @@ final class RelayProcess {
     let token: String
     /// Where the relay writes its log.
     let logPath: String
-    private let process: Process
-    private let directory: String
+    let process: Process
+    let directory: String
     private let http: HTTPClient
 
     struct StartError: Error, CustomStringConvertible {
@@ -52,6 +51,7 @@ final class RelayProcess {
         environment["GIAOBAN_MEDIA_UDP_PORT"] = String(mediaPort)
         environment["GIAOBAN_AUTH_SECRET_FILE"] = secret
         environment["GIAOBAN_SERVER_LOG_LEVEL"] = "info"
+        environment["GIAOBAN_HUB_DIRECTORY_FILE"] = ""  // no sample province unless a scenario brings its own
         environment.merge(extra) { _, given in given }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)
@@ -63,7 +63,6 @@ final class RelayProcess {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        pid = process.processIdentifier
 
         let deadline = nowNanoseconds() + UInt64(timeout * 1e9)
         var lastError = "no answer"
@@ -108,29 +107,6 @@ final class RelayProcess {
         return values
     }
 
-    /// The relay's CPU seconds so far.
-    var cpuSeconds: Double { ProcessStats.cpuSeconds(pid: pid) ?? .nan }
-
-    /// The relay's resident memory in KiB.
-    var residentKiB: Int { ProcessStats.residentKiB(pid: pid) ?? 0 }
-
-    /// Sends SIGTERM and waits up to 5 s, then SIGKILL; removes the temporary directory.
-    func stop() {
-        if process.isRunning {
-            kill(pid, SIGTERM)
-            let deadline = nowNanoseconds() + 5_000_000_000
-            while process.isRunning && nowNanoseconds() < deadline { sleep(seconds: 0.02) }
-            if process.isRunning { kill(pid, SIGKILL) }
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// The last lines of the relay's log.
-    func logTail(lines: Int = 20) -> String {
-        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
-    }
-
     /// Runs `binary arguments` to completion (bounded to 20 s) and returns its standard output.
     static func run(_ binary: String, _ arguments: [String]) throws -> String {
         let process = Process()
@@ -151,4 +127,51 @@ final class RelayProcess {
         }
         return output
     }
+}
+
+/// The relay as the forwarder of a broadcast run: the publisher joins with WHIP, every
+/// subscriber with WHEP, all on the stream "broadcast"; forwarded packets and drops come
+/// from its /metrics.
+final class RelayTarget: ForwarderTarget {
+    let relay: RelayProcess
+    private let whip: WHIPClient
+    private var sessions: [WHIPSession] = []
+
+    init(process: RelayProcess) throws {
+        relay = process
+        do { whip = try WHIPClient(baseURL: process.baseURL, token: process.token) } catch {
+            process.stop()
+            throw error
+        }
+    }
+
+    var process: any MeasuredProcess { relay }
+
+    func joinPublisher(context: DTLSContext) throws -> ClientConnection {
+        try join(.publish(audioSSRC: PacedPublisher.audioSSRC, videoSSRC: PacedPublisher.videoSSRC), context: context)
+    }
+
+    func joinSubscriber(context: DTLSContext) throws -> ClientConnection {
+        try join(.watch, context: context)
+    }
+
+    private func join(_ mode: ClientOffer.Mode, context: DTLSContext) throws -> ClientConnection {
+        let (connection, session) = try ClientConnection.join(whip, stream: "broadcast", mode: mode, context: context)
+        sessions.append(session)
+        return connection
+    }
+
+    func meter(receiver: ReceiveLoop) -> ForwarderMeter {
+        ForwarderMeter(cpuSeconds: { [relay] in relay.cpuSeconds },
+                       forwarded: { [relay] in relay.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
+                       drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] })
+    }
+
+    func leave() {
+        let deadline = nowNanoseconds() + 10_000_000_000
+        for session in sessions.reversed() where nowNanoseconds() < deadline { try? whip.end(session) }
+        sessions.removeAll()
+    }
+
+    func stop() { relay.stop() }
 }
