@@ -72,7 +72,8 @@ struct Serve: AsyncParsableCommand {
         let webRoot = fileExists("web") ? "web" : nil
         try await ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
-                                                           rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger)),
+                                                           rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger,
+                                                                               loudestAudio: settings.meetings.loudestAudio)),
                                            logger: logger).runService()
         escalation.cancel()
         await media.shutdown()

@@ -433,5 +433,13 @@ struct MediaRouterAudioTests {
         let after = try send(106..<108, level: 25)
         #expect(after == [before[2] &+ 1, before[2] &+ 2], "continues without a gap")
         #expect(!h.router.setAudioMuted(stream: "no-such-stream", true))
+
+        // Gated (not among the room's loudest): held back too, independently of the mute.
+        #expect(h.router.setAudioGated(stream: "room", true))
+        #expect(try send(108..<110, level: 90).isEmpty)
+        #expect(h.router.audioActivity().first?.gated == true)
+        #expect(h.router.audioActivity().first?.muted == false)
+        #expect(h.router.setAudioGated(stream: "room", false))
+        #expect(try send(110..<111, level: 90) == [before[2] &+ 3], "continues without a gap")
     }
 }

@@ -166,3 +166,17 @@ struct MeetingRoomTests {
         await media.shutdown()
     }
 }
+
+@Suite("Meeting rooms: K loudest audio")
+struct MeetingRoomAudioGateTests {
+    @Test("only the loudest streams' audio is let through; only changes are returned")
+    func gates() {
+        let streams = ["m1-a", "m1-b", "m1-c", "m1-d"]
+        let first = MeetingRooms.audioGates(streams: streams, loudest: ["m1-b", "m1-d"], current: [:])
+        #expect(first == ["m1-a": true, "m1-b": false, "m1-c": true, "m1-d": false])
+        let current = first
+        #expect(MeetingRooms.audioGates(streams: streams, loudest: ["m1-d", "m1-b"], current: current).isEmpty)
+        #expect(MeetingRooms.audioGates(streams: streams, loudest: ["m1-a"], current: current) == ["m1-a": false, "m1-b": true, "m1-d": true])
+        #expect(MeetingRooms.audioGates(streams: streams, loudest: [], current: ["m1-a": false]) == ["m1-b": true, "m1-c": true, "m1-d": true, "m1-a": true])
+    }
+}

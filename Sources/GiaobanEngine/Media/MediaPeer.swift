@@ -101,6 +101,8 @@ final class RelayStream {
     var audioReception = ReceptionStatistics()
     /// The publisher's audio is held back from every subscriber (a chair's mute).
     var audioMuted = false
+    /// The publisher's audio is held back because it is not among the room's loudest.
+    var audioGated = false
     /// The publisher's latest RFC 6464 audio level (0 loud … 127 silent) and voice flag.
     var audioLevel: AudioLevelExtension?
     /// Audio packets not forwarded while muted.

@@ -64,7 +64,7 @@ extension MediaRouter {
                let level = try? AudioLevelExtension(element.data) {
                 stream.audioLevel = level
             }
-            if stream.audioMuted {
+            if stream.audioMuted || stream.audioGated {
                 // Held back, with no gap left in any subscriber's sequence numbers.
                 stream.audioHeld &+= 1
                 counters.rtpReceived &+= 1

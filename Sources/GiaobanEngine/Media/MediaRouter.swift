@@ -114,6 +114,15 @@ public final class MediaRouter {
         return true
     }
 
+    /// Holds back (or releases) `stream`'s audio because the room forwards only its loudest
+    /// speakers; separate from a chair's mute, which it neither sets nor clears.
+    @discardableResult
+    public func setAudioGated(stream: String, _ gated: Bool) -> Bool {
+        guard let relay = streams[stream] else { return false }
+        relay.audioGated = gated
+        return true
+    }
+
     /// One published stream's audio as the relay sees it.
     public struct AudioActivity: Sendable, Equatable {
         /// The stream.
@@ -122,17 +131,20 @@ public final class MediaRouter {
         public var level: UInt8?
         /// The latest voice-activity flag.
         public var voice: Bool
-        /// Whether the relay holds its audio back.
+        /// Whether a chair's mute holds its audio back.
         public var muted: Bool
-        /// Audio packets held back while muted.
+        /// Whether the room holds its audio back (not among the loudest).
+        public var gated: Bool
+        /// Audio packets held back while muted or gated.
         public var held: Int
 
         /// Creates a value.
-        public init(stream: String, level: UInt8?, voice: Bool, muted: Bool, held: Int) {
+        public init(stream: String, level: UInt8?, voice: Bool, muted: Bool, gated: Bool = false, held: Int) {
             self.stream = stream
             self.level = level
             self.voice = voice
             self.muted = muted
+            self.gated = gated
             self.held = held
         }
     }
@@ -141,7 +153,7 @@ public final class MediaRouter {
     public func audioActivity() -> [AudioActivity] {
         streams.values.filter { $0.publisher != nil }.map {
             AudioActivity(stream: $0.name, level: $0.audioLevel?.level, voice: $0.audioLevel?.voiceActivity ?? false,
-                          muted: $0.audioMuted, held: $0.audioHeld)
+                          muted: $0.audioMuted, gated: $0.audioGated, held: $0.audioHeld)
         }.sorted { $0.stream < $1.stream }
     }
 

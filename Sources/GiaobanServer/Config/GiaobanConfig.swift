@@ -94,8 +94,17 @@ public struct GiaobanConfig: Sendable, Equatable {
         }
     }
 
+    /// `[meetings]`: meeting rooms.
+    public struct Meetings: Sendable, Equatable {
+        /// `meetings.loudest_audio`: only this many of the loudest participants' audio is
+        /// forwarded in a room (0: everyone's).
+        public var loudestAudio = 3
+    }
+
     /// `[server]` settings.
     public var server = Server()
+    /// `[meetings]` settings.
+    public var meetings = Meetings()
     /// `[hub]` settings.
     public var hub = HubSection()
     /// `[auth]` settings.
@@ -136,6 +145,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.certificate = try reader.string("media.certificate", default: media.certificate)
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
+        meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
         hub.directoryFile = try reader.string("hub.directory_file", default: hub.directoryFile)
         hub.routingRadiusM = try reader.integer("hub.routing_radius_m", default: hub.routingRadiusM, in: 0...100_000)
         hub.ackTimeoutS = try reader.integer("hub.ack_timeout_s", default: hub.ackTimeoutS, in: 1...86_400)

@@ -42,13 +42,17 @@ public final class MeetingRooms: Sendable {
     private let nextConnection = Atomic<Int>(1)
     /// How often the active speaker is re-evaluated.
     let speakerTick: Duration
+    /// How many of the loudest participants' audio is forwarded (0: everyone's).
+    let loudestAudio: Int
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
-    public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200)) {
+    public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
+                loudestAudio: Int = 3) {
         self.hub = hub
         self.sessions = sessions
         self.logger = logger
         self.speakerTick = speakerTick
+        self.loudestAudio = loudestAudio
     }
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
@@ -331,17 +335,44 @@ public final class MeetingRooms: Sendable {
         let activity = await sessions.media.perform { router, _, _ in router.audioActivity() }
         var levels: [String: (level: UInt8, voice: Bool)] = [:]
         for a in activity where a.stream.hasPrefix(prefix) && !a.muted { if let level = a.level { levels[a.stream] = (level, a.voice) } }
-        let changed = rooms.withLock { all -> String? in
-            guard var room = all[id] else { return nil }
+        let (changed, loudest) = rooms.withLock { all -> (String?, [String]) in
+            guard var room = all[id] else { return (nil, []) }
             defer { all[id] = room }
-            guard let stream = room.detector.update(levels: levels),
-                  let subject = room.participants.keys.first(where: { Self.stream(meeting: id, subject: $0) == stream }) else { return nil }
+            let floor = room.detector.update(levels: levels)
+            let loudest = room.detector.loudest(loudestAudio)
+            guard let stream = floor,
+                  let subject = room.participants.keys.first(where: { Self.stream(meeting: id, subject: $0) == stream }) else {
+                return (nil, loudest)
+            }
             room.speaker = subject
-            return subject
+            return (subject, loudest)
+        }
+        if loudestAudio > 0 {
+            let gates = Self.audioGates(streams: activity.map(\.stream).filter { $0.hasPrefix(prefix) }, loudest: loudest,
+                                        current: Dictionary(activity.map { ($0.stream, $0.gated) }, uniquingKeysWith: { a, _ in a }))
+            if !gates.isEmpty {
+                _ = await sessions.media.perform { router, _, _ in
+                    for (stream, gated) in gates { router.setAudioGated(stream: stream, gated) }
+                }
+            }
         }
         if let changed {
             hub.events.publish(HubMessage.encode(RoomMessage.Speaker(participant: changed)), to: Self.channel(id))
         }
+    }
+}
+
+extension MeetingRooms {
+    /// The gate changes that forward only the `loudest` streams' audio: every other stream of
+    /// the room is held back. Returns only streams whose gate must change.
+    static func audioGates(streams: [String], loudest: [String], current: [String: Bool]) -> [String: Bool] {
+        var changes: [String: Bool] = [:]
+        let open = Set(loudest)
+        for stream in streams {
+            let gated = !open.contains(stream)
+            if current[stream] != gated { changes[stream] = gated }
+        }
+        return changes
     }
 }
 
