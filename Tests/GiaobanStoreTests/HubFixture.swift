@@ -89,12 +89,12 @@ func jsonObject(_ text: String) -> [String: Any] {
 }
 
 /// Runs `body`, failing if it takes longer than `seconds` (a hung socket fails the test, not CI).
-func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withTimeout<T: Sendable>(_ seconds: Double, _ what: String = "", _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
             try await Task.sleep(for: .seconds(seconds))
-            throw TimeoutError(seconds: seconds)
+            throw TimeoutError(seconds: seconds, what: what)
         }
         defer { group.cancelAll() }
         return try await group.next()!
@@ -103,5 +103,6 @@ func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () 
 
 struct TimeoutError: Error, CustomStringConvertible {
     let seconds: Double
-    var description: String { "no answer within \(seconds) s" }
+    var what = ""
+    var description: String { "no answer within \(seconds) s\(what.isEmpty ? "" : " (\(what))")" }
 }

@@ -16,7 +16,7 @@ struct HubFlowTests {
     static func session(_ client: some TestClientProtocol, _ role: Role, _ subject: String, count: Int,
                         replies: @escaping @Sendable ([String: Any]) -> String? = { _ in nil }) async throws -> [String] {
         let received = Mutex<[String]>([])
-        try await withTimeout(15) {
+        try await withTimeout(15, "\(subject)'s session") {
             try await client.ws("/api/events?access_token=\(HubFixture.token(role, subject))") { inbound, outbound, _ in
                 var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 while received.withLock({ $0.count }) < count, let message = try await iterator.next() {
@@ -105,7 +105,7 @@ struct HubFlowTests {
                 #expect(r.status == .upgradeRequired)
             }
             // A camera's handshake is accepted and closed at once with the reason.
-            let close = try await withTimeout(15) {
+            let close = try await withTimeout(15, "a camera's handshake") {
                 try await client.ws("/api/events?access_token=\(HubFixture.token(.camera, "cam-1"))") { inbound, _, _ in
                     for try await _ in inbound.messages(maxSize: 1 << 16) {}
                 }

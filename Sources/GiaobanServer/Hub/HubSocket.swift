@@ -25,7 +25,7 @@ extension Hub {
         } onUpgrade: { inbound, outbound, context in
             let claims: TokenClaims
             do throws(PlainError) { claims = try self.tokens.authorize(context.request, roles: Self.socketRoles, allowQueryToken: true) } catch {
-                try await outbound.close(.policyViolation, reason: String(error.message.prefix(120)))
+                try await Self.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
                 return
             }
             guard let channel = claims.channel else { return }
@@ -34,6 +34,14 @@ extension Hub {
     }
 
     static let socketRoles: Set<Role> = [.chair, .admin, .observer, .commune]
+
+    /// Closes a refused socket with 1008 and `reason`, then waits (bounded by the library's
+    /// close timeout) for the client's close frame: returning at once raced with the client
+    /// and could leave it waiting for the close to complete.
+    static func refuse(_ outbound: WebSocketOutboundWriter, _ inbound: WebSocketInboundStream, reason: String) async throws {
+        try await outbound.close(.policyViolation, reason: reason)
+        for try await _ in inbound.messages(maxSize: 4_096) {}
+    }
 
     func serve(claims: TokenClaims, channel: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         // Subscribe before reading what is pending, so nothing committed in between is missed

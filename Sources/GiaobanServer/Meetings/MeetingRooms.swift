@@ -78,13 +78,13 @@ public final class MeetingRooms: Sendable {
         } onUpgrade: { inbound, outbound, context in
             let claims: TokenClaims
             do throws(PlainError) { claims = try self.hub.tokens.authorize(context.request, roles: Self.roles, allowQueryToken: true) } catch {
-                try await outbound.close(.policyViolation, reason: String(error.message.prefix(120)))
+                try await Hub.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
                 return
             }
             let path = context.request.uri.path.split(separator: "/")
             guard path.count == 4, let id = Int64(path[2]), id > 0,
                   (try? await self.hub.meetings.get(id: id)) ?? nil != nil else {
-                try await outbound.close(.policyViolation, reason: "no such meeting")
+                try await Hub.refuse(outbound, inbound, reason: "no such meeting")
                 return
             }
             try await self.serve(meeting: id, claims: claims, inbound: inbound, outbound: outbound)
@@ -108,7 +108,7 @@ public final class MeetingRooms: Sendable {
             return (true, replaced)
         }
         guard outcome.admitted else {
-            try await outbound.close(.policyViolation, reason: "the room is locked by the chair")
+            try await Hub.refuse(outbound, inbound, reason: "the room is locked by the chair")
             return
         }
         if outcome.replaced {
