@@ -19,7 +19,11 @@ enum JanusAnswer {
     /// offer leaves to the client (`RelayAnswer.dtlsRole` of the offer).
     static func sdp(answering offer: SessionDescription, role: DTLSRole, ice: ICECredentials,
                     fingerprint: CertificateFingerprint, host: String, port: UInt16) throws -> String {
-        let own = ClientOffer(mode: .watch, ice: ice, fingerprint: fingerprint, host: host, port: port).sessionDescription
+        // Only the codecs Janus's room offers (the client's watch offer also lists VP9).
+        var client = ClientOffer(mode: .watch, ice: ice, fingerprint: fingerprint, host: host, port: port)
+        let offered = Set(offer.media.flatMap { $0.codecs.map { $0.encodingName.uppercased() } })
+        client.videoCodecs = client.videoCodecs.filter { offered.contains($0.uppercased()) }
+        let own = client.sessionDescription
         var answer = own
         answer.media = []
         var accepted: [String] = []
