@@ -152,7 +152,7 @@ extension Hub {
         let result = try await stored("list briefings") { () async throws(StoreError) in
             try await briefings.list(recipient: claims.role == .commune ? claims.sub : nil, limit: page.limit, beforeID: page.cursor)
         }
-        return .json(.ok, BriefingPage(briefings: result.items.map(BriefingView.init), next_before: result.nextBefore))
+        return .json(.ok, BriefingPage(briefings: result.items.map(BriefingView.init), next_before: Nullable(result.nextBefore)))
     }
 
     func briefing(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -228,15 +228,7 @@ struct BriefingCreated: Encodable {
 /// A page of briefings, newest first.
 struct BriefingPage: Encodable {
     let briefings: [BriefingView]
-    let next_before: Int64?
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(briefings, forKey: .briefings)
-        try c.encode(next_before, forKey: .next_before)
-    }
-
-    enum CodingKeys: String, CodingKey { case briefings, next_before }
+    let next_before: Nullable<Int64>
 }
 
 /// A briefing as the API shows it.

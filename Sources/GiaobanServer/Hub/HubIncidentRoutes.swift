@@ -105,7 +105,7 @@ extension Hub {
                 ? try await incidents.list(recipient: claims.sub, limit: page.limit, afterID: page.cursor)
                 : try await incidents.list(limit: page.limit, afterID: page.cursor)
         }
-        return .json(.ok, IncidentPage(incidents: result.items.map(IncidentView.init), next_after: result.nextAfter))
+        return .json(.ok, IncidentPage(incidents: result.items.map(IncidentView.init), next_after: Nullable(result.nextAfter)))
     }
 
     func incident(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -223,15 +223,7 @@ struct StateAnswer: Encodable {
 /// A page of incidents.
 struct IncidentPage: Encodable {
     let incidents: [IncidentView]
-    let next_after: Int64?
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(incidents, forKey: .incidents)
-        try c.encode(next_after, forKey: .next_after) // null on the last page, not omitted
-    }
-
-    enum CodingKeys: String, CodingKey { case incidents, next_after }
+    let next_after: Nullable<Int64>
 }
 
 /// An incident's history.
@@ -248,35 +240,20 @@ struct DeliveryTable: Encodable {
 struct DeliveryView: Encodable {
     let recipient: String
     let routed_at: Int64
-    let delivered_at: Int64?
-    let read_at: Int64?
-    let acknowledged_at: Int64?
-    let acknowledged_by: String?
-    let escalated_at: Int64?
+    let delivered_at: Nullable<Int64>
+    let read_at: Nullable<Int64>
+    let acknowledged_at: Nullable<Int64>
+    let acknowledged_by: Nullable<String>
+    let escalated_at: Nullable<Int64>
 
     init(_ r: DeliveryRecord) {
         recipient = r.recipient
         routed_at = r.createdAt
-        delivered_at = r.deliveredAt
-        read_at = r.readAt
-        acknowledged_at = r.acknowledgedAt
-        acknowledged_by = r.acknowledgedBy
-        escalated_at = r.escalatedAt
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(recipient, forKey: .recipient)
-        try c.encode(routed_at, forKey: .routed_at)
-        try c.encode(delivered_at, forKey: .delivered_at)
-        try c.encode(read_at, forKey: .read_at)
-        try c.encode(acknowledged_at, forKey: .acknowledged_at)
-        try c.encode(acknowledged_by, forKey: .acknowledged_by)
-        try c.encode(escalated_at, forKey: .escalated_at)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case recipient, routed_at, delivered_at, read_at, acknowledged_at, acknowledged_by, escalated_at
+        delivered_at = Nullable(r.deliveredAt)
+        read_at = Nullable(r.readAt)
+        acknowledged_at = Nullable(r.acknowledgedAt)
+        acknowledged_by = Nullable(r.acknowledgedBy)
+        escalated_at = Nullable(r.escalatedAt)
     }
 }
 

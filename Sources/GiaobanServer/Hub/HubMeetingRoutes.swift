@@ -51,7 +51,7 @@ extension Hub {
         let result = try await stored("list meetings") { () async throws(StoreError) in
             try await meetings.list(limit: page.limit, afterID: page.cursor)
         }
-        return .json(.ok, MeetingPage(meetings: result.items.map(MeetingView.init), next_after: result.nextAfter))
+        return .json(.ok, MeetingPage(meetings: result.items.map(MeetingView.init), next_after: Nullable(result.nextAfter)))
     }
 
     func meeting(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -142,15 +142,7 @@ struct MeetingView: Encodable {
 /// A page of meetings.
 struct MeetingPage: Encodable {
     let meetings: [MeetingView]
-    let next_after: Int64?
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(meetings, forKey: .meetings)
-        try c.encode(next_after, forKey: .next_after)
-    }
-
-    enum CodingKeys: String, CodingKey { case meetings, next_after }
+    let next_after: Nullable<Int64>
 }
 
 /// Attendance as JSON.
@@ -163,22 +155,12 @@ struct AttendanceView: Encodable {
     let participant: String
     let role: String
     let joined_at: Int64
-    let left_at: Int64?
+    let left_at: Nullable<Int64>
 
     init(_ r: AttendanceRecord) {
         participant = r.participant
         role = r.role
         joined_at = r.joinedAt
-        left_at = r.leftAt
+        left_at = Nullable(r.leftAt)
     }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(participant, forKey: .participant)
-        try c.encode(role, forKey: .role)
-        try c.encode(joined_at, forKey: .joined_at)
-        try c.encode(left_at, forKey: .left_at)
-    }
-
-    enum CodingKeys: String, CodingKey { case participant, role, joined_at, left_at }
 }

@@ -306,7 +306,7 @@ public final class MeetingRooms: Sendable {
             people.sort { (a: RoomMessage.Roster.Entry, b: RoomMessage.Roster.Entry) -> Bool in
                 a.joined_at != b.joined_at ? a.joined_at < b.joined_at : a.subject < b.subject
             }
-            return RoomMessage.Roster(participants: people, locked: room.locked, spotlight: room.spotlight, speaker: room.speaker)
+            return RoomMessage.Roster(participants: people, locked: room.locked, spotlight: Nullable(room.spotlight), speaker: Nullable(room.speaker))
         }
     }
 
@@ -410,19 +410,8 @@ enum RoomMessage {
         let type = "roster"
         let participants: [Entry]
         let locked: Bool
-        let spotlight: String?
-        let speaker: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(type, forKey: .type)
-            try c.encode(participants, forKey: .participants)
-            try c.encode(locked, forKey: .locked)
-            try c.encode(spotlight, forKey: .spotlight)
-            try c.encode(speaker, forKey: .speaker)
-        }
-
-        enum CodingKeys: String, CodingKey { case type, participants, locked, spotlight, speaker }
+        let spotlight: Nullable<String>
+        let speaker: Nullable<String>
     }
 
     struct MutedByChair: Encodable {
