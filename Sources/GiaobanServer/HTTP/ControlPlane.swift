@@ -1,7 +1,7 @@
 public import GiaobanEngine
 public import Hummingbird
 public import Logging
-public import HummingbirdWebSocket
+import HummingbirdWebSocket
 
 /// The HTTP control plane: builds the Hummingbird application that serves Giaoban's routes.
 public enum ControlPlane {

@@ -6,12 +6,8 @@ enum MetricsText {
     static func render(_ snapshot: MediaServer.Snapshot) -> String {
         let c = snapshot.counters
         var out = ""
-        func counter(_ name: String, _ help: String, _ value: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
-        }
-        func gauge(_ name: String, _ help: String, _ value: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
-        }
+        func counter(_ name: String, _ help: String, _ value: Int) { out += metric("counter", name, help, value) }
+        func gauge(_ name: String, _ help: String, _ value: Int) { out += metric("gauge", name, help, value) }
         counter("giaoban_udp_received_total", "Datagrams received on the media port.", c.received)
         out += "# HELP giaoban_udp_dropped_total Datagrams dropped, by reason.\n# TYPE giaoban_udp_dropped_total counter\n"
         for reason in DropReason.allCases {
@@ -32,12 +28,15 @@ enum MetricsText {
         return out
     }
 
+    /// One metric: HELP, TYPE and its value.
+    static func metric(_ type: String, _ name: String, _ help: String, _ value: Int) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+    }
+
     static func render(_ hub: Hub) -> String {
         let m = hub.metrics
         var out = ""
-        func metric(_ type: String, _ name: String, _ help: String, _ value: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
-        }
+        func metric(_ type: String, _ name: String, _ help: String, _ value: Int) { out += Self.metric(type, name, help, value) }
         metric("counter", "giaoban_incidents_stored_total", "Incidents stored (retries not counted).", m.incidentsStored.load(ordering: .relaxed))
         metric("counter", "giaoban_incidents_rejected_total", "Incident posts refused.", m.incidentsRejected.load(ordering: .relaxed))
         metric("counter", "giaoban_briefings_sent_total", "Briefings sent.", m.briefingsSent.load(ordering: .relaxed))

@@ -13,23 +13,32 @@ import HummingbirdWebSocket
 /// `delivered` is written in batches (`Hub.confirm`); `read` and `ack` before the next message.
 extension Hub {
     func addEventSocket(to router: Router<BasicWebSocketRequestContext>) {
-        router.ws("/api/events") { request, _ in
-            // A refused handshake can only be an empty 400 here, and browsers do not show
-            // handshake statuses anyway: a WebSocket handshake is accepted and a bad token
-            // closes it at once with 1008 and the reason. A plain GET gets 401/403 or 426.
+        addSocket("/api/events", to: router, roles: Self.socketRoles, what: "GET /api/events") { claims, inbound, outbound, _ in
+            guard let channel = claims.channel else { return }
+            try await self.serve(claims: claims, channel: channel, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// A WebSocket route for holders of `roles`. A refused handshake can only be an empty 400
+    /// with the WebSocket library, and browsers do not show handshake statuses anyway: the
+    /// handshake is accepted and a bad token closes it at once with 1008 and the reason. A
+    /// plain GET gets 401/403 or 426.
+    func addSocket(_ path: RouterPath, to router: Router<BasicWebSocketRequestContext>, roles: Set<Role>, what: String,
+                   serve: @escaping @Sendable (TokenClaims, WebSocketInboundStream, WebSocketOutboundWriter,
+                                               WebSocketRouterContext<BasicWebSocketRequestContext>) async throws -> Void) {
+        router.ws(path) { request, _ in
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {
-                _ = try self.tokens.authorize(request, roles: Self.socketRoles, allowQueryToken: true)
-                throw PlainError(.upgradeRequired, "GET /api/events is a WebSocket: send Upgrade: websocket")
+                _ = try self.tokens.authorize(request, roles: roles, allowQueryToken: true)
+                throw PlainError(.upgradeRequired, "\(what) is a WebSocket: send Upgrade: websocket")
             }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             let claims: TokenClaims
-            do throws(PlainError) { claims = try self.tokens.authorize(context.request, roles: Self.socketRoles, allowQueryToken: true) } catch {
+            do throws(PlainError) { claims = try self.tokens.authorize(context.request, roles: roles, allowQueryToken: true) } catch {
                 try await Self.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
                 return
             }
-            guard let channel = claims.channel else { return }
-            try await self.serve(claims: claims, channel: channel, inbound: inbound, outbound: outbound)
+            try await serve(claims, inbound, outbound, context)
         }
     }
 

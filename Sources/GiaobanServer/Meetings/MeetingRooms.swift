@@ -69,18 +69,7 @@ public final class MeetingRooms: Sendable {
     static func channel(_ meeting: Int64, _ subject: String) -> String { "room-\(meeting)/\(subject)" }
 
     func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
-        router.ws("/api/meetings/:id/room") { request, _ in
-            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
-                _ = try self.hub.tokens.authorize(request, roles: Self.roles, allowQueryToken: true)
-                throw PlainError(.upgradeRequired, "the meeting room is a WebSocket: send Upgrade: websocket")
-            }
-            return .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
-            let claims: TokenClaims
-            do throws(PlainError) { claims = try self.hub.tokens.authorize(context.request, roles: Self.roles, allowQueryToken: true) } catch {
-                try await Hub.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
-                return
-            }
+        hub.addSocket("/api/meetings/:id/room", to: router, roles: Self.roles, what: "the meeting room") { claims, inbound, outbound, context in
             let path = context.request.uri.path.split(separator: "/")
             guard path.count == 4, let id = Int64(path[2]), id > 0,
                   (try? await self.hub.meetings.get(id: id)) ?? nil != nil else {
@@ -317,17 +306,15 @@ public final class MeetingRooms: Sendable {
 
     /// Re-evaluates the room's active speaker on a steady tick from the relay's audio levels.
     func startSpeakerTask(_ id: Int64) {
-        let start = rooms.withLock { all -> Bool in
-            guard all[id]?.speakerTask == nil else { return false }
+        rooms.withLock { all in
+            guard all[id]?.speakerTask == nil else { return }
             all[id]?.speakerTask = Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self?.speakerTick ?? .milliseconds(200))
                     await self?.tickSpeaker(id)
                 }
             }
-            return true
         }
-        _ = start
     }
 
     func tickSpeaker(_ id: Int64) async {
