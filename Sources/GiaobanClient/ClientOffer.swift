@@ -45,6 +45,12 @@ public struct ClientOffer: Sendable {
     /// The video codecs offered, in preference order (`VP8`, `VP9`): a publisher offers the
     /// one it sends; a watcher offers both and gets what the stream's publisher sends.
     public var videoCodecs: [String]
+    /// Publishing: the rids of a simulcast video (RFC 8853), lowest quality first, e.g.
+    /// `["l", "m", "h"]`; empty for one encoding. Each packet then names its encoding in the
+    /// RTP stream id header extension (RFC 8852) and no video SSRC is announced, as browsers do.
+    public var simulcastRIDs: [String] = []
+    /// The RTP stream id extension's id in a simulcast offer.
+    public static let ridExtensionID: UInt8 = 10
     /// The RTCP CNAME and media stream id announced when publishing (RFC 3550 §6.5.1).
     public var cname = "giaoban-client"
     /// The `o=` session id (RFC 8866 §5.2), random per offer.
@@ -116,7 +122,13 @@ public struct ClientOffer: Sendable {
                 ]))
             }
         }
-        if publishing {
+        let simulcast = publishing && kind == "video" && !simulcastRIDs.isEmpty
+        if simulcast {
+            m.attributes.append(SDPExtMap(id: UInt16(Self.ridExtensionID), uri: SDPExtensionURI.rtpStreamID).attribute)
+            for rid in simulcastRIDs { m.attributes.append(SDPRid(id: rid, direction: .send).attribute) }
+            m.attributes.append(SDPSimulcast(sendRIDs: simulcastRIDs).attribute)
+        }
+        if publishing && !simulcast {
             m.append(SDPSSRCAttribute(ssrc: ssrc, name: "cname", value: cname))
             m.append(SDPSSRCAttribute(ssrc: ssrc, name: "msid", value: "\(cname) \(cname)-\(kind)"))
         }

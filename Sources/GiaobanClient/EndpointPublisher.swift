@@ -35,6 +35,14 @@ public final class EndpointPublisher {
         public var audioPayloadType: UInt8 = ClientOffer.opusPayloadType
         /// The video payload type of the answer.
         public var videoPayloadType: UInt8 = ClientOffer.vp8PayloadType
+        /// Simulcast (VP8): the rids of the offer, lowest quality first (at most three). The
+        /// last is sent at `width`×`height` and `bitrateKbps`, each lower one at half the size
+        /// and a third of the rate of the next; every packet carries its rid (RFC 8852).
+        /// Empty: one encoding with `videoSSRC`.
+        public var simulcastRIDs: [String] = []
+        /// Noise added to the test pattern (0–100; 0: none), so the encoder spends its whole
+        /// bitrate as it would on a camera's picture.
+        public var grain = 0
 
         /// Settings for the given SSRCs; everything else has a default.
         public init(audioSSRC: UInt32, videoSSRC: UInt32) {
@@ -87,12 +95,8 @@ public final class EndpointPublisher {
     /// Counts since the start.
     public private(set) var stats = Stats()
 
-    private let video: VideoFeed
+    private let layers: [SentVideoLayer]
     private let audio: AudioFeed
-    private var packetizer = VP8Packetizer()
-    private var vp9Packetizer = VP9Packetizer()
-    private var cache = RTPSendCache()
-    private var videoSequence = UInt16.random(in: 0...UInt16.max)
     private var audioSequence = UInt16.random(in: 0...UInt16.max)
     private let videoTimestampBase = UInt32.random(in: 0...UInt32.max)
     private var audioTimestamp = UInt32.random(in: 0...UInt32.max)
@@ -101,7 +105,6 @@ public final class EndpointPublisher {
     private var nextAudio: ContinuousClock.Instant = .now
     private var scratch = [UInt8](repeating: 0, count: 1600)
     private var nextReport: ContinuousClock.Instant = .now
-    private var sentVideo = (packets: UInt32(0), octets: UInt32(0))
     private var sentAudio = (packets: UInt32(0), octets: UInt32(0))
     private var lastVideoTimestamp: UInt32 = 0
     private var lostPerSSRC = (video: 0, audio: 0)
@@ -112,8 +115,7 @@ public final class EndpointPublisher {
         self.connection = connection
         self.settings = settings
         if case .ivf = video, settings.codec != .vp8 { throw CodecError(.badSetting, "IVF input is sent as is: VP8 only") }
-        self.video = try VideoFeed(video, codec: settings.codec, width: settings.width, height: settings.height,
-                                   bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond)
+        layers = try SentVideoLayer.layers(settings, source: video)
         self.audio = try AudioFeed(audio, toneFrequency: settings.toneFrequency)
     }
 
@@ -165,7 +167,7 @@ public final class EndpointPublisher {
         let (packet, samples) = try audio.next()
         let header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
                                       timestamp: audioTimestamp, ssrc: settings.audioSSRC)
-        packet.withUnsafeBytes { send(header, payload: $0, cache: false) }
+        packet.withUnsafeBytes { send(header, payload: $0, cache: nil) }
         sentAudio.packets &+= 1
         sentAudio.octets &+= UInt32(truncatingIfNeeded: packet.count)
         audioSequence &+= 1
@@ -178,28 +180,34 @@ public final class EndpointPublisher {
         let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
         let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
         lastVideoTimestamp = timestamp
-        for frame in try video.next() {
-            let payloads = settings.codec == .vp9
-                ? vp9Packetizer.packetize(frame.data, isKeyframe: frame.isKeyframe, width: video.width, height: video.height)
-                : packetizer.packetize(frame.data)
-            for (i, payload) in payloads.enumerated() {
-                let header = RTPPacketBuilder(payloadType: settings.videoPayloadType, sequenceNumber: videoSequence,
-                                              timestamp: timestamp, ssrc: settings.videoSSRC, marker: i == payloads.count - 1)
-                payload.withUnsafeBytes { send(header, payload: $0, cache: true) }
-                videoSequence &+= 1
-                sentVideo.packets &+= 1
-                sentVideo.octets &+= UInt32(truncatingIfNeeded: payload.count)
+        for layer in layers {
+            for frame in try layer.feed.next() {
+                let payloads = settings.codec == .vp9
+                    ? layer.vp9Packetizer.packetize(frame.data, isKeyframe: frame.isKeyframe, width: layer.feed.width,
+                                                    height: layer.feed.height)
+                    : layer.packetizer.packetize(frame.data)
+                for (i, payload) in payloads.enumerated() {
+                    var header = RTPPacketBuilder(payloadType: settings.videoPayloadType, sequenceNumber: layer.sequence,
+                                                  timestamp: timestamp, ssrc: layer.ssrc, marker: i == payloads.count - 1)
+                    header.extensions = layer.ridExtension
+                    payload.withUnsafeBytes { send(header, payload: $0, cache: layer) }
+                    layer.sequence &+= 1
+                    layer.sent.packets &+= 1
+                    layer.sent.octets &+= UInt32(truncatingIfNeeded: payload.count)
+                }
+                if layer === layers.last {
+                    stats.videoFrames += 1
+                    if frame.isKeyframe { stats.keyframes += 1 }
+                }
             }
-            stats.videoFrames += 1
-            if frame.isKeyframe { stats.keyframes += 1 }
         }
     }
 
     /// Builds, caches (video), protects and sends one packet.
-    private func send(_ header: RTPPacketBuilder, payload: UnsafeRawBufferPointer, cache keep: Bool) {
+    private func send(_ header: RTPPacketBuilder, payload: UnsafeRawBufferPointer, cache layer: SentVideoLayer?) {
         scratch.withUnsafeMutableBytes { buffer in
             guard let length = try? header.marshal(payload: payload, into: buffer) else { return }
-            if keep { cache.store(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), sequenceNumber: header.sequenceNumber) }
+            layer?.cache.store(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), sequenceNumber: header.sequenceNumber)
             transmit(buffer, length: length)
         }
     }
@@ -223,13 +231,17 @@ public final class EndpointPublisher {
             } else if packet.packetType == .payloadFeedback,
                packet.header.count == PictureLossIndication.format || packet.header.count == FullIntraRequest.format {
                 stats.keyframesRequested += 1
-                _ = video.requestKeyframe()
+                // PLI and FIR both carry the media SSRC at bytes 8–11 (FIR's is zero: all layers).
+                let media = packet.bytes.count >= 12 ? packet.bytes.u32(at: 8) : 0
+                let asked = layers.filter { $0.ssrc == media }
+                for layer in asked.isEmpty ? layers : asked { _ = layer.feed.requestKeyframe() }
             } else if packet.packetType == .transportFeedback, packet.header.count == GenericNACK.format,
-                      let nack = try? GenericNACK(packet.bytes), nack.mediaSSRC != settings.audioSSRC {
+                      let nack = try? GenericNACK(packet.bytes), nack.mediaSSRC != settings.audioSSRC,
+                      let layer = layers.first(where: { $0.ssrc == nack.mediaSSRC }) ?? layers.first {
                 nack.forEachLost { sequenceNumber in
                     stats.nacked += 1
                     scratch.withUnsafeMutableBytes { buffer in
-                        guard let length = cache.lookup(sequenceNumber, into: buffer) else { return }
+                        guard let length = layer.cache.lookup(sequenceNumber, into: buffer) else { return }
                         stats.retransmitted += 1
                         transmit(buffer, length: length)
                     }
@@ -242,9 +254,9 @@ public final class EndpointPublisher {
     /// timestamp of the last frame sent (RFC 3550 §6.4.1).
     private func sendReports() {
         let ntp = WallClock.ntpNow()
-        if sentVideo.packets > 0 {
-            let sr = SenderReportBuilder(ssrc: settings.videoSSRC, ntpTimestamp: ntp, rtpTimestamp: lastVideoTimestamp,
-                                         packetCount: sentVideo.packets, octetCount: sentVideo.octets)
+        for layer in layers where layer.sent.packets > 0 {
+            let sr = SenderReportBuilder(ssrc: layer.ssrc, ntpTimestamp: ntp, rtpTimestamp: lastVideoTimestamp,
+                                         packetCount: layer.sent.packets, octetCount: layer.sent.octets)
             sendRTCP(sr)
         }
         if sentAudio.packets > 0 {
@@ -264,13 +276,14 @@ public final class EndpointPublisher {
     /// Reads the relay's report blocks about our streams: loss, jitter, round trip.
     private func readReport(_ blocks: ReceptionReportBlocks) {
         let arrival = WallClock.ntpNow()
-        for block in blocks where block.ssrc == settings.videoSSRC || block.ssrc == settings.audioSSRC {
+        let top = layers.last?.ssrc
+        for block in blocks where block.ssrc == settings.audioSSRC || layers.contains(where: { $0.ssrc == block.ssrc }) {
             stats.reportsReceived += 1
-            if block.ssrc == settings.videoSSRC {
+            if block.ssrc == top {
                 stats.fractionLost = Double(block.fractionLost) / 256
                 stats.jitterMilliseconds = Double(block.jitter) / 90
                 lostPerSSRC.video = Int(block.cumulativeLost)
-            } else {
+            } else if block.ssrc == settings.audioSSRC {
                 lostPerSSRC.audio = Int(block.cumulativeLost)
             }
             stats.cumulativeLost = lostPerSSRC.video + lostPerSSRC.audio
@@ -279,5 +292,54 @@ public final class EndpointPublisher {
                 stats.roundTripMilliseconds = Double(rtt.components.seconds) * 1000 + Double(rtt.components.attoseconds) * 1e-15
             }
         }
+    }
+}
+
+/// One encoding a publisher sends: its own encoder, packetizer, SSRC, sequence numbers and
+/// send cache; with simulcast, its rid in every packet.
+final class SentVideoLayer {
+    let feed: VideoFeed
+    let ssrc: UInt32
+    var packetizer = VP8Packetizer()
+    var vp9Packetizer = VP9Packetizer()
+    var cache = RTPSendCache()
+    var sequence = UInt16.random(in: 0...UInt16.max)
+    var sent = (packets: UInt32(0), octets: UInt32(0))
+    /// The RTP stream id extension (RFC 8852 §3.3), nil without simulcast.
+    let ridExtension: RTPHeaderExtensionBuilder?
+
+    init(feed: VideoFeed, ssrc: UInt32, rid: String?) {
+        self.feed = feed
+        self.ssrc = ssrc
+        ridExtension = rid.map {
+            RTPHeaderExtensionBuilder(elements: [.init(id: ClientOffer.ridExtensionID, data: Array($0.utf8))])
+        }
+    }
+
+    /// The encodings `settings` asks for, lowest quality first.
+    static func layers(_ settings: EndpointPublisher.Settings, source: VideoSource) throws(CodecError) -> [SentVideoLayer] {
+        let rids = settings.simulcastRIDs
+        guard !rids.isEmpty else {
+            let feed = try VideoFeed(source, codec: settings.codec, width: settings.width, height: settings.height,
+                                     bitrateKbps: settings.bitrateKbps, framesPerSecond: settings.framesPerSecond,
+                                     grain: settings.grain)
+            return [SentVideoLayer(feed: feed, ssrc: settings.videoSSRC, rid: nil)]
+        }
+        guard rids.count <= 3 else { throw CodecError(.badSetting, "simulcast sends at most three encodings") }
+        guard case .testPattern = source, settings.codec == .vp8 else {
+            throw CodecError(.badSetting, "simulcast is sent from the test pattern with VP8")
+        }
+        var result: [SentVideoLayer] = []
+        for (i, rid) in rids.enumerated() {
+            let down = rids.count - 1 - i  // halvings below the full size
+            let width = max(16, (settings.width >> down) & ~1), height = max(16, (settings.height >> down) & ~1)
+            var kbps = settings.bitrateKbps
+            for _ in 0..<down { kbps /= 3 }
+            let feed = try VideoFeed(.testPattern, codec: .vp8, width: width, height: height, bitrateKbps: max(30, kbps),
+                                     framesPerSecond: settings.framesPerSecond, grain: settings.grain)
+            let ssrc = i == rids.count - 1 ? settings.videoSSRC : UInt32.random(in: 1...UInt32.max)
+            result.append(SentVideoLayer(feed: feed, ssrc: ssrc, rid: rid))
+        }
+        return result
     }
 }

@@ -34,6 +34,14 @@ extension EndpointWatcher {
             nextReport = now + reportInterval
             sendReport(now: now)
         }
+        if let cap = bandwidthCap, videoSSRC != 0, now >= nextEstimate {
+            nextEstimate = now + .milliseconds(250)
+            let remb = ReceiverEstimatedMaxBitrateBuilder(senderSSRC: senderSSRC, bitrate: UInt64(max(0, cap)), ssrcs: [videoSSRC])
+            let sent = rtcpOut.withUnsafeMutableBytes { buffer in
+                connection.sendRTCP(scratch: buffer) { out throws(WireError) in try remb.marshal(into: out) }
+            }
+            if sent > 0 { stats.bytesSent += sent }
+        }
     }
 
     /// A receiver report with one block per stream that has sent something.

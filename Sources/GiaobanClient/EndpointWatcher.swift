@@ -63,6 +63,8 @@ public final class EndpointWatcher {
         public var audioRecoveredByFEC = 0
         /// Width of the last decoded picture.
         public var width = 0
+        /// Times the decoded picture size changed (a simulcast layer switch).
+        public var sizeChanges = 0
         /// Height of the last decoded picture.
         public var height = 0
         /// Fraction of video packets lost in the last report interval, before retransmission (0–1).
@@ -127,6 +129,11 @@ public final class EndpointWatcher {
         set { nacks.maxRetries = max(0, newValue) }
     }
 
+    /// A receive bandwidth in bit/s announced to the relay as REMB every 250 ms (nil: none):
+    /// a station on a thin link, or a test squeezing the link, tells the relay what fits,
+    /// and the relay picks the simulcast layer (or pauses video) to match.
+    public var bandwidthCap: Int?
+    var nextEstimate: ContinuousClock.Instant = .now
     let senderSSRC = UInt32.random(in: 1...UInt32.max)
     let start = ContinuousClock.now
     var videoSSRC: UInt32 = 0
@@ -295,6 +302,7 @@ public final class EndpointWatcher {
         waitingForKeyframe = false
         stats.framesDecoded += 1
         if isKeyframe { stats.keyframesDecoded += 1 }
+        if stats.width != 0 && (stats.width != picture.width || stats.height != picture.height) { stats.sizeChanges += 1 }
         stats.width = picture.width
         stats.height = picture.height
         guard let videoOutput, recordingFailure == nil else { return }

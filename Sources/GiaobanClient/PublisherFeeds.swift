@@ -34,11 +34,12 @@ final class VideoFeed {
 
     /// Prepares the encoder (`codec`) when the source needs one; `width`/`height` are the
     /// pattern's (a file's own size wins).
-    init(_ source: VideoSource, codec: VPXCodec, width: Int, height: Int, bitrateKbps: Int, framesPerSecond: Int) throws(CodecError) {
+    init(_ source: VideoSource, codec: VPXCodec, width: Int, height: Int, bitrateKbps: Int, framesPerSecond: Int,
+         grain: Int = 0) throws(CodecError) {
         self.source = source
         switch source {
         case .testPattern:
-            pattern = TestPattern(width: width, height: height)
+            pattern = TestPattern(width: width, height: height, grain: grain)
             (self.width, self.height) = (width, height)
         case .y4m(let reader):
             pattern = nil

@@ -8,17 +8,21 @@ public struct TestPattern: Sendable {
     public let width: Int
     /// Luma height.
     public let height: Int
+    /// Amplitude of the noise added to luma (0: none): like a camera's sensor noise, it makes
+    /// every frame costly to code, so an encoder spends its whole bitrate.
+    public let grain: Int
     /// The Y, U, V values of the eight bars (ITU-R BT.601 colour bars).
     static let bars: [(UInt8, UInt8, UInt8)] = [
         (235, 128, 128), (210, 16, 146), (170, 166, 16), (145, 54, 34),
         (106, 202, 222), (81, 90, 240), (41, 240, 110), (16, 128, 128),
     ]
 
-    /// Creates a pattern of the given size (both even, at least 16).
-    public init(width: Int, height: Int) {
+    /// Creates a pattern of the given size (both even, at least 16), with `grain` noise.
+    public init(width: Int, height: Int, grain: Int = 0) {
         precondition(width >= 16 && height >= 16 && width % 2 == 0 && height % 2 == 0, "test pattern size must be even and ≥ 16")
         self.width = width
         self.height = height
+        self.grain = max(0, min(grain, 100))
     }
 
     /// The bar colour index at column `x` in frame `index`.
@@ -58,6 +62,18 @@ public struct TestPattern: Sendable {
                 for cx in (sq.x / 2)..<((sq.x + sq.side) / 2) {
                     p[uOff + cy * cw + cx] = 128
                     p[vOff + cy * cw + cx] = 128
+                }
+            }
+            if grain > 0 {
+                // A different noise field per frame (xorshift seeded by the frame number).
+                var state = UInt32(truncatingIfNeeded: index &* 2_654_435_761) | 1
+                let span = UInt32(2 * grain + 1)
+                for i in 0..<(width * height) {
+                    state ^= state << 13
+                    state ^= state >> 17
+                    state ^= state << 5
+                    let value = Int(p[i]) + Int(state % span) - grain
+                    p[i] = UInt8(clamping: value)
                 }
             }
         }

@@ -42,7 +42,8 @@ struct NegotiationTests {
             #expect(m.candidates.first?.port == 40_000)
             #expect(m.fingerprints.first?.bytes == local.fingerprint.digest)
             #expect(m.extMaps.allSatisfy {
-                [SDPExtensionURI.mid, SDPExtensionURI.audioLevel, SDPExtensionURI.transportWideCC].contains($0.uri)
+                [SDPExtensionURI.mid, SDPExtensionURI.audioLevel, SDPExtensionURI.transportWideCC,
+                 SDPExtensionURI.rtpStreamID].contains($0.uri)
             })
             if let id = m.extMapID(for: SDPExtensionURI.transportWideCC) {
                 #expect(setup.transportCCExtensionID.map(UInt16.init) == id, "the relay will read this id")
@@ -50,6 +51,46 @@ struct NegotiationTests {
             }
             #expect(m.extMapID(for: SDPExtensionURI.mid) == offer.media.first { $0.mid == m.mid }?.extMapID(for: SDPExtensionURI.mid),
                     "the offer's extension id is echoed")
+        }
+    }
+
+    @Test("a simulcast offer's rids are answered as received (RFC 8853) and named to the media loop with the rid extension",
+          arguments: ["chromium-simulcast-offer", "firefox-simulcast-offer"])
+    func simulcast(name: String) throws {
+        let offer = try Self.fixture(name)
+        let offered = try #require(offer.media.first { $0.media == "video" })
+        let sendRIDs = try #require(offered.simulcast?.sendRIDs)
+        let (answer, setup) = try Negotiation.answer(offer: offer, role: .publisher, stream: "s", peerID: "p",
+                                                     local: local, published: nil)
+        #expect(setup.simulcastRIDs == sendRIDs && sendRIDs.count >= 2)
+        #expect(setup.ridExtensionID.map(UInt16.init) == offered.extMapID(for: SDPExtensionURI.rtpStreamID))
+        let video = try #require(try SessionDescription(parsing: answer.serialize()).media.first { $0.media == "video" })
+        #expect(video.simulcast?.recvRIDs == sendRIDs)
+        #expect(video.rids.map(\.id) == sendRIDs && video.rids.allSatisfy { $0.direction == .recv })
+        #expect(video.extMapID(for: SDPExtensionURI.rtpStreamID) != nil)
+    }
+
+    @Test("simulcast offers the relay cannot take are refused with a reason")
+    func simulcastRefused() throws {
+        let offer = try Self.fixture("chromium-simulcast-offer")
+        var noExtension = offer
+        for i in noExtension.media.indices {
+            noExtension.media[i].attributes.removeAll { $0.name == "extmap" && ($0.value ?? "").contains("rtp-stream-id") }
+        }
+        #expect(throws: NegotiationError.self) {
+            try Negotiation.answer(offer: noExtension, role: .publisher, stream: "s", peerID: "p", local: local, published: nil)
+        }
+        var four = offer
+        for i in four.media.indices where four.media[i].media == "video" {
+            four.media[i].attributes.removeAll { $0.name == "simulcast" || $0.name == "rid" }
+            for rid in ["a", "b", "c", "d"] { four.media[i].attributes.append(SDPRid(id: rid, direction: .send).attribute) }
+            four.media[i].attributes.append(SDPSimulcast(sendRIDs: ["a", "b", "c", "d"]).attribute)
+        }
+        do {
+            _ = try Negotiation.answer(offer: four, role: .publisher, stream: "s", peerID: "p", local: local, published: nil)
+            Issue.record("four encodings were accepted")
+        } catch {
+            #expect(error.message.contains("at most 3"))
         }
     }
 

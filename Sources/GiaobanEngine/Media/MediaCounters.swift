@@ -55,6 +55,12 @@ public struct MediaCounters: Sendable {
     public var rtcpSent = 0
     /// PLI sent to publishers.
     public var keyframeRequests = 0
+    /// Simulcast layer switches made for subscribers (each on a keyframe).
+    public var layerSwitches = 0
+    /// Times a subscriber's video was paused because even the lowest layer did not fit its estimate.
+    public var videoPauses = 0
+    /// REMB messages received from subscribers (their bandwidth estimates).
+    public var rembReceived = 0
     /// STUN binding requests answered.
     public var stunAnswered = 0
     /// DTLS handshakes completed.

@@ -26,9 +26,8 @@ public final class MediaPeer {
     /// When DTLS completed.
     public internal(set) var connectedAt: ContinuousClock.Instant?
 
-    // Publisher side: the SSRCs seen per kind.
+    // Publisher side: the audio SSRC seen (video SSRCs are per layer, in the stream).
     var audioSSRC: UInt32 = 0
-    var videoSSRC: UInt32 = 0
     /// The relay's own SSRC for RTCP it sends to this peer.
     let relaySSRC: UInt32
 
@@ -45,6 +44,24 @@ public final class MediaPeer {
     /// When the next RTCP report is due.
     var nextReport: ContinuousClock.Instant
 
+    // Subscriber side: which video layer of the stream is forwarded.
+    /// The layer forwarded now (an index into the stream's layers), -1 for none.
+    var layer = 0
+    /// The layer wanted: the switch happens on its next keyframe; -1 pauses video.
+    var targetLayer = 0
+    /// The highest layer rank the subscriber asked for (0 = lowest): a thumbnail or the main view.
+    var maxLayerRank = Int.max
+    /// The subscriber's bandwidth estimate in bit/s (REMB), nil before the first.
+    var estimate: Int?
+    /// Since when a higher layer would fit (switching up waits for it to last).
+    var upSince: ContinuousClock.Instant?
+    /// VP8 picture ID and TL0PICIDX continuity across layer switches.
+    var pictures = VP8PictureRewriter()
+    /// When the last video packet went out (the timestamp gap of a switch).
+    var lastVideoSentAt: ContinuousClock.Instant?
+    /// Layer switches made for this subscriber.
+    var layerSwitches = 0
+
     init(setup: PeerSetup, stream: RelayStream, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
         self.setup = setup
         self.stream = stream
@@ -60,10 +77,7 @@ public final class MediaPeer {
                                     initialTimestamp: UInt32.random(in: 0...UInt32.max, using: &rng))
         nextReport = now + .seconds(1)
         nextTransportFeedback = now
-        if setup.role == .publisher {
-            audioSSRC = setup.audio?.ssrc ?? 0
-            videoSSRC = setup.video?.ssrc ?? 0
-        }
+        if setup.role == .publisher { audioSSRC = setup.audio?.ssrc ?? 0 }
     }
 
     /// True once SRTP keys exist and an address is nominated.
@@ -81,23 +95,20 @@ final class RelayStream {
     let name: String
     var publisher: MediaPeer?
     var subscribers: [MediaPeer] = []
-    /// Recent video packets of the publisher, for NACKs.
-    let videoCache: PacketCache
+    /// The publisher's video encodings: one without simulcast, else one per rid.
+    var layers: [VideoLayer] = []
+    /// Layer indices from the lowest to the highest quality (picture size, then bitrate).
+    var ranked: [Int] = []
     /// Recent audio packets of the publisher, for NACKs.
     let audioCache: PacketCache
-    /// Last PLI sent upstream, for throttling.
-    var lastKeyframeRequest: ContinuousClock.Instant?
-    /// A keyframe was asked for while throttled: send when allowed.
-    var keyframeRequestPending = false
-    /// Last sender report of the publisher per kind: NTP time and RTP timestamp, for
-    /// translating to subscribers' sender reports.
-    var lastVideoSR: (ntp: UInt64, rtp: UInt32, at: ContinuousClock.Instant)?
+    /// Packets kept per video layer.
+    let cacheSize: Int
+    /// Last sender report of the publisher's audio: NTP time and RTP timestamp, for
+    /// translating to subscribers' sender reports (video keeps one per layer).
     var lastAudioSR: (ntp: UInt64, rtp: UInt32, at: ContinuousClock.Instant)?
-    /// Highest video/audio input timestamps seen, for reports.
-    var lastVideoTimestamp: UInt32 = 0
+    /// Highest audio input timestamp seen, for reports.
     var lastAudioTimestamp: UInt32 = 0
-    /// Reception statistics of the publisher's streams (receiver reports to the publisher).
-    var videoReception = ReceptionStatistics()
+    /// Reception statistics of the publisher's audio (receiver reports to the publisher).
     var audioReception = ReceptionStatistics()
     /// The publisher's audio is held back from every subscriber (a chair's mute).
     var audioMuted = false
@@ -110,7 +121,48 @@ final class RelayStream {
 
     init(name: String, cacheSize: Int) {
         self.name = name
-        videoCache = PacketCache(capacity: cacheSize, slotSize: 1500)
+        self.cacheSize = cacheSize
         audioCache = PacketCache(capacity: 64, slotSize: 1500)
     }
+
+    /// True when the publisher sends more than one encoding.
+    var isSimulcast: Bool { layers.count > 1 }
+
+    /// Sets up the layers of a new publisher; its subscribers start again from a keyframe
+    /// (simulcast) or continue from the new source without a gap (one layer).
+    func adopt(_ publisher: PeerSetup) {
+        let rids = publisher.simulcastRIDs
+        layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.video?.ssrc ?? 0, cacheSize: cacheSize)]
+                              : rids.map { VideoLayer(rid: $0, ssrc: 0, cacheSize: cacheSize) }
+        ranked = Array(layers.indices)
+        for subscriber in subscribers { subscriber.resetLayer(simulcast: isSimulcast) }
+    }
+
+    /// Orders the layers by picture size (from keyframes), then measured bitrate.
+    func rank() {
+        let layers = self.layers
+        ranked = layers.indices.sorted {
+            let a = layers[$0], b = layers[$1]
+            if a.width * a.height != b.width * b.height { return a.width * a.height < b.width * b.height }
+            return a.bitrate < b.bitrate
+        }
+    }
+
+    /// The rank of layer `index` (0 = lowest), -1 for none.
+    func rank(of index: Int) -> Int { index < 0 ? -1 : ranked.firstIndex(of: index) ?? -1 }
+}
+
+extension MediaPeer {
+    /// A subscriber starts over on its stream's layers: without simulcast the one layer is
+    /// forwarded at once; with simulcast nothing is until the chosen layer's next keyframe.
+    func resetLayer(simulcast: Bool) {
+        layer = simulcast ? -1 : 0
+        targetLayer = simulcast ? -1 : 0
+        upSince = nil
+    }
+}
+
+extension MediaPeer {
+    /// The layer a keyframe request should be about: the one forwarded, else the one wanted.
+    var wantedLayer: Int { layer >= 0 ? layer : targetLayer }
 }

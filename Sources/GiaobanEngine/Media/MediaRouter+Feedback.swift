@@ -11,15 +11,23 @@ extension MediaRouter {
             case (.senderReport, _) where peer.setup.role == .publisher:
                 guard let sr = try? SenderReport(packet.bytes) else { continue }
                 let entry = (ntp: sr.ntpTimestamp, rtp: sr.rtpTimestamp, at: now)
-                if sr.ssrc == peer.videoSSRC { stream.lastVideoSR = entry } else if sr.ssrc == peer.audioSSRC { stream.lastAudioSR = entry }
+                if sr.ssrc == peer.audioSSRC {
+                    stream.lastAudioSR = entry
+                } else if let layer = stream.layers.first(where: { $0.ssrc == sr.ssrc }) {
+                    layer.lastSR = entry
+                }
             case (.transportFeedback, GenericNACK.format) where peer.setup.role == .subscriber:
                 guard let nack = try? GenericNACK(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
                 answerNACK(nack, from: peer, stream: stream, out: out)
             case (.payloadFeedback, PictureLossIndication.format), (.payloadFeedback, FullIntraRequest.format):
-                if peer.setup.role == .subscriber { requestKeyframe(stream, now: now, out: out) }
+                if peer.setup.role == .subscriber { requestKeyframe(stream, layer: peer.wantedLayer, now: now, out: out) }
+            case (.payloadFeedback, ReceiverEstimatedMaxBitrate.format) where peer.setup.role == .subscriber:
+                // A subscriber's estimate of what its link takes: the layer choice shares it out.
+                guard let remb = try? ReceiverEstimatedMaxBitrate(packet.bytes) else { continue }
+                peer.estimate = Int(clamping: remb.bitrate)
+                counters.rembReceived &+= 1
             default:
-                // RR, SDES, BYE, REMB and TWCC are read by later layers (bandwidth estimation);
-                // APP and unknown types are ignored.
+                // RR, SDES, BYE and TWCC are read by later layers; APP and unknown types are ignored.
                 continue
             }
         }
@@ -34,7 +42,14 @@ extension MediaRouter {
         else if let audio = subscriber.setup.audio, nack.mediaSSRC == audio.ssrc { isVideo = false }
         else { return }
         guard let track = isVideo ? subscriber.setup.video : subscriber.setup.audio else { return }
-        let cache = isVideo ? stream.videoCache : stream.audioCache
+        let cache: PacketCache
+        if isVideo {
+            guard subscriber.layer >= 0 && subscriber.layer < stream.layers.count else { return }
+            cache = stream.layers[subscriber.layer].cache
+        } else {
+            cache = stream.audioCache
+        }
+        let rewritesPictures = isVideo && stream.isSimulcast && track.codec == "VP8"
         nack.forEachLost { (lost: UInt16) in
             let input = isVideo ? subscriber.videoOut.inputSequence(forOutput: lost) : subscriber.audioOut.inputSequence(forOutput: lost)
             guard let length = cache.copy(sequence: input, into: scratch),
@@ -51,28 +66,34 @@ extension MediaRouter {
             let slot = out.nextSlot()
             let n = Self.writeEgress(packet, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
                                      timestamp: timestamp, into: slot)
+            if rewritesPictures, n > 0, let vp8 = try? VP8PayloadDescriptor(packet.payload) {
+                subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[12..<n]))
+            }
             guard n > 0, let protected = try? srtp.protectRTP(slot, length: n) else { return }
             out.commit(length: protected, to: destination)
             counters.rtpRetransmitted &+= 1
         }
     }
 
-    /// Asks the publisher of `stream` for a keyframe (PLI, RFC 4585 §6.3.1), at most once per
-    /// `keyframeRequestInterval`; a request inside the interval is remembered and sent by `tick`.
-    func requestKeyframe(_ stream: RelayStream, now: ContinuousClock.Instant, out: OutputQueue) {
-        if let last = stream.lastKeyframeRequest, now - last < settings.keyframeRequestInterval {
-            stream.keyframeRequestPending = true
+    /// Asks the publisher of `stream` for a keyframe of layer `index` (PLI, RFC 4585 §6.3.1,
+    /// about that layer's SSRC), at most once per `keyframeRequestInterval` per layer; a
+    /// request inside the interval is remembered and sent by `tick`.
+    func requestKeyframe(_ stream: RelayStream, layer index: Int, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard index >= 0 && index < stream.layers.count else { return }
+        let layer = stream.layers[index]
+        if let last = layer.lastKeyframeRequest, now - last < settings.keyframeRequestInterval {
+            layer.keyframeRequestPending = true
             return
         }
-        guard let publisher = stream.publisher, publisher.isReady, publisher.videoSSRC != 0 else {
-            stream.keyframeRequestPending = stream.publisher?.setup.video != nil
+        guard let publisher = stream.publisher, publisher.isReady, layer.ssrc != 0 else {
+            layer.keyframeRequestPending = stream.publisher?.setup.video != nil
             return
         }
         let rr = ReceiverReportBuilder(ssrc: publisher.relaySSRC)
-        let pli = PictureLossIndication(senderSSRC: publisher.relaySSRC, mediaSSRC: publisher.videoSSRC)
+        let pli = PictureLossIndication(senderSSRC: publisher.relaySSRC, mediaSSRC: layer.ssrc)
         sendRTCP(to: publisher, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, pli, into: slot) }
-        stream.lastKeyframeRequest = now
-        stream.keyframeRequestPending = false
+        layer.lastKeyframeRequest = now
+        layer.keyframeRequestPending = false
         counters.keyframeRequests &+= 1
     }
 

@@ -37,6 +37,10 @@ extension MediaRouter {
     /// a fresh 12-byte header (the subscriber's payload type, SSRC, sequence number and
     /// timestamp) and the payload are written straight into an output slot and protected
     /// there with the subscriber's SRTP session. No allocation.
+    ///
+    /// Video goes to the subscribers that take the packet's layer; a subscriber waiting for
+    /// another layer switches on that layer's keyframe (sequence numbers, timestamps and VP8
+    /// picture IDs continue without a gap).
     func forward(_ bytes: UnsafeRawBufferPointer, from publisher: MediaPeer, in stream: RelayStream,
                  now: ContinuousClock.Instant, out: OutputQueue) {
         guard let packet = try? RTPPacketView(bytes) else { return counters.drop(.rtpMalformed) }
@@ -44,14 +48,20 @@ extension MediaRouter {
             publisher.transportFeedback.record(sequence: element.data.u16(at: 0), arrival: microseconds(now))
         }
         let isVideo: Bool
+        var layerNumber = 0
         if let video = publisher.setup.video, packet.payloadType == video.payloadType {
             isVideo = true
-            if publisher.videoSSRC == 0 { publisher.videoSSRC = packet.ssrc }
-            guard publisher.videoSSRC == packet.ssrc else { return counters.drop(.rtpUnknownSSRC) }
-            stream.videoCache.store(bytes, sequence: packet.sequenceNumber)
-            stream.videoReception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp,
-                                         arrival: rtpTime(now, clockRate: video.clockRate))
-            stream.lastVideoTimestamp = packet.timestamp
+            guard let index = layerIndex(of: packet, publisher: publisher, stream: stream) else {
+                return counters.drop(.rtpUnknownSSRC)
+            }
+            layerNumber = index
+            let layer = stream.layers[index]
+            layer.cache.store(bytes, sequence: packet.sequenceNumber)
+            layer.reception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp,
+                                   arrival: rtpTime(now, clockRate: video.clockRate))
+            layer.lastTimestamp = packet.timestamp
+            layer.meterBytes &+= packet.payloadLength
+            layer.lastPacketAt = now
         } else if let audio = publisher.setup.audio, packet.payloadType == audio.payloadType {
             isVideo = false
             if publisher.audioSSRC == 0 { publisher.audioSSRC = packet.ssrc }
@@ -76,6 +86,14 @@ extension MediaRouter {
             return counters.drop(.rtpUnknownSSRC)
         }
         counters.rtpReceived &+= 1
+        // VP8 descriptors are read only where layers switch (simulcast, or a paused subscriber).
+        let codec = publisher.setup.video?.codec
+        let vp8 = isVideo && stream.isSimulcast && codec == "VP8" ? try? VP8PayloadDescriptor(packet.payload) : nil
+        if let vp8, let size = vp8.keyFrameSize {
+            let layer = stream.layers[layerNumber]
+            layer.width = Int(size.width)
+            layer.height = Int(size.height)
+        }
         // An index loop: in debug builds `for-in` goes through the generic iterator, whose
         // coroutine frames are heap-allocated, and the zero-allocation test runs in debug.
         let subscribers = stream.subscribers
@@ -83,6 +101,11 @@ extension MediaRouter {
             let subscriber = subscribers[index]
             guard let destination = subscriber.address, let srtp = subscriber.srtpOut,
                   let track = isVideo ? subscriber.setup.video : subscriber.setup.audio else { continue }
+            if isVideo && subscriber.layer != layerNumber {
+                guard subscriber.targetLayer == layerNumber,
+                      Self.startsKeyframe(packet, vp8: vp8, codec: codec) else { continue }
+                switchLayer(subscriber, to: layerNumber, at: packet, vp8: vp8, now: now)
+            }
             if packet.payloadLength == 0 {
                 // Padding-only (bandwidth probing): not forwarded, and no gap left behind.
                 if isVideo { _ = subscriber.videoOut.skip(sequence: packet.sequenceNumber) } else { _ = subscriber.audioOut.skip(sequence: packet.sequenceNumber) }
@@ -94,6 +117,7 @@ extension MediaRouter {
             let slot = out.nextSlot()
             let length = Self.writeEgress(packet, payloadType: track.payloadType, ssrc: track.ssrc,
                                           sequence: sequence, timestamp: timestamp, into: slot)
+            if let vp8, length > 0 { subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[12..<length])) }
             guard length > 0, let protected = try? srtp.protectRTP(slot, length: length) else {
                 counters.drop(.noRoom)
                 continue
@@ -103,11 +127,59 @@ extension MediaRouter {
             if isVideo {
                 subscriber.videoSent.packets &+= 1
                 subscriber.videoSent.octets &+= UInt32(truncatingIfNeeded: packet.payloadLength)
+                subscriber.lastVideoSentAt = now
             } else {
                 subscriber.audioSent.packets &+= 1
                 subscriber.audioSent.octets &+= UInt32(truncatingIfNeeded: packet.payloadLength)
             }
         }
+    }
+
+    /// The index of the publisher's layer that `packet` belongs to: by SSRC, or for a new
+    /// SSRC of a simulcast publisher by its RTP stream id extension; nil when unknown.
+    @inline(__always)
+    func layerIndex(of packet: RTPPacketView, publisher: MediaPeer, stream: RelayStream) -> Int? {
+        let layers = stream.layers
+        if layers.count == 1 {
+            let layer = layers[0]
+            if layer.ssrc == 0 { layer.ssrc = packet.ssrc }
+            return layer.ssrc == packet.ssrc ? 0 : nil
+        }
+        for i in 0..<layers.count where layers[i].ssrc == packet.ssrc { return i }
+        guard let id = publisher.setup.ridExtensionID, let element = packet.extensions.element(id: id) else { return nil }
+        for i in 0..<layers.count where layers[i].matches(element.data) {
+            layers[i].ssrc = packet.ssrc
+            return i
+        }
+        return nil
+    }
+
+    /// True when `packet` is the first packet of a keyframe (VP8: RFC 7741 §4.3; VP9: RFC 9628 §4.2,
+    /// a non-inter-predicted start of frame of spatial layer 0).
+    static func startsKeyframe(_ packet: RTPPacketView, vp8: VP8PayloadDescriptor?, codec: String?) -> Bool {
+        if let vp8 { return vp8.isKeyFrame }
+        if codec == "VP8" { return (try? VP8PayloadDescriptor(packet.payload))?.isKeyFrame ?? false }
+        if codec == "VP9", let vp9 = try? VP9PayloadDescriptor(packet.payload) {
+            return vp9.isStartOfFrame && !vp9.isInterPicturePredicted && (vp9.spatialLayer ?? 0) == 0
+        }
+        return false
+    }
+
+    /// Moves `subscriber` onto layer `index`, whose keyframe starts at `packet`: its output
+    /// continues after the last packet it was sent, the timestamp advanced by the time since.
+    func switchLayer(_ subscriber: MediaPeer, to index: Int, at packet: RTPPacketView, vp8: VP8PayloadDescriptor?,
+                     now: ContinuousClock.Instant) {
+        var gap: UInt32 = 3000
+        if let last = subscriber.lastVideoSentAt {
+            let elapsed = now - last
+            let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
+            gap = UInt32(clamping: max(1, ticks))
+        }
+        subscriber.videoOut.switchSource(sequence: packet.sequenceNumber, timestamp: packet.timestamp, timestampGap: gap)
+        if let vp8 { subscriber.pictures.rebase(picture: vp8.pictureID, tl0: vp8.tl0PicIdx) }
+        subscriber.layer = index
+        subscriber.layerSwitches &+= 1
+        counters.layerSwitches &+= 1
     }
 
     /// Writes the egress packet (RFC 3550 §5.1 fixed header, marker kept, no CSRCs or

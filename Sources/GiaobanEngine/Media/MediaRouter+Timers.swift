@@ -32,8 +32,15 @@ extension MediaRouter {
             }
         }
         for (id, reason) in expired { removePeer(id: id, reason: reason, out: out) }
-        for stream in streams.values where stream.keyframeRequestPending {
-            requestKeyframe(stream, now: now, out: out)
+        for stream in streams.values {
+            let layers = stream.layers
+            for index in 0..<layers.count where layers[index].keyframeRequestPending {
+                requestKeyframe(stream, layer: index, now: now, out: out)
+            }
+        }
+        if now >= nextLayerChoice {
+            nextLayerChoice = now + settings.layerChoiceInterval
+            chooseLayers(now: now, out: out)
         }
     }
 
@@ -44,9 +51,9 @@ extension MediaRouter {
         switch peer.setup.role {
         case .publisher:
             var blocks: [ReceptionReportBlock] = []
-            if peer.videoSSRC != 0 {
-                let (lsr, dlsr) = Self.lastSRFields(stream.lastVideoSR, now: now)
-                blocks.append(stream.videoReception.reportBlock(ssrc: peer.videoSSRC, lastSR: lsr, delaySinceLastSR: dlsr))
+            for layer in stream.layers where layer.ssrc != 0 {
+                let (lsr, dlsr) = Self.lastSRFields(layer.lastSR, now: now)
+                blocks.append(layer.reception.reportBlock(ssrc: layer.ssrc, lastSR: lsr, delaySinceLastSR: dlsr))
             }
             if peer.audioSSRC != 0 {
                 let (lsr, dlsr) = Self.lastSRFields(stream.lastAudioSR, now: now)
@@ -59,7 +66,8 @@ extension MediaRouter {
             if let video = peer.setup.video, peer.videoSent.packets > 0 {
                 // The publisher's NTP↔RTP pair, renumbered, keeps lip sync; before its first SR,
                 // the last timestamp sent is paired with the wall clock.
-                let timing = stream.lastVideoSR.map { ($0.ntp, peer.videoOut.outputTimestamp(forInput: $0.rtp)) }
+                let forwarded = peer.layer >= 0 && peer.layer < stream.layers.count ? stream.layers[peer.layer].lastSR : nil
+                let timing = forwarded.map { ($0.ntp, peer.videoOut.outputTimestamp(forInput: $0.rtp)) }
                     ?? (wallClock, peer.videoOut.lastOutputTimestamp)
                 let sr = SenderReportBuilder(ssrc: video.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
                                               packetCount: peer.videoSent.packets, octetCount: peer.videoSent.octets)
@@ -80,7 +88,8 @@ extension MediaRouter {
     /// Transport-wide feedback to a publisher that negotiated it: what arrived since the last one.
     func sendTransportFeedback(to peer: MediaPeer, out: OutputQueue) {
         guard peer.transportFeedback.hasPending else { return }
-        let media = peer.videoSSRC != 0 ? peer.videoSSRC : peer.audioSSRC
+        let video = peer.stream.layers.first?.ssrc ?? 0
+        let media = video != 0 ? video : peer.audioSSRC
         guard let feedback = peer.transportFeedback.makeFeedback(senderSSRC: peer.relaySSRC, mediaSSRC: media) else { return }
         let rr = ReceiverReportBuilder(ssrc: peer.relaySSRC)
         sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, feedback, into: slot) }

@@ -22,6 +22,12 @@ public final class MediaRouter {
         public var reportInterval: Duration = .seconds(1)
         /// Interval of transport-wide feedback to publishers (libwebrtc sends it every 50–250 ms).
         public var transportFeedbackInterval: Duration = .milliseconds(100)
+        /// How long a higher simulcast layer must fit a subscriber's estimate before it switches up.
+        public var layerUpDelay: Duration = .milliseconds(1500)
+        /// Interval of the per-subscriber layer choice.
+        public var layerChoiceInterval: Duration = .milliseconds(250)
+        /// Bit rate kept for audio when a subscriber's estimate is shared out.
+        public var audioReserve = 64_000
 
         /// Defaults.
         public init() {}
@@ -51,12 +57,15 @@ public final class MediaRouter {
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
     /// When the router was created: the origin of its RTP-clock arithmetic.
     let started: ContinuousClock.Instant
+    /// When subscribers' layers are chosen next.
+    var nextLayerChoice: ContinuousClock.Instant
 
     /// Creates a router whose DTLS sessions use `dtlsContext`.
     public init(settings: Settings = Settings(), dtlsContext: DTLSContext, now: ContinuousClock.Instant) {
         self.settings = settings
         self.dtlsContext = dtlsContext
         started = now
+        nextLayerChoice = now
     }
 
     deinit { scratch.deallocate() }
@@ -75,6 +84,7 @@ public final class MediaRouter {
         case .publisher:
             if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
             stream.publisher = peer
+            stream.adopt(setup)
             // Watchers stay; their streams continue from the new publisher without a gap.
             for subscriber in stream.subscribers {
                 subscriber.videoOut.expectNewSource(timestampGap: 3000)
@@ -82,6 +92,7 @@ public final class MediaRouter {
             }
         case .subscriber:
             stream.subscribers.append(peer)
+            peer.resetLayer(simulcast: stream.isSimulcast)
         }
         // After the switch: replacing the only peer of a stream removed the stream from the table.
         streams[setup.stream] = stream
@@ -159,6 +170,47 @@ public final class MediaRouter {
 
     /// The number of peers.
     public var peerCount: Int { peers.count }
+
+    /// Caps the simulcast layer a subscriber receives by rank (0 = lowest: a thumbnail; nil
+    /// = the highest that fits its estimate). False when there is no such subscriber.
+    @discardableResult
+    public func setMaxLayer(peer id: String, rank: Int?) -> Bool {
+        guard let peer = peers[id], peer.setup.role == .subscriber else { return false }
+        peer.maxLayerRank = rank.map { max(0, $0) } ?? Int.max
+        return true
+    }
+
+    /// One subscriber's video as the relay forwards it.
+    public struct SubscriberVideo: Sendable, Equatable {
+        /// The rank of the layer forwarded (0 = lowest), -1 when none is (not started or paused).
+        public var layerRank: Int
+        /// The rank of the layer wanted (the switch waits for its keyframe), -1 to pause.
+        public var targetRank: Int
+        /// The layer's rid (empty without simulcast).
+        public var rid: String
+        /// The picture size of the forwarded layer, from its last keyframe (0 before one).
+        public var width: Int
+        public var height: Int
+        /// The subscriber's bandwidth estimate in bit/s (REMB), if it sent one.
+        public var estimate: Int?
+        /// Layer switches made.
+        public var switches: Int
+        /// Layers the publisher sends.
+        public var layers: Int
+        /// Their measured bit rates (payload, bit/s), lowest layer first.
+        public var layerBitrates: [Int]
+    }
+
+    /// The video state of subscriber `id`, nil when there is no such subscriber.
+    public func subscriberVideo(peer id: String) -> SubscriberVideo? {
+        guard let peer = peers[id], peer.setup.role == .subscriber else { return nil }
+        let stream = peer.stream
+        let current = peer.layer >= 0 && peer.layer < stream.layers.count ? stream.layers[peer.layer] : nil
+        return SubscriberVideo(layerRank: stream.rank(of: peer.layer), targetRank: stream.rank(of: peer.targetLayer),
+                               rid: current?.rid ?? "", width: current?.width ?? 0, height: current?.height ?? 0,
+                               estimate: peer.estimate, switches: peer.layerSwitches, layers: stream.layers.count,
+                               layerBitrates: stream.ranked.map { stream.layers[$0].bitrate })
+    }
 
     /// Returns and clears the events since the last call.
     public func drainEvents() -> [PeerEvent] {
@@ -240,7 +292,7 @@ public final class MediaRouter {
                 counters.dtlsConnected &+= 1
                 events.append(.connected(peer: peer.setup.id))
                 if peer.setup.role == .subscriber {
-                    requestKeyframe(peer.stream, now: now, out: out)
+                    requestKeyframe(peer.stream, layer: peer.wantedLayer, now: now, out: out)
                 }
             } catch {
                 counters.dtlsFailed &+= 1

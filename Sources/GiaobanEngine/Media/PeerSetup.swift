@@ -63,6 +63,12 @@ public struct PeerSetup: Sendable {
     /// Publisher: the header extension id of the client-to-mixer audio level (RFC 6464), when
     /// negotiated; the relay keeps each stream's latest level for active-speaker detection.
     public var audioLevelExtensionID: UInt8?
+    /// Publisher: the rids of its simulcast encodings (RFC 8853 `a=simulcast:send`), empty
+    /// without simulcast.
+    public var simulcastRIDs: [String] = []
+    /// Publisher: the header extension id of the RTP stream id (RFC 8852 §3.3), which names
+    /// the simulcast encoding of a packet until the relay knows its SSRC.
+    public var ridExtensionID: UInt8?
 
     /// A peer setup.
     public init(id: String, role: Role, stream: String, localICE: ICECredentials, remoteICE: ICECredentials,

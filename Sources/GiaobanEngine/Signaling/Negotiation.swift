@@ -72,6 +72,8 @@ public enum Negotiation {
         var rng = SystemRandomNumberGenerator()
         var transportCC: UInt8?
         var audioLevelID: UInt8?
+        var simulcastRIDs: [String] = []
+        var ridExtensionID: UInt8?
 
         for m in offer.media {
             var answer = MediaDescription(media: m.media, port: 0, proto: m.proto, formats: m.formats)
@@ -135,15 +137,25 @@ public enum Negotiation {
                     attrs.append(SDPAttribute("fmtp", "\(codec.payloadType) " + fmtp.map(\.description).joined(separator: ";")))
                 }
             }
+            if role == .publisher && kind == .video {
+                simulcastRIDs = try Self.simulcastRIDs(of: m)
+                if !simulcastRIDs.isEmpty {
+                    for rid in simulcastRIDs { attrs.append(SDPRid(id: rid, direction: .recv).attribute) }
+                    attrs.append(SDPSimulcast(recv: simulcastRIDs.map { [SDPSimulcast.RID($0)] }).attribute)
+                }
+            }
             if role == .publisher {
                 // Header extensions the relay reads from publishers: mid (BUNDLE, RFC 8843), the
-                // audio level (RFC 6464, for active speaker) and the transport-wide sequence
-                // number, answered with transport-wide feedback (the sender's bandwidth estimate).
+                // audio level (RFC 6464, for active speaker), the transport-wide sequence
+                // number, answered with transport-wide feedback (the sender's bandwidth estimate),
+                // and for simulcast the RTP stream id (RFC 8852) naming each encoding.
                 var wantedURIs = [SDPExtensionURI.mid, SDPExtensionURI.transportWideCC]
                 if kind == .audio { wantedURIs.append(SDPExtensionURI.audioLevel) }
+                if !simulcastRIDs.isEmpty && kind == .video { wantedURIs.append(SDPExtensionURI.rtpStreamID) }
                 for ext in m.extMaps where wantedURIs.contains(ext.uri) && ext.direction.map({ $0.sends }) ?? true && ext.id < 256 {
                     attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
                     if ext.uri == SDPExtensionURI.audioLevel { audioLevelID = UInt8(ext.id) }
+                    if ext.uri == SDPExtensionURI.rtpStreamID { ridExtensionID = UInt8(ext.id) }
                     if ext.uri == SDPExtensionURI.transportWideCC {
                         transportCC = transportCC ?? UInt8(ext.id)
                         attrs.append(SDPRTCPFeedback(payloadType: codec.payloadType, type: "transport-cc").attribute)
@@ -179,7 +191,28 @@ public enum Negotiation {
                              dtlsClient: dtlsClient, audio: audio, video: video)
         peer.transportCCExtensionID = transportCC
         peer.audioLevelExtensionID = audioLevelID
+        peer.simulcastRIDs = simulcastRIDs
+        peer.ridExtensionID = ridExtensionID
         return (answer, peer)
+    }
+
+    /// The most simulcast encodings a publisher may send (RFC 8853): thumbnail, medium, full.
+    public static let maxSimulcastLayers = 3
+
+    /// The rids a publisher's video section sends as simulcast (the first alternative of each
+    /// stream of `a=simulcast:send` that has an `a=rid:… send`), empty without simulcast.
+    static func simulcastRIDs(of m: MediaDescription) throws(NegotiationError) -> [String] {
+        guard let simulcast = m.simulcast, !simulcast.sendRIDs.isEmpty else { return [] }
+        let declared = Set(m.rids.filter { $0.direction == .send }.map(\.id))
+        let rids = simulcast.sendRIDs.filter { declared.contains($0) }
+        guard !rids.isEmpty else { throw NegotiationError("a=simulcast:send names no rid declared with a=rid:<id> send") }
+        guard rids.count <= maxSimulcastLayers else {
+            throw NegotiationError("simulcast of \(rids.count) encodings: at most \(maxSimulcastLayers) are supported")
+        }
+        guard m.extMaps.contains(where: { $0.uri == SDPExtensionURI.rtpStreamID }) else {
+            throw NegotiationError("simulcast needs the header extension \(SDPExtensionURI.rtpStreamID) (a=extmap)")
+        }
+        return rids
     }
 
     static func describe(_ tracks: PublishedTracks?) -> String {

@@ -1,0 +1,138 @@
+import GiaobanClient
+import GiaobanCodecs
+import GiaobanCrypto
+import GiaobanEngine
+import GiaobanICE
+import Testing
+
+extension RelayFixture {
+    /// A publisher of three VP8 simulcast encodings of the test pattern (rids l, m, h:
+    /// 80×60, 160×120 and 320×240 at about 66, 200 and 600 kbit/s, 15 fps) and a watcher of its
+    /// stream; the relay learns each encoding's SSRC from its rid.
+    func simulcastPublisherAndWatcher(stream: String) async throws -> (EndpointPublisher, EndpointWatcher) {
+        let context = try DTLSContext(certificate: DTLSCertificate())
+        let socket = try UDPSocket()
+        let ice = ICECredentials.random()
+        var offer = ClientOffer(mode: .publish(audioSSRC: 0xA3, videoSSRC: 0xB4), ice: ice, fingerprint: context.fingerprint,
+                                host: "127.0.0.1", port: socket.port)
+        offer.simulcastRIDs = ["l", "m", "h"]
+        #expect(offer.sdp.contains("a=simulcast:send l;m;h"))
+        let answer = try await self.answer(offer, role: .publisher, stream: stream, id: "pub")
+        let connection = ClientConnection(socket: socket, peer: try ClientPeer(localICE: ice, context: context, answer: answer,
+                                                                               now: .now, connectTimeout: .seconds(5)))
+        try connection.connect()
+        var settings = EndpointPublisher.Settings(audioSSRC: 0xA3, videoSSRC: 0xB4)
+        settings.width = 320
+        settings.height = 240
+        settings.bitrateKbps = 600
+        settings.framesPerSecond = 15
+        settings.simulcastRIDs = offer.simulcastRIDs
+        settings.grain = 20  // the encoders then spend their targets, so the layers' rates differ
+        settings.audioPayloadType = try #require(answer.audio?.payloadType)
+        settings.videoPayloadType = try #require(answer.video?.payloadType)
+        let publisher = try EndpointPublisher(connection: connection, settings: settings)
+        try publisher.step(maxWaitMilliseconds: 0)
+        let (subConnection, subAnswer) = try await join(.watch, stream: stream, id: "sub", context: context)
+        return (publisher, try EndpointWatcher(connection: subConnection, answer: subAnswer))
+    }
+
+    /// The relay's view of subscriber `id`'s video.
+    func subscriberVideo(_ id: String) async -> MediaRouter.SubscriberVideo? {
+        await media.perform { router, _, _ in router.subscriberVideo(peer: id) }
+    }
+}
+
+/// Steps both ends until `condition` holds or `limit` passes; returns whether it held.
+func exchange(_ publisher: EndpointPublisher, _ watcher: EndpointWatcher, upTo limit: Duration,
+              until condition: () -> Bool) throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        try publisher.step(maxWaitMilliseconds: 0)
+        watcher.step(maxWaitMilliseconds: 5)
+        if condition() { return true }
+    }
+    return condition()
+}
+
+@Suite("Simulcast: three encodings in, one layer per subscriber out, chosen from its estimate")
+struct SimulcastTests {
+    @Test("the answer accepts the rids; a squeezed subscriber moves down to the low layer and back up with no decode error")
+    func squeezeAndRelease() async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "sim")
+        defer {
+            publisher.connection.close()
+            watcher.connection.close()
+        }
+
+        // No estimate: the highest layer.
+        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 320 && watcher.stats.framesDecoded >= 10 },
+                "the full-size layer arrives: \(watcher.stats)")
+        let top = await relay.subscriberVideo("sub")
+        #expect(top?.layers == 3 && top?.rid == "h" && top?.layerRank == 2, "\(String(describing: top))")
+
+        // Squeezed: what is left after audio's reserve fits the low layer, not the middle one.
+        let rates = try #require(top?.layerBitrates)
+        #expect(rates.count == 3 && rates[0] < rates[1] && rates[1] < rates[2], "\(rates)")
+        let cap = MediaRouter.Settings().audioReserve + (rates[0] + rates[1]) / 2
+        watcher.bandwidthCap = cap
+        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 },
+                "moved down to the low layer: \(watcher.stats)")
+        let low = await relay.subscriberVideo("sub")
+        #expect(low?.rid == "l" && low?.layerRank == 0 && abs((low?.estimate ?? 0) - cap) <= cap / 100, "\(String(describing: low))")
+        let framesLow = watcher.stats.framesDecoded
+        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        #expect(watcher.stats.framesDecoded - framesLow >= 8, "the low layer keeps decoding: \(watcher.stats)")
+
+        // Released: back up, after the higher layer has fitted for a while.
+        watcher.bandwidthCap = 5_000_000
+        #expect(try exchange(publisher, watcher, upTo: .seconds(8)) { watcher.stats.width == 320 },
+                "moved back up to the full-size layer: \(watcher.stats)")
+        let framesHigh = watcher.stats.framesDecoded
+        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        #expect(watcher.stats.framesDecoded - framesHigh >= 8)
+
+        let s = watcher.stats
+        #expect(s.decodeErrors == 0, "sequence numbers, timestamps and picture IDs stayed continuous: \(s)")
+        #expect(s.sizeChanges >= 2)
+        #expect(s.framesIncomplete == 0 && s.videoLost == 0, "\(s)")
+        let end = await relay.subscriberVideo("sub")
+        let switches = try #require(end?.switches)
+        #expect(switches >= 3 && switches <= 4, "start, down, up (and at most one more): \(switches)")
+        // Keyframe requests: one per switch and a few from the watcher's own PLIs, not one per
+        // layer choice (every 250 ms): the per-layer throttle holds them back.
+        let requests = await relay.media.perform { router, _, _ in router.counters.keyframeRequests }
+        #expect(requests <= 2 * switches + 4, "throttled: \(requests) requests for \(switches) switches")
+        #expect(publisher.stats.keyframesRequested == requests, "each PLI reached the publisher")
+        await relay.media.shutdown()
+    }
+
+    @Test("a subscriber capped at the lowest rank gets the thumbnail; with no room even for it, video pauses and audio goes on")
+    func capAndPause() async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "cap")
+        defer {
+            publisher.connection.close()
+            watcher.connection.close()
+        }
+        let capped = await relay.media.perform { router, _, _ in router.setMaxLayer(peer: "sub", rank: 0) }
+        #expect(capped)
+        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 && watcher.stats.framesDecoded >= 5 },
+                "the thumbnail layer only: \(watcher.stats)")
+
+        watcher.bandwidthCap = 70_000  // less than audio's reserve: nothing fits
+        var paused = false
+        for _ in 0..<20 where !paused {
+            _ = try exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
+            paused = (await relay.subscriberVideo("sub"))?.layerRank == -1
+        }
+        #expect(paused, "video paused")
+        let frames = watcher.stats.framesDecoded, audio = watcher.stats.audioFrames
+        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        #expect(watcher.stats.framesDecoded - frames <= 2, "no new pictures while paused: \(watcher.stats)")
+        #expect(watcher.stats.audioFrames - audio >= 25, "audio is never paused: \(watcher.stats)")
+        let pauses = await relay.media.perform { router, _, _ in router.counters.videoPauses }
+        #expect(pauses >= 1)
+        await relay.media.shutdown()
+    }
+}
