@@ -4,7 +4,7 @@
 // sees the briefings addressed to it and marks them read and acknowledged.
 
 import { t, formatTime } from "./i18n.js";
-import { h, fill, status, guarded } from "./dom.js";
+import { h, fill, keepFocus, status, guarded } from "./dom.js";
 import { applyReceipt, deliveryTable } from "./deliveries.js";
 
 export function setupBriefings({ api, isChair, isCommune, communes, communeName }) {
@@ -97,7 +97,7 @@ export function setupBriefings({ api, isChair, isCommune, communes, communeName 
     const item = selected != null ? briefings.get(selected) : null;
     if (!item) { panel.replaceChildren(); return; }
     const b = item.briefing;
-    fill(panel,
+    keepFocus(panel, () => fill(panel,
       h("h3", {}, `#${b.id} ${b.title}`, " ", h("span", { class: "badge" }, t(`priority.${b.priority}`))),
       h("p", { class: "briefing-body" }, b.body),
       b.attachments.length ? h("ul", { class: "attachments" }, b.attachments.map((file) => h("li", {},
@@ -105,7 +105,7 @@ export function setupBriefings({ api, isChair, isCommune, communes, communeName 
           `📎 ${file.name} (${file.size} B)`)))) : null,
       isCommune ? communeActions(item) : null,
       isChair && item.receipts ? h("p", { class: "muted" }, summary(item)) : null,
-      isChair && item.receipts ? receiptsTable(item) : null);
+      isChair && item.receipts ? receiptsTable(item) : null));
   }
 
   function render() {

@@ -19,6 +19,19 @@ export function fill(el, ...children) {
   el.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
 }
 
+/**
+ * Runs render(), which replaces container's children, and gives the keyboard focus back to
+ * the equivalent button (same data-action, data-subject and data-state) if it had it.
+ */
+export function keepFocus(container, render) {
+  const focused = container.contains(document.activeElement) ? document.activeElement.dataset : null;
+  render();
+  if (!focused?.action) return;
+  const selector = ["action", "subject", "state"].filter((k) => focused[k] != null)
+    .map((k) => `[data-${k}="${CSS.escape(focused[k])}"]`).join("");
+  container.querySelector(`button${selector}`)?.focus();
+}
+
 /** Writes text to the page's live region, read out by screen readers. */
 export function announce(text) {
   const region = document.getElementById("announcer");

@@ -4,7 +4,7 @@
 // highlighted, state changes and acknowledgement.
 
 import { t, formatTime } from "./i18n.js";
-import { h, fill, announce, status, guarded } from "./dom.js";
+import { h, fill, keepFocus, announce, status, guarded } from "./dom.js";
 import { applyReceipt, deliveryTable } from "./deliveries.js";
 
 const STATES = ["new", "acknowledged", "dispatched", "resolved"];
@@ -106,7 +106,7 @@ export function setupIncidents({ api, isChair, isCommune, communeName, onNew }) 
           onclick: () => guarded(statusLine, () => changeState(i.id, state)) }, t("incidents.toState", { state: t(`state.${state}`) })));
       }
     }
-    fill(panel,
+    keepFocus(panel, () => fill(panel,
       h("h3", { class: severityClass(i.severity) }, `#${i.id} ${i.type} · ${t(`severity.${i.severity}`)}`),
       h("p", { class: "inc-body" }, i.text),
       h("dl", {},
@@ -122,7 +122,7 @@ export function setupIncidents({ api, isChair, isCommune, communeName, onNew }) 
           : h("p", { class: "muted" }, item.snapshot === null ? t("incidents.noSnapshot") : "…"),
         h("figcaption", {}, t("incidents.snapshot"))),
       isChair ? (item.deliveries ? deliveryTable(item.deliveries, { caption: t("incidents.recipients"), communeName, withEscalation: true }) : h("p", { class: "muted" }, "…"))
-        : h("p", { class: "muted" }, t("incidents.noDeliveries")));
+        : h("p", { class: "muted" }, t("incidents.noDeliveries"))));
   }
 
   function render() {

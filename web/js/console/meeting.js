@@ -5,7 +5,7 @@
 
 import { joinRoom } from "../room-client.js";
 import { t } from "./i18n.js";
-import { h, status, guarded, table } from "./dom.js";
+import { h, status, guarded, table, keepFocus } from "./dom.js";
 
 /** RFC 3339 local time with its UTC offset, without fractions (what the hub accepts). */
 export function rfc3339(date) {
@@ -169,8 +169,6 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
   }
 
   function renderRoster() {
-    // Re-rendering replaces the buttons: keep the keyboard focus where it was.
-    const focused = document.activeElement?.dataset ?? {};
     const columns = [t("meeting.subject"), t("meeting.state"), t("meeting.link")];
     if (isChair) columns.push(t("meeting.actions"));
     const rows = roster.participants.map((p) => {
@@ -182,10 +180,8 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
     const rosterTable = table(columns, rows);
     rosterTable.id = "roster-table";
     rosterTable.querySelectorAll("tbody tr").forEach((row, i) => { row.dataset.subject = roster.participants[i].subject; });
-    $("roster").replaceChildren(rosterTable);
-    if (focused.action) {
-      document.querySelector(`button[data-action="${focused.action}"][data-subject="${CSS.escape(focused.subject)}"]`)?.focus();
-    }
+    // Re-rendering replaces the buttons: keep the keyboard focus where it was.
+    keepFocus($("roster"), () => $("roster").replaceChildren(rosterTable));
     $("roster-count").textContent = t("meeting.count", { count: roster.participants.length }) +
       (roster.locked ? ` · 🔒 ${t("meeting.locked")}` : "");
     $("room-lock").textContent = roster.locked ? t("meeting.unlock") : t("meeting.lock");
