@@ -7,7 +7,8 @@ import { t, formatTime } from "./i18n.js";
 import { h, fill, keepFocus, status, guarded } from "./dom.js";
 import { applyReceipt, deliveryTable } from "./deliveries.js";
 
-export function setupBriefings({ api, isChair, isCommune, communes, communeName }) {
+/** isCommand: the receipts tables (chair, admin, observer); isChair: may send (chair, admin). */
+export function setupBriefings({ api, isCommand, isChair, isCommune, communes, communeName }) {
   const $ = (id) => document.getElementById(id);
   const statusLine = $("briefings-status");
   const briefings = new Map(); // id → {briefing, receipts: rows | null, read, acked}
@@ -104,8 +105,8 @@ export function setupBriefings({ api, isChair, isCommune, communes, communeName 
         h("button", { type: "button", class: "linkish", onclick: () => guarded(statusLine, () => attachment(file)) },
           `📎 ${file.name} (${file.size} B)`)))) : null,
       isCommune ? communeActions(item) : null,
-      isChair && item.receipts ? h("p", { class: "muted" }, summary(item)) : null,
-      isChair && item.receipts ? receiptsTable(item) : null));
+      isCommand && item.receipts ? h("p", { class: "muted" }, summary(item)) : null,
+      isCommand && item.receipts ? receiptsTable(item) : null));
   }
 
   function render() {
@@ -120,7 +121,7 @@ export function setupBriefings({ api, isChair, isCommune, communes, communeName 
   async function select(id) {
     selected = id;
     render();
-    if (isChair) {
+    if (isCommand) {
       briefings.get(id).receipts = (await api.get(`/api/briefings/${id}/receipts`)).rows;
       render();
     }

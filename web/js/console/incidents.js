@@ -12,7 +12,11 @@ const SEVERITIES = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
 /** How many of the newest open incidents get their delivery table read at load (escalations). */
 const DELIVERY_SCAN = 30;
 
-export function setupIncidents({ api, isChair, isCommune, communeName, onNew }) {
+/**
+ * isCommand: the command center's view (every incident, the delivery tables); isChair: may
+ * change states (chair, admin); isCommune: a commune's view (acknowledge, change states).
+ */
+export function setupIncidents({ api, isCommand, isChair, isCommune, communeName, onNew }) {
   const $ = (id) => document.getElementById(id);
   const statusLine = $("incidents-status");
   const items = new Map(); // id → {incident, deliveries: rows | null, escalated, snapshot: url | null | undefined, ackedHere}
@@ -121,7 +125,7 @@ export function setupIncidents({ api, isChair, isCommune, communeName, onNew }) 
         item.snapshot ? h("img", { src: item.snapshot, alt: `${t("incidents.snapshot")} #${i.id}` })
           : h("p", { class: "muted" }, item.snapshot === null ? t("incidents.noSnapshot") : "…"),
         h("figcaption", {}, t("incidents.snapshot"))),
-      isChair ? (item.deliveries ? deliveryTable(item.deliveries, { caption: t("incidents.recipients"), communeName, withEscalation: true }) : h("p", { class: "muted" }, "…"))
+      isCommand ? (item.deliveries ? deliveryTable(item.deliveries, { caption: t("incidents.recipients"), communeName, withEscalation: true }) : h("p", { class: "muted" }, "…"))
         : h("p", { class: "muted" }, t("incidents.noDeliveries"))));
   }
 
@@ -133,7 +137,7 @@ export function setupIncidents({ api, isChair, isCommune, communeName, onNew }) 
   async function select(id) {
     selected = id;
     render();
-    if (isChair) {
+    if (isCommand) {
       await guarded(statusLine, () => loadDeliveries(id));
       if (selected === id) render();
     }
@@ -179,7 +183,7 @@ export function setupIncidents({ api, isChair, isCommune, communeName, onNew }) 
     for (const incident of await api.all("/api/incidents", "incidents")) upsert(incident);
     loaded = true;
     render();
-    if (!isChair) return;
+    if (!isCommand) return;
     // The list does not say which incidents were escalated: read the newest open ones' tables.
     const open = [...items.values()].filter((x) => x.incident.state !== "resolved")
       .sort((a, b) => b.incident.id - a.incident.id).slice(0, DELIVERY_SCAN);

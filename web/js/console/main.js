@@ -65,6 +65,7 @@ async function start(token) {
 
   const isChair = claims.role === "chair" || claims.role === "admin";
   const isCommune = view === "commune";
+  const isCommand = view === "chair";
   let unseen = 0;
   const badge = $("incidents-badge");
   const showTab = setupTabs((id) => {
@@ -72,7 +73,7 @@ async function start(token) {
   });
   setupMeeting({ api, claims, isChair, canPublish: claims.role !== "observer" });
   const incidents = setupIncidents({
-    api, isChair: view === "chair", isCommune, communeName,
+    api, isCommand, isChair, isCommune, communeName,
     onNew: () => {
       if ($("tab-incidents").getAttribute("aria-selected") === "true") return;
       unseen += 1;
@@ -80,7 +81,7 @@ async function start(token) {
       badge.hidden = false;
     },
   });
-  const briefings = setupBriefings({ api, isChair, isCommune, communes, communeName });
+  const briefings = setupBriefings({ api, isCommand, isChair, isCommune, communes, communeName });
   showTab("tab-meeting");
 
   const events = connectEvents({
