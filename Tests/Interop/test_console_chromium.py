@@ -96,6 +96,10 @@ def post(giaoban, path: str, token: str, body: dict) -> requests.Response:
     return requests.post(giaoban.url(path), json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
+def room_url(giaoban, meeting: int, token: str) -> str:
+    return giaoban.url(f"/api/meetings/{meeting}/room").replace("http://", "ws://") + f"?access_token={token}"
+
+
 def jpeg(width: int = 64, height: int = 48) -> bytes:
     """A small JPEG (FFmpeg's MJPEG encoder through PyAV)."""
     ctx = av.CodecContext.create("mjpeg", "w")
@@ -166,8 +170,7 @@ def test_chair_meeting_with_a_commune_grid_roster_mute_and_roll_call(giaoban, ch
         wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"chi-huy-tinh\"]')", 10,
                 "the chair in the roster")
 
-        ws_url = giaoban.url(f"/api/meetings/{meeting}/room").replace("http://", "ws://") + f"?access_token={commune}"
-        with RoomPublisher(ws_url) as publisher:
+        with RoomPublisher(room_url(giaoban, meeting, commune)) as publisher:
             assert publisher.answered.wait(20), f"no answer to the commune's publish: {publisher.error} {publisher.messages}"
             wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"xa-phuoc-thai\"]')", 10,
                     "the commune in the roster")
@@ -391,8 +394,7 @@ def test_commune_joins_the_meeting_from_the_console_and_raises_a_hand(giaoban, c
     resp = post(giaoban, "/api/meetings", chair, {"title": "Họp trực tuyến", "scheduled_at": "2026-11-30T07:30:00+07:00"})
     assert resp.status_code == 201, resp.text
     meeting = resp.json()["id"]
-    ws_url = giaoban.url(f"/api/meetings/{meeting}/room").replace("http://", "ws://") + f"?access_token={chair}"
-    with RoomPublisher(ws_url) as publisher:
+    with RoomPublisher(room_url(giaoban, meeting, chair)) as publisher:
         assert publisher.answered.wait(20), f"no answer to the chair's publish: {publisher.error} {publisher.messages}"
         page = chromium()
         try:
