@@ -1,19 +1,33 @@
-// Joins a Giaoban meeting room (docs/protocol.md) over its WebSocket and watches every
-// participant who publishes: one receive-only peer connection per participant, offered by
-// this page and answered by the relay on the room socket.
+// Joins a Giaoban meeting room (docs/protocol.md) over its WebSocket, watches every
+// participant who publishes — one receive-only peer connection per participant, offered by
+// this page and answered by the relay on the room socket — and, if asked, publishes this
+// page's camera and microphone on the participant's own stream.
 //
 //   import { joinRoom } from "./js/room-client.js";
-//   const room = await joinRoom({ meeting: 7, token, onVideo: (subject, stream) => …, onRoster: (roster) => … });
+//   const room = joinRoom({ meeting: 7, token, onVideo: (subject, stream) => …, onRoster: (roster) => … });
+//   room.publish(await navigator.mediaDevices.getUserMedia({ audio: true, video: true }));
 
 import { waitForIceGathering } from "./whip-client.js";
 
-export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError }) {
+export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError, onGone, onClose }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/meetings/${meeting}/room?access_token=${encodeURIComponent(token)}`);
   const watching = new Map(); // subject → RTCPeerConnection
+  const outbox = [];
+  let publisher = null;
   let you = null;
+  const fail = (e) => onError && onError(e);
 
-  function send(message) { socket.send(JSON.stringify(message)); }
+  function send(message) {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    else if (socket.readyState === WebSocket.CONNECTING) outbox.push(message);
+  }
+
+  async function offer(pc, message) {
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIceGathering(pc);
+    send({ ...message, sdp: pc.localDescription.sdp });
+  }
 
   async function subscribe(subject) {
     const pc = new RTCPeerConnection();
@@ -21,11 +35,16 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addEventListener("track", (event) => onVideo && onVideo(subject, event.streams[0] || new MediaStream([event.track])));
-    await pc.setLocalDescription(await pc.createOffer());
-    await waitForIceGathering(pc);
-    send({ type: "subscribe", participant: subject, sdp: pc.localDescription.sdp });
+    await offer(pc, { type: "subscribe", participant: subject });
   }
 
+  function forget(subject) {
+    watching.get(subject).close();
+    watching.delete(subject);
+    onGone && onGone(subject);
+  }
+
+  socket.addEventListener("open", () => { for (const message of outbox.splice(0)) socket.send(JSON.stringify(message)); });
   socket.addEventListener("message", async (event) => {
     let message;
     try { message = JSON.parse(event.data); } catch { return; }
@@ -34,34 +53,47 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
       case "joined":
         you = message.you;
         break;
-      case "roster":
+      case "roster": {
         onRoster && onRoster(message);
-        for (const p of message.participants) {
-          if (p.publishing && p.subject !== you && !watching.has(p.subject)) {
-            subscribe(p.subject).catch((e) => onError && onError(e));
-          }
-        }
-        break;
-      case "answer": {
-        const pc = watching.get(message.participant);
-        if (message.request === "subscribe" && pc) {
-          await pc.setRemoteDescription({ type: "answer", sdp: message.sdp }).catch((e) => onError && onError(e));
+        const publishing = new Set(message.participants.filter((p) => p.publishing).map((p) => p.subject));
+        for (const subject of [...watching.keys()]) if (!publishing.has(subject)) forget(subject);
+        for (const subject of publishing) {
+          if (subject !== you && !watching.has(subject)) subscribe(subject).catch(fail);
         }
         break;
       }
+      case "answer": {
+        const pc = message.request === "publish" ? publisher : watching.get(message.participant);
+        if (pc) await pc.setRemoteDescription({ type: "answer", sdp: message.sdp }).catch(fail);
+        break;
+      }
       case "error":
-        onError && onError(new Error(message.message));
+        fail(new Error(message.message));
         break;
     }
   });
   socket.addEventListener("close", (event) => {
-    if (event.code !== 1000) onError && onError(new Error(`room closed (${event.code}): ${event.reason || "no reason"}`));
+    if (event.code !== 1000) fail(new Error(`room closed (${event.code}): ${event.reason || "no reason"}`));
+    onClose && onClose(event);
   });
 
   return {
     socket,
     watching,
+    get publisher() { return publisher; },
+    send,
+    /** Publishes the tracks of a MediaStream on this participant's stream. */
+    async publish(stream) {
+      publisher = new RTCPeerConnection();
+      for (const track of stream.getTracks()) publisher.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      await offer(publisher, { type: "publish" });
+      return publisher;
+    },
     raiseHand: (raised) => send({ type: "hand", raised }),
-    leave: () => { for (const pc of watching.values()) pc.close(); socket.close(1000); },
+    leave: () => {
+      for (const pc of watching.values()) pc.close();
+      if (publisher) publisher.close();
+      socket.close(1000);
+    },
   };
 }
