@@ -46,6 +46,7 @@ struct HubRoleTests {
         Case(method: .get, path: "/api/incidents/1/deliveries", role: .commune, subject: "xa-a", body: nil, expected: .forbidden),
         Case(method: .get, path: "/api/incidents/1/deliveries", role: .observer, subject: "obs", body: nil, expected: .ok),
         Case(method: .post, path: "/api/incidents/1/ack", role: .observer, subject: "obs", body: "{}", expected: .forbidden),
+        Case(method: .post, path: "/api/incidents/1/state", role: .observer, subject: "obs", body: #"{"state": "dispatched"}"#, expected: .forbidden),
         // Briefings: the chair sends; a commune cannot, nor read another commune's.
         Case(method: .post, path: "/api/briefings", role: .commune, subject: "xa-a", body: briefing, expected: .forbidden),
         Case(method: .post, path: "/api/briefings", role: .observer, subject: "obs", body: briefing, expected: .forbidden),

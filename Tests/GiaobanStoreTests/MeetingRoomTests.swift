@@ -153,6 +153,31 @@ struct MeetingRoomTests {
             let activity = await media.perform { router, _, _ in router.audioActivity() }
             #expect(activity.first { $0.stream == stream }?.muted == true)
 
+            // The chair watches xa-b as a thumbnail, then as the main view.
+            let recvonly = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-recvonly-offer.sdp"), encoding: .utf8)
+            func subscribe(_ layer: String) throws -> String {
+                let body = ["type": "subscribe", "participant": "xa-b", "sdp": recvonly, "layer": layer]
+                return String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+            }
+            chair.send.yield(try subscribe("tiny"))
+            try await chair.wait(for: "error", "for an unknown layer") { ($0["message"] as? String)?.contains("layer: one of") == true }
+            chair.send.yield(try subscribe("low"))
+            let watching = try await chair.wait(for: "answer") { $0["request"] as? String == "subscribe" }
+            let session = try #require(watching["session"] as? String)
+            func maxRank() async -> Int?? {
+                await media.perform { router, _, _ in router.subscriberVideo(peer: "whep-\(session)").map(\.maxRank) }
+            }
+            #expect(await maxRank() == .some(0), "a thumbnail: the lowest layer")
+            chair.send.yield(#"{"type": "layer", "session": "\#(session)", "layer": "high"}"#)
+            chair.send.yield(#"{"type": "ping"}"#)
+            try await chair.wait(for: "pong")
+            #expect(await maxRank() == .some(2), "the main view: up to the highest layer")
+            communes[1].send.yield(#"{"type": "layer", "session": "\#(session)", "layer": "low"}"#)
+            try await communes[1].wait(for: "error", "for someone else's session") {
+                ($0["message"] as? String)?.contains("no receiving session") == true
+            }
+
             // The chair ends the meeting: everyone is told and disconnected.
             chair.send.yield(#"{"type": "end"}"#)
             try await communes[1].wait(for: "ended")

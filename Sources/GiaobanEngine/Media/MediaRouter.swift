@@ -199,6 +199,8 @@ public final class MediaRouter {
         public var layers: Int
         /// Their measured bit rates (payload, bit/s), lowest layer first.
         public var layerBitrates: [Int]
+        /// The highest rank the subscriber asked for, nil for no cap.
+        public var maxRank: Int?
     }
 
     /// The video state of subscriber `id`, nil when there is no such subscriber.
@@ -209,7 +211,8 @@ public final class MediaRouter {
         return SubscriberVideo(layerRank: stream.rank(of: peer.layer), targetRank: stream.rank(of: peer.targetLayer),
                                rid: current?.rid ?? "", width: current?.width ?? 0, height: current?.height ?? 0,
                                estimate: peer.estimate, switches: peer.layerSwitches, layers: stream.layers.count,
-                               layerBitrates: stream.ranked.map { stream.layers[$0].bitrate })
+                               layerBitrates: stream.ranked.map { stream.layers[$0].bitrate },
+                               maxRank: peer.maxLayerRank == Int.max ? nil : peer.maxLayerRank)
     }
 
     /// Returns and clears the events since the last call.

@@ -145,6 +145,11 @@ public final class RelaySessions: Sendable {
     }
 
     /// Ends session `id` of `kind` on `stream`; false when there is none.
+    /// The media peer of session `id` when it is a `kind` session held by `subject`.
+    func peerID(session id: String, kind: String, subject: String) -> String? {
+        sessions.withLock { s in s[id].flatMap { $0.kind == kind && $0.subject == subject ? $0.peerID : nil } }
+    }
+
     func close(kind: String, stream: String, id: String) async -> Bool {
         let session = sessions.withLock { s -> Session? in
             guard let found = s[id], found.kind == kind, found.stream == stream else { return nil }

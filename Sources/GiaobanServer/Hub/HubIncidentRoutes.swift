@@ -176,6 +176,9 @@ extension Hub {
 
     func changeState(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (incident, claims) = try await visibleIncident(request, context)
+        guard claims.role != .observer else {
+            throw PlainError(.forbidden, "an observer reads incidents; a chair, an admin or a commune it was routed to changes their state")
+        }
         let body = try await RequestParts.json(StateBody.self, request, limit: 16_384, what: "state change")
         let allowed = IncidentState.allCases.dropFirst().map(\.rawValue)
         guard let raw = body.state, let state = IncidentState(rawValue: raw), state != .new else {

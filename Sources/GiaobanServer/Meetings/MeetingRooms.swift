@@ -193,6 +193,8 @@ public final class MeetingRooms: Sendable {
             return await chairControl(message, meeting: id, chair: claims.sub)
         case "publish", "subscribe":
             return await negotiate(message, meeting: id, claims: claims)
+        case "layer":
+            return await chooseLayer(message, claims: claims)
         default:
             return HubMessage.error("unknown message type '\(message.type.prefix(40))' (docs/protocol.md lists them)")
         }
@@ -240,11 +242,41 @@ public final class MeetingRooms: Sendable {
         return nil
     }
 
+    /// The rank of a `layer` field (nil when absent), or an error reply.
+    static func layerRank(_ message: RoomMessage.Request) -> Result<Int?, RoomError> {
+        guard let name = message.layer else { return .success(nil) }
+        guard let rank = RoomMessage.layers.firstIndex(of: name) else {
+            return .failure(RoomError(#"layer: one of "low", "medium", "high""#))
+        }
+        return .success(rank)
+    }
+
+    /// `layer`: caps the simulcast layer of one of the sender's receiving sessions (a thumbnail
+    /// or the main view); the relay still goes lower when the link needs it.
+    func chooseLayer(_ message: RoomMessage.Request, claims: TokenClaims) async -> String? {
+        guard let session = message.session, message.layer != nil else { return HubMessage.error(#"layer needs "session" and "layer""#) }
+        let rank: Int?
+        switch Self.layerRank(message) {
+        case .success(let value): rank = value
+        case .failure(let error): return HubMessage.error(error.message)
+        }
+        guard let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub) else {
+            return HubMessage.error("no receiving session '\(session.prefix(64))' of yours")
+        }
+        _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, rank: rank) }
+        return nil
+    }
+
     /// `publish`: the participant's own stream; `subscribe`: another participant's stream.
     func negotiate(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
         let publishing = message.type == "publish"
         if publishing, claims.role == .observer { return HubMessage.error("an observer does not publish") }
         guard let sdp = message.sdp else { return HubMessage.error("\(message.type) needs \"sdp\": the offer") }
+        let layer: Int?
+        switch Self.layerRank(message) {
+        case .success(let value): layer = value
+        case .failure(let error): return HubMessage.error(error.message)
+        }
         let target = publishing ? claims.sub : (message.participant ?? "")
         guard publishing || rooms.withLock({ $0[id]?.participants[target] != nil }) else {
             return HubMessage.error("'\(target.prefix(64))' is not in the room")
@@ -262,6 +294,8 @@ public final class MeetingRooms: Sendable {
                     return room.participants[claims.sub]?.mutedByChair ?? false
                 }
                 if mutedByChair { _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, true) } }
+            } else if let layer, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub) {
+                _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, rank: layer) }
             }
             return HubMessage.encode(RoomMessage.Answer(type: "answer", request: message.type, participant: target,
                                                         stream: stream, session: session, sdp: answer.serialize()))
@@ -373,7 +407,14 @@ enum RoomMessage {
         var muted: Bool?
         var locked: Bool?
         var sdp: String?
+        /// `subscribe` and `layer`: the highest simulcast layer wanted (`low`, `medium`, `high`).
+        var layer: String?
+        /// `layer`: the receiving session to change.
+        var session: String?
     }
+
+    /// Simulcast layer names and their rank (0 = lowest).
+    static let layers = ["low", "medium", "high"]
 
     struct Joined: Encodable {
         let type = "joined"
@@ -425,4 +466,10 @@ enum RoomMessage {
         let session: String
         let sdp: String
     }
+}
+
+/// A room request that cannot be carried out: its reason goes back as an `error` message.
+struct RoomError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
 }
