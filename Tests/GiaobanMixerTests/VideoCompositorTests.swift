@@ -61,6 +61,34 @@ struct VideoCompositorTests {
         #expect(chairAsSpeaker > 30, "the large region is not the speaker")
     }
 
+    @Test("a shown source that loses a packet is dropped until its next keyframe, which is asked for")
+    func sourceLoss() throws {
+        let compositor = try VideoCompositor(settings: Self.settings())
+        let pattern = TestPattern(width: 320, height: 180)
+        var chair = try VideoFeed(name: "chair", width: 320, height: 180, firstSequence: 65_530)
+        compositor.setLayout(main: "chair", inset: nil)
+        let t0 = ContinuousClock.now
+        #expect(compositor.compose(now: t0).keyframeRequests == ["chair"])
+        var requestedAt: [Int] = []
+        var keyframeDue = false
+        for i in 1...30 {
+            // Frame 3 loses its first packet; the feed answers a request with a keyframe.
+            try chair.send(pattern.frame(i), to: compositor, keyframe: keyframeDue, losingFirstPacket: i == 3)
+            keyframeDue = false
+            if compositor.compose(now: t0 + .milliseconds(66 * i)).keyframeRequests == ["chair"] {
+                requestedAt.append(i)
+                keyframeDue = true
+            }
+        }
+        let c = compositor.counters
+        #expect(requestedAt.count == 1, "one request after the loss: \(requestedAt)")
+        #expect(c.incompleteFrames >= 1)
+        #expect(c.framesWithoutReference >= 1, "inter frames after the loss are not decoded")
+        // A frame whose only packet was lost is never seen at all: 29 or 30 frames accounted for.
+        #expect(c.decodes + c.incompleteFrames + c.framesWithoutReference >= 29)
+        #expect(c.decodes >= 30 - 12, "decoding resumes at the requested keyframe")
+    }
+
     @Test("keyframe requests are served at once, then no more than one per minimum interval")
     func keyframeThrottling() throws {
         let compositor = try VideoCompositor(settings: Self.settings())

@@ -16,16 +16,19 @@ struct VideoFeed {
         sequence = firstSequence
     }
 
-    /// Encodes `picture` and pushes its packets into `compositor`.
-    mutating func send(_ picture: I420Frame, to compositor: VideoCompositor) throws {
-        for frame in try encoder.encode(picture) {
+    /// Encodes `picture` (as a keyframe when asked) and pushes its packets into
+    /// `compositor`, all but the first when `losingFirstPacket`.
+    mutating func send(_ picture: I420Frame, to compositor: VideoCompositor, keyframe: Bool = false,
+                       losingFirstPacket: Bool = false) throws {
+        for frame in try encoder.encode(picture, forceKeyframe: keyframe) {
             let payloads = packetizer.packetize(frame.data)
-            for (i, payload) in payloads.enumerated() {
+            for (i, payload) in payloads.enumerated() where i > 0 || !losingFirstPacket {
                 payload.withUnsafeBytes {
-                    compositor.push(source: name, sequence: sequence, timestamp: timestamp, marker: i == payloads.count - 1, payload: $0)
+                    compositor.push(source: name, sequence: sequence &+ UInt16(i), timestamp: timestamp,
+                                    marker: i == payloads.count - 1, payload: $0)
                 }
-                sequence &+= 1
             }
+            sequence &+= UInt16(payloads.count)
         }
         timestamp &+= 3000
     }
