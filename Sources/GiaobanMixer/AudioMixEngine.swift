@@ -29,8 +29,9 @@ final class AudioMixEngine {
     private var batch: InboxBatch
     private var sources: [String: MixSource] = [:]
     private var selection: SpeakerSelection
+    /// Listeners in name order, and the RTP numbering of each (same index).
     private var listenerNames: [String] = []
-    private var streams: [String: MixedStreamRTPState] = [:]
+    private var streams: [MixedStreamRTPState] = []
     private var encoders: [MixKey: OpusAudioEncoder] = [:]
     private var spareEncoders: [OpusAudioEncoder]
     private var tickIndex: UInt64 = 0
@@ -69,9 +70,10 @@ final class AudioMixEngine {
 
     /// Replaces the listener set; new listeners get a new RTP numbering.
     func setListeners(_ names: Set<String>) {
-        for name in streams.keys where !names.contains(name) { streams.removeValue(forKey: name) }
-        for name in names where streams[name] == nil { streams[name] = MixedStreamRTPState() }
+        var kept: [String: MixedStreamRTPState] = [:]
+        for (i, name) in listenerNames.enumerated() where names.contains(name) { kept[name] = streams[i] }
         listenerNames = names.sorted()
+        streams = listenerNames.map { kept[$0] ?? MixedStreamRTPState() }
     }
 
     /// Forgets a source that left the meeting.
@@ -93,6 +95,8 @@ final class AudioMixEngine {
         tickIndex += 1
         var encodes = 0
         if !listenerNames.isEmpty {
+            output.mixes.reserveCapacity(speakers.count + 1)
+            output.listeners.reserveCapacity(listenerNames.count)
             encodes = mix(speakers, into: &output)
         }
         recycleEncoders(keeping: output.mixes)
@@ -181,7 +185,8 @@ final class AudioMixEngine {
             PCMMix.accumulate(UnsafeBufferPointer(source.pcm), into: sum)
         }
         var encodes = 0
-        for listener in listenerNames {
+        for i in 0..<listenerNames.count {
+            let listener = listenerNames[i]
             let key: MixKey = speakers.contains(listener) ? .minus(listener) : .shared
             var index = output.mixes.firstIndex { $0.key == key }
             if index == nil, let encoded = encode(key) {
@@ -190,10 +195,10 @@ final class AudioMixEngine {
                 index = output.mixes.count - 1
             }
             guard let index else {
-                streams[listener]?.skip()
+                streams[i].skip()
                 continue
             }
-            guard let numbering = streams[listener]?.next() else { continue }
+            let numbering = streams[i].next()
             output.listeners.append(ListenerPacket(listener: listener, mix: index, sequenceNumber: numbering.sequenceNumber,
                                                    timestamp: numbering.timestamp, marker: numbering.marker))
         }

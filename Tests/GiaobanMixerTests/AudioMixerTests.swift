@@ -130,6 +130,19 @@ struct AudioMixerTests {
         #expect(c.fecRecoveries + c.plcFrames == 1)
     }
 
+    @Test("changing the listener set keeps the numbering of those who stay")
+    func listenerChange() throws {
+        let mixer = try AudioMixer()
+        mixer.setListeners(["a", "b"])
+        let first = mixer.tick().listeners
+        mixer.setListeners(["a", "c"])
+        let second = mixer.tick().listeners
+        #expect(first.map(\.listener) == ["a", "b"] && second.map(\.listener) == ["a", "c"])
+        #expect(second[0].sequenceNumber == first[0].sequenceNumber &+ 1 && !second[0].marker)
+        #expect(second[1].marker, "a new listener's stream starts")
+        #expect(mixer.counters.listeners == 2 && mixer.counters.mixes == 1, "nobody speaks: one shared mix")
+    }
+
     @Test("the mix of several loud speakers saturates instead of wrapping")
     func saturation() {
         let loud = [Int16](repeating: 30_000, count: 4)
