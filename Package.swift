@@ -103,6 +103,7 @@ let package = Package(
             name: "GiaobanBench",
             dependencies: [
                 "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
+                "GiaobanMixer", "GiaobanCodecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
