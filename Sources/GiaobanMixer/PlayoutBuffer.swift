@@ -6,7 +6,7 @@ import GiaobanWire
 /// `delay` frames are put back in order. A missing packet comes out as `.lost` (with the
 /// following packet when it is already held, for Opus FEC); when nothing at all is held
 /// for `idleAfter` ticks the source has stopped (muted, DTX, gone) and the buffer goes idle
-/// until the next packet, which starts playout afresh.
+/// until the next packet, which starts playout afresh (whatever its sequence number).
 ///
 /// The client's `JitterBuffer` releases by arrival time and may hand out several packets
 /// at once; a mixer needs one frame per source per tick with the position advanced by the
@@ -168,7 +168,10 @@ public struct PlayoutBuffer: ~Copyable {
             counters.underruns += 1
             emptyTicks += 1
             if emptyTicks >= idleAfter {
+                // Stopped: the next packet starts afresh, even one numbered below the last
+                // (a sender that restarted its sequence).
                 position = nil
+                highest = .min
                 emptyTicks = 0
                 return .idle
             }
