@@ -91,30 +91,49 @@ public final class MixerClock: Sendable {
 
     private func run() {
         let clock = ContinuousClock()
-        var deadline = clock.now + interval
+        var schedule = Schedule(start: clock.now, interval: interval, maxLateTicks: maxLateTicks)
         while true {
-            let wait = clock.now.duration(to: deadline)
+            let wait = clock.now.duration(to: schedule.deadline)
             if wait > .zero { Thread.sleep(forTimeInterval: Self.seconds(wait)) }
             if state.withLock({ $0.stopRequested }) { return }
             body()
-            let now = clock.now
-            deadline += interval
-            var skipped = 0, late = 0
-            if now - deadline > interval {
-                late = 1
-                // Far behind: drop the missed deadlines rather than bursting through them.
-                if now - deadline > interval * maxLateTicks {
-                    while deadline < now {
-                        deadline += interval
-                        skipped += 1
-                    }
-                }
-            }
+            let step = schedule.advance(now: clock.now)
             state.withLock { s in
                 s.counters.ticks += 1
-                s.counters.late += late
-                s.counters.skipped += skipped
+                s.counters.late += step.late ? 1 : 0
+                s.counters.skipped += step.skipped
             }
+        }
+    }
+
+    /// The deadlines of a clock: start + n × interval, except that a clock more than
+    /// `maxLateTicks` intervals behind skips to the first deadline still ahead.
+    struct Schedule {
+        /// When the next tick is due.
+        private(set) var deadline: ContinuousClock.Instant
+        let interval: Duration
+        let maxLateTicks: Int
+
+        init(start: ContinuousClock.Instant, interval: Duration, maxLateTicks: Int) {
+            deadline = start + interval
+            self.interval = interval
+            self.maxLateTicks = maxLateTicks
+        }
+
+        /// Moves past the tick that just ended at `now`: whether it ended more than one
+        /// interval after the next deadline, and how many deadlines were skipped.
+        mutating func advance(now: ContinuousClock.Instant) -> (late: Bool, skipped: Int) {
+            deadline += interval
+            guard now - deadline > interval else { return (false, 0) }
+            var skipped = 0
+            if now - deadline > interval * maxLateTicks {
+                // Far behind: drop the missed deadlines rather than bursting through them.
+                while deadline < now {
+                    deadline += interval
+                    skipped += 1
+                }
+            }
+            return (true, skipped)
         }
     }
 

@@ -1,4 +1,4 @@
-import GiaobanMixer
+@testable import GiaobanMixer
 import Synchronization
 import Testing
 
@@ -24,5 +24,25 @@ struct MixerClockTests {
         #expect(clock.counters.ticks == ticks.count)
         try await Task.sleep(for: .milliseconds(60))
         #expect(delivered.withLock { $0.count } == ticks.count, "nothing runs after stop")
+    }
+
+    @Test("deadlines stay on start + n × interval whatever each tick takes; far behind, missed ones are skipped")
+    func schedule() {
+        let t0 = ContinuousClock.now
+        let interval = Duration.milliseconds(20)
+        var s = MixerClock.Schedule(start: t0, interval: interval, maxLateTicks: 5)
+        for n in 1...100 {
+            // Each tick starts at its deadline and takes 7 ms.
+            let step = s.advance(now: t0 + interval * n + .milliseconds(7))
+            #expect(!step.late && step.skipped == 0)
+        }
+        #expect(s.deadline == t0 + interval * 101, "no drift after 100 ticks")
+        // A tick ending 30 ms past the next deadline is late, but the clock catches up.
+        var step = s.advance(now: t0 + interval * 102 + .milliseconds(30))
+        #expect(step.late && step.skipped == 0 && s.deadline == t0 + interval * 102)
+        // A stall of 300 ms: the missed deadlines are skipped, the grid is kept.
+        step = s.advance(now: t0 + interval * 103 + .milliseconds(310))
+        #expect(step.late && step.skipped == 16)
+        #expect(s.deadline == t0 + interval * 119)
     }
 }
