@@ -130,6 +130,32 @@ struct AudioMixerTests {
         #expect(c.fecRecoveries + c.plcFrames == 1)
     }
 
+    @Test("a source's RFC 6464 level, when given, decides its seat rather than the measured loudness")
+    func clientLevel() throws {
+        var settings = AudioMixer.Settings()
+        settings.speakers = 1
+        let mixer = try AudioMixer(settings: settings)
+        // Both play a tone; "noise" says it is not voice (a fan, music), "voice" says it is.
+        var noise = try AudioFeed(name: "noise", frequency: 500, firstSequence: 1)
+        var voice = try AudioFeed(name: "voice", frequency: 900, firstSequence: 1)
+        mixer.setListeners(["listener"])
+        var output: MixerOutput?
+        for _ in 0..<30 {
+            let n = try noise.next(), v = try voice.next()
+            n.payload.withUnsafeBytes {
+                mixer.push(source: "noise", sequence: n.sequence, timestamp: n.timestamp, payload: $0,
+                           level: AudioLevelExtension(level: 10, voiceActivity: false))
+            }
+            v.payload.withUnsafeBytes {
+                mixer.push(source: "voice", sequence: v.sequence, timestamp: v.timestamp, payload: $0,
+                           level: AudioLevelExtension(level: 40, voiceActivity: true))
+            }
+            output = mixer.tick()
+        }
+        #expect(output?.speakers == ["voice"])
+        #expect(output?.dominantSpeaker == "voice")
+    }
+
     @Test("changing the listener set keeps the numbering of those who stay")
     func listenerChange() throws {
         let mixer = try AudioMixer()
