@@ -9,6 +9,8 @@
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation)
 //   Edges      -> GiaobanStore (SQLite or PostgreSQL: durable records), GiaobanServer (configuration, HTTP control plane,
 //                 media socket), GiaobanClient
+//   Mixing     -> GiaobanMixer (per meeting: audio mix-minus, video composition; above GiaobanClient for its
+//                 VP8 frame assembler and packetizer)
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
 
@@ -80,6 +82,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Mixing
+        .target(
+            name: "GiaobanMixer",
+            dependencies: ["GiaobanCodecs", "GiaobanWire", "GiaobanEngine", "GiaobanClient"],
+            swiftSettings: strict
+        ),
+
         // MARK: Apps
         .executableTarget(
             name: "giaoban",
@@ -94,6 +103,7 @@ let package = Package(
             name: "GiaobanBench",
             dependencies: [
                 "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
+                "GiaobanMixer", "GiaobanCodecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,6 +119,8 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
         .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP"], swiftSettings: strict),
+        .testTarget(name: "GiaobanMixerTests", dependencies: ["GiaobanMixer", "GiaobanCodecs", "GiaobanWire", "GiaobanClient"],
+                    swiftSettings: strict),
         .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "CAllocCounter"], swiftSettings: strict),
         .testTarget(
             name: "GiaobanClientTests",

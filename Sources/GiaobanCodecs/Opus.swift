@@ -70,6 +70,12 @@ public final class OpusAudioEncoder {
         guard code == OPUS_OK else { throw CodecError(.badSetting, code: code, OpusFormat.message(code)) }
     }
 
+    /// Clears the encoder's history (OPUS_RESET_STATE) so it can start an unrelated stream
+    /// without the cost of a new encoder.
+    public func reset() {
+        _ = giaoban_opus_encoder_reset(encoder)
+    }
+
     /// Encodes one 20 ms frame (960 samples per channel, interleaved) into `out`;
     /// returns the packet length. Does not allocate.
     public func encode(_ pcm: UnsafeBufferPointer<Int16>, into out: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
