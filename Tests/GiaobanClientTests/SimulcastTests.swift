@@ -107,6 +107,37 @@ struct SimulcastTests {
         await relay.media.shutdown()
     }
 
+    @Test("with transport-wide feedback, loss on the subscriber's link lowers the relay's own estimate and the layer; probing climbs back")
+    func transportFeedbackEstimate() async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "twcc")
+        defer {
+            publisher.connection.close()
+            watcher.connection.close()
+        }
+        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 320 }, "\(watcher.stats)")
+        let clear = try #require(await relay.subscriberVideo("sub"))
+        #expect(clear.transportFeedbacks > 0, "the watcher reports arrivals: \(clear)")
+        #expect(clear.estimate != nil, "the relay's own estimate: \(clear)")
+
+        // A third of the video lost on the way in (before decryption, retransmissions included).
+        watcher.dropEveryVideoPacket = 3
+        var lowered: MediaRouter.SubscriberVideo?
+        for _ in 0..<40 where lowered == nil {
+            _ = try exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
+            if let v = await relay.subscriberVideo("sub"), v.targetRank < 2 { lowered = v }
+        }
+        let down = try #require(lowered, "the layer went down under loss")
+        let topRate = try #require(down.layerBitrates.last)
+        #expect((down.estimate ?? .max) < topRate + MediaRouter.Settings().audioReserve, "the top layer no longer fits: \(down)")
+
+        // The loss stops: after a calm while the relay probes the next layer up, then the next.
+        watcher.dropEveryVideoPacket = 0
+        #expect(try exchange(publisher, watcher, upTo: .seconds(15)) { watcher.stats.width == 320 && watcher.stats.sizeChanges >= 2 },
+                "back on the full-size layer: \(watcher.stats)")
+        await relay.media.shutdown()
+    }
+
     @Test("a subscriber capped at the lowest rank gets the thumbnail; with no room even for it, video pauses and audio goes on")
     func capAndPause() async throws {
         let relay = try RelayFixture()

@@ -168,11 +168,13 @@ struct MeetingRoomTests {
             func maxRank() async -> Int?? {
                 await media.perform { router, _, _ in router.subscriberVideo(peer: "whep-\(session)").map(\.maxRank) }
             }
-            #expect(await maxRank() == .some(0), "a thumbnail: the lowest layer")
+            let thumbnail = await maxRank()
+            #expect(thumbnail == .some(0), "a thumbnail: the lowest layer; got \(String(describing: thumbnail)) for \(watching)")
             chair.send.yield(#"{"type": "layer", "session": "\#(session)", "layer": "high"}"#)
             chair.send.yield(#"{"type": "ping"}"#)
             try await chair.wait(for: "pong")
-            #expect(await maxRank() == .some(2), "the main view: up to the highest layer")
+            let main = await maxRank()
+            #expect(main == .some(2), "the main view: up to the highest layer; got \(String(describing: main))")
             communes[1].send.yield(#"{"type": "layer", "session": "\#(session)", "layer": "low"}"#)
             try await communes[1].wait(for: "error", "for someone else's session") {
                 ($0["message"] as? String)?.contains("no receiving session") == true
