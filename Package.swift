@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "GiaobanServer",
             dependencies: [
-                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch", "GiaobanUDP", "GiaobanStore",
+                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch", "GiaobanUDP", "GiaobanStore", "GiaobanMixer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -51,6 +51,11 @@ public struct ClientOffer: Sendable {
     public var simulcastRIDs: [String] = []
     /// The RTP stream id extension's id in a simulcast offer.
     public static let ridExtensionID: UInt8 = 10
+    /// The transport-wide sequence number extension's id in a watching offer (as Chromium's).
+    public static let transportCCExtensionID: UInt8 = 3
+    /// Watching: offer transport-wide congestion control, so the relay numbers what it sends
+    /// and estimates the link from the watcher's feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01, as browsers do).
+    public var transportCC = true
     /// The RTCP CNAME and media stream id announced when publishing (RFC 3550 §6.5.1).
     public var cname = "giaoban-client"
     /// The `o=` session id (RFC 8866 §5.2), random per offer.
@@ -121,6 +126,9 @@ public struct ClientOffer: Sendable {
                     SDPRTCPFeedback(payloadType: pt, type: "ccm", subtype: "fir"),
                 ]))
             }
+        }
+        if !publishing && transportCC {
+            m.attributes.append(SDPExtMap(id: UInt16(Self.transportCCExtensionID), uri: SDPExtensionURI.transportWideCC).attribute)
         }
         let simulcast = publishing && kind == "video" && !simulcastRIDs.isEmpty
         if simulcast {

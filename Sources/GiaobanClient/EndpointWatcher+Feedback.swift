@@ -34,6 +34,14 @@ extension EndpointWatcher {
             nextReport = now + reportInterval
             sendReport(now: now)
         }
+        if now >= nextTransportFeedback, transportFeedback.hasPending,
+           let feedback = transportFeedback.makeFeedback(senderSSRC: senderSSRC, mediaSSRC: videoSSRC) {
+            nextTransportFeedback = now + .milliseconds(100)
+            let sent = rtcpOut.withUnsafeMutableBytes { buffer in
+                connection.sendRTCP(scratch: buffer) { out throws(WireError) in try feedback.marshal(into: out) }
+            }
+            if sent > 0 { stats.bytesSent += sent }
+        }
         if let cap = bandwidthCap, videoSSRC != 0, now >= nextEstimate {
             nextEstimate = now + .milliseconds(250)
             let remb = ReceiverEstimatedMaxBitrateBuilder(senderSSRC: senderSSRC, bitrate: UInt64(max(0, cap)), ssrcs: [videoSSRC])

@@ -134,6 +134,10 @@ public final class EndpointWatcher {
     /// and the relay picks the simulcast layer (or pauses video) to match.
     public var bandwidthCap: Int?
     var nextEstimate: ContinuousClock.Instant = .now
+    /// Arrivals of packets numbered by the relay (transport-wide congestion control), reported
+    /// every 100 ms so the relay can estimate this link.
+    var transportFeedback = TransportFeedbackRecorder()
+    var nextTransportFeedback: ContinuousClock.Instant = .now
     let senderSSRC = UInt32.random(in: 1...UInt32.max)
     let start = ContinuousClock.now
     var videoSSRC: UInt32 = 0
@@ -231,6 +235,10 @@ public final class EndpointWatcher {
         let now = ContinuousClock.now
         let arrival = now - start
         let seconds = Double(arrival.components.seconds) + Double(arrival.components.attoseconds) * 1e-18
+        if let element = packet.extensions.element(id: ClientOffer.transportCCExtensionID), element.data.count >= 2 {
+            transportFeedback.record(sequence: element.data.u16(at: 0),
+                                     arrival: arrival.components.seconds * 1_000_000 + arrival.components.attoseconds / 1_000_000_000_000)
+        }
         if packet.payloadType == videoPayloadType {
             count(length)
             videoSSRC = packet.ssrc

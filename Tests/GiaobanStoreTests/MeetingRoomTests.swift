@@ -175,6 +175,22 @@ struct MeetingRoomTests {
             try await chair.wait(for: "pong")
             let main = await maxRank()
             #expect(main == .some(2), "the main view: up to the highest layer; got \(String(describing: main))")
+            // Mixed mode: one mix-minus audio stream instead of each participant's.
+            func subscribeMix() throws -> String {
+                let body = ["type": "subscribe", "participant": "mix", "sdp": recvonly]
+                return String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+            }
+            chair.send.yield(try subscribeMix())
+            try await chair.wait(for: "error", "before mixed mode") { ($0["message"] as? String)?.contains("needs mixed mode") == true }
+            chair.send.yield(#"{"type": "mode", "mode": "loud"}"#)
+            try await chair.wait(for: "error", "for an unknown mode") { ($0["message"] as? String)?.contains("mode needs") == true }
+            chair.send.yield(#"{"type": "mode", "mode": "mixed"}"#)
+            try await chair.wait(for: "mode") { $0["mode"] as? String == "mixed" }
+            try await chair.wait(for: "roster", "with the chair mixed") { Self.entry($0, "officer")?["mode"] as? String == "mixed" }
+            chair.send.yield(try subscribeMix())
+            let mixAnswer = try await chair.wait(for: "answer") { $0["participant"] as? String == "mix" }
+            #expect((mixAnswer["sdp"] as? String)?.contains("opus") == true)
+            #expect(mixAnswer["stream"] as? String == "m\(meeting)~mix")
             communes[1].send.yield(#"{"type": "layer", "session": "\#(session)", "layer": "low"}"#)
             try await communes[1].wait(for: "error", "for someone else's session") {
                 ($0["message"] as? String)?.contains("no receiving session") == true

@@ -45,6 +45,8 @@ public struct MediaCounters: Sendable {
     public var rtpReceived = 0
     /// RTP packets sent to subscribers.
     public var rtpForwarded = 0
+    /// RTP packets the relay produced itself (mixes) and sent to subscribers.
+    public var rtpMixed = 0
     /// RTP packets resent to answer NACKs.
     public var rtpRetransmitted = 0
     /// NACKed packets no longer in the cache.
@@ -61,6 +63,8 @@ public struct MediaCounters: Sendable {
     public var videoPauses = 0
     /// REMB messages received from subscribers (their bandwidth estimates).
     public var rembReceived = 0
+    /// Transport-wide feedback messages received from subscribers.
+    public var transportFeedbackReceived = 0
     /// STUN binding requests answered.
     public var stunAnswered = 0
     /// DTLS handshakes completed.

@@ -61,6 +61,10 @@ public final class MediaPeer {
     var lastVideoSentAt: ContinuousClock.Instant?
     /// Layer switches made for this subscriber.
     var layerSwitches = 0
+    /// The send-side estimate from the subscriber's transport-wide feedback, when negotiated.
+    var bandwidth: BandwidthEstimator?
+    /// The transport-wide sequence number extension id written on packets to the subscriber (0: none).
+    var egressTransportCC: UInt8 = 0
 
     init(setup: PeerSetup, stream: RelayStream, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
         self.setup = setup
@@ -78,6 +82,10 @@ public final class MediaPeer {
         nextReport = now + .seconds(1)
         nextTransportFeedback = now
         if setup.role == .publisher { audioSSRC = setup.audio?.ssrc ?? 0 }
+        if setup.role == .subscriber, let id = setup.transportCCExtensionID {
+            egressTransportCC = id
+            bandwidth = BandwidthEstimator()
+        }
     }
 
     /// True once SRTP keys exist and an address is nominated.
@@ -118,6 +126,10 @@ final class RelayStream {
     var audioLevel: AudioLevelExtension?
     /// Audio packets not forwarded while muted.
     var audioHeld = 0
+    /// Where the publisher's audio also goes (a meeting's mixer), unless the chair muted it.
+    var audioSink: (any AudioSink)?
+    /// A stream the relay itself produces (a meeting's mix): its tracks, as a publisher's would be.
+    var localTracks: Negotiation.PublishedTracks?
 
     init(name: String, cacheSize: Int) {
         self.name = name
@@ -165,4 +177,23 @@ extension MediaPeer {
 extension MediaPeer {
     /// The layer a keyframe request should be about: the one forwarded, else the one wanted.
     var wantedLayer: Int { layer >= 0 ? layer : targetLayer }
+
+    /// What the subscriber's link is believed to carry (bit/s): the smaller of its REMB and the
+    /// relay's own estimate from transport-wide feedback; nil when there is neither.
+    var linkEstimate: Int? {
+        let own = bandwidth.flatMap { $0.feedbacks > 0 ? $0.estimate : nil }
+        switch (estimate, own) {
+        case (let remb?, let own?): return min(remb, own)
+        case (let remb?, nil): return remb
+        case (nil, let own?): return own
+        case (nil, nil): return nil
+        }
+    }
+}
+
+/// Receives a copy of published audio on the media thread (a meeting's mixer). `push` must
+/// be quick and must copy what it keeps: the bytes are the router's receive buffer.
+public protocol AudioSink: AnyObject, Sendable {
+    /// One Opus packet of `source` (the stream name), with its RFC 6464 level if negotiated.
+    func push(source: String, sequence: UInt16, timestamp: UInt32, payload: UnsafeRawBufferPointer, level: AudioLevelExtension?)
 }

@@ -18,9 +18,13 @@ extension MediaRouter {
                 }
             case (.transportFeedback, GenericNACK.format) where peer.setup.role == .subscriber:
                 guard let nack = try? GenericNACK(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
-                answerNACK(nack, from: peer, stream: stream, out: out)
+                answerNACK(nack, from: peer, stream: stream, now: now, out: out)
             case (.payloadFeedback, PictureLossIndication.format), (.payloadFeedback, FullIntraRequest.format):
                 if peer.setup.role == .subscriber { requestKeyframe(stream, layer: peer.wantedLayer, now: now, out: out) }
+            case (.transportFeedback, TransportWideFeedback.format) where peer.setup.role == .subscriber:
+                guard let feedback = try? TransportWideFeedback(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
+                peer.bandwidth?.read(feedback, now: microseconds(now))
+                counters.transportFeedbackReceived &+= 1
             case (.payloadFeedback, ReceiverEstimatedMaxBitrate.format) where peer.setup.role == .subscriber:
                 // A subscriber's estimate of what its link takes: the layer choice shares it out.
                 guard let remb = try? ReceiverEstimatedMaxBitrate(packet.bytes) else { continue }
@@ -35,7 +39,8 @@ extension MediaRouter {
 
     /// Answers a subscriber's NACK (RFC 4585 §6.2.1) by resending each lost packet from the
     /// publisher's cache, renumbered as the subscriber first saw it.
-    func answerNACK(_ nack: GenericNACK, from subscriber: MediaPeer, stream: RelayStream, out: OutputQueue) {
+    func answerNACK(_ nack: GenericNACK, from subscriber: MediaPeer, stream: RelayStream, now: ContinuousClock.Instant,
+                    out: OutputQueue) {
         guard let destination = subscriber.address, let srtp = subscriber.srtpOut else { return }
         let isVideo: Bool
         if let video = subscriber.setup.video, nack.mediaSSRC == video.ssrc { isVideo = true }
@@ -64,10 +69,10 @@ extension MediaRouter {
                 return
             }
             let slot = out.nextSlot()
-            let n = Self.writeEgress(packet, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
-                                     timestamp: timestamp, into: slot)
+            let n = writeEgress(packet, to: subscriber, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
+                                timestamp: timestamp, now: now, into: slot)
             if rewritesPictures, n > 0, let vp8 = try? VP8PayloadDescriptor(packet.payload) {
-                subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[12..<n]))
+                subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[(n - packet.payload.count)..<n]))
             }
             guard n > 0, let protected = try? srtp.protectRTP(slot, length: n) else { return }
             out.commit(length: protected, to: destination)

@@ -74,6 +74,10 @@ extension MediaRouter {
                let level = try? AudioLevelExtension(element.data) {
                 stream.audioLevel = level
             }
+            if let sink = stream.audioSink, !stream.audioMuted, packet.payloadLength > 0 {
+                sink.push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp,
+                          payload: packet.payload, level: stream.audioLevel)
+            }
             if stream.audioMuted || stream.audioGated {
                 // Held back, with no gap left in any subscriber's sequence numbers.
                 stream.audioHeld &+= 1
@@ -115,9 +119,12 @@ extension MediaRouter {
                                  : subscriber.audioOut.rewrite(sequence: packet.sequenceNumber, timestamp: packet.timestamp)
             guard let (sequence, timestamp) = mapped else { continue }
             let slot = out.nextSlot()
-            let length = Self.writeEgress(packet, payloadType: track.payloadType, ssrc: track.ssrc,
-                                          sequence: sequence, timestamp: timestamp, into: slot)
-            if let vp8, length > 0 { subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[12..<length])) }
+            let length = writeEgress(packet, to: subscriber, payloadType: track.payloadType, ssrc: track.ssrc,
+                                     sequence: sequence, timestamp: timestamp, now: now, into: slot)
+            if let vp8, length > 0 {
+                let start = length - packet.payload.count
+                subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[start..<length]))
+            }
             guard length > 0, let protected = try? srtp.protectRTP(slot, length: length) else {
                 counters.drop(.noRoom)
                 continue
@@ -180,6 +187,47 @@ extension MediaRouter {
         subscriber.layer = index
         subscriber.layerSwitches &+= 1
         counters.layerSwitches &+= 1
+    }
+
+    /// Writes the egress packet for `subscriber`: with transport-wide congestion control
+    /// negotiated, the header carries the next transport-wide sequence number (RFC 8285 §4.2
+    /// one-byte form) and the estimator remembers the send time and size.
+    @inline(__always)
+    func writeEgress(_ packet: RTPPacketView, to subscriber: MediaPeer, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
+                     timestamp: UInt32, now: ContinuousClock.Instant, into slot: UnsafeMutableRawBufferPointer) -> Int {
+        guard subscriber.egressTransportCC != 0 else {
+            return Self.writeEgress(packet, payloadType: payloadType, ssrc: ssrc, sequence: sequence, timestamp: timestamp, into: slot)
+        }
+        return writePacket(packet.payload, to: subscriber, marker: packet.marker, payloadType: payloadType, ssrc: ssrc,
+                           sequence: sequence, timestamp: timestamp, now: now, into: slot)
+    }
+
+    /// Writes an RTP packet with `payload` for `subscriber` into `slot`, with the transport-wide
+    /// sequence number extension when negotiated; returns its length, 0 when it does not fit.
+    @inline(__always)
+    func writePacket(_ payload: UnsafeRawBufferPointer, to subscriber: MediaPeer, marker: Bool, payloadType: UInt8, ssrc: UInt32,
+                     sequence: UInt16, timestamp: UInt32, now: ContinuousClock.Instant, into slot: UnsafeMutableRawBufferPointer) -> Int {
+        let id = subscriber.egressTransportCC
+        let header = id != 0 ? 20 : 12
+        let length = header + payload.count
+        guard length + 16 <= slot.count else { return 0 }
+        slot[0] = id != 0 ? 0x90 : 0x80  // version 2, X when the extension follows
+        slot[1] = (marker ? 0x80 : 0) | (payloadType & 0x7F)
+        slot.setU16(sequence, at: 2)
+        slot.setU32(timestamp, at: 4)
+        slot.setU32(ssrc, at: 8)
+        if id != 0 {
+            let transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
+            slot.setU16(0xBEDE, at: 12)
+            slot.setU16(1, at: 14)  // one 32-bit word of elements
+            slot[16] = id << 4 | 1  // two bytes of data
+            slot.setU16(transport, at: 17)
+            slot[19] = 0
+        }
+        if let src = payload.baseAddress, payload.count > 0 {
+            (slot.baseAddress! + header).copyMemory(from: src, byteCount: payload.count)
+        }
+        return length
     }
 
     /// Writes the egress packet (RFC 3550 §5.1 fixed header, marker kept, no CSRCs or

@@ -4,6 +4,11 @@
 /// of the new layer (requested, throttled per layer). When even the lowest layer does not
 /// fit, the subscriber's video pauses; audio is never paused.
 extension MediaRouter {
+    /// A duration in microseconds.
+    static func microseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+    }
+
     func chooseLayers(now: ContinuousClock.Instant, out: OutputQueue) {
         for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty {
             for layer in stream.layers { layer.updateBitrate(now: now) }
@@ -16,14 +21,29 @@ extension MediaRouter {
 
     func chooseLayer(for subscriber: MediaPeer, in stream: RelayStream, now: ContinuousClock.Instant, out: OutputQueue) {
         // Without simulcast and without an estimate there is nothing to choose.
-        if !stream.isSimulcast && subscriber.estimate == nil { return }
+        let estimate = subscriber.linkEstimate
+        if !stream.isSimulcast && estimate == nil { return }
         let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }
         guard !active.isEmpty else { return }
         let allowed = active.prefix(min(active.count, subscriber.maxLayerRank == Int.max ? active.count : subscriber.maxLayerRank + 1))
         var choice = allowed.last ?? -1
-        if let estimate = subscriber.estimate {
-            let budget = estimate - (subscriber.setup.audio != nil ? settings.audioReserve : 0)
-            choice = allowed.last { stream.layers[$0].bitrate <= budget } ?? -1
+        if let estimate {
+            let reserve = subscriber.setup.audio != nil ? settings.audioReserve : 0
+            choice = allowed.last { stream.layers[$0].bitrate <= estimate - reserve } ?? -1
+            // Probing: after a calm while, try the next layer up (the media is the probe);
+            // congestion that follows brings the estimate, and the layer, back down.
+            let position = choice < 0 ? -1 : allowed.firstIndex(of: choice) ?? -1
+            // A REMB the next layer does not fit is the subscriber's own limit: no probe past it.
+            if position + 1 < allowed.count, var bandwidth = subscriber.bandwidth,
+               bandwidth.isCalm(now: microseconds(now), quiet: Self.microseconds(settings.layerUpDelay)) {
+                let next = allowed[allowed.startIndex + position + 1]
+                let needed = stream.layers[next].bitrate
+                if (subscriber.estimate ?? .max) - reserve >= needed {
+                    bandwidth.probe(to: needed * 11 / 10 + reserve)
+                    subscriber.bandwidth = bandwidth
+                    if bandwidth.estimate - reserve >= needed { choice = next }
+                }
+            }
         }
         let wanted = stream.rank(of: subscriber.targetLayer)
         let chosen = stream.rank(of: choice)

@@ -109,7 +109,7 @@ public final class MediaRouter {
         let stream = peer.stream
         if stream.publisher === peer { stream.publisher = nil }
         stream.subscribers.removeAll { $0 === peer }
-        if stream.publisher == nil && stream.subscribers.isEmpty { streams.removeValue(forKey: stream.name) }
+        dropIfUnused(stream)
         events.append(.removed(peer: id, reason: reason))
     }
 
@@ -191,8 +191,11 @@ public final class MediaRouter {
         /// The picture size of the forwarded layer, from its last keyframe (0 before one).
         public var width: Int
         public var height: Int
-        /// The subscriber's bandwidth estimate in bit/s (REMB), if it sent one.
+        /// What the subscriber's link is believed to carry in bit/s: the smaller of its REMB and
+        /// the relay's estimate from its transport-wide feedback; nil when there is neither.
         public var estimate: Int?
+        /// Transport-wide feedback messages the relay has read from it.
+        public var transportFeedbacks: Int
         /// Layer switches made.
         public var switches: Int
         /// Layers the publisher sends.
@@ -210,7 +213,8 @@ public final class MediaRouter {
         let current = peer.layer >= 0 && peer.layer < stream.layers.count ? stream.layers[peer.layer] : nil
         return SubscriberVideo(layerRank: stream.rank(of: peer.layer), targetRank: stream.rank(of: peer.targetLayer),
                                rid: current?.rid ?? "", width: current?.width ?? 0, height: current?.height ?? 0,
-                               estimate: peer.estimate, switches: peer.layerSwitches, layers: stream.layers.count,
+                               estimate: peer.linkEstimate, transportFeedbacks: peer.bandwidth?.feedbacks ?? 0,
+                               switches: peer.layerSwitches, layers: stream.layers.count,
                                layerBitrates: stream.ranked.map { stream.layers[$0].bitrate },
                                maxRank: peer.maxLayerRank == Int.max ? nil : peer.maxLayerRank)
     }
@@ -318,10 +322,59 @@ extension MediaRouter {
 }
 
 extension MediaRouter {
-    /// The codecs the publisher of `stream` negotiated, or nil when nobody publishes it.
+    /// The codecs the publisher of `stream` negotiated (or the relay's own tracks of a local
+    /// stream), nil when nobody publishes it.
     public func publishedTracks(stream: String) -> Negotiation.PublishedTracks? {
+        if let local = streams[stream]?.localTracks { return local }
         guard let publisher = streams[stream]?.publisher else { return nil }
         return Negotiation.PublishedTracks(audio: publisher.setup.audio, video: publisher.setup.video)
+    }
+
+    /// Sends a copy of `stream`'s published audio to `sink` (nil stops it).
+    public func setAudioSink(stream: String, _ sink: (any AudioSink)?) {
+        let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
+        relay.audioSink = sink
+        streams[stream] = relay
+        dropIfUnused(relay)
+    }
+
+    /// Declares a stream the relay produces itself (a meeting's mix), so receivers can
+    /// subscribe to it; nil removes it.
+    public func setLocalStream(_ stream: String, tracks: Negotiation.PublishedTracks?) {
+        let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
+        relay.localTracks = tracks
+        streams[stream] = relay
+        dropIfUnused(relay)
+    }
+
+    /// Forgets a stream nobody publishes, watches, mixes or produces.
+    func dropIfUnused(_ stream: RelayStream) {
+        if stream.publisher == nil && stream.subscribers.isEmpty && stream.audioSink == nil && stream.localTracks == nil {
+            streams.removeValue(forKey: stream.name)
+        }
+    }
+
+    /// Sends one RTP payload the relay produced (a mix) to subscriber `id` of a local stream,
+    /// numbered by the producer; false when the peer is not a ready subscriber with that kind.
+    @discardableResult
+    public func sendLocal(to id: String, kind: PeerSetup.Track.Kind, payload: UnsafeRawBufferPointer, sequence: UInt16,
+                          timestamp: UInt32, marker: Bool, now: ContinuousClock.Instant, out: OutputQueue) -> Bool {
+        guard let peer = peers[id], peer.setup.role == .subscriber, let destination = peer.address, let srtp = peer.srtpOut,
+              let track = kind == .audio ? peer.setup.audio : peer.setup.video else { return false }
+        let slot = out.nextSlot()
+        let length = writePacket(payload, to: peer, marker: marker, payloadType: track.payloadType, ssrc: track.ssrc,
+                                 sequence: sequence, timestamp: timestamp, now: now, into: slot)
+        guard length > 0, let protected = try? srtp.protectRTP(slot, length: length) else { return false }
+        out.commit(length: protected, to: destination)
+        counters.rtpMixed &+= 1
+        if kind == .audio {
+            peer.audioSent.packets &+= 1
+            peer.audioSent.octets &+= UInt32(truncatingIfNeeded: payload.count)
+        } else {
+            peer.videoSent.packets &+= 1
+            peer.videoSent.octets &+= UInt32(truncatingIfNeeded: payload.count)
+        }
+        return true
     }
 
     /// True when a peer with `id` exists.

@@ -56,9 +56,10 @@ public struct PeerSetup: Sendable {
     public var audio: Track?
     /// Negotiated video, if any.
     public var video: Track?
-    /// Publisher: the header extension id of the transport-wide sequence number
-    /// (draft-holmer-rmcat-transport-wide-cc-extensions-01), when negotiated; the relay then
-    /// sends transport-wide feedback so the sender can estimate its bandwidth.
+    /// The header extension id of the transport-wide sequence number
+    /// (draft-holmer-rmcat-transport-wide-cc-extensions-01), when negotiated. Publisher: the
+    /// relay sends transport-wide feedback so the sender can estimate its bandwidth.
+    /// Subscriber: the relay numbers what it sends and estimates the link from the feedback.
     public var transportCCExtensionID: UInt8?
     /// Publisher: the header extension id of the client-to-mixer audio level (RFC 6464), when
     /// negotiated; the relay keeps each stream's latest level for active-speaker detection.

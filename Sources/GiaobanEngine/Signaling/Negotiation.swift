@@ -162,6 +162,14 @@ public enum Negotiation {
                     }
                 }
             }
+            if role == .subscriber, let ext = m.extMaps.first(where: { $0.uri == SDPExtensionURI.transportWideCC && $0.id < 15 }),
+               transportCC.map({ UInt16($0) == ext.id }) ?? true {
+                // The relay numbers what it sends this subscriber and estimates its link from
+                // the transport-wide feedback (one-byte header: ids 1–14).
+                attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
+                attrs.append(SDPRTCPFeedback(payloadType: codec.payloadType, type: "transport-cc").attribute)
+                transportCC = UInt8(ext.id)
+            }
             if role == .subscriber {
                 let label = "giaoban-\(kind.rawValue)"
                 attrs.append(SDPAttribute("msid", "\(stream) \(label)"))

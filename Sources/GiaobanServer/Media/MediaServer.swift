@@ -129,6 +129,12 @@ public final class MediaServer: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on the media thread between read batches, without waiting (from threads
+    /// that must not block, such as a mixer's clock).
+    public func post(_ work: @escaping @Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void) {
+        pending.withLock { $0.append(work) }
+    }
+
     /// The latest counters (refreshed every 100 ms by the media thread).
     public var snapshot: Snapshot { latest.withLock { $0 } }
 

@@ -24,6 +24,8 @@ public final class MeetingRooms: Sendable {
         var hand = false
         var publishing: String?
         var joinedAt: Int64
+        /// `forwarded` (each stream as sent) or `mixed` (one mix-minus audio stream).
+        var mixed = false
     }
 
     struct Room: Sendable {
@@ -33,6 +35,8 @@ public final class MeetingRooms: Sendable {
         var speaker: String?
         var detector = DominantSpeaker()
         var speakerTask: Task<Void, Never>?
+        /// The audio mix, while someone is in mixed mode.
+        var mix: MeetingMix?
     }
 
     let hub: Hub
@@ -147,26 +151,90 @@ public final class MeetingRooms: Sendable {
 
     /// Removes the participant if this connection still holds its seat.
     func leave(meeting id: Int64, subject: String, connection: Int) async {
-        let left = rooms.withLock { all -> (left: Bool, publishing: String?) in
-            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection else { return (false, nil) }
+        let own = Self.stream(meeting: id, subject: subject)
+        let left = rooms.withLock { all -> (left: Bool, publishing: String?, mix: MeetingMix?, listeners: [String], last: Bool) in
+            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection else {
+                return (false, nil, nil, [], false)
+            }
             room.participants.removeValue(forKey: subject)
-            room.detector.remove(Self.stream(meeting: id, subject: subject))
+            room.detector.remove(own)
             if room.spotlight == subject { room.spotlight = nil }
+            let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
             if room.participants.isEmpty {
                 room.speakerTask?.cancel()
                 all.removeValue(forKey: id)
             } else {
                 all[id] = room
             }
-            return (true, seat.publishing)
+            return (true, seat.publishing, room.mix, listeners, room.participants.isEmpty)
         }
         guard left.left else { return }
         if let session = left.publishing {
-            _ = await sessions.close(kind: "whip", stream: Self.stream(meeting: id, subject: subject), id: session)
+            _ = await sessions.close(kind: "whip", stream: own, id: session)
+        }
+        if let mix = left.mix {
+            mix.peers.map.withLock { $0[own] = nil }
+            mix.mixer.setListeners(left.listeners)
+            mix.mixer.removeSource(own)
+            if left.last { await stopMix(mix, meeting: id) }
         }
         _ = try? await hub.meetings.leave(meetingID: id, participant: subject, now: hub.clock())
         logger.info("left meeting room", metadata: ["meeting": "\(id)", "subject": "\(subject)"])
         broadcastRoster(id)
+    }
+
+    /// Stops a meeting's mix: its clock, the copies of audio, the local stream.
+    func stopMix(_ mix: MeetingMix, meeting id: Int64) async {
+        mix.clock.stop()
+        let prefix = "m\(id)-", stream = mix.stream
+        await sessions.media.perform { router, _, _ in
+            for activity in router.audioActivity() where activity.stream.hasPrefix(prefix) { router.setAudioSink(stream: activity.stream, nil) }
+            router.setLocalStream(stream, tracks: nil)
+        }
+        logger.info("meeting mix stopped", metadata: ["meeting": "\(id)"])
+    }
+
+    /// `mode`: `mixed` gives the participant one mix-minus audio stream of the meeting's loudest
+    /// speakers (then `subscribe` to `"mix"`); `forwarded` returns to per-participant streams.
+    func setMode(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        guard let mode = message.mode, mode == "mixed" || mode == "forwarded" else {
+            return HubMessage.error(#"mode needs "mode": "mixed" or "forwarded""#)
+        }
+        let mixed = mode == "mixed"
+        var created: MeetingMix?
+        if mixed, rooms.withLock({ $0[id]?.mix == nil }) {
+            do { created = try MeetingMix(meeting: id, speakers: loudestAudio > 0 ? loudestAudio : 3, media: sessions.media) } catch {
+                return HubMessage.error("cannot start the meeting's mixer: \(error)")
+            }
+        }
+        let state = rooms.withLock { all -> (mix: MeetingMix?, listeners: [String], publishing: [String], isNew: Bool) in
+            guard var room = all[id], room.participants[claims.sub] != nil else { return (nil, [], [], false) }
+            room.participants[claims.sub]?.mixed = mixed
+            var isNew = false
+            if room.mix == nil, let created {
+                room.mix = created
+                isNew = true
+            }
+            all[id] = room
+            let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
+            let publishing = room.participants.filter { $0.value.publishing != nil }.map { Self.stream(meeting: id, subject: $0.key) }
+            return (room.mix, listeners, publishing, isNew)
+        }
+        if let mix = state.mix {
+            mix.mixer.setListeners(state.listeners)
+            if !mixed { mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = nil } }
+            if state.isNew {
+                let stream = mix.stream, publishing = state.publishing
+                await sessions.media.perform { router, _, _ in
+                    router.setLocalStream(stream, tracks: MeetingMix.tracks)
+                    for source in publishing { router.setAudioSink(stream: source, mix.mixer) }
+                }
+                mix.clock.start()
+                logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
+            }
+        }
+        broadcastRoster(id)
+        return HubMessage.encode(RoomMessage.Mode(mode: mode))
     }
 
     /// Handles one message; returns the reply to this client, if any.
@@ -195,6 +263,8 @@ public final class MeetingRooms: Sendable {
             return await negotiate(message, meeting: id, claims: claims)
         case "layer":
             return await chooseLayer(message, claims: claims)
+        case "mode":
+            return await setMode(message, meeting: id, claims: claims)
         default:
             return HubMessage.error("unknown message type '\(message.type.prefix(40))' (docs/protocol.md lists them)")
         }
@@ -278,14 +348,21 @@ public final class MeetingRooms: Sendable {
         case .failure(let error): return HubMessage.error(error.message)
         }
         let target = publishing ? claims.sub : (message.participant ?? "")
-        guard publishing || rooms.withLock({ $0[id]?.participants[target] != nil }) else {
-            return HubMessage.error("'\(target.prefix(64))' is not in the room")
+        let toMix = !publishing && target == "mix"
+        if toMix {
+            guard rooms.withLock({ $0[id]?.participants[claims.sub]?.mixed == true }) else {
+                return HubMessage.error(#"subscribe to "mix" needs mixed mode first: {"type": "mode", "mode": "mixed"}"#)
+            }
+        } else {
+            guard publishing || rooms.withLock({ $0[id]?.participants[target] != nil }) else {
+                return HubMessage.error("'\(target.prefix(64))' is not in the room")
+            }
         }
         let offer: SessionDescription
         do { offer = try SessionDescription(parsing: sdp) } catch {
             return HubMessage.error("malformed SDP offer: \(error)")
         }
-        let stream = Self.stream(meeting: id, subject: target)
+        let stream = toMix ? MeetingMix.stream(meeting: id) : Self.stream(meeting: id, subject: target)
         do throws(PlainError) {
             let (session, answer) = try await sessions.open(kind: publishing ? "whip" : "whep", stream: stream, offer: offer, claims: claims)
             if publishing {
@@ -294,6 +371,12 @@ public final class MeetingRooms: Sendable {
                     return room.participants[claims.sub]?.mutedByChair ?? false
                 }
                 if mutedByChair { _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, true) } }
+                if let mix = rooms.withLock({ $0[id]?.mix }) {
+                    _ = await sessions.media.perform { router, _, _ in router.setAudioSink(stream: stream, mix.mixer) }
+                }
+            } else if toMix, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub),
+                      let mix = rooms.withLock({ $0[id]?.mix }) {
+                mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = peer }
             } else if let layer, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub) {
                 _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, rank: layer) }
             }
@@ -324,7 +407,8 @@ public final class MeetingRooms: Sendable {
             for (subject, p) in room.participants {
                 people.append(RoomMessage.Roster.Entry(subject: subject, role: p.role.rawValue, audio_muted: p.audioMuted,
                                                        muted_by_chair: p.mutedByChair, hand: p.hand, publishing: p.publishing != nil,
-                                                       stream: Self.stream(meeting: id, subject: subject), joined_at: p.joinedAt))
+                                                       stream: Self.stream(meeting: id, subject: subject), joined_at: p.joinedAt,
+                                                       mode: p.mixed ? "mixed" : "forwarded"))
             }
             people.sort { (a: RoomMessage.Roster.Entry, b: RoomMessage.Roster.Entry) -> Bool in
                 a.joined_at != b.joined_at ? a.joined_at < b.joined_at : a.subject < b.subject
@@ -411,6 +495,13 @@ enum RoomMessage {
         var layer: String?
         /// `layer`: the receiving session to change.
         var session: String?
+        /// `mode`: `mixed` or `forwarded`.
+        var mode: String?
+    }
+
+    struct Mode: Encodable {
+        let type = "mode"
+        let mode: String
     }
 
     /// Simulcast layer names and their rank (0 = lowest).
@@ -434,6 +525,8 @@ enum RoomMessage {
             let publishing: Bool
             let stream: String
             let joined_at: Int64
+            /// `forwarded` or `mixed`.
+            let mode: String
         }
         let type = "roster"
         let participants: [Entry]
