@@ -33,7 +33,11 @@ struct EndpointWatch: ParsableCommand {
     @Option(help: "Drop every n-th received video packet (0: none) to test recovery.")
     var dropEvery = 0
 
+    @Option(help: "Tell the relay this link takes at most this many kbit/s (REMB every 250 ms): it then sends a lower simulcast layer, or pauses video when none fits (audio goes on).")
+    var maxBitrate: Int?
+
     func validate() throws {
+        if let maxBitrate, !(30...100_000).contains(maxBitrate) { throw ValidationError("--max-bitrate must be 30–100000 kbit/s") }
         guard (0...2000).contains(videoDelay), (0...2000).contains(audioDelay) else {
             throw ValidationError("--video-delay and --audio-delay must be 0–2000 ms")
         }
@@ -62,6 +66,7 @@ struct EndpointWatch: ParsableCommand {
         }
         watcher.maxNACKRetries = nackRetries
         watcher.dropEveryVideoPacket = max(0, dropEvery)
+        watcher.bandwidthCap = maxBitrate.map { $0 * 1000 }
         do {
             if let recordVideo { watcher.videoOutput = try FileOutput(path: recordVideo) }
             if let recordAudio {
@@ -108,7 +113,7 @@ struct EndpointWatch: ParsableCommand {
             ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
             ("framesDecoded", s.framesDecoded), ("keyframesDecoded", s.keyframesDecoded),
             ("framesIncomplete", s.framesIncomplete), ("decodeErrors", s.decodeErrors), ("width", s.width), ("height", s.height),
-            ("packetsReceived", s.packetsReceived), ("bytesReceived", s.bytesReceived),
+            ("sizeChanges", s.sizeChanges), ("packetsReceived", s.packetsReceived), ("bytesReceived", s.bytesReceived),
             ("averageKbps", kbps(s.bytesReceived, over: seconds)), ("videoLost", s.videoLost), ("audioLost", s.audioLost),
             ("packetsLost", s.videoLost + s.audioLost), ("packetsLate", s.packetsLate),
             ("videoMissing", s.videoMissing), ("nacksSent", s.nacksSent), ("packetsNacked", s.packetsNacked), ("nacksGivenUp", s.nacksGivenUp),

@@ -78,14 +78,26 @@ async function negotiate(pc, endpoint, token) {
 }
 
 /**
- * Publishes a MediaStream to a WHIP endpoint.
+ * Simulcast encodings (RFC 8853), lowest first: each halves the size of the next.
+ * @param {number} count 2 or 3
+ */
+export function simulcastEncodings(count) {
+  const rids = count >= 3 ? ["l", "m", "h"] : ["l", "h"];
+  const maxBitrate = { l: 150_000, m: 500_000, h: 1_500_000 };
+  return rids.map((rid, i) => ({ rid, scaleResolutionDownBy: 2 ** (rids.length - 1 - i), maxBitrate: maxBitrate[rid] }));
+}
+
+/**
+ * Publishes a MediaStream to a WHIP endpoint (`simulcast`: 2 or 3 video encodings).
  * @param {{endpoint: string, token?: string, stream: MediaStream, onState?: (s: string) => void}} options
  */
-export async function publish({ endpoint, token, stream, onState }) {
+export async function publish({ endpoint, token, stream, onState, simulcast = 0 }) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   if (onState) pc.addEventListener("connectionstatechange", () => onState(pc.connectionState));
   for (const track of stream.getTracks()) {
-    pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    const init = { direction: "sendonly", streams: [stream] };
+    if (track.kind === "video" && simulcast > 1) init.sendEncodings = simulcastEncodings(simulcast);
+    pc.addTransceiver(track, init);
   }
   try {
     return await negotiate(pc, endpoint, token);
@@ -156,6 +168,7 @@ export function pageSettings(kind) {
   return {
     stream,
     token: params.get("token") || "",
+    simulcast: Number(params.get("simulcast") || 0),
     endpoint: params.get("endpoint") || `/${kind}/${encodeURIComponent(stream)}`,
   };
 }
