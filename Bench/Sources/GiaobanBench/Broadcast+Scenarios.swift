@@ -5,6 +5,10 @@ import GiaobanCrypto
 import GiaobanSRTP
 import GiaobanWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How a step reads the forwarder it measures.
 struct ForwarderMeter {
     /// CPU seconds of the forwarder so far.
@@ -15,6 +19,8 @@ struct ForwarderMeter {
     var drops: () -> Double? = { nil }
     /// RTP packets the forwarder received from publishers so far, if it counts them.
     var received: () -> Double? = { nil }
+    /// The forwarder process, when it runs as one: the kernel's drops on its sockets are counted.
+    var pid: Int32?
     /// The video encoding subscriber `i` receives (an index into the publisher's encodings);
     /// nil: the highest.
     var encodingOf: (Int) -> Int? = { _ in nil }
@@ -252,12 +258,14 @@ extension SteppedRun {
         sleep(untilNanoseconds: start)
         let cpu0 = meter?.cpuSeconds(), forwarded0 = meter?.forwarded(), drops0 = meter?.drops(), in0 = meter?.received()
         let self0 = ProcessStats.selfCPUSeconds(), receiver0 = receiver.cpuMicros.load(ordering: .relaxed)
+        let socketDrops0 = (meter?.pid.flatMap(ProcessStats.udpDrops), ProcessStats.udpDrops(pid: getpid()))
         sleep(untilNanoseconds: end)
         let cpu1 = meter?.cpuSeconds(), forwarded1 = meter?.forwarded(), drops1 = meter?.drops(), in1 = meter?.received()
         let self1 = ProcessStats.selfCPUSeconds(), receiver1 = receiver.cpuMicros.load(ordering: .relaxed)
         let rss = rssBase.map { $0.0.residentKiB }
         sleep(seconds: 0.5)  // packets still in flight
         let figures = receiver.collect() ?? ReceiveLoop.Figures()
+        let socketDrops1 = (meter?.pid.flatMap(ProcessStats.udpDrops), ProcessStats.udpDrops(pid: getpid()))
 
         let sent = publisher.sentInWindow.load(ordering: .relaxed)
         let received = figures.unique.prefix(n).reduce(0, +)
@@ -283,6 +291,8 @@ extension SteppedRun {
         }
         if let drops0, let drops1 { step.relayDrops = Int(drops1 - drops0) }
         if let in0, let in1 { step.receivedPerSecond = (in1 - in0) / seconds }
+        if let d0 = socketDrops0.0, let d1 = socketDrops1.0 { step.forwarderSocketDrops = d1 - d0 }
+        if let d0 = socketDrops0.1, let d1 = socketDrops1.1 { step.generatorSocketDrops = d1 - d0 }
         step.generatorCPUPercent = 100 * ((self1 - self0) - (meter?.insideGenerator == true ? forwarderCPU : 0)) / seconds
         if let rss, let rssBase {
             step.relayRSSKiB = rss

@@ -72,6 +72,10 @@ struct BroadcastStep: Codable {
     var publisherMaxLateMicros: Int
     /// Datagrams the subscribers' client stacks dropped (SRTP failures).
     var clientDrops: Int
+    /// Datagrams the kernel dropped in the window on the forwarder process's sockets and on
+    /// this process's (full receive buffers: a reader that did not get a core in time).
+    var forwarderSocketDrops: Int?
+    var generatorSocketDrops: Int?
     /// The machine's 1-minute load average at the end of the step (other work competes for
     /// the same cores).
     var loadAverage: Double?

@@ -84,6 +84,7 @@ struct ProvinceReport: Codable {
             "loss: unique chair packets of the audio and the highest encoding (a thumbnail's: the low one) missing per commune; in/out pkt/s: the relay's "
                 + "giaoban_rtp_received_total and giaoban_rtp_forwarded_total (nominal: what the generator should produce); "
                 + "µs/fwd: relay CPU (/proc utime+stime) per forwarded packet, µs/io: per packet received or sent; "
+                + "kdrop r/g: datagrams the kernel dropped on full receive buffers of the relay's / this process's sockets; "
                 + "KiB/commune: relay RSS growth over the chair alone per commune (a publisher and a watcher); "
                 + "gen CPU %: this whole process (chair, commune publishers, receive thread), % of one core; rx CPU %: the receive thread.",
         ]
@@ -99,6 +100,13 @@ struct ProvinceReport: Codable {
             if let rx = f.receiverCPUPercent, rx > 85 {
                 limits.append("the receive thread is \(format(rx.rounded())) % busy: it, not the relay, sets the latency tail")
             }
+            if (f.forwarderSocketDrops ?? 0) + (f.generatorSocketDrops ?? 0) > 0 {
+                limits.append("the kernel dropped \(f.forwarderSocketDrops ?? 0) datagrams on the relay's socket and "
+                    + "\(f.generatorSocketDrops ?? 0) on the generator's (a reader got no core for a while)")
+            }
+            if f.publisherMaxLateMicros > 10_000 {
+                limits.append("the chair's sending thread woke up to \(format(Double(f.publisherMaxLateMicros / 100) / 10)) ms late")
+            }
             if let received = f.receivedPerSecond, received < 0.97 * s.nominalInPerSecond {
                 limits.append("the relay received \(format(received.rounded())) of \(format(s.nominalInPerSecond.rounded())) pkt/s: "
                     + "the generator did not send at full rate")
@@ -113,7 +121,7 @@ struct ProvinceReport: Codable {
 func provinceTable(_ report: ProvinceReport) -> String {
     alignedTable([
         ("communes", 8), ("thumbs", 6), ("in pkt/s", 9), ("(nominal)", 9), ("out pkt/s", 9), ("(nominal)", 9), ("p50 µs", 7), ("p90 µs", 7), ("p99 µs", 7),
-        ("p99.9 µs", 8), ("max µs", 7), ("+p50", 6), ("+p99", 6), ("+p99.9", 7), ("loss %", 7), ("µs/fwd", 7), ("µs/io", 6),
+        ("p99.9 µs", 8), ("max µs", 7), ("+p50", 6), ("+p99", 6), ("+p99.9", 7), ("loss %", 7), ("kdrop r/g", 9), ("µs/fwd", 7), ("µs/io", 6),
         ("relay %", 7), ("RSS MiB", 7), ("KiB/commune", 11), ("gen CPU %", 9), ("rx CPU %", 8), ("load", 5),
     ], rows: report.steps.map { s in
         let f = s.figures
@@ -122,6 +130,7 @@ func provinceTable(_ report: ProvinceReport) -> String {
             cell(f.forwardedPerSecond, 0), cell(s.nominalOutPerSecond, 0),
             cell(f.latency.p50, 0), cell(f.latency.p90, 0), cell(f.latency.p99, 0), cell(f.latency.p999, 0), cell(f.latency.max, 0),
             cell(s.relayAdded?.p50, 0), cell(s.relayAdded?.p99, 0), cell(s.relayAdded?.p999, 0), cell(f.lossPercent, 3),
+            "\(f.forwarderSocketDrops.map(String.init) ?? "-")/\(f.generatorSocketDrops.map(String.init) ?? "-")",
             cell(f.cpuMicrosPerPacket, 2), cell(s.cpuMicrosPerPacketInOut, 2), cell(f.forwarderCPUPercent, 1),
             cell(f.relayRSSKiB.map { Double($0) / 1024 }, 1), cell(f.rssPerSubscriberKiB, 0), cell(f.generatorCPUPercent, 1),
             cell(f.receiverCPUPercent, 1), cell(f.loadAverage, 1),

@@ -179,7 +179,7 @@ final class RelayTarget: ForwarderTarget {
         ForwarderMeter(cpuSeconds: { [relay] in relay.cpuSeconds },
                        forwarded: { [relay] in relay.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
                        drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] },
-                       received: { [relay] in relay.metrics()["giaoban_rtp_received_total"] })
+                       received: { [relay] in relay.metrics()["giaoban_rtp_received_total"] }, pid: relay.pid)
     }
 
     func leave() {
