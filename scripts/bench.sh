@@ -3,6 +3,8 @@
 #   scripts/bench.sh micro                 # hot-path micro-benchmarks → table + artifacts/bench/micro.json
 #   scripts/bench.sh broadcast             # 1 → N through the relay, with direct and kernel-floor references
 #                                          #   → table + artifacts/bench/broadcast.json + broadcast.svg
+#   scripts/bench.sh province              # a simulcast chair watched by 10 … 200 communes that each publish
+#                                          #   360p + audio → table + artifacts/bench/province.json + province.svg
 #   scripts/bench.sh udp                   # media socket loop vs SwiftNIO (see docs/udp-loop.md)
 #   scripts/bench.sh hub                   # one incident to 1,000 WebSocket subscribers; durable ingest rate
 #                                          #   → table + artifacts/bench/hub.json (docs/hub.md)
@@ -31,7 +33,7 @@ swift build -c release --scratch-path .build-release --product giaoban-bench
 swift build -c release --scratch-path .build-release --product giaoban
 mkdir -p artifacts/bench
 extra=()
-if [[ "$scenario" == "broadcast" ]]; then
+if [[ "$scenario" == "broadcast" || "$scenario" == "province" ]]; then
     extra=(--svg "artifacts/bench/$scenario.svg")
 fi
 exec .build-release/release/giaoban-bench "$scenario" --json "artifacts/bench/$scenario.json" "${extra[@]}" "${args[@]}"

@@ -32,13 +32,17 @@ public final class ClientConnection {
     /// the whole join of one stream on a fresh socket bound to `host`. Returns the
     /// connected driver and the session (for `WHIPClient.end`).
     /// `videoCodec` (`VP8`, `VP9`) is what a publisher offers; a watcher offers both.
+    /// `simulcastRIDs` makes a publisher offer that many encodings (`ClientOffer.simulcastRIDs`).
     public static func join(_ whip: WHIPClient, stream: String, mode: ClientOffer.Mode, context: DTLSContext,
                             host: String = "127.0.0.1", timeout: Duration = .seconds(10),
-                            videoCodec: String = "VP8") throws(ClientError) -> (ClientConnection, WHIPSession) {
+                            videoCodec: String = "VP8", simulcastRIDs: [String] = []) throws(ClientError) -> (ClientConnection, WHIPSession) {
         let socket = try UDPSocket(host: host)
         let ice = ICECredentials.random()
         var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
-        if mode != .watch { offer.videoCodecs = [videoCodec] }
+        if mode != .watch {
+            offer.videoCodecs = [videoCodec]
+            offer.simulcastRIDs = simulcastRIDs
+        }
         let session = mode == .watch ? try whip.watch(stream: stream, offer: offer.sdp) : try whip.publish(stream: stream, offer: offer.sdp)
         let peer = try ClientPeer(localICE: ice, context: context, answer: session.answer, now: .now, connectTimeout: timeout)
         let connection = ClientConnection(socket: socket, peer: peer)

@@ -1,8 +1,13 @@
+import ArgumentParser
 import Foundation
 import GiaobanClient
 import GiaobanCrypto
 import GiaobanSRTP
 import GiaobanWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a step reads the forwarder it measures.
 struct ForwarderMeter {
@@ -12,6 +17,13 @@ struct ForwarderMeter {
     var forwarded: () -> Double
     /// Datagrams the forwarder dropped so far, if it counts them.
     var drops: () -> Double? = { nil }
+    /// RTP packets the forwarder received from publishers so far, if it counts them.
+    var received: () -> Double? = { nil }
+    /// The forwarder process, when it runs as one: the kernel's drops on its sockets are counted.
+    var pid: Int32?
+    /// The video encoding subscriber `i` receives (an index into the publisher's encodings);
+    /// nil: the highest.
+    var encodingOf: (Int) -> Int? = { _ in nil }
     /// CPU seconds of the forwarder spent inside this process (subtracted from the generator's).
     var insideGenerator = false
 }
@@ -40,32 +52,67 @@ protocol ForwarderTarget: AnyObject {
     func leave()
     /// Stops the process.
     func stop()
+    /// What one step adds, for progress lines ("subscribers").
+    var joinNoun: String { get }
+}
+
+extension ForwarderTarget {
+    var joinNoun: String { "subscribers" }
+}
+
+/// The options of a scenario measured in steps through the relay.
+struct StepOptions: ParsableArguments {
+    @Option(help: "Measured seconds per step.")
+    var seconds = 10.0
+
+    @Option(help: "Warm-up seconds per step (not measured).")
+    var warmup = 2.0
+
+    @Option(help: "The relay binary (default: giaoban next to this program).")
+    var relay: String?
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Write latency and CPU plots as SVG to this file.")
+    var svg: String?
+
+    func validate() throws {
+        guard seconds >= 1, seconds <= 600, warmup >= 0, warmup <= 60 else {
+            throw ValidationError("--seconds 1…600 and --warmup 0…60")
+        }
+    }
+
+    /// Writes `report` as JSON and `svg()` as SVG where the options ask for them.
+    func write<Report: Encodable>(_ report: Report, svg draw: () -> String) throws {
+        if let json { try writeJSON(report, to: json) }
+        if let svg {
+            try draw().write(toFile: svg, atomically: true, encoding: .utf8)
+            print("wrote \(svg)")
+        }
+    }
+}
+
+/// A scenario measured in steps of warm-up plus a window, with one publisher whose packets
+/// carry probes.
+protocol SteppedRun {
+    /// Step timing, the relay binary and the output files.
+    var options: StepOptions { get }
+    /// What the measured publisher sends.
+    var profile: MediaProfile { get }
+}
+
+extension SteppedRun {
+    /// Warm-up seconds per step (not measured).
+    var warmup: Double { options.warmup }
+    /// Measured seconds per step.
+    var seconds: Double { options.seconds }
 }
 
 extension Broadcast {
-    /// Publisher → one subscriber socket, pre-keyed SRTP, no relay: the client stack's floor.
-    func runDirect() throws -> BroadcastStep? {
-        progress("direct: publisher → 1 subscriber, no relay")
-        let keys = Self.randomKeys()
-        let publisherSocket = try UDPSocket(), subscriberSocket = try UDPSocket()
-        let receiver = ReceiveLoop()
-        receiver.add(ClientConnection(socket: subscriberSocket,
-                                      peer: try ClientPeer(keys: Self.mirrored(keys), relayAddress: publisherSocket.localAddress)))
-        let publisher = PacedPublisher(connection: ClientConnection(socket: publisherSocket,
-                                                                    peer: try ClientPeer(keys: keys, relayAddress: subscriberSocket.localAddress)),
-                                       profile: profile)
-        receiver.start()
-        publisher.start()
-        defer {
-            publisher.stop()
-            receiver.stop()
-        }
-        return measure("direct", subscribers: 1, publisher: publisher, receiver: receiver, meter: nil, rssBase: nil)
-    }
-
     /// Publisher → a bare UDP fan-out thread → N subscriber sockets, pre-keyed SRTP end to end.
     func runKernelFloor() throws -> [BroadcastStep] {
-        let keys = Self.randomKeys()
+        let keys = Broadcast.randomKeys()
         let forwarder = try KernelForwarder()
         let receiver = ReceiveLoop()
         let publisher = PacedPublisher(connection: ClientConnection(socket: try UDPSocket(),
@@ -88,7 +135,7 @@ extension Broadcast {
             while receiver.count < n {
                 let socket = try UDPSocket()
                 destinations.append(socket.localAddress)
-                receiver.add(ClientConnection(socket: socket, peer: try ClientPeer(keys: Self.mirrored(keys), relayAddress: forwarder.address)))
+                receiver.add(ClientConnection(socket: socket, peer: try ClientPeer(keys: Broadcast.mirrored(keys), relayAddress: forwarder.address)))
             }
             forwarder.setDestinations(Array(destinations.prefix(n)))
             steps.append(measure("kernel-floor", subscribers: n, publisher: publisher, receiver: receiver, meter: meter, rssBase: nil))
@@ -98,9 +145,46 @@ extension Broadcast {
 
     /// Publisher (WHIP) → the relay process → N subscribers (WHEP).
     func runRelay() -> ForwarderRun {
-        let binary = relay ?? executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) + "/giaoban" } ?? "giaoban"
+        let binary = RelayProcess.binary(options.relay)
         progress("relay: starting \(binary) serve")
         return runForwarder("relay", counts: counts) { try RelayTarget(process: RelayProcess(binary: binary)) }
+    }
+
+    /// Fresh SRTP keys with the profile the relay negotiates (AES-GCM, RFC 7714).
+    static func randomKeys() -> SRTPKeyingMaterial {
+        var rng = SystemRandomNumberGenerator()
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        let profile = SRTPProfile.aeadAES128GCM
+        return SRTPKeyingMaterial(profile: profile, localKey: bytes(profile.keyLength), localSalt: bytes(profile.saltLength),
+                                  remoteKey: bytes(profile.keyLength), remoteSalt: bytes(profile.saltLength))
+    }
+
+    /// The same keys seen from the other end.
+    static func mirrored(_ keys: SRTPKeyingMaterial) -> SRTPKeyingMaterial {
+        SRTPKeyingMaterial(profile: keys.profile, localKey: keys.remoteKey, localSalt: keys.remoteSalt,
+                           remoteKey: keys.localKey, remoteSalt: keys.localSalt)
+    }
+}
+
+extension SteppedRun {
+    /// Publisher → one subscriber socket, pre-keyed SRTP, no relay: the client stack's floor.
+    func runDirect() throws -> BroadcastStep? {
+        progress("direct: publisher → 1 subscriber, no relay")
+        let keys = Broadcast.randomKeys()
+        let publisherSocket = try UDPSocket(), subscriberSocket = try UDPSocket()
+        let receiver = ReceiveLoop()
+        receiver.add(ClientConnection(socket: subscriberSocket,
+                                      peer: try ClientPeer(keys: Broadcast.mirrored(keys), relayAddress: publisherSocket.localAddress)))
+        let publisher = PacedPublisher(connection: ClientConnection(socket: publisherSocket,
+                                                                    peer: try ClientPeer(keys: keys, relayAddress: subscriberSocket.localAddress)),
+                                       profile: profile)
+        receiver.start()
+        publisher.start()
+        defer {
+            publisher.stop()
+            receiver.stop()
+        }
+        return measure("direct", subscribers: 1, publisher: publisher, receiver: receiver, meter: nil, rssBase: nil)
     }
 
     /// One publisher, then subscribers added step by step up to each of `counts`, through the
@@ -141,7 +225,7 @@ extension Broadcast {
             let meter = target.meter(receiver: receiver)
             for n in counts {
                 let missing = max(0, n - receiver.count)
-                progress("\(name) N=\(n): joining \(missing) subscribers")
+                progress("\(name) N=\(n): joining \(missing) \(target.joinNoun)")
                 let t0 = nowNanoseconds()
                 while receiver.count < n {
                     receiver.add(try target.joinSubscriber(context: context))
@@ -164,28 +248,32 @@ extension Broadcast {
                  meter: ForwarderMeter?, rssBase: (any MeasuredProcess, Int)?) -> BroadcastStep {
         progress("\(scenario) N=\(n): warm-up \(format(warmup)) s, measuring \(format(seconds)) s …")
         sleep(seconds: warmup)
-        let p = profile
         let start = nowNanoseconds() + 50_000_000
         let end = start + UInt64(seconds * 1e9)
-        let rate = p.videoPacketsPerSecond + p.audioPacketsPerSecond
-        let bits = Int((seconds + 1) * rate * 1.5) + 4096
+        let bits = Int((seconds + 1) * publisher.packetsPerSecond * 1.5) + 4096
         let base = publisher.nextID.load(ordering: .relaxed)
         publisher.setWindow(start: start, end: end)
         receiver.open(ReceiveLoop.Window(start: start, end: end, baseID: base, bits: bits))
 
         sleep(untilNanoseconds: start)
-        let cpu0 = meter?.cpuSeconds(), forwarded0 = meter?.forwarded(), drops0 = meter?.drops()
+        let cpu0 = meter?.cpuSeconds(), forwarded0 = meter?.forwarded(), drops0 = meter?.drops(), in0 = meter?.received()
         let self0 = ProcessStats.selfCPUSeconds(), receiver0 = receiver.cpuMicros.load(ordering: .relaxed)
+        let socketDrops0 = (meter?.pid.flatMap(ProcessStats.udpDrops), ProcessStats.udpDrops(pid: getpid()))
         sleep(untilNanoseconds: end)
-        let cpu1 = meter?.cpuSeconds(), forwarded1 = meter?.forwarded(), drops1 = meter?.drops()
+        let cpu1 = meter?.cpuSeconds(), forwarded1 = meter?.forwarded(), drops1 = meter?.drops(), in1 = meter?.received()
         let self1 = ProcessStats.selfCPUSeconds(), receiver1 = receiver.cpuMicros.load(ordering: .relaxed)
         let rss = rssBase.map { $0.0.residentKiB }
         sleep(seconds: 0.5)  // packets still in flight
         let figures = receiver.collect() ?? ReceiveLoop.Figures()
+        let socketDrops1 = (meter?.pid.flatMap(ProcessStats.udpDrops), ProcessStats.udpDrops(pid: getpid()))
 
         let sent = publisher.sentInWindow.load(ordering: .relaxed)
         let received = figures.unique.prefix(n).reduce(0, +)
-        let expected = sent * n
+        // Each subscriber gets the audio and one video encoding, the highest unless told otherwise.
+        let tracks = publisher.sentInWindowByTrack.map { $0.value.load(ordering: .relaxed) }
+        let expected = (0..<n).reduce(0) { sum, i in
+            sum + tracks[0] + tracks[1 + min(meter?.encodingOf(i) ?? tracks.count - 2, tracks.count - 2)]
+        }
         var step = BroadcastStep(scenario: scenario, subscribers: n, seconds: seconds, sentPackets: sent, receivedPackets: received,
                                  duplicates: figures.duplicates,
                                  lossPercent: expected > 0 ? 100 * Double(max(0, expected - received)) / Double(expected) : 0,
@@ -202,6 +290,9 @@ extension Broadcast {
             step.forwarderCPUPercent = 100 * forwarderCPU / seconds
         }
         if let drops0, let drops1 { step.relayDrops = Int(drops1 - drops0) }
+        if let in0, let in1 { step.receivedPerSecond = (in1 - in0) / seconds }
+        if let d0 = socketDrops0.0, let d1 = socketDrops1.0 { step.forwarderSocketDrops = d1 - d0 }
+        if let d0 = socketDrops0.1, let d1 = socketDrops1.1 { step.generatorSocketDrops = d1 - d0 }
         step.generatorCPUPercent = 100 * ((self1 - self0) - (meter?.insideGenerator == true ? forwarderCPU : 0)) / seconds
         if let rss, let rssBase {
             step.relayRSSKiB = rss
@@ -212,20 +303,5 @@ extension Broadcast {
             + (step.cpuMicrosPerPacket.map { "\(String(format: "%.2f", $0)) µs CPU/pkt, " } ?? "")
             + "generator CPU \(format(step.generatorCPUPercent)) %")
         return step
-    }
-
-    /// Fresh SRTP keys with the profile the relay negotiates (AES-GCM, RFC 7714).
-    static func randomKeys() -> SRTPKeyingMaterial {
-        var rng = SystemRandomNumberGenerator()
-        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
-        let profile = SRTPProfile.aeadAES128GCM
-        return SRTPKeyingMaterial(profile: profile, localKey: bytes(profile.keyLength), localSalt: bytes(profile.saltLength),
-                                  remoteKey: bytes(profile.keyLength), remoteSalt: bytes(profile.saltLength))
-    }
-
-    /// The same keys seen from the other end.
-    static func mirrored(_ keys: SRTPKeyingMaterial) -> SRTPKeyingMaterial {
-        SRTPKeyingMaterial(profile: keys.profile, localKey: keys.remoteKey, localSalt: keys.remoteSalt,
-                           remoteKey: keys.localKey, remoteSalt: keys.localSalt)
     }
 }

@@ -7,7 +7,7 @@ import Glibc
 
 /// `giaoban-bench broadcast`: one publisher, N subscribers, through the relay and through two
 /// references measured the same way in the same run.
-struct Broadcast: ParsableCommand {
+struct Broadcast: ParsableCommand, SteppedRun {
     static let configuration = CommandConfiguration(
         abstract: "1 → N broadcast: latency, loss, CPU per forwarded packet and memory, per subscriber count.",
         discussion: """
@@ -24,23 +24,10 @@ struct Broadcast: ParsableCommand {
     @Option(help: "Subscriber counts, one step each (comma-separated).")
     var subscribers = "1,10,50,100,200"
 
-    @Option(help: "Measured seconds per step.")
-    var seconds = 10.0
-
-    @Option(help: "Warm-up seconds per step (not measured).")
-    var warmup = 2.0
-
-    @Option(help: "The relay binary (default: giaoban next to this program).")
-    var relay: String?
+    @OptionGroup var options: StepOptions
 
     @Option(help: "Video bit rate in kbit/s.")
     var videoKbps = 1500
-
-    @Option(help: "Write the results as JSON to this file.")
-    var json: String?
-
-    @Option(help: "Write latency and CPU plots as SVG to this file.")
-    var svg: String?
 
     @Flag(help: "Skip the direct and kernel-floor references.")
     var noBaselines = false
@@ -57,9 +44,6 @@ struct Broadcast: ParsableCommand {
     func validate() throws {
         guard !counts.isEmpty, counts.allSatisfy({ (1...2000).contains($0) }) else {
             throw ValidationError("--subscribers: comma-separated counts between 1 and 2000")
-        }
-        guard seconds >= 1, seconds <= 600, warmup >= 0, warmup <= 60 else {
-            throw ValidationError("--seconds 1…600 and --warmup 0…60")
         }
         guard (100...20_000).contains(videoKbps) else { throw ValidationError("--video-kbps 100…20000") }
         guard janusCounts.allSatisfy({ (1...2000).contains($0) }) else {
@@ -151,11 +135,7 @@ struct Broadcast: ParsableCommand {
                                      janusIdleRSSKiB: janusRun?.idleRSS, janusPublisherRSSKiB: janusRun?.publisherRSS,
                                      janusPublisherOnlyCPUPercent: janusRun?.publisherOnlyCPUPercent, janusError: janusRun?.error,
                                      steps: steps, comparisons: comparisons)
-        if let json { try writeJSON(report, to: json) }
-        if let svg {
-            try broadcastSVG(report).write(toFile: svg, atomically: true, encoding: .utf8)
-            print("wrote \(svg)")
-        }
+        try options.write(report) { broadcastSVG(report) }
         if relayRun.error != nil { throw ExitCode(1) }
     }
 }

@@ -16,6 +16,7 @@ struct PlotPanel {
     var series: [PlotSeries]
     var logY: Bool
     var xTicks: [Double]
+    var xLabel = "subscribers (log scale)"
 
     static let width = 900.0, height = 380.0
     static let left = 70.0, right = 210.0, top = 40.0, bottom = 50.0
@@ -44,7 +45,7 @@ struct PlotPanel {
             out += "<line x1=\"\(f(x))\" y1=\"\(f(offset + Self.top))\" x2=\"\(f(x))\" y2=\"\(f(offset + Self.height - Self.bottom))\" stroke=\"#ddd\"/>\n"
             out += "<text x=\"\(f(x))\" y=\"\(f(offset + Self.height - Self.bottom + 18))\" text-anchor=\"middle\">\(format(tick))</text>\n"
         }
-        out += "<text x=\"\(f(Self.left + plotWidth / 2))\" y=\"\(f(offset + Self.height - 8))\" text-anchor=\"middle\">subscribers (log scale)</text>\n"
+        out += "<text x=\"\(f(Self.left + plotWidth / 2))\" y=\"\(f(offset + Self.height - 8))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         for tick in yTicks(yMin, yMax) {
             let y = py(tick)
             out += "<line x1=\"\(Self.left)\" y1=\"\(f(y))\" x2=\"\(f(Self.left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#eee\"/>\n"
@@ -128,6 +129,12 @@ func broadcastSVG(_ report: BroadcastReport) -> String {
         PlotPanel(title: "CPU per forwarded packet", yLabel: steps("janus").isEmpty ? "µs of CPU per packet" : "µs of CPU per packet (log scale)",
                   series: cpu, logY: !steps("janus").isEmpty, xTicks: counts),
     ]
+    let note = "giaoban-bench broadcast, \(format(report.seconds)) s per step; \(report.profile.videoBitrate / 1000) kbit/s video + audio; janus: \(report.janus)"
+    return svgDocument(panels, note: note)
+}
+
+/// Panels stacked in one SVG document, with a note at the bottom.
+func svgDocument(_ panels: [PlotPanel], note: String) -> String {
     let height = PlotPanel.height * Double(panels.count) + 30
     var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(PlotPanel.width))" height="\(Int(height))" \
@@ -136,7 +143,6 @@ func broadcastSVG(_ report: BroadcastReport) -> String {
 
         """
     for (i, panel) in panels.enumerated() { svg += panel.svg(offset: Double(i) * PlotPanel.height) }
-    let note = "giaoban-bench broadcast, \(format(report.seconds)) s per step; \(report.profile.videoBitrate / 1000) kbit/s video + audio; janus: \(report.janus)"
     svg += "<text x=\"\(Int(PlotPanel.left))\" y=\"\(Int(height - 10))\" fill=\"#666\">\(note.replacingOccurrences(of: "&", with: "&amp;"))</text>\n"
     svg += "</svg>\n"
     return svg

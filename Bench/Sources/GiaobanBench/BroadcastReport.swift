@@ -48,6 +48,8 @@ struct BroadcastStep: Codable {
     var latency: LatencySummary
     /// Packets the forwarder (relay or kernel floor) sent per second; nil for direct.
     var forwardedPerSecond: Double?
+    /// RTP packets the relay received from publishers per second (its /metrics); nil elsewhere.
+    var receivedPerSecond: Double?
     /// Forwarder CPU time per forwarded packet, µs: the relay or Janus process (utime+stime),
     /// or the kernel-floor thread (RUSAGE_THREAD). Janus's packets are those its subscribers
     /// received (it has no counter of its own without the admin API).
@@ -70,6 +72,10 @@ struct BroadcastStep: Codable {
     var publisherMaxLateMicros: Int
     /// Datagrams the subscribers' client stacks dropped (SRTP failures).
     var clientDrops: Int
+    /// Datagrams the kernel dropped in the window on the forwarder process's sockets and on
+    /// this process's (full receive buffers: a reader that did not get a core in time).
+    var forwarderSocketDrops: Int?
+    var generatorSocketDrops: Int?
     /// The machine's 1-minute load average at the end of the step (other work competes for
     /// the same cores).
     var loadAverage: Double?
@@ -184,13 +190,13 @@ func comparisonTable(_ comparisons: [BroadcastComparison]) -> String {
 }
 
 /// A number with `digits` decimals, or "-".
-private func cell(_ v: Double?, _ digits: Int) -> String {
+func cell(_ v: Double?, _ digits: Int) -> String {
     guard let v, v.isFinite else { return "-" }
     return String(format: "%.\(digits)f", v)
 }
 
 /// Rows under a header and a rule; the first column left-aligned, the others right-aligned.
-private func alignedTable(_ columns: [(String, Int)], rows: [[String]]) -> String {
+func alignedTable(_ columns: [(String, Int)], rows: [[String]]) -> String {
     func pad(_ s: String, _ n: Int, left: Bool) -> String {
         s.count >= n ? s : (left ? s + String(repeating: " ", count: n - s.count) : String(repeating: " ", count: n - s.count) + s)
     }

@@ -68,6 +68,30 @@ enum ProcessStats {
         return nil
     }
 
+    /// Datagrams the kernel dropped because a receive buffer was full, summed over the UDP
+    /// sockets process `pid` holds (the drops column of /proc/net/udp and udp6 for the socket
+    /// inodes among /proc/<pid>/fd); nil when the process is gone.
+    static func udpDrops(pid: Int32) -> Int? {
+        guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        var inodes = Set<Substring>()
+        for fd in fds {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                  target.hasPrefix("socket:[") else { continue }
+            inodes.insert(Substring(target.dropFirst("socket:[".count).dropLast()))
+        }
+        var drops = 0
+        for table in ["/proc/net/udp", "/proc/net/udp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+                let fields = line.split(separator: " ")
+                guard fields.count >= 13, inodes.contains(fields[9]) else { continue }
+                drops += Int(fields[12]) ?? 0
+            }
+        }
+        return drops
+    }
+
     /// The 1-minute load average (/proc/loadavg): how busy the machine was.
     static func loadAverage() -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }

@@ -81,6 +81,11 @@ final class RelayProcess: MeasuredProcess {
         throw StartError(description: "GET /healthz did not answer within \(timeout) s (\(lastError)); log:\n\(logTail())")
     }
 
+    /// `given`, or the giaoban binary next to this program.
+    static func binary(_ given: String?) -> String {
+        given ?? executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) + "/giaoban" } ?? "giaoban"
+    }
+
     /// The token secret the relay signs with (to issue many tokens without a process each).
     func secret() throws -> [UInt8] {
         Array(try String(contentsOfFile: "\(directory)/token.secret", encoding: .utf8)
@@ -130,8 +135,8 @@ final class RelayProcess: MeasuredProcess {
 }
 
 /// The relay as the forwarder of a broadcast run: the publisher joins with WHIP, every
-/// subscriber with WHEP, all on the stream "broadcast"; forwarded packets and drops come
-/// from its /metrics.
+/// subscriber with WHEP, all on the stream "broadcast"; forwarded and received packets and
+/// drops come from its /metrics.
 final class RelayTarget: ForwarderTarget {
     let relay: RelayProcess
     private let whip: WHIPClient
@@ -155,16 +160,26 @@ final class RelayTarget: ForwarderTarget {
         try join(.watch, context: context)
     }
 
-    private func join(_ mode: ClientOffer.Mode, context: DTLSContext) throws -> ClientConnection {
-        let (connection, session) = try ClientConnection.join(whip, stream: "broadcast", mode: mode, context: context)
+    /// Joins `stream` with WHIP (publish, with simulcast when `simulcastRIDs` are given) or WHEP (watch).
+    func join(_ mode: ClientOffer.Mode, stream: String = "broadcast", simulcastRIDs: [String] = [],
+              context: DTLSContext) throws -> ClientConnection {
+        try joinSession(mode, stream: stream, simulcastRIDs: simulcastRIDs, context: context).0
+    }
+
+    /// `join`, also returning the session (the relay's answer).
+    func joinSession(_ mode: ClientOffer.Mode, stream: String, simulcastRIDs: [String] = [],
+                     context: DTLSContext) throws -> (ClientConnection, WHIPSession) {
+        let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: mode, context: context,
+                                                              simulcastRIDs: simulcastRIDs)
         sessions.append(session)
-        return connection
+        return (connection, session)
     }
 
     func meter(receiver: ReceiveLoop) -> ForwarderMeter {
         ForwarderMeter(cpuSeconds: { [relay] in relay.cpuSeconds },
                        forwarded: { [relay] in relay.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
-                       drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] })
+                       drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] },
+                       received: { [relay] in relay.metrics()["giaoban_rtp_received_total"] }, pid: relay.pid)
     }
 
     func leave() {

@@ -47,10 +47,13 @@ final class VideoLayer {
         return true
     }
 
-    /// Closes the bitrate window when it is at least `window` old.
+    /// Closes the bitrate window when it is at least `window` old. The first call opens the
+    /// first window: bytes counted before it (while the stream had no subscriber) are dropped,
+    /// or they would be taken for one window's worth.
     func updateBitrate(now: ContinuousClock.Instant, window: Duration = .milliseconds(500)) {
         guard let start = meterStart else {
             meterStart = now
+            meterBytes = 0
             return
         }
         let elapsed = now - start
