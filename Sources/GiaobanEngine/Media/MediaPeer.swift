@@ -130,6 +130,10 @@ final class RelayStream {
     var audioSink: (any AudioSink)?
     /// A stream the relay itself produces (a meeting's mix): its tracks, as a publisher's would be.
     var localTracks: Negotiation.PublishedTracks?
+    /// Where the publisher's video (its highest layer) also goes (a meeting's compositor).
+    var videoSink: (any VideoSink)?
+    /// A local stream's answer to a receiver's keyframe request (the compositor's).
+    var keyframeRequested: (@Sendable () -> Void)?
 
     init(name: String, cacheSize: Int) {
         self.name = name
@@ -189,6 +193,13 @@ extension MediaPeer {
         case (nil, nil): return nil
         }
     }
+}
+
+/// Receives a copy of published video on the media thread (a meeting's compositor), with the
+/// same rules as `AudioSink`.
+public protocol VideoSink: AnyObject, Sendable {
+    /// One VP8 RTP payload of `source` (the stream name).
+    func push(source: String, sequence: UInt16, timestamp: UInt32, marker: Bool, payload: UnsafeRawBufferPointer)
 }
 
 /// Receives a copy of published audio on the media thread (a meeting's mixer). `push` must

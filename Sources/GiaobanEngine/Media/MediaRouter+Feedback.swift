@@ -20,7 +20,9 @@ extension MediaRouter {
                 guard let nack = try? GenericNACK(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
                 answerNACK(nack, from: peer, stream: stream, now: now, out: out)
             case (.payloadFeedback, PictureLossIndication.format), (.payloadFeedback, FullIntraRequest.format):
-                if peer.setup.role == .subscriber { requestKeyframe(stream, layer: peer.wantedLayer, now: now, out: out) }
+                if peer.setup.role == .subscriber {
+                    if let local = stream.keyframeRequested { local() } else { requestKeyframe(stream, layer: peer.wantedLayer, now: now, out: out) }
+                }
             case (.transportFeedback, TransportWideFeedback.format) where peer.setup.role == .subscriber:
                 guard let feedback = try? TransportWideFeedback(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
                 peer.bandwidth?.read(feedback, now: microseconds(now))

@@ -90,6 +90,10 @@ extension MediaRouter {
             return counters.drop(.rtpUnknownSSRC)
         }
         counters.rtpReceived &+= 1
+        if isVideo, let sink = stream.videoSink, packet.payloadLength > 0, layerNumber == (stream.ranked.last ?? 0) {
+            sink.push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp, marker: packet.marker,
+                      payload: packet.payload)
+        }
         // VP8 descriptors are read only where layers switch (simulcast, or a paused subscriber).
         let codec = publisher.setup.video?.codec
         let vp8 = isVideo && stream.isSimulcast && codec == "VP8" ? try? VP8PayloadDescriptor(packet.payload) : nil

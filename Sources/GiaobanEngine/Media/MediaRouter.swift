@@ -338,29 +338,53 @@ extension MediaRouter {
         dropIfUnused(relay)
     }
 
+    /// Sends a copy of `stream`'s published video (its highest layer) to `sink` (nil stops it).
+    public func setVideoSink(stream: String, _ sink: (any VideoSink)?) {
+        let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
+        relay.videoSink = sink
+        streams[stream] = relay
+        dropIfUnused(relay)
+    }
+
+    /// Asks the publisher of `stream` for a keyframe of its highest layer (throttled).
+    public func requestKeyframe(stream name: String, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard let stream = streams[name], !stream.layers.isEmpty else { return }
+        requestKeyframe(stream, layer: stream.ranked.last ?? 0, now: now, out: out)
+    }
+
     /// Declares a stream the relay produces itself (a meeting's mix), so receivers can
-    /// subscribe to it; nil removes it.
-    public func setLocalStream(_ stream: String, tracks: Negotiation.PublishedTracks?) {
+    /// subscribe to it; `keyframeRequested` answers their PLI/FIR. Nil tracks remove it.
+    public func setLocalStream(_ stream: String, tracks: Negotiation.PublishedTracks?,
+                               keyframeRequested: (@Sendable () -> Void)? = nil) {
         let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
         relay.localTracks = tracks
+        relay.keyframeRequested = tracks == nil ? nil : keyframeRequested
         streams[stream] = relay
         dropIfUnused(relay)
     }
 
     /// Forgets a stream nobody publishes, watches, mixes or produces.
     func dropIfUnused(_ stream: RelayStream) {
-        if stream.publisher == nil && stream.subscribers.isEmpty && stream.audioSink == nil && stream.localTracks == nil {
+        if stream.publisher == nil && stream.subscribers.isEmpty && stream.audioSink == nil && stream.localTracks == nil
+            && stream.videoSink == nil {
             streams.removeValue(forKey: stream.name)
         }
     }
 
-    /// Sends one RTP payload the relay produced (a mix) to subscriber `id` of a local stream,
-    /// numbered by the producer; false when the peer is not a ready subscriber with that kind.
+    /// Sends one RTP payload the relay produced (a mix) to subscriber `id` of a local stream;
+    /// audio is numbered by the producer per listener, video (one stream for everyone) is
+    /// renumbered into the subscriber's own sequence space. False when the peer is not a
+    /// ready subscriber with that kind.
     @discardableResult
     public func sendLocal(to id: String, kind: PeerSetup.Track.Kind, payload: UnsafeRawBufferPointer, sequence: UInt16,
                           timestamp: UInt32, marker: Bool, now: ContinuousClock.Instant, out: OutputQueue) -> Bool {
         guard let peer = peers[id], peer.setup.role == .subscriber, let destination = peer.address, let srtp = peer.srtpOut,
               let track = kind == .audio ? peer.setup.audio : peer.setup.video else { return false }
+        var (sequence, timestamp) = (sequence, timestamp)
+        if kind == .video {
+            guard let mapped = peer.videoOut.rewrite(sequence: sequence, timestamp: timestamp) else { return false }
+            (sequence, timestamp) = mapped
+        }
         let slot = out.nextSlot()
         let length = writePacket(payload, to: peer, marker: marker, payloadType: track.payloadType, ssrc: track.ssrc,
                                  sequence: sequence, timestamp: timestamp, now: now, into: slot)

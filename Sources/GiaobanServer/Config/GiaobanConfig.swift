@@ -99,6 +99,13 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `meetings.loudest_audio`: only this many of the loudest participants' audio is
         /// forwarded in a room (0: everyone's).
         public var loudestAudio = 3
+        /// `meetings.mix_width` × `meetings.mix_height` at `meetings.mix_fps`: the composed video
+        /// of mixed mode (chair or spotlight large, the active speaker small).
+        public var mixWidth = 640
+        public var mixHeight = 360
+        public var mixFramesPerSecond = 15
+        /// `meetings.mix_video_kbps`: its VP8 bitrate.
+        public var mixVideoKbps = 500
     }
 
     /// `[server]` settings.
@@ -146,6 +153,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
+        meetings.mixWidth = try reader.integer("meetings.mix_width", default: meetings.mixWidth, in: 64...1920) & ~1
+        meetings.mixHeight = try reader.integer("meetings.mix_height", default: meetings.mixHeight, in: 64...1080) & ~1
+        meetings.mixFramesPerSecond = try reader.integer("meetings.mix_fps", default: meetings.mixFramesPerSecond, in: 1...30)
+        meetings.mixVideoKbps = try reader.integer("meetings.mix_video_kbps", default: meetings.mixVideoKbps, in: 50...5_000)
         hub.directoryFile = try reader.string("hub.directory_file", default: hub.directoryFile)
         hub.routingRadiusM = try reader.integer("hub.routing_radius_m", default: hub.routingRadiusM, in: 0...100_000)
         hub.ackTimeoutS = try reader.integer("hub.ack_timeout_s", default: hub.ackTimeoutS, in: 1...86_400)

@@ -1,6 +1,18 @@
 import GiaobanEngine
-import GiaobanMixer
+public import GiaobanMixer
 import Synchronization
+
+extension GiaobanConfig.Meetings {
+    /// The composed video's settings.
+    public var mixVideo: VideoCompositor.Settings {
+        var settings = VideoCompositor.Settings()
+        settings.width = mixWidth
+        settings.height = mixHeight
+        settings.framesPerSecond = mixFramesPerSecond
+        settings.bitrateKbps = mixVideoKbps
+        return settings
+    }
+}
 
 
 /// One meeting's audio mix for its participants in mixed mode (docs/mixing.md): the relay
@@ -10,6 +22,9 @@ import Synchronization
 final class MeetingMix: Sendable {
     let mixer: AudioMixer
     let clock: MixerClock
+    /// The composed video, encoded once for every listener.
+    let compositor: VideoCompositor
+    let videoClock: MixerClock
     /// The local stream listeners subscribe to.
     let stream: String
     /// Listener (the participant's own stream name) → the media peer of its mix session.
@@ -18,7 +33,7 @@ final class MeetingMix: Sendable {
     /// The local stream of meeting `id`'s mix; `~` cannot appear in a participant's stream.
     static func stream(meeting id: Int64) -> String { "m\(id)~mix" }
 
-    init(meeting id: Int64, speakers: Int, media: MediaServer) throws {
+    init(meeting id: Int64, speakers: Int, video: VideoCompositor.Settings = .init(), media: MediaServer) throws {
         var settings = AudioMixer.Settings()
         settings.speakers = max(1, speakers)
         let mixer = try AudioMixer(settings: settings)
@@ -26,6 +41,25 @@ final class MeetingMix: Sendable {
         self.mixer = mixer
         self.peers = peers
         stream = Self.stream(meeting: id)
+        let compositor = try VideoCompositor(settings: video)
+        self.compositor = compositor
+        let packets = PacketNumber()
+        videoClock = MixerClock(compositor: compositor) { output in
+            let targets = Array(peers.map.withLock { $0 }.values)
+            let first = packets.take(output.payloads.count)
+            guard !targets.isEmpty || !output.keyframeRequests.isEmpty else { return }
+            media.post { router, now, out in
+                for source in output.keyframeRequests { router.requestKeyframe(stream: source, now: now, out: out) }
+                for peer in targets {
+                    for (i, payload) in output.payloads.enumerated() {
+                        payload.withUnsafeBytes {
+                            _ = router.sendLocal(to: peer, kind: .video, payload: $0, sequence: first &+ UInt16(truncatingIfNeeded: i),
+                                                 timestamp: output.timestamp, marker: i == output.payloads.count - 1, now: now, out: out)
+                        }
+                    }
+                }
+            }
+        }
         clock = MixerClock(mixer: mixer) { output in
             let targets = peers.map.withLock { $0 }
             guard !targets.isEmpty, !output.listeners.isEmpty else { return }
@@ -41,12 +75,38 @@ final class MeetingMix: Sendable {
         }
     }
 
-    /// The tracks a listener's receiving session negotiates: Opus only.
+    /// The tracks a listener's receiving session negotiates: Opus and the composed VP8.
     static let tracks = Negotiation.PublishedTracks(
-        audio: PeerSetup.Track(kind: .audio, payloadType: 111, codec: "opus", clockRate: 48_000, ssrc: 0), video: nil)
+        audio: PeerSetup.Track(kind: .audio, payloadType: 111, codec: "opus", clockRate: 48_000, ssrc: 0),
+        video: PeerSetup.Track(kind: .video, payloadType: 96, codec: "VP8", clockRate: 90_000, ssrc: 0))
+
+    /// Starts both clocks.
+    func start() {
+        clock.start()
+        videoClock.start()
+    }
+
+    /// Stops both clocks.
+    func stop() {
+        clock.stop()
+        videoClock.stop()
+    }
 }
 
 /// Which media peer receives each listener's mix; shared with the mixer's clock thread.
 final class ListenerPeers: Sendable {
     let map = Mutex<[String: String]>([:])
+}
+
+/// The composed stream's own packet numbering (each receiver's is derived from it).
+final class PacketNumber: Sendable {
+    let next = Mutex<UInt16>(0)
+
+    /// Takes `count` consecutive numbers and returns the first.
+    func take(_ count: Int) -> UInt16 {
+        next.withLock { value in
+            defer { value &+= UInt16(truncatingIfNeeded: count) }
+            return value
+        }
+    }
 }

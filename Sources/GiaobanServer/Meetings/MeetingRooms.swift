@@ -1,5 +1,6 @@
 import Foundation
 import GiaobanEngine
+public import GiaobanMixer
 import GiaobanStore
 import GiaobanWire
 import Hummingbird
@@ -48,10 +49,13 @@ public final class MeetingRooms: Sendable {
     let speakerTick: Duration
     /// How many of the loudest participants' audio is forwarded (0: everyone's).
     let loudestAudio: Int
+    /// Mixed mode's composed video.
+    let mixVideo: VideoCompositor.Settings
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
-                loudestAudio: Int = 3) {
+                loudestAudio: Int = 3, mixVideo: VideoCompositor.Settings = .init()) {
+        self.mixVideo = mixVideo
         self.hub = hub
         self.sessions = sessions
         self.logger = logger
@@ -185,10 +189,13 @@ public final class MeetingRooms: Sendable {
 
     /// Stops a meeting's mix: its clock, the copies of audio, the local stream.
     func stopMix(_ mix: MeetingMix, meeting id: Int64) async {
-        mix.clock.stop()
+        mix.stop()
         let prefix = "m\(id)-", stream = mix.stream
         await sessions.media.perform { router, _, _ in
-            for activity in router.audioActivity() where activity.stream.hasPrefix(prefix) { router.setAudioSink(stream: activity.stream, nil) }
+            for activity in router.audioActivity() where activity.stream.hasPrefix(prefix) {
+                router.setAudioSink(stream: activity.stream, nil)
+                router.setVideoSink(stream: activity.stream, nil)
+            }
             router.setLocalStream(stream, tracks: nil)
         }
         logger.info("meeting mix stopped", metadata: ["meeting": "\(id)"])
@@ -203,7 +210,9 @@ public final class MeetingRooms: Sendable {
         let mixed = mode == "mixed"
         var created: MeetingMix?
         if mixed, rooms.withLock({ $0[id]?.mix == nil }) {
-            do { created = try MeetingMix(meeting: id, speakers: loudestAudio > 0 ? loudestAudio : 3, media: sessions.media) } catch {
+            do {
+                created = try MeetingMix(meeting: id, speakers: loudestAudio > 0 ? loudestAudio : 3, video: mixVideo, media: sessions.media)
+            } catch {
                 return HubMessage.error("cannot start the meeting's mixer: \(error)")
             }
         }
@@ -225,11 +234,15 @@ public final class MeetingRooms: Sendable {
             if !mixed { mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = nil } }
             if state.isNew {
                 let stream = mix.stream, publishing = state.publishing
+                let compositor = mix.compositor
                 await sessions.media.perform { router, _, _ in
-                    router.setLocalStream(stream, tracks: MeetingMix.tracks)
-                    for source in publishing { router.setAudioSink(stream: source, mix.mixer) }
+                    router.setLocalStream(stream, tracks: MeetingMix.tracks) { compositor.requestKeyframe() }
+                    for source in publishing {
+                        router.setAudioSink(stream: source, mix.mixer)
+                        router.setVideoSink(stream: source, compositor)
+                    }
                 }
-                mix.clock.start()
+                mix.start()
                 logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
             }
         }
@@ -372,7 +385,10 @@ public final class MeetingRooms: Sendable {
                 }
                 if mutedByChair { _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, true) } }
                 if let mix = rooms.withLock({ $0[id]?.mix }) {
-                    _ = await sessions.media.perform { router, _, _ in router.setAudioSink(stream: stream, mix.mixer) }
+                    _ = await sessions.media.perform { router, _, _ in
+                        router.setAudioSink(stream: stream, mix.mixer)
+                        router.setVideoSink(stream: stream, mix.compositor)
+                    }
                 }
             } else if toMix, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub),
                       let mix = rooms.withLock({ $0[id]?.mix }) {
@@ -418,8 +434,22 @@ public final class MeetingRooms: Sendable {
     }
 
     func broadcastRoster(_ id: Int64) {
+        refreshLayout(id)
         guard let roster = roster(id) else { return }
         hub.events.publish(HubMessage.encode(roster), to: Self.channel(id))
+    }
+
+    /// The composed video's layout: the spotlight (else the chair) large, the active speaker small.
+    func refreshLayout(_ id: Int64) {
+        let layout = rooms.withLock { all -> (mix: MeetingMix, main: String?, inset: String?)? in
+            guard let room = all[id], let mix = room.mix else { return nil }
+            let chair = room.participants.filter { $0.value.role == .chair || $0.value.role == .admin }
+                .min { $0.value.joinedAt < $1.value.joinedAt }?.key
+            let main = room.spotlight ?? chair
+            return (mix, main.map { Self.stream(meeting: id, subject: $0) }, room.speaker.map { Self.stream(meeting: id, subject: $0) })
+        }
+        guard let layout else { return }
+        layout.mix.compositor.setLayout(main: layout.main, inset: layout.inset)
     }
 
     /// Re-evaluates the room's active speaker on a steady tick from the relay's audio levels.
@@ -462,6 +492,7 @@ public final class MeetingRooms: Sendable {
             }
         }
         if let changed {
+            refreshLayout(id)
             hub.events.publish(HubMessage.encode(RoomMessage.Speaker(participant: changed)), to: Self.channel(id))
         }
     }
