@@ -74,7 +74,8 @@ struct Serve: AsyncParsableCommand {
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
                                                            rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger,
                                                                                loudestAudio: settings.meetings.loudestAudio,
-                                                                               mixVideo: settings.meetings.mixVideo)),
+                                                                               mixVideo: settings.meetings.mixVideo,
+                                                                               lastN: settings.meetings.lastN)),
                                            logger: logger).runService()
         escalation.cancel()
         await media.shutdown()

@@ -167,3 +167,30 @@ struct SimulcastTests {
         await relay.media.shutdown()
     }
 }
+
+@Suite("Last-N video at the relay")
+struct VideoGateTests {
+    @Test("a gated stream's watcher gets no video but keeps its audio; let through, it resumes on a keyframe without a decode error")
+    func gateAndResume() async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "gate")
+        defer {
+            publisher.connection.close()
+            watcher.connection.close()
+        }
+        #expect(try exchange(publisher, watcher, upTo: .seconds(5)) { watcher.stats.framesDecoded >= 10 }, "\(watcher.stats)")
+        let known = await relay.media.perform { router, now, out in router.setVideoGated(stream: "gate", true, now: now, out: out) }
+        #expect(known)
+        _ = try exchange(publisher, watcher, upTo: .milliseconds(500)) { false }  // what was in flight drains
+        let (frames, audio) = (watcher.stats.framesDecoded, watcher.stats.audioFrames)
+        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        #expect(watcher.stats.framesDecoded - frames <= 1, "no pictures while held back: \(watcher.stats)")
+        #expect(watcher.stats.audioFrames - audio >= 25, "audio goes on")
+        let requestsBefore = publisher.stats.keyframesRequested
+        _ = await relay.media.perform { router, now, out in router.setVideoGated(stream: "gate", false, now: now, out: out) }
+        #expect(try exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 10 }, "\(watcher.stats)")
+        #expect(publisher.stats.keyframesRequested > requestsBefore, "a keyframe was asked for at once")
+        #expect(watcher.stats.decodeErrors == 0 && watcher.stats.framesIncomplete == 0, "\(watcher.stats)")
+        await relay.media.shutdown()
+    }
+}

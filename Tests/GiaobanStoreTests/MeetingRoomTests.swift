@@ -223,3 +223,19 @@ struct MeetingRoomAudioGateTests {
         #expect(MeetingRooms.audioGates(streams: streams, loudest: [], current: ["m1-a": false]) == ["m1-b": true, "m1-c": true, "m1-d": true, "m1-a": true])
     }
 }
+
+@Suite("Meeting rooms: last-N video")
+struct MeetingRoomLastNTests {
+    let publishing: [(subject: String, joinedAt: Int64)] = [("officer", 1), ("a", 2), ("b", 3), ("c", 4), ("d", 5), ("e", 6)]
+
+    @Test("the last N speakers, the chair and the spotlight are let through; before anyone speaks, the earliest joiners")
+    func gates() {
+        let quiet = MeetingRooms.videoGates(publishing: publishing, recent: [], always: ["officer"], lastN: 2)
+        #expect(quiet == ["officer": false, "a": false, "b": false, "c": true, "d": true, "e": true])
+        let spoken = MeetingRooms.videoGates(publishing: publishing, recent: ["e", "c", "a"], always: ["officer", "b"], lastN: 2)
+        #expect(spoken == ["officer": false, "b": false, "e": false, "c": false, "a": true, "d": true], "e and c spoke last; b is spotlit")
+        let gone = MeetingRooms.videoGates(publishing: publishing.filter { $0.subject != "e" }, recent: ["e", "c"], always: ["officer"],
+                                           lastN: 2)
+        #expect(gone == ["officer": false, "c": false, "a": false, "b": true, "d": true], "a speaker who left is skipped")
+    }
+}

@@ -130,6 +130,9 @@ final class RelayStream {
     var audioSink: (any AudioSink)?
     /// A stream the relay itself produces (a meeting's mix): its tracks, as a publisher's would be.
     var localTracks: Negotiation.PublishedTracks?
+    /// The publisher's video is held back from every subscriber: not among the room's last-N
+    /// speakers. Subscribers resume on a keyframe when it is let through again.
+    var videoGated = false
     /// Where the publisher's video (its highest layer) also goes (a meeting's compositor).
     var videoSink: (any VideoSink)?
     /// A local stream's answer to a receiver's keyframe request (the compositor's).

@@ -94,6 +94,7 @@ extension MediaRouter {
             sink.push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp, marker: packet.marker,
                       payload: packet.payload)
         }
+        if isVideo && stream.videoGated { return }  // not among the last-N speakers
         // VP8 descriptors are read only where layers switch (simulcast, or a paused subscriber).
         let codec = publisher.setup.video?.codec
         let vp8 = isVideo && stream.isSimulcast && codec == "VP8" ? try? VP8PayloadDescriptor(packet.payload) : nil

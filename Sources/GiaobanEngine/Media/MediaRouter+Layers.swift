@@ -10,7 +10,7 @@ extension MediaRouter {
     }
 
     func chooseLayers(now: ContinuousClock.Instant, out: OutputQueue) {
-        for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty {
+        for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty && !stream.videoGated {
             for layer in stream.layers { layer.updateBitrate(now: now) }
             if stream.isSimulcast { stream.rank() }
             for subscriber in stream.subscribers where subscriber.setup.video != nil && subscriber.isReady {

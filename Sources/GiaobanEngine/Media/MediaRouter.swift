@@ -134,6 +134,30 @@ public final class MediaRouter {
         return true
     }
 
+    /// Holds back (or lets through) `stream`'s video for every subscriber because the room
+    /// forwards only its last-N speakers' video. Held back, subscribers stop at once; let
+    /// through, each resumes at the next keyframe (requested now), with no gap in its numbering.
+    /// False when there is no such stream.
+    @discardableResult
+    public func setVideoGated(stream: String, _ gated: Bool, now: ContinuousClock.Instant, out: OutputQueue) -> Bool {
+        guard let relay = streams[stream] else { return false }
+        guard relay.videoGated != gated else { return true }
+        relay.videoGated = gated
+        for subscriber in relay.subscribers where subscriber.setup.video != nil {
+            if gated {
+                subscriber.layer = -1
+                if !relay.isSimulcast { subscriber.targetLayer = 0 }
+            } else {
+                if relay.isSimulcast && subscriber.targetLayer < 0 { subscriber.targetLayer = relay.ranked.last ?? 0 }
+                requestKeyframe(relay, layer: subscriber.targetLayer, now: now, out: out)
+            }
+        }
+        return true
+    }
+
+    /// Streams whose video is held back by the last-N rule.
+    public func videoGatedStreams() -> [String] { streams.values.filter(\.videoGated).map(\.name).sorted() }
+
     /// One published stream's audio as the relay sees it.
     public struct AudioActivity: Sendable, Equatable {
         /// The stream.

@@ -106,6 +106,9 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var mixFramesPerSecond = 15
         /// `meetings.mix_video_kbps`: its VP8 bitrate.
         public var mixVideoKbps = 500
+        /// `meetings.last_n`: only the video of the last this-many speakers (plus the chair and
+        /// the spotlight) is forwarded in a room (0: everyone's).
+        public var lastN = 0
     }
 
     /// `[server]` settings.
@@ -153,6 +156,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
+        meetings.lastN = try reader.integer("meetings.last_n", default: meetings.lastN, in: 0...200)
         meetings.mixWidth = try reader.integer("meetings.mix_width", default: meetings.mixWidth, in: 64...1920) & ~1
         meetings.mixHeight = try reader.integer("meetings.mix_height", default: meetings.mixHeight, in: 64...1080) & ~1
         meetings.mixFramesPerSecond = try reader.integer("meetings.mix_fps", default: meetings.mixFramesPerSecond, in: 1...30)

@@ -38,6 +38,8 @@ public final class MeetingRooms: Sendable {
         var speakerTask: Task<Void, Never>?
         /// The audio mix, while someone is in mixed mode.
         var mix: MeetingMix?
+        /// Subjects who held the floor, most recent first (last-N video).
+        var recentSpeakers: [String] = []
     }
 
     let hub: Hub
@@ -51,11 +53,15 @@ public final class MeetingRooms: Sendable {
     let loudestAudio: Int
     /// Mixed mode's composed video.
     let mixVideo: VideoCompositor.Settings
+    /// Only the video of the last this-many speakers (plus the chair and the spotlight) is
+    /// forwarded (0: everyone's).
+    let lastN: Int
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
-                loudestAudio: Int = 3, mixVideo: VideoCompositor.Settings = .init()) {
+                loudestAudio: Int = 3, mixVideo: VideoCompositor.Settings = .init(), lastN: Int = 0) {
         self.mixVideo = mixVideo
+        self.lastN = lastN
         self.hub = hub
         self.sessions = sessions
         self.logger = logger
@@ -480,8 +486,12 @@ public final class MeetingRooms: Sendable {
                 return (nil, loudest)
             }
             room.speaker = subject
+            room.recentSpeakers.removeAll { $0 == subject }
+            room.recentSpeakers.insert(subject, at: 0)
+            if room.recentSpeakers.count > 64 { room.recentSpeakers.removeLast() }
             return (subject, loudest)
         }
+        if lastN > 0 { await applyLastN(id) }
         if loudestAudio > 0 {
             let gates = Self.audioGates(streams: activity.map(\.stream).filter { $0.hasPrefix(prefix) }, loudest: loudest,
                                         current: Dictionary(activity.map { ($0.stream, $0.gated) }, uniquingKeysWith: { a, _ in a }))
@@ -499,6 +509,47 @@ public final class MeetingRooms: Sendable {
 }
 
 extension MeetingRooms {
+    /// Holds back the video of every publishing participant who is not among the room's
+    /// last-N speakers, the chair or the spotlight; lets the others through.
+    func applyLastN(_ id: Int64) async {
+        let plan = rooms.withLock { all -> (publishing: [(subject: String, joinedAt: Int64)], recent: [String], always: Set<String>)? in
+            guard let room = all[id] else { return nil }
+            let publishing = room.participants.filter { $0.value.publishing != nil }.map { ($0.key, $0.value.joinedAt) }
+            var always = Set(room.participants.filter { $0.value.role == .chair || $0.value.role == .admin }.keys)
+            if let spotlight = room.spotlight { always.insert(spotlight) }
+            return (publishing, room.recentSpeakers, always)
+        }
+        guard let plan else { return }
+        let prefix = "m\(id)-"
+        let current = Set(await sessions.media.perform { router, _, _ in router.videoGatedStreams() }.filter { $0.hasPrefix(prefix) })
+        let gates = Self.videoGates(publishing: plan.publishing, recent: plan.recent, always: plan.always, lastN: lastN)
+        var changes: [(String, Bool)] = []
+        for (subject, gated) in gates {
+            let stream = Self.stream(meeting: id, subject: subject)
+            if current.contains(stream) != gated { changes.append((stream, gated)) }
+        }
+        guard !changes.isEmpty else { return }
+        let apply = changes
+        await sessions.media.perform { router, now, out in
+            for (stream, gated) in apply { router.setVideoGated(stream: stream, gated, now: now, out: out) }
+        }
+    }
+
+    /// Last-N: which publishing participants' video is held back. The N most recent speakers
+    /// are let through — topped up in joining order while fewer than N have spoken — and so
+    /// are `always` (the chair, the spotlight).
+    static func videoGates(publishing: [(subject: String, joinedAt: Int64)], recent: [String], always: Set<String>,
+                           lastN: Int) -> [String: Bool] {
+        let present = Set(publishing.map(\.subject))
+        var open = Array(recent.filter { present.contains($0) && !always.contains($0) }.prefix(lastN))
+        for candidate in publishing.sorted(by: { ($0.joinedAt, $0.subject) < ($1.joinedAt, $1.subject) })
+        where open.count < lastN && !always.contains(candidate.subject) && !open.contains(candidate.subject) {
+            open.append(candidate.subject)
+        }
+        let through = Set(open).union(always)
+        return Dictionary(uniqueKeysWithValues: publishing.map { ($0.subject, !through.contains($0.subject)) })
+    }
+
     /// The gate changes that forward only the `loudest` streams' audio: every other stream of
     /// the room is held back. Returns only streams whose gate must change.
     static func audioGates(streams: [String], loudest: [String], current: [String: Bool]) -> [String: Bool] {
