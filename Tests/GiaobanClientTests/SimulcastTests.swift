@@ -191,6 +191,9 @@ struct VideoGateTests {
         #expect(try exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 10 }, "\(watcher.stats)")
         #expect(publisher.stats.keyframesRequested > requestsBefore, "a keyframe was asked for at once")
         #expect(watcher.stats.decodeErrors == 0 && watcher.stats.framesIncomplete == 0, "\(watcher.stats)")
+        // The publisher's upstream as the room's roster shows it: known, and clean on loopback.
+        let upstream = await relay.media.perform { router, _, _ in router.upstreamQuality() }
+        #expect(upstream.map(\.stream) == ["gate"] && upstream[0].loss == 0 && upstream[0].jitterMilliseconds < 50, "\(upstream)")
         await relay.media.shutdown()
     }
 }

@@ -224,6 +224,19 @@ struct MeetingRoomAudioGateTests {
     }
 }
 
+@Suite("Meeting rooms: link quality in the roster")
+struct MeetingRoomLinkTests {
+    @Test("the roster goes out again only when a link changes noticeably")
+    func differs() {
+        let clean = RoomMessage.Link(loss: 0, jitter_ms: 2)
+        #expect(!MeetingRooms.differs(nil, nil))
+        #expect(MeetingRooms.differs(nil, clean) && MeetingRooms.differs(clean, nil))
+        #expect(!MeetingRooms.differs(clean, RoomMessage.Link(loss: 0.01, jitter_ms: 8)))
+        #expect(MeetingRooms.differs(clean, RoomMessage.Link(loss: 0.05, jitter_ms: 2)))
+        #expect(MeetingRooms.differs(clean, RoomMessage.Link(loss: 0, jitter_ms: 30)))
+    }
+}
+
 @Suite("Meeting rooms: last-N video")
 struct MeetingRoomLastNTests {
     let publishing: [(subject: String, joinedAt: Int64)] = [("officer", 1), ("a", 2), ("b", 3), ("c", 4), ("d", 5), ("e", 6)]

@@ -184,6 +184,29 @@ public final class MediaRouter {
         }
     }
 
+    /// How a publisher's link looks from the relay: its streams' loss and jitter over the
+    /// last report interval (about a second).
+    public struct UpstreamQuality: Sendable, Equatable {
+        /// The stream.
+        public var stream: String
+        /// The larger of the audio and video fractions lost (0–1).
+        public var loss: Double
+        /// The audio interarrival jitter in ms (video's when there is no audio).
+        public var jitterMilliseconds: Double
+    }
+
+    /// Every stream with a connected publisher, by name.
+    public func upstreamQuality() -> [UpstreamQuality] {
+        streams.values.compactMap { stream -> UpstreamQuality? in
+            guard let publisher = stream.publisher, publisher.connectedAt != nil else { return nil }
+            let videoLoss = stream.layers.map { Double($0.reception.lastFractionLost) / 256 }.max() ?? 0
+            let audioLoss = Double(stream.audioReception.lastFractionLost) / 256
+            let jitter = publisher.audioSSRC != 0 ? stream.audioReception.jitterUnits / 48
+                : (stream.layers.first?.reception.jitterUnits ?? 0) / 90
+            return UpstreamQuality(stream: stream.name, loss: max(videoLoss, audioLoss), jitterMilliseconds: jitter)
+        }.sorted { $0.stream < $1.stream }
+    }
+
     /// Every stream with a publisher, by name.
     public func audioActivity() -> [AudioActivity] {
         streams.values.filter { $0.publisher != nil }.map {

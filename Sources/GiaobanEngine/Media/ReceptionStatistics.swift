@@ -11,6 +11,11 @@ public struct ReceptionStatistics: Sendable {
     var receivedPrior: Int64 = 0
     var jitter: Double = 0
     var lastTransit: Double?
+    /// The fraction lost (0–255) of the last report interval.
+    public private(set) var lastFractionLost: UInt8 = 0
+
+    /// Interarrival jitter in RTP clock units.
+    public var jitterUnits: Double { jitter }
 
     /// Empty statistics.
     public init() {}
@@ -46,6 +51,7 @@ public struct ReceptionStatistics: Sendable {
         receivedPrior = received
         let lostInterval = expectedInterval - receivedInterval
         let fraction: UInt8 = expectedInterval <= 0 || lostInterval <= 0 ? 0 : UInt8(min(255, (lostInterval << 8) / expectedInterval))
+        lastFractionLost = fraction
         return ReceptionReportBlock(ssrc: ssrc, fractionLost: fraction, cumulativeLost: cumulativeLost,
                                     extendedHighestSequence: UInt32(truncatingIfNeeded: max(0, highest)),
                                     jitter: UInt32(jitter), lastSenderReport: lastSR, delaySinceLastSenderReport: delaySinceLastSR)

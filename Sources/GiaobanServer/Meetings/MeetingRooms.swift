@@ -27,6 +27,8 @@ public final class MeetingRooms: Sendable {
         var joinedAt: Int64
         /// `forwarded` (each stream as sent) or `mixed` (one mix-minus audio stream).
         var mixed = false
+        /// The publishing link as the relay sees it, refreshed every 2 s.
+        var link: RoomMessage.Link?
     }
 
     struct Room: Sendable {
@@ -40,6 +42,8 @@ public final class MeetingRooms: Sendable {
         var mix: MeetingMix?
         /// Subjects who held the floor, most recent first (last-N video).
         var recentSpeakers: [String] = []
+        /// Speaker ticks since the links were last read.
+        var ticksSinceLinks = 0
     }
 
     let hub: Hub
@@ -430,7 +434,7 @@ public final class MeetingRooms: Sendable {
                 people.append(RoomMessage.Roster.Entry(subject: subject, role: p.role.rawValue, audio_muted: p.audioMuted,
                                                        muted_by_chair: p.mutedByChair, hand: p.hand, publishing: p.publishing != nil,
                                                        stream: Self.stream(meeting: id, subject: subject), joined_at: p.joinedAt,
-                                                       mode: p.mixed ? "mixed" : "forwarded"))
+                                                       mode: p.mixed ? "mixed" : "forwarded", link: Nullable(p.link)))
             }
             people.sort { (a: RoomMessage.Roster.Entry, b: RoomMessage.Roster.Entry) -> Bool in
                 a.joined_at != b.joined_at ? a.joined_at < b.joined_at : a.subject < b.subject
@@ -492,6 +496,7 @@ public final class MeetingRooms: Sendable {
             return (subject, loudest)
         }
         if lastN > 0 { await applyLastN(id) }
+        await refreshLinks(id)
         if loudestAudio > 0 {
             let gates = Self.audioGates(streams: activity.map(\.stream).filter { $0.hasPrefix(prefix) }, loudest: loudest,
                                         current: Dictionary(activity.map { ($0.stream, $0.gated) }, uniquingKeysWith: { a, _ in a }))
@@ -509,6 +514,45 @@ public final class MeetingRooms: Sendable {
 }
 
 extension MeetingRooms {
+    /// Every 2 s, reads each publishing participant's upstream loss and jitter from the relay;
+    /// the roster goes out again when one changed noticeably (2 % loss, 10 ms jitter).
+    func refreshLinks(_ id: Int64) async {
+        let due = rooms.withLock { all -> Bool in
+            guard var room = all[id] else { return false }
+            room.ticksSinceLinks += 1
+            let due = speakerTick * room.ticksSinceLinks >= .seconds(2)
+            if due { room.ticksSinceLinks = 0 }
+            all[id] = room
+            return due
+        }
+        guard due else { return }
+        let prefix = "m\(id)-"
+        let quality = await sessions.media.perform { router, _, _ in router.upstreamQuality() }.filter { $0.stream.hasPrefix(prefix) }
+        let byStream = Dictionary(quality.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
+        let changed = rooms.withLock { all -> Bool in
+            guard var room = all[id] else { return false }
+            var changed = false
+            for (subject, seat) in room.participants {
+                let q = byStream[Self.stream(meeting: id, subject: subject)]
+                let link = q.map { RoomMessage.Link(loss: ($0.loss * 1000).rounded() / 1000, jitter_ms: ($0.jitterMilliseconds * 10).rounded() / 10) }
+                if Self.differs(seat.link, link) { changed = true }
+                room.participants[subject]?.link = link
+            }
+            all[id] = room
+            return changed
+        }
+        if changed { broadcastRoster(id) }
+    }
+
+    /// True when two link readings differ enough to tell everyone.
+    static func differs(_ a: RoomMessage.Link?, _ b: RoomMessage.Link?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return false
+        case (let a?, let b?): return abs(a.loss - b.loss) >= 0.02 || abs(a.jitter_ms - b.jitter_ms) >= 10
+        default: return true
+        }
+    }
+
     /// Holds back the video of every publishing participant who is not among the room's
     /// last-N speakers, the chair or the spotlight; lets the others through.
     func applyLastN(_ id: Int64) async {
@@ -586,6 +630,14 @@ enum RoomMessage {
         let mode: String
     }
 
+    /// A participant's upstream as the relay sees it.
+    struct Link: Encodable, Sendable, Equatable {
+        /// Fraction of packets lost in the last second (0–1).
+        let loss: Double
+        /// Interarrival jitter in ms.
+        let jitter_ms: Double
+    }
+
     /// Simulcast layer names and their rank (0 = lowest).
     static let layers = ["low", "medium", "high"]
 
@@ -609,6 +661,8 @@ enum RoomMessage {
             let joined_at: Int64
             /// `forwarded` or `mixed`.
             let mode: String
+            /// The publishing link's loss and jitter as the relay sees them, null before any.
+            let link: Nullable<Link>
         }
         let type = "roster"
         let participants: [Entry]
