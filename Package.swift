@@ -76,7 +76,11 @@ let package = Package(
         // MARK: Client
         .target(
             name: "GiaobanClient",
-            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanEngine", "CUDPBatch", "GiaobanUDP"],
+            dependencies: [
+                "GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanEngine", "CUDPBatch", "GiaobanUDP",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 
