@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "GiaobanStoreTests",
             dependencies: [
-                "GiaobanStore", "GiaobanServer", "GiaobanCrypto",
+                "GiaobanStore", "GiaobanServer", "GiaobanCrypto", "GiaobanClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],
