@@ -50,6 +50,8 @@ public final class RoomEndpoint: Sendable {
         var publishesPosted = 0
         var failures = 0
         var lastFailure: String?
+        /// When a failed publish ("") or watch (the participant) may be tried again.
+        var retryAt: [String: ContinuousClock.Instant] = [:]
         var task: Task<Void, Never>?
         var stopping = false
     }
@@ -137,7 +139,7 @@ public final class RoomEndpoint: Sendable {
     private func reconcile() async {
         let media = loop.current
         let (posted, watching, opened) = state.withLock { ($0.publishesPosted, $0.watching, $0.connectionsOpened) }
-        if settings.publish {
+        if settings.publish, room.view.role != "observer", mayTry("") {
             if posted == 0 || (media.publishers == posted && media.publisherEnded != nil) { await publish() }
         }
         let wanted = settings.watch.participants(in: room.view)
@@ -149,7 +151,8 @@ public final class RoomEndpoint: Sendable {
                 state.withLock { _ = $0.watching.remove(participant) }
             }
         }
-        for participant in wanted.sorted() where !state.withLock({ $0.watching.contains(participant) || $0.stopping }) {
+        for participant in wanted.sorted() where mayTry(participant)
+            && !state.withLock({ $0.watching.contains(participant) || $0.stopping }) {
             await watch(participant)
         }
     }
@@ -178,7 +181,7 @@ public final class RoomEndpoint: Sendable {
             loop.post(.publish(publisher))
             state.withLock { $0.publishesPosted += 1 }
         } catch {
-            failed("publish: \(error)")
+            failed("", "publish: \(error)")
         }
     }
 
@@ -196,14 +199,20 @@ public final class RoomEndpoint: Sendable {
                 $0.connectionsOpened[participant, default: 0] += 1
             }
         } catch {
-            failed("watch \(participant): \(error)")
+            failed(participant, "watch \(participant): \(error)")
         }
     }
 
-    private func failed(_ reason: String) {
+    /// Counts a failure of publishing ("") or watching `what`; it is tried again in a second.
+    private func failed(_ what: String, _ reason: String) {
         state.withLock {
             $0.failures += 1
             $0.lastFailure = reason
+            $0.retryAt[what] = .now + .seconds(1)
         }
+    }
+
+    private func mayTry(_ what: String) -> Bool {
+        state.withLock { s in s.retryAt[what].map { ContinuousClock.now >= $0 } ?? true }
     }
 }
