@@ -101,6 +101,13 @@ public final class RoomClient: Sendable {
         if go { open() }
     }
 
+    /// Drops the current socket as a network failure would (for drills and tests); the
+    /// client then reconnects as after any loss.
+    public func dropConnection() {
+        let task = state.withLock { $0.tasks[$0.generation] }
+        task?.cancel()
+    }
+
     /// Leaves the room: closes the socket normally; the server gives up the seat.
     public func leave() {
         let outbox = state.withLock { s -> AsyncStream<String>.Continuation? in
