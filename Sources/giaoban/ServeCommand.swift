@@ -73,7 +73,8 @@ struct Serve: AsyncParsableCommand {
         try await ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
                                                            rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger,
-                                                                               loudestAudio: settings.meetings.loudestAudio)),
+                                                                               loudestAudio: settings.meetings.loudestAudio,
+                                                                               seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
                                            logger: logger).runService()
         escalation.cancel()
         await media.shutdown()

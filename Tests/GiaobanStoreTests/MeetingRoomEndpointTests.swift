@@ -160,18 +160,20 @@ struct MeetingRoomEndpointTests {
         #expect(roster.filter { $0.subject == "xa-10" }.count == 1, "no duplicate seat")
         #expect(roster.first { $0.subject == "xa-10" } == seat, "the same seat: joined_at and publishing unchanged")
         #expect(moving.status.room.ended == nil)
-        // xa-11's socket drops: the server gives its seat up at once; the client reconnects by
-        // itself with the same token, is seated again and publishes again; no duplicate.
-        let dropped = all["xa-11"]!
-        dropped.room.dropConnection()
-        try await eventually("xa-11 seated again and publishing") {
-            dropped.status.room.joins == 2 && dropped.status.media.publishers == 2
-                && chair.status.room.participant("xa-11")?.publishing == true
-        }
+        // xa-02's socket drops (the chair muted it): the server keeps the seat for a while; the
+        // client reconnects by itself with the same token and finds the same seat, still muted,
+        // its stream still published (no new publish), no duplicate.
+        let mutedSeat = try #require(chair.status.room.participant("xa-02"))
+        #expect(mutedSeat.mutedByChair && mutedSeat.publishing)
+        muted.room.dropConnection()
+        try await eventually("xa-02 seated again") { muted.status.room.joins == 2 && muted.status.room.rosterUpdates > 0 }
+        try await eventually("xa-02's roster after the reconnect") { muted.status.room.me == mutedSeat }
         let afterDrop = chair.status.room.participants
         #expect(afterDrop.count == 19)
-        #expect(afterDrop.filter { $0.subject == "xa-11" }.count == 1, "no duplicate seat")
-        #expect(dropped.status.room.ended == nil)
+        #expect(afterDrop.filter { $0.subject == "xa-02" } == [mutedSeat], "the same seat, once")
+        #expect(muted.status.room.mutedByChair, "a dropped socket does not undo the chair's mute")
+        #expect(muted.status.media.publishers == 1, "the published stream was kept")
+        #expect(muted.status.room.ended == nil)
 
         for (subject, e) in all where e.status.failures > 0 {
             print("\(subject): \(e.status.failures) failed attempts (retried), last: \(e.status.lastFailure ?? "")")

@@ -59,7 +59,9 @@ final class RoomClient: Sendable {
         throw TimeoutError(seconds: 5)
     }
 
+    /// Leaves the room (the seat is given up at once) and closes the socket.
     func finish() async {
+        send.yield(#"{"type": "leave"}"#)
         send.finish()
         _ = try? await task.withLock { $0 }?.value
     }

@@ -62,6 +62,7 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
     socket,
     watching,
     raiseHand: (raised) => send({ type: "hand", raised }),
-    leave: () => { for (const pc of watching.values()) pc.close(); socket.close(1000); },
+    // "leave" gives the seat up at once; a socket that just drops keeps it for a reconnect.
+    leave: () => { for (const pc of watching.values()) pc.close(); send({ type: "leave" }); socket.close(1000); },
   };
 }

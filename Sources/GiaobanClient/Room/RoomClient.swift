@@ -101,20 +101,29 @@ public final class RoomClient: Sendable {
         if go { open() }
     }
 
-    /// Drops the current socket as a network failure would (for drills and tests); the
-    /// client then reconnects as after any loss.
+    /// Drops the current socket as a network failure would, without `leave` or a close
+    /// handshake (for drills and tests); the client then reconnects as after any loss.
     public func dropConnection() {
-        let task = state.withLock { $0.tasks[$0.generation] }
-        task?.cancel()
+        let outbox = state.withLock { $0.outbox }
+        outbox?.yield(Self.dropMarker)
     }
 
-    /// Leaves the room: closes the socket normally; the server gives up the seat.
+    /// What `dropConnection()` puts in the outbox: the socket is torn down when it comes out.
+    static let dropMarker = "\u{0}drop"
+
+    struct Dropped: Error, CustomStringConvertible {
+        var description: String { "the connection was dropped" }
+    }
+
+    /// Leaves the room: sends `leave` (the server gives the seat up at once, where a socket
+    /// that merely closes keeps it a while for a reconnect), then closes the socket.
     public func leave() {
         let outbox = state.withLock { s -> AsyncStream<String>.Continuation? in
             s.stopped = true
             if s.view.ended == nil { s.view.ended = "left" }
             return s.outbox
         }
+        outbox?.yield(#"{"type":"leave"}"#)
         outbox?.finish()
         sink.finish()
     }
@@ -208,7 +217,10 @@ public final class RoomClient: Sendable {
                 inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await text in outbox { try await outbound.write(.text(text)) }
+                        for await text in outbox {
+                            if text == Self.dropMarker { throw Dropped() }
+                            try await outbound.write(.text(text))
+                        }
                         try await outbound.close(.normalClosure, reason: "leaving")
                     }
                     group.addTask {
@@ -295,6 +307,7 @@ public final class RoomClient: Sendable {
                 s.view.spotlight = message.spotlight
                 s.view.speaker = message.speaker
                 s.view.rosterUpdates += 1
+                if let me = s.view.me { s.view.mutedByChair = me.mutedByChair }
                 event = .roster
             case "speaker":
                 guard let who = message.participant else { return }

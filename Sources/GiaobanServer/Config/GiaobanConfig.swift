@@ -99,6 +99,8 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `meetings.loudest_audio`: only this many of the loudest participants' audio is
         /// forwarded in a room (0: everyone's).
         public var loudestAudio = 3
+        /// `meetings.seat_grace_s`: how long a seat whose socket dropped waits for a reconnect.
+        public var seatGraceSeconds = 15
     }
 
     /// `[server]` settings.
@@ -146,6 +148,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
+        meetings.seatGraceSeconds = try reader.integer("meetings.seat_grace_s", default: meetings.seatGraceSeconds, in: 0...600)
         hub.directoryFile = try reader.string("hub.directory_file", default: hub.directoryFile)
         hub.routingRadiusM = try reader.integer("hub.routing_radius_m", default: hub.routingRadiusM, in: 0...100_000)
         hub.ackTimeoutS = try reader.integer("hub.ack_timeout_s", default: hub.ackTimeoutS, in: 1...86_400)

@@ -24,6 +24,8 @@ public final class MeetingRooms: Sendable {
         var hand = false
         var publishing: String?
         var joinedAt: Int64
+        /// The socket closed without `leave`: the seat waits `seatGrace` for a reconnect.
+        var disconnected = false
     }
 
     struct Room: Sendable {
@@ -44,15 +46,20 @@ public final class MeetingRooms: Sendable {
     let speakerTick: Duration
     /// How many of the loudest participants' audio is forwarded (0: everyone's).
     let loudestAudio: Int
+    /// How long a seat whose socket dropped (closed without `leave`) is kept for a reconnect.
+    let seatGrace: Duration
+    /// Connections that sent `leave`: their close gives the seat up at once.
+    private let leaving = Mutex<Set<Int>>([])
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
-                loudestAudio: Int = 3) {
+                loudestAudio: Int = 3, seatGrace: Duration = .seconds(15)) {
         self.hub = hub
         self.sessions = sessions
         self.logger = logger
         self.speakerTick = speakerTick
         self.loudestAudio = loudestAudio
+        self.seatGrace = seatGrace
     }
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
@@ -92,6 +99,7 @@ public final class MeetingRooms: Sendable {
             let replaced = room.participants[claims.sub] != nil
             var seat = room.participants[claims.sub] ?? Participant(role: claims.role, connection: connection, joinedAt: now)
             seat.connection = connection
+            seat.disconnected = false
             room.participants[claims.sub] = seat
             all[id] = room
             return (true, replaced)
@@ -117,11 +125,29 @@ public final class MeetingRooms: Sendable {
             hub.events.unsubscribe(channel: Self.channel(id), id: roomSub)
             hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub)
         }
+        var failure: (any Error)?
+        do {
+            try await relay(roomMailbox, ownMailbox, inbound, outbound, meeting: id, claims: claims, connection: connection)
+        } catch {
+            failure = error
+        }
+        if leaving.withLock({ $0.remove(connection) != nil }) {
+            await leave(meeting: id, subject: claims.sub, connection: connection)
+        } else {
+            await hold(meeting: id, subject: claims.sub, connection: connection)
+        }
+        if let failure { throw failure }
+    }
+
+    /// Carries one socket: room and own messages out, requests in, until either side ends.
+    func relay(_ roomMailbox: AsyncStream<String>, _ ownMailbox: AsyncStream<String>, _ inbound: WebSocketInboundStream,
+               _ outbound: WebSocketOutboundWriter, meeting id: Int64, claims: TokenClaims, connection: Int) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for await text in roomMailbox { try await outbound.write(.text(text)) } }
             group.addTask {
                 for await text in ownMailbox {
                     try await outbound.write(.text(text))
+                    if text.contains(#""type":"ended""#) { self.leaving.withLock { _ = $0.insert(connection) } }
                     if text.contains(#""type":"replaced""#) || text.contains(#""type":"ended""#) {
                         try await outbound.close(.normalClosure, reason: "replaced or ended")
                         return
@@ -142,13 +168,31 @@ public final class MeetingRooms: Sendable {
             try await group.next()
             group.cancelAll()
         }
-        await leave(meeting: id, subject: claims.sub, connection: connection)
     }
 
-    /// Removes the participant if this connection still holds its seat.
-    func leave(meeting id: Int64, subject: String, connection: Int) async {
+    /// A socket closed without `leave` (a network drop): the seat, its published stream, hand
+    /// and mute wait `seatGrace` for the same subject to connect again, then are given up.
+    func hold(meeting id: Int64, subject: String, connection: Int) async {
+        let held = rooms.withLock { all -> Bool in
+            guard all[id]?.participants[subject]?.connection == connection else { return false }
+            all[id]?.participants[subject]?.disconnected = true
+            return true
+        }
+        guard held else { return }
+        logger.info("room connection dropped; seat kept", metadata: ["meeting": "\(id)", "subject": "\(subject)", "for": "\(seatGrace)"])
+        let grace = seatGrace
+        Task { [weak self] in
+            try? await Task.sleep(for: grace)
+            await self?.leave(meeting: id, subject: subject, connection: connection, onlyIfDisconnected: true)
+        }
+    }
+
+    /// Removes the participant if this connection still holds its seat (and, with
+    /// `onlyIfDisconnected`, nobody reconnected to it).
+    func leave(meeting id: Int64, subject: String, connection: Int, onlyIfDisconnected: Bool = false) async {
         let left = rooms.withLock { all -> (left: Bool, publishing: String?) in
-            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection else { return (false, nil) }
+            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection,
+                  seat.disconnected || !onlyIfDisconnected else { return (false, nil) }
             room.participants.removeValue(forKey: subject)
             room.detector.remove(Self.stream(meeting: id, subject: subject))
             if room.spotlight == subject { room.spotlight = nil }
@@ -182,6 +226,9 @@ public final class MeetingRooms: Sendable {
         switch message.type {
         case "ping":
             return #"{"type":"pong"}"#
+        case "leave":
+            leaving.withLock { _ = $0.insert(connection) }
+            return #"{"type":"bye"}"#
         case "mute":
             guard let muted = message.audio else { return HubMessage.error(#"mute needs "audio": true or false"#) }
             update(id) { $0.participants[claims.sub]?.audioMuted = muted }
