@@ -28,6 +28,9 @@ struct MeetingRoomEndpointTests {
     /// silent (−127 dBov, voice flag off). Every commune watches the chair and the active
     /// speaker; the chair watches the speaker and xa-01…xa-04, which is where the K loudest
     /// (K = 3) rule is checked in received audio packets, beside the relay's gate flags.
+    /// Then the chair mutes xa-02, xa-19 and xa-20 leave, xa-10 reconnects by taking its seat
+    /// over (new socket first), and xa-02's socket is dropped outright (it reconnects by itself
+    /// within the server's seat grace). Every wait is bounded; measurement windows are 2 s.
     @Test("20 endpoints and a chair: chair and speaker video everywhere, K loudest audio, chair mute, leaves, reconnects",
           .timeLimit(.minutes(2)))
     func twentyEndpoints() async throws {
