@@ -78,7 +78,11 @@ let package = Package(
         // MARK: Client
         .target(
             name: "GiaobanClient",
-            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanEngine", "CUDPBatch", "GiaobanUDP"],
+            dependencies: [
+                "GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanEngine", "CUDPBatch", "GiaobanUDP",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 
@@ -134,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "GiaobanStoreTests",
             dependencies: [
-                "GiaobanStore", "GiaobanServer", "GiaobanCrypto",
+                "GiaobanStore", "GiaobanServer", "GiaobanCrypto", "GiaobanClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],

@@ -1,5 +1,4 @@
 public import GiaobanCrypto
-import GiaobanICE
 public import GiaobanWire
 
 /// Drives a `ClientPeer` over one `UDPSocket`: sends what the peer queues to the relay's
@@ -36,21 +35,15 @@ public final class ClientConnection {
     public static func join(_ whip: WHIPClient, stream: String, mode: ClientOffer.Mode, context: DTLSContext,
                             host: String = "127.0.0.1", timeout: Duration = .seconds(10),
                             videoCodec: String = "VP8", simulcastRIDs: [String] = []) throws(ClientError) -> (ClientConnection, WHIPSession) {
-        let socket = try UDPSocket(host: host)
-        let ice = ICECredentials.random()
-        var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
-        if mode != .watch {
-            offer.videoCodecs = [videoCodec]
-            offer.simulcastRIDs = simulcastRIDs
-        }
-        let session = mode == .watch ? try whip.watch(stream: stream, offer: offer.sdp) : try whip.publish(stream: stream, offer: offer.sdp)
-        let peer = try ClientPeer(localICE: ice, context: context, answer: session.answer, now: .now, connectTimeout: timeout)
-        let connection = ClientConnection(socket: socket, peer: peer)
-        do throws(ClientError) { try connection.connect() } catch {
+        let pending = try PendingConnection(mode: mode, context: context, host: host, videoCodec: videoCodec,
+                                            simulcastRIDs: simulcastRIDs)
+        let session = mode == .watch ? try whip.watch(stream: stream, offer: pending.sdp) : try whip.publish(stream: stream, offer: pending.sdp)
+        do throws(ClientError) {
+            return (try pending.connect(answer: session.answer, timeout: timeout), session)
+        } catch {
             try? whip.end(session)
             throw error
         }
-        return (connection, session)
     }
 
     /// Sends the first check and runs ICE and DTLS until the peer is connected; throws the

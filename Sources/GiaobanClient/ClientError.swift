@@ -23,6 +23,8 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
         case notConnected
         /// A media file could not be read, written or understood.
         case file
+        /// An encoder or decoder could not be set up.
+        case codec
     }
 
     /// Which step failed.

@@ -8,7 +8,9 @@ public import GiaobanWire
 /// `a=setup:actpass` (RFC 8842 §5), Opus (RFC 7587) and VP8 (RFC 7741) or VP9 (RFC 9628) with NACK, PLI
 /// and FIR feedback (RFC 4585, RFC 5104).
 ///
-/// A publishing offer is `sendonly` and announces its SSRCs; a watching offer is `recvonly`.
+/// A publishing offer is `sendonly`, announces its SSRCs and offers the client-to-mixer audio
+/// level header extension (RFC 6464, `a=extmap`, RFC 8285 §8) so the relay can tell who
+/// speaks; a watching offer is `recvonly`.
 public struct ClientOffer: Sendable {
     /// Which way media flows.
     public enum Mode: Sendable, Equatable {
@@ -24,6 +26,8 @@ public struct ClientOffer: Sendable {
     public static let vp8PayloadType: UInt8 = 96
     /// The VP9 payload type offered (Chromium's choice, profile 0).
     public static let vp9PayloadType: UInt8 = 98
+    /// The extension ID offered for the RFC 6464 audio level (one-byte form, RFC 8285 §4.2).
+    public static let audioLevelExtensionID: UInt8 = 1
     /// A host candidate's priority: type preference 126, local preference 65535,
     /// component 1 (RFC 8445 §5.1.2.1).
     public static let hostPriority: UInt32 = 2_130_706_431
@@ -113,6 +117,9 @@ public struct ClientOffer: Sendable {
         if publishing { m.attributes.append(SDPAttribute("msid", "\(cname) \(cname)-\(kind)")) }
         m.attributes.append(SDPAttribute("rtcp-mux"))
         m.attributes.append(SDPAttribute("rtcp-rsize"))
+        if kind == "audio" && publishing {
+            m.append(SDPExtMap(id: UInt16(Self.audioLevelExtensionID), uri: SDPExtensionURI.audioLevel))
+        }
         if kind == "audio" {
             m.addCodec(SDPCodec(payloadType: Self.opusPayloadType, encodingName: "opus", clockRate: 48_000, channels: 2,
                                 parameters: [SDPParameter("minptime", "10"), SDPParameter("useinbandfec", "1")]))

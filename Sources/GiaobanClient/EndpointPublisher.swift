@@ -4,7 +4,8 @@ import GiaobanWire
 /// A commune endpoint's sending side over a connected `ClientConnection`: a synthetic
 /// camera (`TestPattern`, VP8 or VP9) and microphone (`ToneGenerator`, Opus 20 ms with
 /// in-band FEC) or files (`VideoSource`, `AudioSource`), sent as RTP with the negotiated
-/// payload types and the SSRCs of the offer (RTP clocks: 90 kHz video, RFC 7741 §4.1;
+/// payload types and the SSRCs of the offer; audio carries each frame's RFC 6464 level when
+/// the answer accepted the extension (RTP clocks: 90 kHz video, RFC 7741 §4.1;
 /// 48 kHz audio, RFC 7587 §4.1).
 ///
 /// Answers PLI and FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) with a keyframe and Generic NACK
@@ -27,6 +28,10 @@ public final class EndpointPublisher {
         public var framesPerSecond = 30
         /// The tone's frequency in Hz.
         public var toneFrequency = 440.0
+        /// The tone's RMS level in dBov (−127 for silence); nil for the generator's default.
+        public var toneLevel: Double?
+        /// The header extension ID for the RFC 6464 audio level the answer accepted; nil: none sent.
+        public var audioLevelExtensionID: UInt8?
         /// The audio SSRC announced in the offer.
         public var audioSSRC: UInt32
         /// The video SSRC announced in the offer.
@@ -116,7 +121,7 @@ public final class EndpointPublisher {
         self.settings = settings
         if case .ivf = video, settings.codec != .vp8 { throw CodecError(.badSetting, "IVF input is sent as is: VP8 only") }
         layers = try SentVideoLayer.layers(settings, source: video)
-        self.audio = try AudioFeed(audio, toneFrequency: settings.toneFrequency)
+        self.audio = try AudioFeed(audio, toneFrequency: settings.toneFrequency, toneLevel: settings.toneLevel)
     }
 
     /// Sends until `deadline` or until the connection ends, calling `report` once a second.
@@ -164,9 +169,12 @@ public final class EndpointPublisher {
     }
 
     private func sendAudio() throws(CodecError) -> Int {
-        let (packet, samples) = try audio.next()
-        let header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
+        let (packet, samples, level) = try audio.next()
+        var header = RTPPacketBuilder(payloadType: settings.audioPayloadType, sequenceNumber: audioSequence,
                                       timestamp: audioTimestamp, ssrc: settings.audioSSRC)
+        if let id = settings.audioLevelExtensionID, let level {  // RFC 6464 §4: one byte, V and level
+            header.extensions = RTPHeaderExtensionBuilder(elements: [.init(id: id, data: [level.byte])])
+        }
         packet.withUnsafeBytes { send(header, payload: $0, cache: nil) }
         sentAudio.packets &+= 1
         sentAudio.octets &+= UInt32(truncatingIfNeeded: packet.count)

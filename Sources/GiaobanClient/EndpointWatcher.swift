@@ -19,6 +19,8 @@ public final class EndpointWatcher {
     public struct Stats: Sendable, Codable, Equatable {
         /// RTP packets received.
         public var packetsReceived = 0
+        /// Of those, audio packets.
+        public var audioPackets = 0
         /// SRTP bytes received.
         public var bytesReceived = 0
         /// SRTCP bytes sent (reports, NACK, PLI).
@@ -257,6 +259,7 @@ public final class EndpointWatcher {
             }
         } else if packet.payloadType == audioPayloadType {
             count(length)
+            stats.audioPackets += 1
             audioSSRC = packet.ssrc
             audioReception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp, arrival: seconds * 48_000)
             audioBuffer.insert(packet, now: now)

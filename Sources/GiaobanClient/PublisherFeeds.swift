@@ -1,4 +1,5 @@
 public import GiaobanCodecs
+import GiaobanWire
 
 /// Where a publisher's pictures come from.
 public enum VideoSource {
@@ -86,10 +87,11 @@ final class AudioFeed {
     private var tone: ToneGenerator
     private let encoder: OpusAudioEncoder?
 
-    /// Prepares the encoder when the source needs one (20 ms frames, in-band FEC on).
-    init(_ source: AudioSource, toneFrequency: Double) throws(CodecError) {
+    /// Prepares the encoder when the source needs one (20 ms frames, in-band FEC on); the
+    /// tone is at `toneLevel` dBov when given, else at the generator's default amplitude.
+    init(_ source: AudioSource, toneFrequency: Double, toneLevel: Double? = nil) throws(CodecError) {
         self.source = source
-        tone = ToneGenerator(frequency: toneFrequency)
+        tone = toneLevel.map { ToneGenerator(frequency: toneFrequency, dBov: $0) } ?? ToneGenerator(frequency: toneFrequency)
         switch source {
         case .tone:
             encoder = try OpusAudioEncoder(channels: 1, application: .audio, bitrate: 32_000, fec: true, expectedLossPercent: 10)
@@ -101,19 +103,21 @@ final class AudioFeed {
         }
     }
 
-    /// The next packet and the 48 kHz samples it lasts.
-    func next() throws(CodecError) -> (data: [UInt8], samples: Int) {
+    /// The next packet, the 48 kHz samples it lasts, and its RFC 6464 level measured on the
+    /// PCM it was encoded from (nil for pre-encoded input: no PCM to measure).
+    func next() throws(CodecError) -> (data: [UInt8], samples: Int, level: AudioLevelExtension?) {
         switch source {
         case .tone:
-            return (try encoder!.encode(tone.nextFrame()), OpusFormat.samplesPerFrame)
+            let pcm = tone.nextFrame()
+            return (try encoder!.encode(pcm), OpusFormat.samplesPerFrame, AudioLevelExtension(measuring: pcm))
         case .wav(var reader):
             let pcm = reader.nextFrame()
             source = .wav(reader)
-            return (try encoder!.encode(pcm), OpusFormat.samplesPerFrame)
+            return (try encoder!.encode(pcm), OpusFormat.samplesPerFrame, AudioLevelExtension(measuring: pcm))
         case .oggOpus(var reader):
             let packet = reader.next()
             source = .oggOpus(reader)
-            return packet
+            return (packet.data, packet.samples, nil)
         }
     }
 }

@@ -28,6 +28,9 @@ public struct RelayAnswer: Sendable, Equatable {
     public var audio: Track?
     /// The accepted video section, if any.
     public var video: Track?
+    /// The ID the relay accepted for the RFC 6464 audio level in what we send; nil when it
+    /// did not accept the extension (RFC 8285 §5: an answer lists only what it accepts).
+    public var audioLevelExtensionID: UInt8?
 
     /// Reads an answer; throws `.badAnswer` when something the client needs is missing.
     public init(_ answer: SessionDescription) throws(ClientError) {
@@ -50,7 +53,10 @@ public struct RelayAnswer: Sendable, Equatable {
         for m in answer.media where !m.isRejected {
             guard let codec = m.codecs.first(where: { !$0.isRTX }) else { continue }
             let track = Track(payloadType: codec.payloadType, codec: codec.encodingName, ssrc: m.ssrcs.first ?? 0)
-            if m.media == "audio", audio == nil { audio = track }
+            if m.media == "audio", audio == nil {
+                audio = track
+                audioLevelExtensionID = m.extMapID(for: SDPExtensionURI.audioLevel).flatMap { $0 <= 14 ? UInt8($0) : nil }
+            }
             if m.media == "video", video == nil { video = track }
         }
     }

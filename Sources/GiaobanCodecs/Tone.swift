@@ -19,6 +19,13 @@ public struct ToneGenerator: Sendable {
         self.amplitude = amplitude
     }
 
+    /// Creates a tone of `frequency` Hz whose RMS level is `dBov` (RFC 6464 §3: 0 dBov is
+    /// the RMS of a full-scale square wave, so a full-scale sine is about −3 dBov). Levels
+    /// below about −96 dBov round to digital silence; above −3 dBov the sine is clipped to full scale.
+    public init(frequency: Double, dBov: Double) {
+        self.init(frequency: frequency, amplitude: min(1, 2.0.squareRoot() * pow(10, dBov / 20)))
+    }
+
     /// The next 20 ms (960 samples).
     public mutating func nextFrame() -> [Int16] {
         let n = OpusFormat.samplesPerFrame

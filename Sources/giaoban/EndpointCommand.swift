@@ -4,25 +4,17 @@ import GiaobanClient
 import GiaobanCrypto
 
 /// `giaoban endpoint`: a commune endpoint without camera or microphone, for checking a
-/// relay end to end: `publish` sends a synthetic picture and tone, `watch` receives and checks.
+/// relay end to end: `publish` sends a synthetic picture and tone, `watch` receives and checks,
+/// `join` takes a seat in a meeting room and does both over the room's socket.
 struct Endpoint: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Publish a synthetic stream to a relay, or watch one, and report what flowed.",
-        subcommands: [EndpointPublish.self, EndpointWatch.self]
+        abstract: "Publish a synthetic stream to a relay, watch one, or join a meeting room, and report what flowed.",
+        subcommands: [EndpointPublish.self, EndpointWatch.self, EndpointJoin.self]
     )
 }
 
-/// Options both endpoint commands take.
-struct EndpointOptions: ParsableArguments {
-    @Option(help: "The relay's control plane, e.g. http://127.0.0.1:8080.")
-    var url = "http://127.0.0.1:8080"
-
-    @Option(help: "The stream name.")
-    var stream: String
-
-    @Option(help: "The bearer token (see `giaoban token`).")
-    var token: String?
-
+/// Options every endpoint command takes: how long to run and how to report.
+struct OutputOptions: ParsableArguments {
     @Option(help: "Seconds to run.")
     var duration: Double = 10
 
@@ -31,7 +23,6 @@ struct EndpointOptions: ParsableArguments {
 
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
-        guard !stream.isEmpty, !stream.contains("/") else { throw ValidationError("--stream must be a name without '/'") }
     }
 
     /// Prints a status line: to stdout, or to stderr when stdout carries JSON.
@@ -49,6 +40,29 @@ struct EndpointOptions: ParsableArguments {
         } else {
             for (key, value) in fields { print("\(key): \(value)") }
         }
+    }
+}
+
+/// Options the WHIP/WHEP endpoint commands take.
+struct EndpointOptions: ParsableArguments {
+    @Option(help: "The relay's control plane, e.g. http://127.0.0.1:8080.")
+    var url = "http://127.0.0.1:8080"
+
+    @Option(help: "The stream name.")
+    var stream: String
+
+    @Option(help: "The bearer token (see `giaoban token`).")
+    var token: String?
+
+    @OptionGroup var output: OutputOptions
+
+    var duration: Double { output.duration }
+    var json: Bool { output.json }
+    func status(_ line: String) { output.status(line) }
+    func summary(_ fields: [(String, any Sendable)]) { output.summary(fields) }
+
+    func validate() throws {
+        guard !stream.isEmpty, !stream.contains("/") else { throw ValidationError("--stream must be a name without '/'") }
     }
 
     /// Joins the stream, turning each client failure into one line an operator can act on.

@@ -12,6 +12,67 @@ struct EndpointPublish: ParsableCommand {
 
     @OptionGroup var options: EndpointOptions
 
+    @OptionGroup var media: PublishOptions
+
+    func run() throws {
+        let (videoSource, audioSource, described) = try media.sources()
+        let size = media.size(of: videoSource)
+        let audioSSRC = UInt32.random(in: 1...UInt32.max), videoSSRC = UInt32.random(in: 1...UInt32.max)
+        let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
+        do {
+            (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC),
+                                                           videoCodec: media.codec.uppercased())
+        } catch let failure as EndpointFailure {
+            throw fail(failure)
+        }
+        defer {
+            connection.close()
+            try? whip.end(session)
+        }
+        var settings = EndpointPublisher.Settings(audioSSRC: audioSSRC, videoSSRC: videoSSRC)
+        media.apply(to: &settings)
+        settings.accept(session.answer)
+        let publisher: EndpointPublisher
+        do { publisher = try EndpointPublisher(connection: connection, settings: settings, video: videoSource, audio: audioSource) } catch {
+            throw fail(EndpointFailure("cannot start the encoders: \(error)"))
+        }
+        options.status("publishing '\(options.stream)' to \(options.url): \(described), \(media.codec.uppercased()) \(media.bitrate) kbit/s \(media.fps) fps")
+        let start = ContinuousClock.now
+        var previous = EndpointPublisher.Stats()
+        do {
+            try publisher.run(until: start + .milliseconds(Int(options.duration * 1000))) { stats in
+                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s,"
+                               + " in \(kbps(stats.bytesReceived - previous.bytesReceived, over: 1)) kbit/s,"
+                               + " loss \(String(format: "%.1f", stats.fractionLost * 100))%,"
+                               + " jitter \(String(format: "%.1f", stats.jitterMilliseconds)) ms,"
+                               + " rtt \(stats.roundTripMilliseconds.map { String(format: "%.1f", $0) } ?? "-") ms,"
+                               + " \(stats.videoFrames - previous.videoFrames) fps, keyframes \(stats.keyframes),"
+                               + " keyframes requested \(stats.keyframesRequested), NACKed \(stats.nacked), resent \(stats.retransmitted)")
+                previous = stats
+            }
+        } catch {
+            throw fail(EndpointFailure("encoding failed: \(error)"))
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let s = publisher.stats
+        let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
+        options.summary([
+            ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
+            ("width", size.width), ("height", size.height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
+            ("audioFrames", s.audioFrames), ("packetsSent", s.packetsSent), ("bytesSent", s.bytesSent),
+            ("averageKbps", kbps(s.bytesSent, over: seconds)), ("keyframesRequested", s.keyframesRequested),
+            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("reportsSent", s.reportsSent),
+            ("reportsReceived", s.reportsReceived), ("relayCumulativeLost", s.cumulativeLost),
+            ("relayJitterMs", (s.jitterMilliseconds * 10).rounded() / 10),
+            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1), ("ended", ended ?? "duration reached"),
+        ])
+        if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
+    }
+}
+
+/// What a publishing endpoint sends: the synthetic picture and tone, or files.
+struct PublishOptions: ParsableArguments {
     @Option(help: "Picture width (even).")
     var width = 640
 
@@ -26,6 +87,9 @@ struct EndpointPublish: ParsableCommand {
 
     @Option(help: "Tone frequency in Hz.")
     var tone = 440.0
+
+    @Option(parsing: .unconditional, help: "The tone's RMS level in dBov, -127 (silence) to -3; the default is about -13.5.")
+    var toneLevelDbov: Double?
 
     @Option(help: "Video codec: vp8 or vp9 (an --video .ivf file is sent as is: vp8 only).")
     var codec = "vp8"
@@ -47,6 +111,9 @@ struct EndpointPublish: ParsableCommand {
         guard (1...60).contains(fps) else { throw ValidationError("--fps must be 1–60") }
         guard (50...20_000).contains(bitrate) else { throw ValidationError("--bitrate must be 50–20000 kbit/s") }
         guard tone > 20, tone < 20_000 else { throw ValidationError("--tone must be 20–20000 Hz") }
+        if let toneLevelDbov, !(-127...(-3)).contains(toneLevelDbov) {
+            throw ValidationError("--tone-level-dbov must be -127 (silence) to -3")
+        }
         if let video, !video.lowercased().hasSuffix(".y4m"), !video.lowercased().hasSuffix(".ivf") {
             throw ValidationError("--video must be a .y4m or .ivf file (got \(video))")
         }
@@ -84,70 +151,24 @@ struct EndpointPublish: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let (videoSource, audioSource, described) = try sources()
-        let size: (width: Int, height: Int)
-        switch videoSource {
-        case .testPattern: size = (width, height)
-        case .y4m(let reader): size = (reader.width, reader.height)
-        case .ivf(let reader): size = (reader.width, reader.height)
-        }
-        let audioSSRC = UInt32.random(in: 1...UInt32.max), videoSSRC = UInt32.random(in: 1...UInt32.max)
-        let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
-        do {
-            (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC),
-                                                           videoCodec: codec.uppercased())
-        } catch let failure as EndpointFailure {
-            throw fail(failure)
-        }
-        defer {
-            connection.close()
-            try? whip.end(session)
-        }
-        var settings = EndpointPublisher.Settings(audioSSRC: audioSSRC, videoSSRC: videoSSRC)
+
+    /// Sets what these options decide in a publisher's settings.
+    func apply(to settings: inout EndpointPublisher.Settings) {
         settings.width = width
         settings.height = height
         settings.bitrateKbps = bitrate
         settings.codec = codec == "vp9" ? .vp9 : .vp8
         settings.framesPerSecond = fps
         settings.toneFrequency = tone
-        if let audio = session.answer.audio { settings.audioPayloadType = audio.payloadType }
-        if let video = session.answer.video { settings.videoPayloadType = video.payloadType }
-        let publisher: EndpointPublisher
-        do { publisher = try EndpointPublisher(connection: connection, settings: settings, video: videoSource, audio: audioSource) } catch {
-            throw fail(EndpointFailure("cannot start the encoders: \(error)"))
+        settings.toneLevel = toneLevelDbov
+    }
+
+    /// The picture size sent: the test pattern's, or the file's.
+    func size(of source: VideoSource) -> (width: Int, height: Int) {
+        switch source {
+        case .testPattern: (width, height)
+        case .y4m(let reader): (reader.width, reader.height)
+        case .ivf(let reader): (reader.width, reader.height)
         }
-        options.status("publishing '\(options.stream)' to \(options.url): \(described), \(codec.uppercased()) \(bitrate) kbit/s \(fps) fps")
-        let start = ContinuousClock.now
-        var previous = EndpointPublisher.Stats()
-        do {
-            try publisher.run(until: start + .milliseconds(Int(options.duration * 1000))) { stats in
-                options.status("out \(kbps(stats.bytesSent - previous.bytesSent, over: 1)) kbit/s,"
-                               + " in \(kbps(stats.bytesReceived - previous.bytesReceived, over: 1)) kbit/s,"
-                               + " loss \(String(format: "%.1f", stats.fractionLost * 100))%,"
-                               + " jitter \(String(format: "%.1f", stats.jitterMilliseconds)) ms,"
-                               + " rtt \(stats.roundTripMilliseconds.map { String(format: "%.1f", $0) } ?? "-") ms,"
-                               + " \(stats.videoFrames - previous.videoFrames) fps, keyframes \(stats.keyframes),"
-                               + " keyframes requested \(stats.keyframesRequested), NACKed \(stats.nacked), resent \(stats.retransmitted)")
-                previous = stats
-            }
-        } catch {
-            throw fail(EndpointFailure("encoding failed: \(error)"))
-        }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let s = publisher.stats
-        let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
-        options.summary([
-            ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
-            ("width", size.width), ("height", size.height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
-            ("audioFrames", s.audioFrames), ("packetsSent", s.packetsSent), ("bytesSent", s.bytesSent),
-            ("averageKbps", kbps(s.bytesSent, over: seconds)), ("keyframesRequested", s.keyframesRequested),
-            ("nacked", s.nacked), ("retransmitted", s.retransmitted), ("reportsSent", s.reportsSent),
-            ("reportsReceived", s.reportsReceived), ("relayCumulativeLost", s.cumulativeLost),
-            ("relayJitterMs", (s.jitterMilliseconds * 10).rounded() / 10),
-            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1), ("ended", ended ?? "duration reached"),
-        ])
-        if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
     }
 }

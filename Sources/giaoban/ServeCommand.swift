@@ -75,7 +75,8 @@ struct Serve: AsyncParsableCommand {
                                                            rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger,
                                                                                loudestAudio: settings.meetings.loudestAudio,
                                                                                mixVideo: settings.meetings.mixVideo,
-                                                                               lastN: settings.meetings.lastN)),
+                                                                               lastN: settings.meetings.lastN,
+                                                                               seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
                                            logger: logger).runService()
         escalation.cancel()
         await media.shutdown()

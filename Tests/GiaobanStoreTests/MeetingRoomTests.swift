@@ -1,12 +1,10 @@
 import Foundation
-import GiaobanCrypto
 @testable import GiaobanServer
 import GiaobanStore
 import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSClient
 import HummingbirdWSTesting
-import Logging
 import Synchronization
 import Testing
 
@@ -61,7 +59,9 @@ final class RoomClient: Sendable {
         throw TimeoutError(seconds: 5)
     }
 
+    /// Leaves the room (the seat is given up at once) and closes the socket.
     func finish() async {
+        send.yield(#"{"type": "leave"}"#)
         send.finish()
         _ = try? await task.withLock { $0 }?.value
     }
@@ -81,18 +81,8 @@ struct MeetingRoomTests {
     func roomLifecycle() async throws {
         let fixture = try await HubFixture()
         defer { fixture.cleanup() }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
-        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536, logger: logger)
-        let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger)
-        var config = GiaobanConfig()
-        config.http.port = 0
-        let app = ControlPlane.application(config: config, services: .init(sessions: sessions, webRoot: nil, hub: fixture.hub, rooms: rooms),
-                                           logger: logger)
-        let meeting = try await fixture.hub.meetings.create(title: "Giao ban", scheduledAt: "2026-11-30T07:30:00+07:00",
-                                                             durationMinutes: 60, createdBy: "officer", now: fixture.clock.read())
-        try await app.test(.live) { client in
+        let meeting = try await RoomServer.run(fixture) { server, client in
+            let (media, meeting) = (server.media, server.meeting)
             let chair = RoomClient(subject: "officer")
             chair.start(client, meeting: meeting, role: .chair)
             try await chair.wait(for: "joined")
@@ -206,7 +196,6 @@ struct MeetingRoomTests {
         #expect(Set(attendance.map(\.participant)) == ["officer", "xa-a", "xa-b", "xa-c"])
         #expect(attendance.allSatisfy { $0.leftAt != nil }, "everyone's presence is closed")
         #expect(!attendance.contains { $0.participant == "xa-d" }, "the locked-out commune never joined")
-        await media.shutdown()
     }
 }
 

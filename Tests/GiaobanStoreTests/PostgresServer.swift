@@ -115,6 +115,13 @@ struct PostgresServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process is inherited: the server outlives the spawn, and a
+        // socket it held open (another test's WebSocket, say) would never close.
+        // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, not visible to Swift's Glibc.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 3)
+        }
         // The test's working directory may be closed to the postgres user.
         let argv = (["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -90,9 +90,11 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
       return publisher;
     },
     raiseHand: (raised) => send({ type: "hand", raised }),
+    // "leave" gives the seat up at once; a socket that just drops keeps it for a reconnect.
     leave: () => {
       for (const pc of watching.values()) pc.close();
       if (publisher) publisher.close();
+      send({ type: "leave" });
       socket.close(1000);
     },
   };

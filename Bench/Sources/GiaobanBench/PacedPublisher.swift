@@ -129,7 +129,7 @@ final class PacedPublisher: @unchecked Sendable {
 
     /// Hands one more connected publisher to the thread; the caller must not use it afterwards.
     func add(_ connection: ClientConnection) {
-        incoming.withLock { $0.append(Handoff(value: connection)) }
+        incoming.withLock { $0.append(Handoff(connection)) }
         connectionCount.wrappingAdd(1, ordering: .relaxed)
     }
 

@@ -7,11 +7,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// Moves a non-Sendable value to another thread that becomes its only user.
-struct Handoff<Value>: @unchecked Sendable {
-    let value: Value
-}
-
 /// The subscribers' receive thread: one `poll` over every subscriber socket, `recvmmsg` on
 /// each ready one, SRTP unprotect through the subscriber's `ClientPeer`, then per packet the
 /// latency (receive time − the probe's send time, both CLOCK_MONOTONIC) and the packet id
@@ -66,7 +61,7 @@ final class ReceiveLoop: @unchecked Sendable {
 
     /// Hands a connected subscriber to the thread; the caller must not use it afterwards.
     func add(_ connection: ClientConnection) {
-        incoming.withLock { $0.append(Handoff(value: connection)) }
+        incoming.withLock { $0.append(Handoff(connection)) }
         subscriberCount.wrappingAdd(1, ordering: .relaxed)
     }
 

@@ -109,6 +109,8 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `meetings.last_n`: only the video of the last this-many speakers (plus the chair and
         /// the spotlight) is forwarded in a room (0: everyone's).
         public var lastN = 0
+        /// `meetings.seat_grace_s`: how long a seat whose socket dropped waits for a reconnect.
+        public var seatGraceSeconds = 15
     }
 
     /// `[server]` settings.
@@ -161,6 +163,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         meetings.mixHeight = try reader.integer("meetings.mix_height", default: meetings.mixHeight, in: 64...1080) & ~1
         meetings.mixFramesPerSecond = try reader.integer("meetings.mix_fps", default: meetings.mixFramesPerSecond, in: 1...30)
         meetings.mixVideoKbps = try reader.integer("meetings.mix_video_kbps", default: meetings.mixVideoKbps, in: 50...5_000)
+        meetings.seatGraceSeconds = try reader.integer("meetings.seat_grace_s", default: meetings.seatGraceSeconds, in: 0...600)
         hub.directoryFile = try reader.string("hub.directory_file", default: hub.directoryFile)
         hub.routingRadiusM = try reader.integer("hub.routing_radius_m", default: hub.routingRadiusM, in: 0...100_000)
         hub.ackTimeoutS = try reader.integer("hub.ack_timeout_s", default: hub.ackTimeoutS, in: 1...86_400)

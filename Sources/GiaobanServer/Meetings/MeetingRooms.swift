@@ -29,6 +29,8 @@ public final class MeetingRooms: Sendable {
         var mixed = false
         /// The publishing link as the relay sees it, refreshed every 2 s.
         var link: RoomMessage.Link?
+        /// The socket closed without `leave`: the seat waits `seatGrace` for a reconnect.
+        var disconnected = false
     }
 
     struct Room: Sendable {
@@ -60,10 +62,15 @@ public final class MeetingRooms: Sendable {
     /// Only the video of the last this-many speakers (plus the chair and the spotlight) is
     /// forwarded (0: everyone's).
     let lastN: Int
+    /// How long a seat whose socket dropped (closed without `leave`) is kept for a reconnect.
+    let seatGrace: Duration
+    /// Connections that sent `leave`: their close gives the seat up at once.
+    private let leaving = Mutex<Set<Int>>([])
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
-                loudestAudio: Int = 3, mixVideo: VideoCompositor.Settings = .init(), lastN: Int = 0) {
+                loudestAudio: Int = 3, mixVideo: VideoCompositor.Settings = .init(), lastN: Int = 0,
+                seatGrace: Duration = .seconds(15)) {
         self.mixVideo = mixVideo
         self.lastN = lastN
         self.hub = hub
@@ -71,6 +78,7 @@ public final class MeetingRooms: Sendable {
         self.logger = logger
         self.speakerTick = speakerTick
         self.loudestAudio = loudestAudio
+        self.seatGrace = seatGrace
     }
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
@@ -110,6 +118,7 @@ public final class MeetingRooms: Sendable {
             let replaced = room.participants[claims.sub] != nil
             var seat = room.participants[claims.sub] ?? Participant(role: claims.role, connection: connection, joinedAt: now)
             seat.connection = connection
+            seat.disconnected = false
             room.participants[claims.sub] = seat
             all[id] = room
             return (true, replaced)
@@ -135,11 +144,29 @@ public final class MeetingRooms: Sendable {
             hub.events.unsubscribe(channel: Self.channel(id), id: roomSub)
             hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub)
         }
+        var failure: (any Error)?
+        do {
+            try await relay(roomMailbox, ownMailbox, inbound, outbound, meeting: id, claims: claims, connection: connection)
+        } catch {
+            failure = error
+        }
+        if leaving.withLock({ $0.remove(connection) != nil }) {
+            await leave(meeting: id, subject: claims.sub, connection: connection)
+        } else {
+            await hold(meeting: id, subject: claims.sub, connection: connection)
+        }
+        if let failure { throw failure }
+    }
+
+    /// Carries one socket: room and own messages out, requests in, until either side ends.
+    func relay(_ roomMailbox: AsyncStream<String>, _ ownMailbox: AsyncStream<String>, _ inbound: WebSocketInboundStream,
+               _ outbound: WebSocketOutboundWriter, meeting id: Int64, claims: TokenClaims, connection: Int) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for await text in roomMailbox { try await outbound.write(.text(text)) } }
             group.addTask {
                 for await text in ownMailbox {
                     try await outbound.write(.text(text))
+                    if text.contains(#""type":"ended""#) { self.leaving.withLock { _ = $0.insert(connection) } }
                     if text.contains(#""type":"replaced""#) || text.contains(#""type":"ended""#) {
                         try await outbound.close(.normalClosure, reason: "replaced or ended")
                         return
@@ -160,14 +187,32 @@ public final class MeetingRooms: Sendable {
             try await group.next()
             group.cancelAll()
         }
-        await leave(meeting: id, subject: claims.sub, connection: connection)
     }
 
-    /// Removes the participant if this connection still holds its seat.
-    func leave(meeting id: Int64, subject: String, connection: Int) async {
+    /// A socket closed without `leave` (a network drop): the seat, its published stream, hand
+    /// and mute wait `seatGrace` for the same subject to connect again, then are given up.
+    func hold(meeting id: Int64, subject: String, connection: Int) async {
+        let held = rooms.withLock { all -> Bool in
+            guard all[id]?.participants[subject]?.connection == connection else { return false }
+            all[id]?.participants[subject]?.disconnected = true
+            return true
+        }
+        guard held else { return }
+        logger.info("room connection dropped; seat kept", metadata: ["meeting": "\(id)", "subject": "\(subject)", "for": "\(seatGrace)"])
+        let grace = seatGrace
+        Task { [weak self] in
+            try? await Task.sleep(for: grace)
+            await self?.leave(meeting: id, subject: subject, connection: connection, onlyIfDisconnected: true)
+        }
+    }
+
+    /// Removes the participant if this connection still holds its seat (and, with
+    /// `onlyIfDisconnected`, nobody reconnected to it).
+    func leave(meeting id: Int64, subject: String, connection: Int, onlyIfDisconnected: Bool = false) async {
         let own = Self.stream(meeting: id, subject: subject)
         let left = rooms.withLock { all -> (left: Bool, publishing: String?, mix: MeetingMix?, listeners: [String], last: Bool) in
-            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection else {
+            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection,
+                  seat.disconnected || !onlyIfDisconnected else {
                 return (false, nil, nil, [], false)
             }
             room.participants.removeValue(forKey: subject)
@@ -273,6 +318,9 @@ public final class MeetingRooms: Sendable {
         switch message.type {
         case "ping":
             return #"{"type":"pong"}"#
+        case "leave":
+            leaving.withLock { _ = $0.insert(connection) }
+            return #"{"type":"bye"}"#
         case "mute":
             guard let muted = message.audio else { return HubMessage.error(#"mute needs "audio": true or false"#) }
             update(id) { $0.participants[claims.sub]?.audioMuted = muted }
