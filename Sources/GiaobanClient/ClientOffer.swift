@@ -53,6 +53,16 @@ public struct ClientOffer: Sendable {
     /// `["l", "m", "h"]`; empty for one encoding. Each packet then names its encoding in the
     /// RTP stream id header extension (RFC 8852) and no video SSRC is announced, as browsers do.
     public var simulcastRIDs: [String] = []
+    /// The rids of a simulcast of `count` encodings, lowest first: none for 1, `l h` for 2,
+    /// `l m h` for 3.
+    public static func simulcastRIDs(count: Int) -> [String] {
+        switch count {
+        case ..<2: []
+        case 2: ["l", "h"]
+        default: ["l", "m", "h"]
+        }
+    }
+
     /// The RTP stream id extension's id in a simulcast offer.
     public static let ridExtensionID: UInt8 = 10
     /// The transport-wide sequence number extension's id in a watching offer (as Chromium's).

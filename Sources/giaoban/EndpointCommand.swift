@@ -66,12 +66,14 @@ struct EndpointOptions: ParsableArguments {
     }
 
     /// Joins the stream, turning each client failure into one line an operator can act on.
-    func join(_ mode: ClientOffer.Mode, videoCodec: String = "VP8") throws -> (WHIPClient, ClientConnection, WHIPSession) {
+    func join(_ mode: ClientOffer.Mode, videoCodec: String = "VP8", simulcastRIDs: [String] = []) throws
+        -> (WHIPClient, ClientConnection, WHIPSession) {
         do {
             let whip = try WHIPClient(baseURL: url, token: token)
             let context = try DTLSContext(certificate: DTLSCertificate())
             let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: mode, context: context,
-                                                                  timeout: .seconds(10), videoCodec: videoCodec)
+                                                                  timeout: .seconds(10), videoCodec: videoCodec,
+                                                                  simulcastRIDs: simulcastRIDs)
             return (whip, connection, session)
         } catch let error as ClientError {
             throw EndpointFailure(explain(error, watching: mode == .watch))

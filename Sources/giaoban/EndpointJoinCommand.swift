@@ -55,6 +55,8 @@ struct EndpointJoin: AsyncParsableCommand {
         settings.codec = media.codec == "vp9" ? .vp9 : .vp8
         settings.toneFrequency = media.tone
         settings.toneLevel = media.toneLevelDbov
+        settings.simulcastRIDs = ClientOffer.simulcastRIDs(count: media.simulcast)
+        settings.grain = media.grain
         let endpoint = RoomEndpoint(room: room, settings: settings, context: context, video: videoSource, audio: audioSource)
         endpoint.start()
         let start = ContinuousClock.now

@@ -21,7 +21,8 @@ struct EndpointPublish: ParsableCommand {
         let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
         do {
             (whip, connection, session) = try options.join(.publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC),
-                                                           videoCodec: media.codec.uppercased())
+                                                           videoCodec: media.codec.uppercased(),
+                                                           simulcastRIDs: ClientOffer.simulcastRIDs(count: media.simulcast))
         } catch let failure as EndpointFailure {
             throw fail(failure)
         }
@@ -91,6 +92,12 @@ struct PublishOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "The tone's RMS level in dBov, -127 (silence) to -3; the default is about -13.5.")
     var toneLevelDbov: Double?
 
+    @Option(help: "Noise on the test pattern (0–100), like a camera's sensor noise, so the encoder spends its whole bitrate.")
+    var grain = 0
+
+    @Option(help: "Simulcast: send 2 or 3 VP8 encodings of the test pattern (each lower one half the size and a third of the rate); 1 sends one.")
+    var simulcast = 1
+
     @Option(help: "Video codec: vp8 or vp9 (an --video .ivf file is sent as is: vp8 only).")
     var codec = "vp8"
 
@@ -109,6 +116,11 @@ struct PublishOptions: ParsableArguments {
             throw ValidationError("an --video .ivf file is sent as is and must be VP8; use --codec vp8 or a .y4m file")
         }
         guard (1...60).contains(fps) else { throw ValidationError("--fps must be 1–60") }
+        guard (0...100).contains(grain) else { throw ValidationError("--grain must be 0–100") }
+        guard (1...3).contains(simulcast) else { throw ValidationError("--simulcast must be 1, 2 or 3") }
+        if simulcast > 1, codec != "vp8" || video != nil {
+            throw ValidationError("--simulcast sends the test pattern with VP8: drop --video and --codec vp9")
+        }
         guard (50...20_000).contains(bitrate) else { throw ValidationError("--bitrate must be 50–20000 kbit/s") }
         guard tone > 20, tone < 20_000 else { throw ValidationError("--tone must be 20–20000 Hz") }
         if let toneLevelDbov, !(-127...(-3)).contains(toneLevelDbov) {
@@ -161,6 +173,8 @@ struct PublishOptions: ParsableArguments {
         settings.framesPerSecond = fps
         settings.toneFrequency = tone
         settings.toneLevel = toneLevelDbov
+        settings.simulcastRIDs = ClientOffer.simulcastRIDs(count: simulcast)
+        settings.grain = grain
     }
 
     /// The picture size sent: the test pattern's, or the file's.

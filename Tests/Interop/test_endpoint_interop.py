@@ -180,3 +180,44 @@ def test_endpoint_ogg_recording_and_nack_recovery(giaoban, tmp_path):
     finally:
         if publisher.poll() is None:
             publisher.kill()
+
+
+def test_endpoint_simulcast_one_layer_per_watcher(giaoban):
+    """`endpoint publish --simulcast 3` sends l/m/h (160x90, 320x180, 640x360); aiortc, with no
+    estimate, decodes the full size; `endpoint watch --max-bitrate 200` is given the low layer."""
+    stream = unique_stream("eps")
+    token = giaoban.token(f"xa-{stream}", "commune")
+    giaoban.rtp_baseline = giaoban.metrics().total("giaoban_rtp_received_total")
+    publisher = subprocess.Popen(
+        endpoint(giaoban, "publish", "--stream", stream, "--token", token, "--duration", "24", "--width", "640",
+                 "--height", "360", "--bitrate", "900", "--fps", "15", "--simulcast", "3", "--grain", "20", "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_publisher(giaoban, stream)
+
+        async def watch() -> dict:
+            watcher = WhepWatcher(giaoban.url(f"/whep/{stream}"), giaoban.token("observer-eps", "observer"))
+            try:
+                await watcher.start(connect_timeout=15)
+                return await watcher.collect(6.0)
+            finally:
+                await watcher.close()
+
+        full = run_async(watch(), 45)
+        print(json.dumps(full, sort_keys=True))
+        assert full["video_sizes"].get("640x360", 0) >= 20, full["video_sizes"]
+
+        thin = subprocess.run(
+            endpoint(giaoban, "watch", "--stream", stream, "--token", giaoban.token("observer-eps2", "observer"),
+                     "--duration", "6", "--max-bitrate", "200", "--json"),
+            capture_output=True, text=True, timeout=40)
+        assert thin.returncode == 0, thin.stderr[-800:]
+        summary = json.loads(thin.stdout.strip().splitlines()[-1])
+        print(json.dumps(summary, sort_keys=True))
+        assert (summary["width"], summary["height"]) == (160, 90), summary
+        assert summary["framesDecoded"] >= 20 and summary["decodeErrors"] == 0, summary
+        published = finish(publisher, 40)
+        assert published["keyframesRequested"] <= 30, published
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()

@@ -21,6 +21,10 @@ public final class RoomEndpoint: Sendable {
         public var codec: VPXCodec = .vp8
         /// The tone's frequency in Hz and its level in dBov (nil: the generator's default).
         public var toneFrequency = 440.0, toneLevel: Double?
+        /// Simulcast rids (`ClientOffer.simulcastRIDs(count:)`), empty for one encoding.
+        public var simulcastRIDs: [String] = []
+        /// Noise on the test pattern (`EndpointPublisher.Settings.grain`).
+        public var grain = 0
         /// The address our media sockets bind.
         public var host = "127.0.0.1"
         /// How long ICE and DTLS may take per connection.
@@ -162,7 +166,8 @@ public final class RoomEndpoint: Sendable {
         let settings = self.settings, context = self.context, sources = self.sources
         do throws(ClientError) {
             let pending = try PendingConnection(mode: .publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC), context: context,
-                                                host: settings.host, videoCodec: settings.codec == .vp9 ? "VP9" : "VP8")
+                                                host: settings.host, videoCodec: settings.codec == .vp9 ? "VP9" : "VP8",
+                                                simulcastRIDs: settings.simulcastRIDs)
             let answer = try RelayAnswer(sdp: try await room.publish(offer: pending.sdp).sdp)
             let publisher = try await pending.connectOnOwnThread(answer: answer, timeout: settings.connectTimeout) {
                 connection throws(CodecError) in
@@ -174,6 +179,8 @@ public final class RoomEndpoint: Sendable {
                 publisherSettings.codec = settings.codec
                 publisherSettings.toneFrequency = settings.toneFrequency
                 publisherSettings.toneLevel = settings.toneLevel
+                publisherSettings.simulcastRIDs = settings.simulcastRIDs
+                publisherSettings.grain = settings.grain
                 publisherSettings.accept(answer)
                 return try EndpointPublisher(connection: connection, settings: publisherSettings,
                                              video: sources.value.0, audio: sources.value.1)
