@@ -14,6 +14,7 @@ import base64
 import fractions
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import unique_stream
+from conftest import server_command, unique_stream
 from test_incident_durability import start
 from test_meeting_room_chromium import RoomPublisher
 from test_whip_whep_chromium import chromium, console, screenshot  # noqa: F401 - the fixture
@@ -183,8 +184,10 @@ def test_chair_meeting_with_a_commune_grid_roster_mute_and_roll_call(giaoban, ch
             assert later["frames"] > state["frames"]
             # The commune is the only other participant: it is shown large.
             assert page.execute_script("return document.querySelector('#stage-main figure').dataset.subject") == "xa-phuoc-thai"
-            row = roster_row(page, "xa-phuoc-thai")
-            assert "—" in row, row  # no link quality in the roster yet
+            # Link quality: the relay's view of the commune's upstream (loss, jitter), every 2 s.
+            row = wait_js(page, "const r = document.querySelector('#roster-table tr[data-subject=\"xa-phuoc-thai\"]');"
+                                " return r && r.textContent.includes('%') && r.textContent;", 8, "the commune's link quality")
+            assert "0.0 %" in row, row
 
             # The chair's own camera went out through the room protocol.
             rosters = [m for m in publisher.messages if m["type"] == "roster"]
@@ -450,3 +453,40 @@ def test_an_escalation_is_highlighted_live_and_after_a_reload(chromium, artifact
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_chair_sees_an_endpoint_client_join_decode_and_hear_its_mute(giaoban, chromium, artifacts):  # noqa: F811
+    """The commune is our own endpoint (`giaoban endpoint join`) over the documented room protocol."""
+    chair = giaoban.token("chi-huy-ep", "chair")
+    commune = giaoban.token("xa-ep-join", "commune")
+    page = chromium()
+    proc = None
+    try:
+        sign_in(page, giaoban, chair)
+        page.find_element("id", "meeting-title").send_keys("Giao ban với trạm xã")
+        click(page, "#meeting-start")
+        meeting = int(wait_js(page, "return document.getElementById('meeting-select').value", 10, "the new meeting"))
+        proc = subprocess.Popen(
+            server_command() + ["endpoint", "join", "--server", giaoban.base_url, "--meeting", str(meeting), "--token", commune,
+                                "--watch", "chair", "--duration", "18", "--width", "320", "--height", "240", "--fps", "15",
+                                "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"xa-ep-join\"]')", 15,
+                "the endpoint in the roster")
+        state = wait_js(page, f"""const s = (function() {{ {VIDEO_SCRIPT} }})(...arguments);
+                                  return s && s.width > 0 && s.frames > {MIN_FRAMES} && s;""".replace("arguments[0]", "'xa-ep-join'"),
+                        30, "the endpoint's video decoding in the grid", interval=0.25)
+        assert (state["width"], state["height"]) == (320, 240), state
+        click(page, 'button[data-action="mute"][data-subject="xa-ep-join"]')
+        wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"xa-ep-join\"] .badge.warn')", 5,
+                "the muted-by-chair state in the roster")
+        screenshot(page, artifacts, "console-endpoint-join")
+        out, err = proc.communicate(timeout=40)
+        assert proc.returncode == 0, err[-800:]
+        summary = json.loads(out.strip().splitlines()[-1])
+        print(json.dumps(summary, sort_keys=True))
+        assert summary["mutedByChair"] is True and summary["mutedEvents"] >= 1, summary
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+        screenshot(page, artifacts, "console-endpoint-join-end")

@@ -60,6 +60,8 @@ class RoomPublisher:
                     receiver = asyncio.ensure_future(socket.recv())
                 receiver.cancel()
                 stopper.cancel()
+                # Leaving on purpose gives the seat up at once (a dropped socket keeps it a while).
+                await socket.send(json.dumps({"type": "leave"}))
         except Exception as error:  # noqa: BLE001 - reported to the test
             self.error = repr(error)
         finally:

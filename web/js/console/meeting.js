@@ -16,11 +16,12 @@ export function rfc3339(date) {
     `${pad(date.getMinutes())}:${pad(date.getSeconds())}${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
 }
 
-/** "1.0 % · 40 ms" for a roster entry's `link` object, "—" when there is none. */
+/** "1.0 % · ±4 ms" (loss, jitter) for a roster entry's `link` object, "—" when there is none. */
 export function linkQuality(link) {
   if (!link || typeof link !== "object") return t("dash");
   const parts = [];
   if (typeof link.loss === "number") parts.push(`${(link.loss * 100).toFixed(1)} %`);
+  if (typeof link.jitter_ms === "number") parts.push(`±${Math.round(link.jitter_ms)} ms`);
   if (typeof link.rtt_ms === "number") parts.push(`${Math.round(link.rtt_ms)} ms`);
   return parts.length ? parts.join(" · ") : t("dash");
 }
