@@ -468,7 +468,7 @@ def test_chair_sees_an_endpoint_client_join_decode_and_hear_its_mute(giaoban, ch
         meeting = int(wait_js(page, "return document.getElementById('meeting-select').value", 10, "the new meeting"))
         proc = subprocess.Popen(
             server_command() + ["endpoint", "join", "--server", giaoban.base_url, "--meeting", str(meeting), "--token", commune,
-                                "--watch", "chair", "--duration", "18", "--width", "320", "--height", "240", "--fps", "15",
+                                "--watch", "chair", "--duration", "30", "--width", "320", "--height", "240", "--fps", "15",
                                 "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"xa-ep-join\"]')", 15,
@@ -481,7 +481,7 @@ def test_chair_sees_an_endpoint_client_join_decode_and_hear_its_mute(giaoban, ch
         wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"xa-ep-join\"] .badge.warn')", 5,
                 "the muted-by-chair state in the roster")
         screenshot(page, artifacts, "console-endpoint-join")
-        out, err = proc.communicate(timeout=40)
+        out, err = proc.communicate(timeout=70)
         assert proc.returncode == 0, err[-800:]
         summary = json.loads(out.strip().splitlines()[-1])
         print(json.dumps(summary, sort_keys=True))

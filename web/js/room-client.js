@@ -9,10 +9,12 @@
 
 import { waitForIceGathering } from "./whip-client.js";
 
-export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError, onGone, onClose }) {
+export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError, onGone, onClose, thumbnails = false }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/meetings/${meeting}/room?access_token=${encodeURIComponent(token)}`);
   const watching = new Map(); // subject → RTCPeerConnection
+  const sessions = new Map(); // subject → receiving session id (from the answer)
+  const layers = new Map(); // subject → simulcast layer asked for ("low" thumbnail, "high" main view)
   const outbox = [];
   let publisher = null;
   let you = null;
@@ -35,12 +37,23 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addEventListener("track", (event) => onVideo && onVideo(subject, event.streams[0] || new MediaStream([event.track])));
-    await offer(pc, { type: "subscribe", participant: subject });
+    const layer = layers.get(subject) ?? (thumbnails ? "low" : "high");
+    layers.set(subject, layer);
+    await offer(pc, { type: "subscribe", participant: subject, layer });
+  }
+
+  /** Asks for a subject's thumbnail ("low") or main-view ("high") simulcast layer. */
+  function setLayer(subject, layer) {
+    if (layers.get(subject) === layer) return;
+    layers.set(subject, layer);
+    const session = sessions.get(subject);
+    if (session) send({ type: "layer", session, layer });
   }
 
   function forget(subject) {
     watching.get(subject).close();
     watching.delete(subject);
+    sessions.delete(subject);
     onGone && onGone(subject);
   }
 
@@ -64,6 +77,13 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
       }
       case "answer": {
         const pc = message.request === "publish" ? publisher : watching.get(message.participant);
+        if (message.request === "subscribe" && message.session) {
+          sessions.set(message.participant, message.session);
+          // The view may have changed while the answer was on its way.
+          if (layers.get(message.participant) !== (thumbnails ? "low" : "high")) {
+            send({ type: "layer", session: message.session, layer: layers.get(message.participant) });
+          }
+        }
         if (pc) await pc.setRemoteDescription({ type: "answer", sdp: message.sdp }).catch(fail);
         break;
       }
@@ -89,6 +109,7 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
       await offer(publisher, { type: "publish" });
       return publisher;
     },
+    setLayer,
     raiseHand: (raised) => send({ type: "hand", raised }),
     // "leave" gives the seat up at once; a socket that just drops keeps it for a reconnect.
     leave: () => {

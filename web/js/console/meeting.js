@@ -120,6 +120,8 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
     const thumbs = $("stage-thumbs");
     for (const [subject, { figure, video }] of tiles) {
       const place = subject === main ? stage : thumbs;
+      // Thumbnails take the low simulcast layer, the main view the high one (docs/simulcast.md).
+      if (subject !== you) room?.setLayer?.(subject, subject === main ? "high" : "low");
       figure.classList.toggle("speaking", subject === roster.speaker);
       if (figure.parentElement !== place) {
         place.append(figure); // a move within one task keeps the element playing
@@ -226,7 +228,7 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
     if (!current) return;
     status(statusLine, t("events.connecting"));
     room = joinRoom({
-      meeting: current.id, token: api.token,
+      meeting: current.id, token: api.token, thumbnails: true,
       onMessage,
       onVideo: (subject, stream) => showStream(subject, stream, false),
       onGone: removeTile,
