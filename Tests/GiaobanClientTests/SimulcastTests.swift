@@ -9,7 +9,7 @@ extension RelayFixture {
     /// A publisher of three VP8 simulcast encodings of the test pattern (rids l, m, h:
     /// 80×60, 160×120 and 320×240 at about 66, 200 and 600 kbit/s, 15 fps) and a watcher of its
     /// stream; the relay learns each encoding's SSRC from its rid.
-    func simulcastPublisherAndWatcher(stream: String) async throws -> (EndpointPublisher, EndpointWatcher) {
+    func simulcastPublisherAndWatcher(stream: String, transportCC: Bool = true) async throws -> (EndpointPublisher, EndpointWatcher) {
         let context = try DTLSContext(certificate: DTLSCertificate())
         let socket = try UDPSocket()
         let ice = ICECredentials.random()
@@ -32,7 +32,7 @@ extension RelayFixture {
         settings.videoPayloadType = try #require(answer.video?.payloadType)
         let publisher = try EndpointPublisher(connection: connection, settings: settings)
         try publisher.step(maxWaitMilliseconds: 0)
-        let (subConnection, subAnswer) = try await join(.watch, stream: stream, id: "sub", context: context)
+        let (subConnection, subAnswer) = try await join(.watch, stream: stream, id: "sub", context: context, transportCC: transportCC)
         return (publisher, try EndpointWatcher(connection: subConnection, answer: subAnswer))
     }
 
@@ -59,7 +59,9 @@ struct SimulcastTests {
     @Test("the answer accepts the rids; a squeezed subscriber moves down to the low layer and back up with no decode error")
     func squeezeAndRelease() async throws {
         let relay = try RelayFixture()
-        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "sim")
+        // REMB only: the relay's own estimate (transport-wide feedback) would follow this busy
+        // machine's scheduling delays too; that path has its own test below.
+        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "sim", transportCC: false)
         defer {
             publisher.connection.close()
             watcher.connection.close()
@@ -141,7 +143,7 @@ struct SimulcastTests {
     @Test("a subscriber capped at the lowest rank gets the thumbnail; with no room even for it, video pauses and audio goes on")
     func capAndPause() async throws {
         let relay = try RelayFixture()
-        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "cap")
+        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "cap", transportCC: false)
         defer {
             publisher.connection.close()
             watcher.connection.close()
