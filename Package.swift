@@ -7,10 +7,11 @@
 //   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS), GiaobanSRTP (libsrtp2),
 //                 GiaobanICE (ICE-lite)
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation)
-//   Edges      -> GiaobanStore (SQLite or PostgreSQL: durable records), GiaobanServer (configuration, HTTP control plane,
-//                 media socket), GiaobanClient
+//   Edges      -> GiaobanStore (SQLite or PostgreSQL: durable records), GiaobanClient
 //   Mixing     -> GiaobanMixer (per meeting: audio mix-minus, video composition; above GiaobanClient for its
 //                 VP8 frame assembler and packetizer)
+//   Server     -> GiaobanServer (configuration, HTTP control plane, media socket, hub, meeting rooms; uses
+//                 GiaobanMixer for rooms' mixed mode)
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
 
