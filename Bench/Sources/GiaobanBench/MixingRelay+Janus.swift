@@ -8,7 +8,7 @@ extension MixingRelay {
     /// attaches a handle, `join`s, then `configure`s with a send-receive audio offer, which
     /// AudioBridge answers; it mixes everyone and encodes a mix-minus for each participant.
     /// The speakers send the same tones as to the relay, on the same session that receives
-    /// the mix; the others send nothing.
+    /// the mix; the others send nothing, or encoded silence with `--silent`.
     func runJanus(_ report: inout Report) async throws {
         guard let binary = janus ?? findOnPath("janus") else {
             throw JanusMissing(description: "not installed (apt-get install janus, or --janus PATH)")
@@ -64,8 +64,8 @@ extension MixingRelay {
         let answer = try RelayAnswer(sdp: answerSDP)
         let connection = ClientConnection(socket: socket, peer: try ClientPeer(localICE: ice, context: context, answer: answer, now: .now))
         try connection.connect()
-        if index < speakers {
-            let tone = try MixLoad.encodedSecond(frequency: 300 + 230 * Double(index), amplitude: 0.3)
+        if index < speakers || silent {
+            let tone = try MixLoad.encodedSecond(frequency: 300 + 230 * Double(index), amplitude: index < speakers ? 0.3 : 0)
             load.add(speaker: MixLoad.Speaker(connection: connection, ssrc: ssrc, levelExtensionID: answer.audioLevelExtensionID,
                                               packets: tone.packets, levels: tone.levels, listens: true))
         } else {

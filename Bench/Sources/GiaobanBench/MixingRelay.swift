@@ -18,7 +18,7 @@ struct MixingRelay: AsyncParsableCommand {
         discussion: """
             Every participant joins the meeting room over its WebSocket, sends {"type":"mode","mode":"mixed"} and \
             subscribes to "mix" with a receive-only offer; the first --speakers publish pre-encoded Opus tones \
-            (20 ms packets, RFC 6464 level), the others publish nothing. Steps add participants to the same room. \
+            (20 ms packets, RFC 6464 level), the others publish nothing (or, with --silent, encoded silence). Steps add participants to the same room. \
             Per step: the server's CPU, the mixer's Opus encodes, packets in and out, the mix packets each \
             listener received against 50 per second, and the load generator's CPU. Traffic stays on 127.0.0.1. \
             Build with -c release (scripts/bench.sh mixing-relay does).
@@ -32,6 +32,9 @@ struct MixingRelay: AsyncParsableCommand {
     var speakers = 3
 
     @OptionGroup var options: StepOptions
+
+    @Flag(help: "The participants who do not speak publish encoded digital silence (both mixers then decode everyone) instead of nothing.")
+    var silent = false
 
     @Flag(help: "Keep the relay's default composed video (640×360); by default it is made 64×64 at 1 fps, as AudioBridge sends no video.")
     var mixVideo = false
@@ -79,10 +82,16 @@ struct MixingRelay: AsyncParsableCommand {
         /// Other RTP the listeners received (the relay's composed video), per second.
         var otherRTPPerSecond: Double
         var serverRSSKiB: Int
+        /// Audio packets the generator sent per second, and 50 per publishing participant:
+        /// below 95 % the generator was starved of CPU and the step is not valid.
+        var generatorSentPerSecond: Double
+        var generatorSentExpectedPerSecond: Double
         /// The load generator's CPU (whole bench process), % of one core.
         var generatorCPUPercent: Double
         var loadAverage: Double?
         var joinSeconds: Double
+
+        var generatorStarved: Bool { generatorSentPerSecond < 0.95 * generatorSentExpectedPerSecond }
     }
 
     struct Report: Codable {
@@ -100,9 +109,9 @@ struct MixingRelay: AsyncParsableCommand {
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         progress("mixing-relay: \(counts.map(String.init).joined(separator: ", ")) participants in mixed mode, \(speakers) publishing tones, "
-            + "the others publishing nothing; warm-up \(format(warmup)) s + \(format(seconds)) s per step")
+            + "the others publishing \(silent ? "encoded silence" : "nothing"); warm-up \(format(warmup)) s + \(format(seconds)) s per step")
         var report = Report(command: CommandLine.arguments.joined(separator: " "), date: ISO8601DateFormatter().string(from: Date()),
-                            speakers: speakers, silentPublishers: 0,
+                            speakers: speakers, silentPublishers: silent ? max(0, (counts.last ?? 0) - speakers) : 0,
                             mixVideo: mixVideo ? "relay default (640×360)" : "64×64 at 1 fps, 50 kbit/s", steps: [], notes: [])
         do {
             try await runRelay(&report)
@@ -143,7 +152,7 @@ struct MixingRelay: AsyncParsableCommand {
         let token: @Sendable (Role, String) -> String = { role, subject in
             authority.issue(TokenClaims(sub: subject, role: role, exp: now + 7_200, iat: now))
         }
-        let baseURL = server.baseURL, speakerCount = speakers
+        let baseURL = server.baseURL, speakerCount = speakers, silent = silent
         let meeting = try createMeeting(server, token: token(.chair, "bench-chair"))
         progress("relay: meeting \(meeting) created")
 
@@ -161,7 +170,7 @@ struct MixingRelay: AsyncParsableCommand {
                 var next = joined, running = 0
                 func launch(_ index: Int) {
                     group.addTask {
-                        try await Self.joinRelay(index: index, speaker: index < speakerCount, baseURL: baseURL, meeting: meeting,
+                        try await Self.joinRelay(index: index, speaker: index < speakerCount, silent: silent, baseURL: baseURL, meeting: meeting,
                                                  token: token(.commune, "p\(index)"), context: context, load: load)
                     }
                 }
@@ -198,18 +207,18 @@ struct MixingRelay: AsyncParsableCommand {
     }
 
     /// One participant: the room socket, mixed mode, a tone published if a speaker, the mix subscribed.
-    private static func joinRelay(index: Int, speaker: Bool, baseURL: String, meeting: Int64, token: String,
+    private static func joinRelay(index: Int, speaker: Bool, silent: Bool, baseURL: String, meeting: Int64, token: String,
                                   context: DTLSContext, load: MixLoad) async throws -> RoomClient {
         let client = RoomClient(server: baseURL, meeting: meeting, token: token, requestTimeout: .seconds(20),
                                 logger: Logger(label: "bench.room", factory: { _ in SwiftLogNoOpLogHandler() }))
         client.start()
         do {
             try await client.send(["type": "mode", "mode": "mixed"])
-            if speaker {
+            if speaker || silent {
                 let ssrc = 0x5E00_0000 &+ UInt32(index)
                 let pending = try PendingConnection(mode: .publish(audioSSRC: ssrc, videoSSRC: ssrc &+ 0x100), context: context)
                 let answer = try RelayAnswer(sdp: try await client.publish(offer: pending.sdp).sdp)
-                let tone = try MixLoad.encodedSecond(frequency: 300 + 230 * Double(index), amplitude: 0.3)
+                let tone = try MixLoad.encodedSecond(frequency: 300 + 230 * Double(index), amplitude: speaker ? 0.3 : 0)
                 let connection = try await pending.connectOnOwnThread(answer: answer) { Handoff($0) }
                 load.add(speaker: MixLoad.Speaker(connection: connection.value, ssrc: ssrc, levelExtensionID: answer.audioLevelExtensionID,
                                                   packets: tone.packets, levels: tone.levels))
@@ -255,6 +264,8 @@ struct MixingRelay: AsyncParsableCommand {
                     lossPercent: expected > 0 ? max(0, 100 * (1 - received / expected)) : 0,
                     starvedListeners: perListener.filter { $0 < 45 }.count,
                     otherRTPPerSecond: Double(c1.otherRTP - c0.otherRTP) / counted, serverRSSKiB: rss(),
+                    generatorSentPerSecond: Double(c1.sent - c0.sent) / counted,
+                    generatorSentExpectedPerSecond: 50.0 * Double(silent ? participants : min(speakers, participants)),
                     generatorCPUPercent: 100 * (gen1 - gen0) / elapsed, loadAverage: ProcessStats.loadAverage(),
                     joinSeconds: joinSeconds)
     }
@@ -265,6 +276,7 @@ struct MixingRelay: AsyncParsableCommand {
             + "in/out pkt/s \(s.rtpInPerSecond.map { String(format: "%.0f", $0) } ?? "–")/\(s.rtpOutPerSecond.map { String(format: "%.0f", $0) } ?? "–"), "
             + "mix \(String(format: "%.0f", s.mixReceivedPerSecond))/\(String(format: "%.0f", s.mixExpectedPerSecond)) pkt/s "
             + "(loss \(String(format: "%.2f", s.lossPercent)) %, \(s.starvedListeners) starved), generator CPU \(String(format: "%.1f", s.generatorCPUPercent)) %"
+            + (s.generatorStarved ? "; NOT VALID: the generator sent \(String(format: "%.0f", s.generatorSentPerSecond)) of \(String(format: "%.0f", s.generatorSentExpectedPerSecond)) pkt/s" : "")
     }
 
     static func table(_ report: Report) -> String {
@@ -274,11 +286,13 @@ struct MixingRelay: AsyncParsableCommand {
         for s in report.steps {
             out += "| \(s.server) | \(s.participants) | \(f(s.cpuPercent, 1)) | \(f(s.cpuSecondsPerSecond, 3)) | \(f(s.encodesPerSecond)) | "
                 + "\(f(s.decodesPerSecond)) | \(f(s.rtpInPerSecond)) | \(f(s.rtpOutPerSecond)) | \(f(s.mixReceivedPerSecond)) (\(f(s.mixExpectedPerSecond))) | "
-                + "\(f(s.lossPercent, 2)) | \(s.starvedListeners) | \(f(s.otherRTPPerSecond)) | \(f(Double(s.serverRSSKiB) / 1024, 1)) | \(f(s.generatorCPUPercent, 1)) |\n"
+                + "\(f(s.lossPercent, 2)) | \(s.starvedListeners) | \(f(s.otherRTPPerSecond)) | \(f(Double(s.serverRSSKiB) / 1024, 1)) | \(f(s.generatorCPUPercent, 1))"
+                + (s.generatorStarved ? " (starved: not valid)" : "") + " |\n"
         }
         let relay = report.steps.filter { $0.server == "relay" }, janus = report.steps.filter { $0.server == "janus" }
         for r in relay {
-            guard let j = janus.first(where: { $0.participants == r.participants }), j.cpuSecondsPerSecond > 0 else { continue }
+            guard let j = janus.first(where: { $0.participants == r.participants }), j.cpuSecondsPerSecond > 0,
+                  !r.generatorStarved, !j.generatorStarved else { continue }
             out += "\nN = \(r.participants): relay ÷ Janus CPU = \(String(format: "%.2f", r.cpuSecondsPerSecond / j.cpuSecondsPerSecond))"
         }
         if let e = report.relayError { out += "\nrelay failed: \(e)" }
