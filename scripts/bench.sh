@@ -9,6 +9,9 @@
 #   scripts/bench.sh hub                   # one incident to 1,000 WebSocket subscribers; durable ingest rate
 #                                          #   → table + artifacts/bench/hub.json (docs/hub.md)
 #   scripts/bench.sh mixing                # one meeting's audio mixer tick and compositor frame (docs/mixing.md)
+#   scripts/bench.sh mixing-relay          # 20, 100, 200 participants of one meeting in mixed mode through the
+#                                          #   relay, then Janus AudioBridge → table + artifacts/bench/mixing-relay.json
+#                                          #   (docs/bench.md)
 #   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
 #   scripts/bench.sh broadcast --with-janus   # installs Debian's janus first; Janus VideoRoom joins the
 #                                             #   run as a third reference (it runs whenever janus is installed)

@@ -17,7 +17,7 @@ import Glibc
 final class JanusProcess: MeasuredProcess {
     /// The REST API's base URL (`http://127.0.0.1:<port>`; the API lives under `/janus`).
     let baseURL: String
-    /// The VideoRoom room configured for the bench.
+    /// The room configured for the bench.
     let room = 1234
     /// Where Janus writes its log.
     let logPath: String
@@ -33,14 +33,14 @@ final class JanusProcess: MeasuredProcess {
 
     /// Writes the configuration, starts `binary` and waits up to `timeout` for the REST API
     /// to answer `GET /janus/info`.
-    init(binary: String, timeout: Double = 10) throws {
+    init(binary: String, plugin: Plugin = .videoRoom, timeout: Double = 10) throws {
         var template = Array("/tmp/giaoban-janus-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw StartError(description: "mkdtemp failed") }
         directory = String(cString: made)
         logPath = "\(directory)/janus.log"
         guard let httpPort = freeTCPPort() else { throw StartError(description: "no free TCP port") }
         baseURL = "http://127.0.0.1:\(httpPort)"
-        let preload = try Self.writeConfiguration(in: directory, httpPort: httpPort, room: room)
+        let preload = try Self.writeConfiguration(in: directory, httpPort: httpPort, room: room, plugin: plugin)
 
         var environment = ProcessInfo.processInfo.environment
         environment["LD_PRELOAD"] = preload
@@ -78,12 +78,12 @@ final class JanusProcess: MeasuredProcess {
     /// Writes `conf/` (janus.jcfg, the HTTP transport, the VideoRoom with `room`), folders
     /// holding links to the one plugin and the one transport, and the preload library;
     /// returns the library's path.
-    private static func writeConfiguration(in directory: String, httpPort: UInt16, room: Int) throws -> String {
+    private static func writeConfiguration(in directory: String, httpPort: UInt16, room: Int, plugin: Plugin) throws -> String {
         let files = FileManager.default
         for folder in ["conf", "plugins", "transports", "events", "loggers"] {
             try files.createDirectory(atPath: "\(directory)/\(folder)", withIntermediateDirectories: true)
         }
-        for (folder, library) in [("plugins", "libjanus_videoroom.so"), ("transports", "libjanus_http.so")] {
+        for (folder, library) in [("plugins", plugin.library), ("transports", "libjanus_http.so")] {
             let target = "\(libraryFolder)/\(folder)/\(library)"
             guard files.fileExists(atPath: target) else {
                 throw StartError(description: "\(target) is missing (apt-get install janus)")
@@ -130,7 +130,19 @@ final class JanusProcess: MeasuredProcess {
             }
 
             """.write(toFile: "\(directory)/conf/janus.transport.http.jcfg", atomically: true, encoding: .utf8)
-        try """
+        try plugin.configuration(room).write(toFile: "\(directory)/conf/\(plugin.configFile)", atomically: true, encoding: .utf8)
+        return try compilePreload(in: directory)
+    }
+
+    /// The one plugin Janus loads, with its configuration of room `room`.
+    struct Plugin: Sendable {
+        let library: String
+        let configFile: String
+        let configuration: @Sendable (Int) -> String
+
+        /// The VideoRoom with one room for a broadcast: Opus + VP8, no bitrate cap, no periodic FIR.
+        static let videoRoom = Plugin(library: "libjanus_videoroom.so", configFile: "janus.plugin.videoroom.jcfg") { room in
+            """
             general: {
             }
             room-\(room): {
@@ -142,9 +154,23 @@ final class JanusProcess: MeasuredProcess {
                 videocodec = "vp8"
                 record = false
             }
+            """
+        }
 
-            """.write(toFile: "\(directory)/conf/janus.plugin.videoroom.jcfg", atomically: true, encoding: .utf8)
-        return try compilePreload(in: directory)
+        /// The AudioBridge with one 48 kHz mono room whose participants' RFC 6464 levels are read.
+        static let audioBridge = Plugin(library: "libjanus_audiobridge.so", configFile: "janus.plugin.audiobridge.jcfg") { room in
+            """
+            general: {
+            }
+            room-\(room): {
+                description = "giaoban-bench mixing"
+                sampling_rate = 48000
+                audiolevel_ext = true
+                audiolevel_event = false
+                record = false
+            }
+            """
+        }
     }
 
     /// The `getifaddrs` wrapper that makes Janus gather 127.0.0.1.

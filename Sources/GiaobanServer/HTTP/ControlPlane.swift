@@ -51,6 +51,7 @@ public enum ControlPlane {
         router.get("/metrics") { _, _ in
             var text = services.sessions.map { MetricsText.render($0.media.snapshot) } ?? ""
             if let hub = services.hub { text += MetricsText.render(hub) }
+            if let rooms = services.rooms { text += MetricsText.render(rooms) }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }

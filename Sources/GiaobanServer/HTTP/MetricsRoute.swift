@@ -1,4 +1,5 @@
 public import GiaobanEngine
+import GiaobanMixer
 import Synchronization
 
 /// Prometheus text exposition (version 0.0.4) of the media plane's counters.
@@ -15,6 +16,7 @@ enum MetricsText {
         }
         counter("giaoban_rtp_received_total", "RTP packets received from publishers.", c.rtpReceived)
         counter("giaoban_rtp_forwarded_total", "RTP packets sent to subscribers.", c.rtpForwarded)
+        counter("giaoban_rtp_mixed_total", "RTP packets of meeting mixes (audio and composed video) sent to listeners.", c.rtpMixed)
         counter("giaoban_rtp_retransmitted_total", "RTP packets resent in answer to NACKs.", c.rtpRetransmitted)
         counter("giaoban_nack_misses_total", "NACKed packets no longer cached.", c.nackMisses)
         counter("giaoban_rtcp_received_total", "RTCP compounds received.", c.rtcpReceived)
@@ -34,6 +36,17 @@ enum MetricsText {
     /// One metric: HELP, TYPE and its value.
     static func metric(_ type: String, _ name: String, _ help: String, _ value: Int) -> String {
         "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+    }
+
+    /// The meetings' audio mixers, summed: ticks, decodes and Opus encodes since each mixer
+    /// started (a mixer stopped with its meeting takes its totals with it).
+    static func render(_ rooms: MeetingRooms) -> String {
+        let all = rooms.mixerCounters()
+        func sum(_ value: (AudioMixerCounters) -> Int) -> Int { all.reduce(0) { $0 + value($1) } }
+        return metric("gauge", "giaoban_mixers", "Meeting audio mixers running.", all.count)
+            + metric("counter", "giaoban_mixer_ticks_total", "Audio mixer ticks (20 ms each).", sum(\.ticks))
+            + metric("counter", "giaoban_mixer_decodes_total", "Opus packets the audio mixers decoded.", sum(\.decodes))
+            + metric("counter", "giaoban_mixer_encodes_total", "Opus encodes of the audio mixers (one per distinct mix per tick).", sum(\.encodes))
     }
 
     static func render(_ hub: Hub) -> String {

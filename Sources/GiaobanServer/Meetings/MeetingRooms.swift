@@ -461,6 +461,11 @@ public final class MeetingRooms: Sendable {
         }
     }
 
+    /// The counters of every meeting's audio mixer running now (for /metrics).
+    func mixerCounters() -> [AudioMixerCounters] {
+        rooms.withLock { all in all.values.compactMap { $0.mix?.mixer.counters } }
+    }
+
     /// Changes a room and sends everyone the new roster; returns what `change` returns.
     @discardableResult
     func update<T>(_ id: Int64, _ change: (inout Room) -> T) -> T {
