@@ -127,7 +127,8 @@ public struct ClientOffer: Sendable {
         if publishing { m.attributes.append(SDPAttribute("msid", "\(cname) \(cname)-\(kind)")) }
         m.attributes.append(SDPAttribute("rtcp-mux"))
         m.attributes.append(SDPAttribute("rtcp-rsize"))
-        if kind == "audio" && publishing {
+        if kind == "audio" {
+            // Publishing: client-to-mixer levels (RFC 6464); watching: the relay's mix carries its level.
             m.append(SDPExtMap(id: UInt16(Self.audioLevelExtensionID), uri: SDPExtensionURI.audioLevel))
         }
         if kind == "audio" {

@@ -21,6 +21,10 @@ public final class EndpointWatcher {
         public var packetsReceived = 0
         /// Of those, audio packets.
         public var audioPackets = 0
+        /// Audio packets that carried an RFC 6464 level (a mix from the relay does).
+        public var audioLevels = 0
+        /// The last such level, 0 (loud) to 127 (silence).
+        public var lastAudioLevel: Int?
         /// SRTP bytes received.
         public var bytesReceived = 0
         /// SRTCP bytes sent (reports, NACK, PLI).
@@ -260,6 +264,11 @@ public final class EndpointWatcher {
         } else if packet.payloadType == audioPayloadType {
             count(length)
             stats.audioPackets += 1
+            if let element = packet.extensions.element(id: ClientOffer.audioLevelExtensionID),
+               let level = try? AudioLevelExtension(element.data) {
+                stats.audioLevels += 1
+                stats.lastAudioLevel = Int(level.level)
+            }
             audioSSRC = packet.ssrc
             audioReception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp, arrival: seconds * 48_000)
             audioBuffer.insert(packet, now: now)

@@ -88,6 +88,9 @@ struct MixedModeTests {
                 #expect(spread < 10, "the three tones at comparable levels: \(powers)")
             }
             #expect(listener.watcher.stats.audioConcealed < 25, "few gaps: \(listener.watcher.stats)")
+            // The mix carries its level (RFC 6464 form): loud, since someone else is always speaking.
+            let s = listener.watcher.stats
+            #expect(s.audioLevels > 100 && (s.lastAudioLevel ?? 127) < 60, "the mix's level: \(s)")
         }
         // Encoded once per distinct mix: three mix-minus and one shared, not ten.
         let counters = mix.mixer.counters

@@ -465,7 +465,13 @@ def test_chair_sees_an_endpoint_client_join_decode_and_hear_its_mute(giaoban, ch
         sign_in(page, giaoban, chair)
         page.find_element("id", "meeting-title").send_keys("Giao ban với trạm xã")
         click(page, "#meeting-start")
-        meeting = int(wait_js(page, "return document.getElementById('meeting-select').value", 10, "the new meeting"))
+        # The server is shared with earlier tests: find the new meeting by its title, and wait
+        # until the console has joined that one.
+        meeting = int(wait_js(page, "const o = [...document.getElementById('meeting-select').options]"
+                                    ".find((o) => o.textContent.includes('Giao ban với trạm xã')); return o && o.value",
+                              10, "the new meeting"))
+        wait_js(page, f"return document.getElementById('meeting-status').textContent.includes('#{meeting}')", 10,
+                "the console in the new meeting")
         proc = subprocess.Popen(
             server_command() + ["endpoint", "join", "--server", giaoban.base_url, "--meeting", str(meeting), "--token", commune,
                                 "--watch", "chair", "--duration", "30", "--width", "320", "--height", "240", "--fps", "15",

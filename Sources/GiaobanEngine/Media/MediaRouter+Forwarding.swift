@@ -211,23 +211,37 @@ extension MediaRouter {
     /// sequence number extension when negotiated; returns its length, 0 when it does not fit.
     @inline(__always)
     func writePacket(_ payload: UnsafeRawBufferPointer, to subscriber: MediaPeer, marker: Bool, payloadType: UInt8, ssrc: UInt32,
-                     sequence: UInt16, timestamp: UInt32, now: ContinuousClock.Instant, into slot: UnsafeMutableRawBufferPointer) -> Int {
+                     sequence: UInt16, timestamp: UInt32, level: (id: UInt8, byte: UInt8)? = nil, now: ContinuousClock.Instant,
+                     into slot: UnsafeMutableRawBufferPointer) -> Int {
         let id = subscriber.egressTransportCC
-        let header = id != 0 ? 20 : 12
+        // One-byte elements (RFC 8285 §4.2): transport-wide number (3 bytes), audio level (2
+        // bytes), padded to whole 32-bit words.
+        let elements = (id != 0 ? 3 : 0) + (level != nil ? 2 : 0)
+        let words = (elements + 3) / 4
+        let header = 12 + (elements > 0 ? 4 + words * 4 : 0)
         let length = header + payload.count
         guard length + 16 <= slot.count else { return 0 }
-        slot[0] = id != 0 ? 0x90 : 0x80  // version 2, X when the extension follows
+        slot[0] = elements > 0 ? 0x90 : 0x80  // version 2, X when extensions follow
         slot[1] = (marker ? 0x80 : 0) | (payloadType & 0x7F)
         slot.setU16(sequence, at: 2)
         slot.setU32(timestamp, at: 4)
         slot.setU32(ssrc, at: 8)
-        if id != 0 {
-            let transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
+        if elements > 0 {
             slot.setU16(0xBEDE, at: 12)
-            slot.setU16(1, at: 14)  // one 32-bit word of elements
-            slot[16] = id << 4 | 1  // two bytes of data
-            slot.setU16(transport, at: 17)
-            slot[19] = 0
+            slot.setU16(UInt16(words), at: 14)
+            var at = 16
+            if id != 0 {
+                let transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
+                slot[at] = id << 4 | 1  // two bytes of data
+                slot.setU16(transport, at: at + 1)
+                at += 3
+            }
+            if let level {
+                slot[at] = level.id << 4  // one byte of data
+                slot[at + 1] = level.byte
+                at += 2
+            }
+            while at < header { slot[at] = 0; at += 1 }
         }
         if let src = payload.baseAddress, payload.count > 0 {
             (slot.baseAddress! + header).copyMemory(from: src, byteCount: payload.count)

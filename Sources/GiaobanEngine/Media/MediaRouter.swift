@@ -424,7 +424,8 @@ extension MediaRouter {
     /// ready subscriber with that kind.
     @discardableResult
     public func sendLocal(to id: String, kind: PeerSetup.Track.Kind, payload: UnsafeRawBufferPointer, sequence: UInt16,
-                          timestamp: UInt32, marker: Bool, now: ContinuousClock.Instant, out: OutputQueue) -> Bool {
+                          timestamp: UInt32, marker: Bool, level: AudioLevelExtension? = nil, now: ContinuousClock.Instant,
+                          out: OutputQueue) -> Bool {
         guard let peer = peers[id], peer.setup.role == .subscriber, let destination = peer.address, let srtp = peer.srtpOut,
               let track = kind == .audio ? peer.setup.audio : peer.setup.video else { return false }
         var (sequence, timestamp) = (sequence, timestamp)
@@ -433,8 +434,10 @@ extension MediaRouter {
             (sequence, timestamp) = mapped
         }
         let slot = out.nextSlot()
+        let levelID = kind == .audio ? peer.setup.audioLevelExtensionID : nil
         let length = writePacket(payload, to: peer, marker: marker, payloadType: track.payloadType, ssrc: track.ssrc,
-                                 sequence: sequence, timestamp: timestamp, now: now, into: slot)
+                                 sequence: sequence, timestamp: timestamp, level: levelID.flatMap { id in level.map { (id, $0.byte) } },
+                                 now: now, into: slot)
         guard length > 0, let protected = try? srtp.protectRTP(slot, length: length) else { return false }
         out.commit(length: protected, to: destination)
         counters.rtpMixed &+= 1

@@ -170,6 +170,13 @@ public enum Negotiation {
                 attrs.append(SDPRTCPFeedback(payloadType: codec.payloadType, type: "transport-cc").attribute)
                 transportCC = UInt8(ext.id)
             }
+            if role == .subscriber, kind == .audio,
+               let ext = m.extMaps.first(where: { $0.uri == SDPExtensionURI.audioLevel && $0.id < 15 }) {
+                // Audio the relay produces (a meeting's mix) carries its level (RFC 6465 §3 uses
+                // the same one-byte form); forwarded audio is sent without extensions.
+                attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
+                audioLevelID = UInt8(ext.id)
+            }
             if role == .subscriber {
                 let label = "giaoban-\(kind.rawValue)"
                 attrs.append(SDPAttribute("msid", "\(stream) \(label)"))

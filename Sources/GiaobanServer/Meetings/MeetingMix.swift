@@ -68,7 +68,8 @@ final class MeetingMix: Sendable {
                     guard let peer = targets[packet.listener] else { continue }
                     output.mixes[packet.mix].payload.withUnsafeBytes {
                         _ = router.sendLocal(to: peer, kind: .audio, payload: $0, sequence: packet.sequenceNumber,
-                                             timestamp: packet.timestamp, marker: packet.marker, now: now, out: out)
+                                             timestamp: packet.timestamp, marker: packet.marker, level: output.mixes[packet.mix].level,
+                                             now: now, out: out)
                     }
                 }
             }
