@@ -554,6 +554,9 @@ extension MediaRouter {
         return true
     }
 
+    /// The DTLS fingerprint peer `id` must present (an ICE restart may not change it).
+    public func remoteFingerprint(peer id: String) -> CertificateFingerprint? { peers[id]?.setup.remoteFingerprint }
+
     /// True when a peer with `id` exists.
     public func hasPeer(id: String) -> Bool { peers[id] != nil }
 }
