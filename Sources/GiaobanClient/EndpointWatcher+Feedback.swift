@@ -34,7 +34,7 @@ extension EndpointWatcher {
             nextReport = now + reportInterval
             sendReport(now: now)
         }
-        if now >= nextTransportFeedback, transportFeedback.hasPending,
+        if transportWide, now >= nextTransportFeedback, transportFeedback.hasPending,
            let feedback = transportFeedback.makeFeedback(senderSSRC: senderSSRC, mediaSSRC: videoSSRC) {
             nextTransportFeedback = now + .milliseconds(100)
             let sent = rtcpOut.withUnsafeMutableBytes { buffer in
@@ -42,7 +42,7 @@ extension EndpointWatcher {
             }
             if sent > 0 { stats.bytesSent += sent }
         }
-        if let cap = bandwidthCap, videoSSRC != 0, now >= nextEstimate {
+        if transportWide, let cap = bandwidthCap, videoSSRC != 0, now >= nextEstimate {
             nextEstimate = now + .milliseconds(250)
             let remb = ReceiverEstimatedMaxBitrateBuilder(senderSSRC: senderSSRC, bitrate: UInt64(max(0, cap)), ssrcs: [videoSSRC])
             let sent = rtcpOut.withUnsafeMutableBytes { buffer in

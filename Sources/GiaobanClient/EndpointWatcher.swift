@@ -140,6 +140,9 @@ public final class EndpointWatcher {
     /// and the relay picks the simulcast layer (or pauses video) to match.
     public var bandwidthCap: Int?
     var nextEstimate: ContinuousClock.Instant = .now
+    /// This watcher sends the connection's transport-wide feedback and REMB; false when it is
+    /// one stream of a downlink, which does that once for all of them.
+    var transportWide = true
     /// Arrivals of packets numbered by the relay (transport-wide congestion control), reported
     /// every 100 ms so the relay can estimate this link.
     var transportFeedback = TransportFeedbackRecorder()
@@ -219,14 +222,20 @@ public final class EndpointWatcher {
                 break
             }
         }
-        let now = ContinuousClock.now
+        pump(now: ContinuousClock.now)
+        connection.handleTimers()
+    }
+
+    /// Releases what the jitter buffers hold that is due and sends the feedback that is due,
+    /// without reading the socket (a downlink reads it for all the streams it carries).
+    func pump(now: ContinuousClock.Instant) {
+        if waitingForKeyframe { requestKeyframe() }
         videoBuffer.release(now: now) { releaseVideo($0) }
         audioBuffer.release(now: now) { releaseAudio($0) }
         stats.videoLost = videoBuffer.counters.lost
         stats.audioLost = audioBuffer.counters.lost
         stats.packetsLate = videoBuffer.counters.late + audioBuffer.counters.late
         sendFeedback(now: now)
-        connection.handleTimers()
     }
 
     /// Writes what the recordings still hold (IVF frame count, WAV sizes, the last Ogg page).
@@ -237,11 +246,11 @@ public final class EndpointWatcher {
         try oggRecorder?.finish()
     }
 
-    private func receive(_ packet: RTPPacketView, length: Int) {
+    func receive(_ packet: RTPPacketView, length: Int) {
         let now = ContinuousClock.now
         let arrival = now - start
         let seconds = Double(arrival.components.seconds) + Double(arrival.components.attoseconds) * 1e-18
-        if let element = packet.extensions.element(id: ClientOffer.transportCCExtensionID), element.data.count >= 2 {
+        if transportWide, let element = packet.extensions.element(id: ClientOffer.transportCCExtensionID), element.data.count >= 2 {
             transportFeedback.record(sequence: element.data.u16(at: 0),
                                      arrival: arrival.components.seconds * 1_000_000 + arrival.components.attoseconds / 1_000_000_000_000)
         }

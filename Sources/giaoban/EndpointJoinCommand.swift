@@ -27,6 +27,9 @@ struct EndpointJoin: AsyncParsableCommand {
     @Flag(help: "Do not publish (watch only).")
     var noPublish = false
 
+    @Flag(help: "Receive everything watched on one connection the relay offers and renegotiates (docs/protocol.md, \"One connection down\"), not one connection per watched participant.")
+    var downlink = false
+
     @OptionGroup var output: OutputOptions
 
     @OptionGroup var media: PublishOptions
@@ -48,6 +51,7 @@ struct EndpointJoin: AsyncParsableCommand {
         var settings = RoomEndpoint.Settings()
         settings.publish = !noPublish
         settings.watch = WatchPolicy(parsing: watch) ?? WatchPolicy()
+        settings.downlink = downlink
         settings.width = media.size(of: videoSource).width
         settings.height = media.size(of: videoSource).height
         settings.framesPerSecond = media.fps
@@ -70,7 +74,7 @@ struct EndpointJoin: AsyncParsableCommand {
             throw fail(EndpointFailure(explain(seated.ended)))
         }
         output.status("joined meeting \(meeting) as \(seated.you) (\(seated.role)) at \(server)"
-                      + (noPublish ? "" : ": publishing \(described)") + "; watching \(watch)")
+                      + (noPublish ? "" : ": publishing \(described)") + "; watching \(watch)" + (downlink ? " on one downlink" : ""))
         let deadline = start + .milliseconds(Int(output.duration * 1000))
         var previous = endpoint.status
         while ContinuousClock.now < deadline && endpoint.status.room.ended == nil {
@@ -132,7 +136,8 @@ struct EndpointJoin: AsyncParsableCommand {
             ("mutedByChair", s.room.mutedByChair), ("mutedEvents", s.room.mutedEvents), ("rosterUpdates", s.room.rosterUpdates),
             ("reconnects", max(0, s.room.joins - 1)), ("videoFrames", p.videoFrames), ("audioFrames", p.audioFrames),
             ("packetsSent", p.packetsSent), ("averageKbps", kbps(p.bytesSent, over: seconds)),
-            ("watched", watched), ("failures", s.failures), ("lastFailure", s.lastFailure ?? ""),
+            ("watched", watched), ("downlinks", s.media.downlinks), ("downlinkOffers", s.media.downlinkOffers),
+            ("failures", s.failures), ("lastFailure", s.lastFailure ?? ""),
             ("ended", s.room.ended ?? "duration reached"),
         ]
     }

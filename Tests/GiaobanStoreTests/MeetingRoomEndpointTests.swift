@@ -19,6 +19,17 @@ func eventually(_ what: String, within seconds: Double = 30, _ condition: () asy
 
 @Suite("Meeting room with endpoint clients over the room socket")
 struct MeetingRoomEndpointTests {
+    /// Endpoint settings with media small enough for many endpoints in a debug build on 2
+    /// cores: a 160×120 VP8 test pattern at 5 fps (about 60 kbit/s) and an Opus tone.
+    static func smallMedia() -> RoomEndpoint.Settings {
+        var settings = RoomEndpoint.Settings()
+        settings.width = 160
+        settings.height = 120
+        settings.framesPerSecond = 5
+        settings.bitrateKbps = 60
+        return settings
+    }
+
     /// One chair and 20 commune endpoints in one room, every one a full `RoomEndpoint`
     /// (room socket, publishing and watching through the in-process relay and hub).
     ///
@@ -46,11 +57,7 @@ struct MeetingRoomEndpointTests {
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             func endpoint(_ subject: String, _ role: Role, level: Double, watch: WatchPolicy = WatchPolicy()) -> RoomEndpoint {
-                var settings = RoomEndpoint.Settings()
-                settings.width = 160
-                settings.height = 120
-                settings.framesPerSecond = 5
-                settings.bitrateKbps = 60
+                var settings = Self.smallMedia()
                 settings.toneLevel = level
                 settings.watch = watch
                 let room = GiaobanClient.RoomClient(server: server, meeting: meeting, token: HubFixture.token(role, subject), logger: logger)

@@ -150,6 +150,18 @@ public final class RoomClient: Sendable {
         }
     }
 
+    /// Asks for our downlink (or changes whom it carries): `nil` for everyone who publishes.
+    /// The relay's `offer` arrives as an event.
+    public func downlink(participants: [String]?) async throws(ClientError) {
+        let watch: any Sendable = participants.map { $0 as any Sendable } ?? "all"
+        try await send(["type": "downlink", "participants": watch])
+    }
+
+    /// Our answer to downlink offer `revision`.
+    public func answerDownlink(session: String, revision: Int, sdp: String) async throws(ClientError) {
+        try await send(["type": "answer", "session": session, "revision": revision, "sdp": sdp])
+    }
+
     /// The chair's mute of `participant` at the relay (chair and admin only).
     public func muteParticipant(_ participant: String, muted: Bool) async throws(ClientError) {
         try await send(["type": "mute_participant", "participant": participant, "muted": muted])
@@ -338,6 +350,9 @@ public final class RoomClient: Sendable {
                     s.view.errors += 1
                     event = .error(reason)
                 }
+            case "offer":
+                guard let session = message.session, let revision = message.revision, let sdp = message.sdp else { return }
+                event = .offer(RoomOffer(session: session, revision: revision, sdp: sdp, tracks: message.tracks ?? []))
             case "ended", "replaced":
                 s.view.ended = message.type == "ended" ? (message.message ?? "the meeting ended")
                     : "replaced: " + (message.message ?? "joined again from another connection")

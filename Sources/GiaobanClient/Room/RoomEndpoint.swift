@@ -29,6 +29,9 @@ public final class RoomEndpoint: Sendable {
         public var host = "127.0.0.1"
         /// How long ICE and DTLS may take per connection.
         public var connectTimeout: Duration = .seconds(10)
+        /// Receive everything watched on one connection the relay offers (`downlink`) instead
+        /// of one connection per watched participant (`subscribe`).
+        public var downlink = false
 
         /// The defaults: publish, watch the chair and the active speaker.
         public init() {}
@@ -58,6 +61,14 @@ public final class RoomEndpoint: Sendable {
         var retryAt: [String: ContinuousClock.Instant] = [:]
         var task: Task<Void, Never>?
         var stopping = false
+        /// Downlink mode: whom the relay was last asked for ("all" or the sorted list), nil before.
+        var downlinkRequest: String?
+        /// The downlink session, its socket and ICE credentials, and whether it is connected.
+        var downlinkSession: String?
+        var downlinkPending: Handoff<PendingConnection>?
+        var downlinkConnected = false
+        /// Downlink connections handed to the media thread.
+        var downlinksPosted = 0
     }
 
     /// The room socket.
@@ -131,6 +142,8 @@ public final class RoomEndpoint: Sendable {
                 if settings.publish, room.view.me?.publishing == false { await publish() }
             case .ended:
                 return
+            case .offer(let offer):
+                await answer(offer)
             default:
                 break
             }
@@ -145,6 +158,10 @@ public final class RoomEndpoint: Sendable {
         let (posted, watching, opened) = state.withLock { ($0.publishesPosted, $0.watching, $0.connectionsOpened) }
         if settings.publish, room.view.role != "observer", mayTry("") {
             if posted == 0 || (media.publishers == posted && media.publisherEnded != nil) { await publish() }
+        }
+        if settings.downlink {
+            await reconcileDownlink(media)
+            return
         }
         let wanted = settings.watch.participants(in: room.view)
         for participant in watching {
@@ -207,6 +224,93 @@ public final class RoomEndpoint: Sendable {
             }
         } catch {
             failed(participant, "watch \(participant): \(error)")
+        }
+    }
+
+    /// Downlink mode: tells the relay whom we watch whenever that changes (and again when the
+    /// connection died, which starts a new session); the relay's offers come as events.
+    private func reconcileDownlink(_ media: RoomMediaSnapshot) async {
+        let wanted: [String]? = settings.watch.everyone ? nil : settings.watch.participants(in: room.view).sorted()
+        let key = wanted?.joined(separator: ",") ?? "all"
+        let asked = state.withLock { s -> String? in
+            if s.downlinkConnected && media.downlinks == s.downlinksPosted && media.downlinkEnded != nil {
+                // The connection died: ask again; the relay starts a new session.
+                s.downlinkRequest = nil
+                s.downlinkSession = nil
+                s.downlinkPending = nil
+                s.downlinkConnected = false
+            }
+            return s.downlinkRequest
+        }
+        guard asked != key, mayTry("downlink") else { return }
+        do throws(ClientError) {
+            try await room.downlink(participants: wanted)
+            state.withLock { $0.downlinkRequest = key }
+        } catch {
+            failed("downlink", "downlink: \(error)")
+        }
+    }
+
+    /// Answers a downlink offer; the first answer of a session connects.
+    private func answer(_ offer: RoomOffer) async {
+        guard settings.downlink else { return }
+        let parsed: DownlinkOffer
+        do throws(ClientError) { parsed = try DownlinkOffer(sdp: offer.sdp) } catch {
+            failed("downlink", "offer: \(error)")
+            return
+        }
+        let settings = self.settings, context = self.context
+        let current = state.withLock { s in s.downlinkSession == offer.session ? s.downlinkPending : nil }
+        let pending: Handoff<PendingConnection>
+        if let current {
+            pending = current
+        } else {
+            // A new session: its socket and ICE credentials last as long as it does.
+            do throws(ClientError) {
+                pending = Handoff(try PendingConnection(mode: .watch, context: context, host: settings.host))
+            } catch {
+                failed("downlink", "downlink socket: \(error)")
+                return
+            }
+            state.withLock { s in
+                s.downlinkSession = offer.session
+                s.downlinkPending = pending
+                s.downlinkConnected = false
+            }
+        }
+        let sdp = parsed.answer(ice: pending.value.ice, fingerprint: context.fingerprint, host: settings.host,
+                                port: pending.value.socket.port)
+        do throws(ClientError) {
+            try await room.answerDownlink(session: offer.session, revision: offer.revision, sdp: sdp)
+        } catch {
+            // Refused: ask again (a second later), which brings a fresh offer.
+            failed("downlink", "answer: \(error)")
+            state.withLock { $0.downlinkRequest = nil }
+            return
+        }
+        let participants = Dictionary(offer.tracks.map { ($0.stream, $0.participant) }, uniquingKeysWith: { a, _ in a })
+        let tracks = parsed.tracks
+        state.withLock { $0.watching = Set(offer.tracks.map(\.participant)) }
+        if state.withLock({ $0.downlinkConnected && $0.downlinkSession == offer.session }) {
+            loop.post(.downlinkTracks(tracks, participants))
+            return
+        }
+        do throws(ClientError) {
+            let downlink = try await pending.value.connectOnOwnThread(answer: parsed.relay, timeout: settings.connectTimeout) {
+                connection throws(CodecError) in DownlinkWatcher(connection: connection)
+            }
+            loop.post(.downlink(downlink, tracks, participants))
+            state.withLock { s in
+                s.downlinkConnected = true
+                s.downlinksPosted += 1
+            }
+        } catch {
+            failed("downlink", "downlink connection: \(error)")
+            state.withLock { s in
+                s.downlinkRequest = nil
+                s.downlinkSession = nil
+                s.downlinkPending = nil
+            }
         }
     }
 

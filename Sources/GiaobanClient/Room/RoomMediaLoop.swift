@@ -34,6 +34,14 @@ public struct RoomMediaSnapshot: Sendable, Equatable {
     public var publishers = 0
     /// Per watched participant.
     public var watched: [String: WatchedCounts] = [:]
+    /// Downlink connections handed to the thread so far.
+    public var downlinks = 0
+    /// Why the downlink connection ended, if it did.
+    public var downlinkEnded: String?
+    /// Offers applied to the downlink so far.
+    public var downlinkOffers = 0
+    /// Packets on the downlink with an SSRC no offered track has.
+    public var downlinkUnknownPackets = 0
 }
 
 /// The endpoint's media thread: it owns the publisher and the watchers and steps them in
@@ -47,6 +55,10 @@ final class RoomMediaLoop: @unchecked Sendable {
         case publish(EndpointPublisher)
         case watch(String, EndpointWatcher)
         case unwatch(String)
+        /// A connected downlink and its first tracks (with whose each stream is).
+        case downlink(DownlinkWatcher, [DownlinkOffer.Track], [String: String])
+        /// The tracks of a later offer.
+        case downlinkTracks([DownlinkOffer.Track], [String: String])
     }
 
     private let mailbox = Mutex<[Handoff<Command>]>([])
@@ -55,6 +67,7 @@ final class RoomMediaLoop: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     private var publisher: EndpointPublisher?
     private var watchers: [String: EndpointWatcher] = [:]
+    private var downlink: DownlinkWatcher?
     private var snapshot = RoomMediaSnapshot()
     private var retired: [String: WatchedCounts] = [:]
 
@@ -101,6 +114,14 @@ final class RoomMediaLoop: @unchecked Sendable {
                 watcher.step(maxWaitMilliseconds: waited ? 0 : 5)
                 waited = true
             }
+            if let downlink {
+                if downlink.connection.peer.state == .connected {
+                    downlink.step(maxWaitMilliseconds: waited ? 0 : 5)
+                    waited = true
+                } else if snapshot.downlinkEnded == nil {
+                    snapshot.downlinkEnded = downlink.connection.peer.failure.map { "\($0)" } ?? "connection closed"
+                }
+            }
             if !waited { Thread.sleep(forTimeInterval: 0.005) }
             let now = ContinuousClock.now
             if now >= nextSnapshot {
@@ -110,6 +131,7 @@ final class RoomMediaLoop: @unchecked Sendable {
         }
         publisher?.connection.close()
         for watcher in watchers.values { watcher.connection.close() }
+        downlink?.connection.close()
         refreshSnapshot()
     }
 
@@ -126,7 +148,33 @@ final class RoomMediaLoop: @unchecked Sendable {
             retired[participant, default: WatchedCounts()].connections += 1
         case .unwatch(let participant):
             retire(participant)
+        case .downlink(let next, let tracks, let participants):
+            if let old = downlink {
+                old.connection.close()
+                for (stream, watcher) in old.watchers { keep(watcher, of: old.participants[stream] ?? stream) }
+            }
+            downlink = next
+            snapshot.downlinks += 1
+            snapshot.downlinkEnded = nil
+            applyTracks(tracks, participants)
+        case .downlinkTracks(let tracks, let participants):
+            applyTracks(tracks, participants)
         }
+    }
+
+    /// Applies an offer's tracks to the downlink, keeping the counts of streams it stops receiving.
+    private func applyTracks(_ tracks: [DownlinkOffer.Track], _ participants: [String: String]) {
+        guard let downlink else { return }
+        do {
+            for (participant, watcher) in try downlink.apply(tracks, participants: participants) { keep(watcher, of: participant) }
+        } catch {
+            snapshot.downlinkEnded = "cannot start the decoders: \(error)"
+        }
+    }
+
+    /// Adds a retired watcher's counts to `participant`'s.
+    private func keep(_ watcher: EndpointWatcher, of participant: String) {
+        retired[participant] = Self.adding(watcher.stats, to: retired[participant] ?? WatchedCounts())
     }
 
     /// Closes the watcher of `participant`, keeping its counts.
@@ -153,6 +201,17 @@ final class RoomMediaLoop: @unchecked Sendable {
             var counts = Self.adding(watcher.stats, to: retired[participant] ?? WatchedCounts())
             counts.watching = watcher.connection.peer.state == .connected
             watched[participant] = counts
+        }
+        if let downlink {
+            for (stream, watcher) in downlink.watchers {
+                let participant = downlink.participants[stream] ?? stream
+                var counts = Self.adding(watcher.stats, to: retired[participant] ?? WatchedCounts())
+                counts.watching = downlink.connection.peer.state == .connected
+                counts.connections = max(counts.connections, 1)
+                watched[participant] = counts
+            }
+            snapshot.downlinkOffers = downlink.offersApplied
+            snapshot.downlinkUnknownPackets = downlink.packetsUnknown
         }
         snapshot.watched = watched
         let copy = snapshot

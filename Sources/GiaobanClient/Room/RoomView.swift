@@ -97,6 +97,27 @@ public enum RoomEvent: Sendable, Equatable {
     case ended(String)
     /// An error from the server that answered no request of ours.
     case error(String)
+    /// The relay offers (or offers again) our downlink: answer it.
+    case offer(RoomOffer)
+}
+
+/// A downlink offer from the relay (docs/protocol.md, "One connection down").
+public struct RoomOffer: Sendable, Equatable {
+    /// One sending m-line: whose stream, which kind.
+    public struct Track: Sendable, Equatable, Decodable {
+        public var mid: String
+        public var participant: String
+        public var stream: String
+        public var kind: String
+    }
+    /// The downlink session.
+    public var session: String
+    /// The offer's revision (answers name it).
+    public var revision: Int
+    /// The SDP offer.
+    public var sdp: String
+    /// The sending m-lines.
+    public var tracks: [Track]
 }
 
 /// The relay's answer to a `publish` or `subscribe` sent over the room socket.
@@ -129,4 +150,6 @@ struct RoomServerMessage: Decodable {
     var muted: Bool?
     var by: String?
     var message: String?
+    var revision: Int?
+    var tracks: [RoomOffer.Track]?
 }

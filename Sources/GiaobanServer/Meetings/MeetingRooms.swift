@@ -142,6 +142,10 @@ public final class MeetingRooms: Sendable {
         try await outbound.write(.text(HubMessage.encode(RoomMessage.Joined(meeting: id, you: claims.sub, role: claims.role.rawValue,
                                                                             stream: Self.stream(meeting: id, subject: claims.sub)))))
         broadcastRoster(id)
+        if outcome.replaced, rooms.withLock({ $0[id]?.downlinks[claims.sub] != nil }) {
+            // An offer sent while the old socket was going away may be lost: offer again.
+            await offerDownlinks(meeting: id, subjects: [claims.sub], force: true)
+        }
         defer {
             hub.events.unsubscribe(channel: Self.channel(id), id: roomSub)
             hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub)
