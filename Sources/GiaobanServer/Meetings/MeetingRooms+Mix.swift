@@ -1,0 +1,69 @@
+import Foundation
+import GiaobanEngine
+import GiaobanMixer
+
+/// Mixed mode in rooms (docs/mixing.md): the meeting's mix starts with its first listener.
+extension MeetingRooms {
+    /// Stops a meeting's mix: its clock, the copies of audio, the local stream.
+    func stopMix(_ mix: MeetingMix, meeting id: Int64) async {
+        mix.stop()
+        let prefix = "m\(id)-", stream = mix.stream
+        await sessions.media.perform { router, _, _ in
+            for activity in router.audioActivity() where activity.stream.hasPrefix(prefix) {
+                router.setAudioSink(stream: activity.stream, nil)
+                router.setVideoSink(stream: activity.stream, nil)
+            }
+            router.setLocalStream(stream, tracks: nil)
+        }
+        logger.info("meeting mix stopped", metadata: ["meeting": "\(id)"])
+    }
+
+    /// `mode`: `mixed` gives the participant one mix-minus audio stream of the meeting's loudest
+    /// speakers (then `subscribe` to `"mix"`); `forwarded` returns to per-participant streams.
+    func setMode(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        guard let mode = message.mode, mode == "mixed" || mode == "forwarded" else {
+            return HubMessage.error(#"mode needs "mode": "mixed" or "forwarded""#)
+        }
+        let mixed = mode == "mixed"
+        var created: MeetingMix?
+        if mixed, rooms.withLock({ $0[id]?.mix == nil }) {
+            do {
+                created = try MeetingMix(meeting: id, speakers: loudestAudio > 0 ? loudestAudio : 3, video: mixVideo, media: sessions.media)
+            } catch {
+                return HubMessage.error("cannot start the meeting's mixer: \(error)")
+            }
+        }
+        let state = rooms.withLock { all -> (mix: MeetingMix?, listeners: [String], publishing: [String], isNew: Bool) in
+            guard var room = all[id], room.participants[claims.sub] != nil else { return (nil, [], [], false) }
+            room.participants[claims.sub]?.mixed = mixed
+            var isNew = false
+            if room.mix == nil, let created {
+                room.mix = created
+                isNew = true
+            }
+            all[id] = room
+            let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
+            let publishing = room.participants.filter { $0.value.publishing != nil }.map { Self.stream(meeting: id, subject: $0.key) }
+            return (room.mix, listeners, publishing, isNew)
+        }
+        if let mix = state.mix {
+            mix.mixer.setListeners(state.listeners)
+            if !mixed { mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = nil } }
+            if state.isNew {
+                let stream = mix.stream, publishing = state.publishing
+                let compositor = mix.compositor
+                await sessions.media.perform { router, _, _ in
+                    router.setLocalStream(stream, tracks: MeetingMix.tracks) { compositor.requestKeyframe() }
+                    for source in publishing {
+                        router.setAudioSink(stream: source, mix.mixer)
+                        router.setVideoSink(stream: source, compositor)
+                    }
+                }
+                mix.start()
+                logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
+            }
+        }
+        broadcastRoster(id)
+        return HubMessage.encode(RoomMessage.Mode(mode: mode))
+    }
+}
