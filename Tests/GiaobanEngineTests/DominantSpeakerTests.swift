@@ -18,6 +18,20 @@ struct DominantSpeakerTests {
         #expect(d.speaker == "a")
     }
 
+    @Test("a sender that never sets the voice flag is judged by its level; one that does, not when it clears it")
+    func voiceFlag() {
+        var d = DominantSpeaker()
+        // aiortc: real levels, V = 0 always.
+        #expect(Self.run(&d, ["aiortc": (30, false), "quiet": (127, false)], ticks: 5) == ["aiortc"])
+        #expect(d.loudest(3) == ["aiortc"])
+        // A browser that flagged voice once: a loud level without the flag is not speech.
+        var e = DominantSpeaker()
+        #expect(Self.run(&e, ["browser": (120, true)], ticks: 3).isEmpty, "too quiet to take the floor")
+        #expect(Self.run(&e, ["browser": (20, false)], ticks: 20).isEmpty)
+        #expect(e.loudest(3).isEmpty)
+        #expect(Self.run(&e, ["browser": (20, true)], ticks: 5) == ["browser"])
+    }
+
     @Test("a short burst from another participant does not move the floor; a sustained lead does")
     func hysteresis() {
         var d = DominantSpeaker()

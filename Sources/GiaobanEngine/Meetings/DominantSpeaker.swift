@@ -2,8 +2,10 @@
 /// that a cough or a short overlap does not move the main view.
 ///
 /// Call `update(levels:)` on a steady tick (e.g. every 100 ms) with each participant's latest
-/// level. A participant's loudness is `127 − level` (0 = silence, 127 = 0 dBov) when its
-/// voice flag is set, else 0, smoothed exponentially. The current speaker keeps the floor
+/// level. A participant's loudness is `127 − level` (0 = silence, 127 = 0 dBov), smoothed
+/// exponentially; once a participant's sender has set the voice flag (RFC 6464 §3, which
+/// browsers do), a sample without it counts as silence. Senders that never set it (aiortc
+/// sends its measured level with V = 0 always) are judged by the level alone. The current speaker keeps the floor
 /// until a challenger is louder by `margin` for `switchTicks` ticks in a row, or the current
 /// speaker has been under `silence` for `releaseTicks` ticks while the challenger is above it.
 public struct DominantSpeaker: Sendable {
@@ -27,6 +29,8 @@ public struct DominantSpeaker: Sendable {
     let settings: Settings
     /// Smoothed loudness by participant.
     public private(set) var loudness: [String: Double] = [:]
+    /// Participants whose sender has set the voice flag at least once.
+    var flagsVoice: Set<String> = []
     /// The participant holding the floor.
     public private(set) var speaker: String?
     var challenger: String?
@@ -39,8 +43,9 @@ public struct DominantSpeaker: Sendable {
     /// Feeds one tick of levels (participants absent from `levels` count as silent, and
     /// those that left should be `remove`d). Returns the new speaker when the floor moves.
     public mutating func update(levels: [String: (level: UInt8, voice: Bool)]) -> String? {
+        for (id, reading) in levels where reading.voice { flagsVoice.insert(id) }
         for id in Set(loudness.keys).union(levels.keys) {
-            let sample = levels[id].map { $0.voice ? Double(127 - min($0.level, 127)) : 0 } ?? 0
+            let sample = levels[id].map { !$0.voice && flagsVoice.contains(id) ? 0 : Double(127 - min($0.level, 127)) } ?? 0
             loudness[id] = (loudness[id] ?? 0) * (1 - settings.smoothing) + sample * settings.smoothing
         }
         guard let (loudest, loudestValue) = loudness.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) else {
@@ -72,6 +77,7 @@ public struct DominantSpeaker: Sendable {
     /// Forgets a participant who left; if it held the floor, nobody does until the next tick.
     public mutating func remove(_ id: String) {
         loudness.removeValue(forKey: id)
+        flagsVoice.remove(id)
         if speaker == id { speaker = nil }
         if challenger == id { challenger = nil; challengerTicks = 0 }
     }

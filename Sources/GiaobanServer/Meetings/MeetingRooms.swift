@@ -46,6 +46,8 @@ public final class MeetingRooms: Sendable {
         var recentSpeakers: [String] = []
         /// Speaker ticks since the links were last read.
         var ticksSinceLinks = 0
+        /// A roster broadcast is on its way (changes until then go with it).
+        var rosterScheduled = false
         /// Each participant's one connection down, by subject.
         var downlinks: [String: Downlink] = [:]
     }
@@ -66,6 +68,8 @@ public final class MeetingRooms: Sendable {
     let lastN: Int
     /// How long a seat whose socket dropped (closed without `leave`) is kept for a reconnect.
     let seatGrace: Duration
+    /// The shortest time between two roster broadcasts of a room.
+    let rosterInterval: Duration = .milliseconds(50)
     /// Connections that sent `leave`: their close gives the seat up at once.
     private let leaving = Mutex<Set<Int>>([])
 
@@ -456,10 +460,25 @@ public final class MeetingRooms: Sendable {
         }
     }
 
+    /// Sends everyone the roster, at most once per `rosterInterval`: changes in between (a
+    /// burst of joins at the start of a briefing) go out together in the next one. The whole
+    /// roster to everyone on every change would cost O(N²) per N joins.
     func broadcastRoster(_ id: Int64) {
         refreshLayout(id)
-        guard let roster = roster(id) else { return }
-        hub.events.publish(HubMessage.encode(roster), to: Self.channel(id))
+        let schedule = rooms.withLock { all -> Bool in
+            guard all[id] != nil, all[id]?.rosterScheduled == false else { return false }
+            all[id]?.rosterScheduled = true
+            return true
+        }
+        guard schedule else { return }
+        let interval = rosterInterval
+        Task { [weak self] in
+            try? await Task.sleep(for: interval)
+            guard let self else { return }
+            self.rooms.withLock { $0[id]?.rosterScheduled = false }
+            guard let roster = self.roster(id) else { return }
+            self.hub.events.publish(HubMessage.encode(roster), to: Self.channel(id))
+        }
     }
 
     /// The composed video's layout: the spotlight (else the chair) large, the active speaker small.
