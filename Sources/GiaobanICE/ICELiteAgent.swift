@@ -21,10 +21,12 @@ public final class ICELiteAgent {
     /// How long a peer may stay silent before consent expires (RFC 7675 §5.1: 30 s).
     public static let consentTimeout: Duration = .seconds(30)
 
-    /// Creates the agent for one peer.
-    public init(local: ICECredentials, remote: ICECredentials) {
+    /// Creates the agent for one peer. An ICE restart passes the old agent's last check as
+    /// `consentSince`, so consent still expires if the new credentials are never checked.
+    public init(local: ICECredentials, remote: ICECredentials, consentSince: ContinuousClock.Instant? = nil) {
         self.local = local
         self.remote = remote
+        lastCheck = consentSince
         key = HMACSHA1(key: local.pwd)
     }
 

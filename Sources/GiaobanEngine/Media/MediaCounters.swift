@@ -71,6 +71,8 @@ public struct MediaCounters: Sendable {
     public var dtlsConnected = 0
     /// DTLS handshakes that failed.
     public var dtlsFailed = 0
+    /// ICE restarts (new credentials, the same DTLS session).
+    public var iceRestarts = 0
     /// Peers removed because consent expired (RFC 7675).
     public var consentExpired = 0
     /// Drops by reason, indexed by `DropReason.rawValue`.

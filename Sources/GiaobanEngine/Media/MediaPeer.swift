@@ -8,11 +8,14 @@ public import GiaobanWire
 public final class MediaPeer {
     /// What the control plane negotiated.
     public let setup: PeerSetup
-    /// The stream this peer publishes or watches (looked up once, not per packet; the
-    /// router removes the peer from the stream before forgetting it).
-    let stream: RelayStream
+    /// The stream this peer publishes, nil for a subscriber (looked up once, not per packet;
+    /// the router detaches the peer before forgetting it).
+    let published: RelayStream?
+    /// Subscriber: the streams it receives over this one connection (one for WHEP, any number
+    /// for a meeting's downlink), each with its own SSRCs and numbering.
+    var subscriptions: [Subscription] = []
     /// ICE-lite for this peer.
-    let ice: ICELiteAgent
+    var ice: ICELiteAgent
     /// DTLS for this peer (keys for SRTP).
     let dtls: DTLSTransport
     /// Where media goes: the nominated ICE address.
@@ -35,50 +38,26 @@ public final class MediaPeer {
     var transportFeedback = TransportFeedbackRecorder()
     var nextTransportFeedback: ContinuousClock.Instant
 
-    // Subscriber side: one rewriter per kind.
-    var audioOut: SequenceRewriter
-    var videoOut: SequenceRewriter
-    /// Packets and bytes sent per kind (sender reports).
-    var audioSent = (packets: UInt32(0), octets: UInt32(0))
-    var videoSent = (packets: UInt32(0), octets: UInt32(0))
     /// When the next RTCP report is due.
     var nextReport: ContinuousClock.Instant
 
-    // Subscriber side: which video layer of the stream is forwarded.
-    /// The layer forwarded now (an index into the stream's layers), -1 for none.
-    var layer = 0
-    /// The layer wanted: the switch happens on its next keyframe; -1 pauses video.
-    var targetLayer = 0
-    /// The highest layer rank the subscriber asked for (0 = lowest): a thumbnail or the main view.
-    var maxLayerRank = Int.max
+    // Subscriber side, for the whole connection (the subscriptions share its link).
     /// The subscriber's bandwidth estimate in bit/s (REMB), nil before the first.
     var estimate: Int?
-    /// Since when a higher layer would fit (switching up waits for it to last).
-    var upSince: ContinuousClock.Instant?
-    /// VP8 picture ID and TL0PICIDX continuity across layer switches.
-    var pictures = VP8PictureRewriter()
-    /// When the last video packet went out (the timestamp gap of a switch).
-    var lastVideoSentAt: ContinuousClock.Instant?
-    /// Layer switches made for this subscriber.
-    var layerSwitches = 0
     /// The send-side estimate from the subscriber's transport-wide feedback, when negotiated.
     var bandwidth: BandwidthEstimator?
     /// The transport-wide sequence number extension id written on packets to the subscriber (0: none).
     var egressTransportCC: UInt8 = 0
 
-    init(setup: PeerSetup, stream: RelayStream, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
+    init(setup: PeerSetup, published: RelayStream?, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
         self.setup = setup
-        self.stream = stream
+        self.published = published
         ice = ICELiteAgent(local: setup.localICE, remote: setup.remoteICE)
         dtls = try DTLSTransport(context: dtlsContext, role: setup.dtlsClient ? .client : .server,
                              remoteFingerprint: setup.remoteFingerprint)
         created = now
         var rng = SystemRandomNumberGenerator()
         relaySSRC = UInt32.random(in: 1...UInt32.max, using: &rng)
-        audioOut = SequenceRewriter(outputSSRC: setup.audio?.ssrc ?? 0, initialSequence: UInt16.random(in: 0...UInt16.max, using: &rng),
-                                    initialTimestamp: UInt32.random(in: 0...UInt32.max, using: &rng))
-        videoOut = SequenceRewriter(outputSSRC: setup.video?.ssrc ?? 0, initialSequence: UInt16.random(in: 0...UInt16.max, using: &rng),
-                                    initialTimestamp: UInt32.random(in: 0...UInt32.max, using: &rng))
         nextReport = now + .seconds(1)
         nextTransportFeedback = now
         if setup.role == .publisher { audioSSRC = setup.audio?.ssrc ?? 0 }
@@ -86,6 +65,16 @@ public final class MediaPeer {
             egressTransportCC = id
             bandwidth = BandwidthEstimator()
         }
+    }
+
+    /// The subscription that sends with `ssrc` (the media SSRC of a NACK or PLI), and whether
+    /// it is the video one.
+    func subscription(ssrc: UInt32) -> (Subscription, isVideo: Bool)? {
+        for subscription in subscriptions {
+            if let video = subscription.video, video.ssrc == ssrc { return (subscription, true) }
+            if let audio = subscription.audio, audio.ssrc == ssrc { return (subscription, false) }
+        }
+        return nil
     }
 
     /// True once SRTP keys exist and an address is nominated.
@@ -98,11 +87,57 @@ public final class MediaPeer {
     }
 }
 
+/// One stream as one subscriber connection receives it: the SSRCs the relay sends with, the
+/// numbering (sequence numbers, timestamps, VP8 picture IDs) and the simulcast layer. A WHEP
+/// peer has one; a meeting's downlink has one per watched participant.
+final class Subscription {
+    /// The connection it is sent on (transport, SRTP, link estimate). The router breaks this
+    /// reference cycle when it removes the peer.
+    let peer: MediaPeer
+    /// The stream received.
+    let stream: RelayStream
+    /// The negotiated tracks: the relay's SSRC and the payload type the subscriber expects.
+    let audio: PeerSetup.Track?
+    let video: PeerSetup.Track?
+    /// One rewriter per kind.
+    var audioOut: SequenceRewriter
+    var videoOut: SequenceRewriter
+    /// Packets and bytes sent per kind (sender reports).
+    var audioSent = (packets: UInt32(0), octets: UInt32(0))
+    var videoSent = (packets: UInt32(0), octets: UInt32(0))
+    /// The layer forwarded now (an index into the stream's layers), -1 for none.
+    var layer = 0
+    /// The layer wanted: the switch happens on its next keyframe; -1 pauses video.
+    var targetLayer = 0
+    /// The highest layer rank the subscriber asked for (0 = lowest): a thumbnail or the main view.
+    var maxLayerRank = Int.max
+    /// Since when a higher layer would fit (switching up waits for it to last).
+    var upSince: ContinuousClock.Instant?
+    /// VP8 picture ID and TL0PICIDX continuity across layer switches.
+    var pictures = VP8PictureRewriter()
+    /// When the last video packet went out (the timestamp gap of a switch).
+    var lastVideoSentAt: ContinuousClock.Instant?
+    /// Layer switches made for this subscription.
+    var layerSwitches = 0
+
+    init(peer: MediaPeer, stream: RelayStream, audio: PeerSetup.Track?, video: PeerSetup.Track?) {
+        self.peer = peer
+        self.stream = stream
+        self.audio = audio
+        self.video = video
+        var rng = SystemRandomNumberGenerator()
+        audioOut = SequenceRewriter(outputSSRC: audio?.ssrc ?? 0, initialSequence: UInt16.random(in: 0...UInt16.max, using: &rng),
+                                    initialTimestamp: UInt32.random(in: 0...UInt32.max, using: &rng))
+        videoOut = SequenceRewriter(outputSSRC: video?.ssrc ?? 0, initialSequence: UInt16.random(in: 0...UInt16.max, using: &rng),
+                                    initialTimestamp: UInt32.random(in: 0...UInt32.max, using: &rng))
+    }
+}
+
 /// One published stream: its publisher, its subscribers, and the state they share.
 final class RelayStream {
     let name: String
     var publisher: MediaPeer?
-    var subscribers: [MediaPeer] = []
+    var subscribers: [Subscription] = []
     /// The publisher's video encodings: one without simulcast, else one per rid.
     var layers: [VideoLayer] = []
     /// Layer indices from the lowest to the highest quality (picture size, then bitrate).
@@ -171,7 +206,7 @@ final class RelayStream {
     func rank(of index: Int) -> Int { index < 0 ? -1 : ranked.firstIndex(of: index) ?? -1 }
 }
 
-extension MediaPeer {
+extension Subscription {
     /// A subscriber starts over on its stream's layers: without simulcast the one layer is
     /// forwarded at once; with simulcast nothing is until the chosen layer's next keyframe.
     func resetLayer(simulcast: Bool) {
@@ -181,10 +216,12 @@ extension MediaPeer {
     }
 }
 
-extension MediaPeer {
+extension Subscription {
     /// The layer a keyframe request should be about: the one forwarded, else the one wanted.
     var wantedLayer: Int { layer >= 0 ? layer : targetLayer }
+}
 
+extension MediaPeer {
     /// What the subscriber's link is believed to carry (bit/s): the smaller of its REMB and the
     /// relay's own estimate from transport-wide feedback; nil when there is neither.
     var linkEstimate: Int? {

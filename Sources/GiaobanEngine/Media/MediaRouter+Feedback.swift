@@ -5,10 +5,10 @@ public import GiaobanWire
 extension MediaRouter {
     func handleRTCP(_ bytes: UnsafeRawBufferPointer, from peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
         guard let compound = try? RTCPCompound(bytes, allowsPaddingBeforeLast: true) else { return counters.drop(.rtcpMalformed) }
-        let stream = peer.stream
         for packet in compound {
             switch (packet.packetType, packet.header.count) {
-            case (.senderReport, _) where peer.setup.role == .publisher:
+            case (.senderReport, _):
+                guard let stream = peer.published else { continue }
                 guard let sr = try? SenderReport(packet.bytes) else { continue }
                 let entry = (ntp: sr.ntpTimestamp, rtp: sr.rtpTimestamp, at: now)
                 if sr.ssrc == peer.audioSSRC {
@@ -18,10 +18,13 @@ extension MediaRouter {
                 }
             case (.transportFeedback, GenericNACK.format) where peer.setup.role == .subscriber:
                 guard let nack = try? GenericNACK(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
-                answerNACK(nack, from: peer, stream: stream, now: now, out: out)
+                guard let (subscription, isVideo) = peer.subscription(ssrc: nack.mediaSSRC) else { continue }
+                answerNACK(nack, for: subscription, isVideo: isVideo, now: now, out: out)
             case (.payloadFeedback, PictureLossIndication.format), (.payloadFeedback, FullIntraRequest.format):
-                if peer.setup.role == .subscriber {
-                    if let local = stream.keyframeRequested { local() } else { requestKeyframe(stream, layer: peer.wantedLayer, now: now, out: out) }
+                guard peer.setup.role == .subscriber, let subscription = keyframeSubscription(packet, of: peer) else { continue }
+                let stream = subscription.stream
+                if let local = stream.keyframeRequested { local() } else {
+                    requestKeyframe(stream, layer: subscription.wantedLayer, now: now, out: out)
                 }
             case (.transportFeedback, TransportWideFeedback.format) where peer.setup.role == .subscriber:
                 guard let feedback = try? TransportWideFeedback(packet.bytes) else { counters.drop(.rtcpMalformed); continue }
@@ -39,16 +42,24 @@ extension MediaRouter {
         }
     }
 
+    /// The subscription a PLI or FIR is about: by the media SSRC (PLI, RFC 4585 §6.1) or the
+    /// FCI's SSRC (FIR, RFC 5104 §4.3.1.1); a WHEP peer's one subscription when neither matches.
+    func keyframeSubscription(_ packet: RTCPPacket, of peer: MediaPeer) -> Subscription? {
+        if peer.subscriptions.count == 1 { return peer.subscriptions[0] }
+        let bytes = packet.bytes
+        for offset in [8, 12] where bytes.count >= offset + 4 {
+            if let (subscription, _) = peer.subscription(ssrc: bytes.u32(at: offset)) { return subscription }
+        }
+        return nil
+    }
+
     /// Answers a subscriber's NACK (RFC 4585 §6.2.1) by resending each lost packet from the
     /// publisher's cache, renumbered as the subscriber first saw it.
-    func answerNACK(_ nack: GenericNACK, from subscriber: MediaPeer, stream: RelayStream, now: ContinuousClock.Instant,
+    func answerNACK(_ nack: GenericNACK, for subscriber: Subscription, isVideo: Bool, now: ContinuousClock.Instant,
                     out: OutputQueue) {
-        guard let destination = subscriber.address, let srtp = subscriber.srtpOut else { return }
-        let isVideo: Bool
-        if let video = subscriber.setup.video, nack.mediaSSRC == video.ssrc { isVideo = true }
-        else if let audio = subscriber.setup.audio, nack.mediaSSRC == audio.ssrc { isVideo = false }
-        else { return }
-        guard let track = isVideo ? subscriber.setup.video : subscriber.setup.audio else { return }
+        let peer = subscriber.peer, stream = subscriber.stream
+        guard let destination = peer.address, let srtp = peer.srtpOut,
+              let track = isVideo ? subscriber.video : subscriber.audio else { return }
         let cache: PacketCache
         if isVideo {
             guard subscriber.layer >= 0 && subscriber.layer < stream.layers.count else { return }
@@ -71,7 +82,7 @@ extension MediaRouter {
                 return
             }
             let slot = out.nextSlot()
-            let n = writeEgress(packet, to: subscriber, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
+            let n = writeEgress(packet, to: peer, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
                                 timestamp: timestamp, now: now, into: slot)
             if rewritesPictures, n > 0, let vp8 = try? VP8PayloadDescriptor(packet.payload) {
                 subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[(n - packet.payload.count)..<n]))

@@ -19,8 +19,8 @@ extension MediaRouter {
         }
         let length: Int
         do { length = try srtpIn.unprotectRTP(datagram, length: datagram.count) } catch { return countSRTP(error) }
-        guard peer.setup.role == .publisher else { return counters.drop(.rtpUnknownSSRC) }
-        forward(UnsafeRawBufferPointer(rebasing: datagram[0..<length]), from: peer, in: peer.stream, now: now, out: out)
+        guard let stream = peer.published else { return counters.drop(.rtpUnknownSSRC) }
+        forward(UnsafeRawBufferPointer(rebasing: datagram[0..<length]), from: peer, in: stream, now: now, out: out)
     }
 
     func countSRTP(_ error: SRTPError) {
@@ -108,8 +108,9 @@ extension MediaRouter {
         let subscribers = stream.subscribers
         for index in 0..<subscribers.count {
             let subscriber = subscribers[index]
-            guard let destination = subscriber.address, let srtp = subscriber.srtpOut,
-                  let track = isVideo ? subscriber.setup.video : subscriber.setup.audio else { continue }
+            let peer = subscriber.peer
+            guard let destination = peer.address, let srtp = peer.srtpOut,
+                  let track = isVideo ? subscriber.video : subscriber.audio else { continue }
             if isVideo && subscriber.layer != layerNumber {
                 guard subscriber.targetLayer == layerNumber,
                       Self.startsKeyframe(packet, vp8: vp8, codec: codec) else { continue }
@@ -124,7 +125,7 @@ extension MediaRouter {
                                  : subscriber.audioOut.rewrite(sequence: packet.sequenceNumber, timestamp: packet.timestamp)
             guard let (sequence, timestamp) = mapped else { continue }
             let slot = out.nextSlot()
-            let length = writeEgress(packet, to: subscriber, payloadType: track.payloadType, ssrc: track.ssrc,
+            let length = writeEgress(packet, to: peer, payloadType: track.payloadType, ssrc: track.ssrc,
                                      sequence: sequence, timestamp: timestamp, now: now, into: slot)
             if let vp8, length > 0 {
                 let start = length - packet.payload.count
@@ -179,7 +180,7 @@ extension MediaRouter {
 
     /// Moves `subscriber` onto layer `index`, whose keyframe starts at `packet`: its output
     /// continues after the last packet it was sent, the timestamp advanced by the time since.
-    func switchLayer(_ subscriber: MediaPeer, to index: Int, at packet: RTPPacketView, vp8: VP8PayloadDescriptor?,
+    func switchLayer(_ subscriber: Subscription, to index: Int, at packet: RTPPacketView, vp8: VP8PayloadDescriptor?,
                      now: ContinuousClock.Instant) {
         var gap: UInt32 = 3000
         if let last = subscriber.lastVideoSentAt {

@@ -1,8 +1,9 @@
-/// Which video layer each subscriber receives: the highest that both its requested maximum
-/// (a thumbnail or the main view) and its bandwidth estimate allow. Down at once, up only
-/// after the higher layer has fitted for `layerUpDelay`; every switch waits for a keyframe
-/// of the new layer (requested, throttled per layer). When even the lowest layer does not
-/// fit, the subscriber's video pauses; audio is never paused.
+/// Which video layer each subscription receives. A connection's link estimate is shared out
+/// among the videos it receives (one for WHEP, many on a meeting's downlink): every video first
+/// gets its lowest layer, then the highest caps (the main view before thumbnails) are raised as
+/// far as the estimate allows. Down at once, up only after the higher layer has fitted for
+/// `layerUpDelay`; every switch waits for a keyframe of the new layer (requested, throttled per
+/// layer). A video that does not fit at all pauses; audio is never paused.
 extension MediaRouter {
     /// A duration in microseconds.
     static func microseconds(_ duration: Duration) -> Int64 {
@@ -13,56 +14,121 @@ extension MediaRouter {
         for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty && !stream.videoGated {
             for layer in stream.layers { layer.updateBitrate(now: now) }
             if stream.isSimulcast { stream.rank() }
-            for subscriber in stream.subscribers where subscriber.setup.video != nil && subscriber.isReady {
-                chooseLayer(for: subscriber, in: stream, now: now, out: out)
+        }
+        for peer in peers.values where peer.setup.role == .subscriber && peer.isReady && !peer.subscriptions.isEmpty {
+            chooseLayers(for: peer, now: now, out: out)
+        }
+    }
+
+    /// One video subscription's choice: the layers it may take (active, up to its cap, lowest
+    /// first) and the position chosen among them (-1: paused).
+    struct LayerPlan {
+        let subscription: Subscription
+        let allowed: [Int]
+        var position: Int
+    }
+
+    func chooseLayers(for peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
+        let estimate = peer.linkEstimate
+        var plans: [LayerPlan] = []
+        for subscription in peer.subscriptions where subscription.video != nil {
+            let stream = subscription.stream
+            guard stream.publisher?.setup.video != nil, !stream.videoGated else { continue }
+            // Without simulcast and without an estimate there is nothing to choose.
+            if !stream.isSimulcast && estimate == nil { continue }
+            let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }
+            guard !active.isEmpty else { continue }
+            let cap = subscription.maxLayerRank == Int.max ? active.count : min(active.count, subscription.maxLayerRank + 1)
+            let allowed = Array(active.prefix(cap))
+            plans.append(LayerPlan(subscription: subscription, allowed: allowed, position: allowed.count - 1))
+        }
+        guard !plans.isEmpty else { return }
+        if let estimate {
+            let reserve = peer.subscriptions.contains { $0.audio != nil } ? settings.audioReserve : 0
+            share(estimate - reserve, among: &plans)
+            probe(peer, plans: &plans, reserve: reserve, now: now)
+        }
+        for plan in plans {
+            let choice = plan.position < 0 ? -1 : plan.allowed[plan.position]
+            apply(choice, to: plan.subscription, now: now, out: out)
+        }
+    }
+
+    /// The bit rate of a plan's layer at `position` (0 for none).
+    static func bitrate(_ plan: LayerPlan, at position: Int) -> Int {
+        position < 0 ? 0 : plan.subscription.stream.layers[plan.allowed[position]].bitrate
+    }
+
+    /// The order in which videos are served: the highest cap (the main view) first, then the
+    /// order they were subscribed in.
+    static func priority(_ plans: [LayerPlan]) -> [Int] {
+        plans.indices.sorted {
+            let a = plans[$0].subscription.maxLayerRank, b = plans[$1].subscription.maxLayerRank
+            return a != b ? a > b : $0 < $1
+        }
+    }
+
+    /// Shares `budget` (bit/s) out: the lowest layer of each video in priority order while it
+    /// fits, then each video in priority order up to the highest layer the rest allows.
+    func share(_ budget: Int, among plans: inout [LayerPlan]) {
+        var left = budget
+        let order = Self.priority(plans)
+        for i in order {
+            let lowest = Self.bitrate(plans[i], at: 0)
+            if lowest <= left {
+                plans[i].position = 0
+                left -= lowest
+            } else {
+                plans[i].position = -1
+            }
+        }
+        for i in order where plans[i].position >= 0 {
+            let current = Self.bitrate(plans[i], at: plans[i].position)
+            if let best = (plans[i].position..<plans[i].allowed.count).last(where: { Self.bitrate(plans[i], at: $0) - current <= left }) {
+                left -= Self.bitrate(plans[i], at: best) - current
+                plans[i].position = best
             }
         }
     }
 
-    func chooseLayer(for subscriber: MediaPeer, in stream: RelayStream, now: ContinuousClock.Instant, out: OutputQueue) {
-        // Without simulcast and without an estimate there is nothing to choose.
-        let estimate = subscriber.linkEstimate
-        if !stream.isSimulcast && estimate == nil { return }
-        let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }
-        guard !active.isEmpty else { return }
-        let allowed = active.prefix(min(active.count, subscriber.maxLayerRank == Int.max ? active.count : subscriber.maxLayerRank + 1))
-        var choice = allowed.last ?? -1
-        if let estimate {
-            let reserve = subscriber.setup.audio != nil ? settings.audioReserve : 0
-            choice = allowed.last { stream.layers[$0].bitrate <= estimate - reserve } ?? -1
-            // Probing: after a calm while, try the next layer up (the media is the probe);
-            // congestion that follows brings the estimate, and the layer, back down.
-            let position = choice < 0 ? -1 : allowed.firstIndex(of: choice) ?? -1
-            // A REMB the next layer does not fit is the subscriber's own limit: no probe past it.
-            if position + 1 < allowed.count, var bandwidth = subscriber.bandwidth,
-               bandwidth.isCalm(now: microseconds(now), quiet: Self.microseconds(settings.layerUpDelay)) {
-                let next = allowed[allowed.startIndex + position + 1]
-                let needed = stream.layers[next].bitrate
-                if (subscriber.estimate ?? .max) - reserve >= needed {
-                    bandwidth.probe(to: needed * 11 / 10 + reserve)
-                    subscriber.bandwidth = bandwidth
-                    if bandwidth.estimate - reserve >= needed { choice = next }
-                }
-            }
-        }
-        let wanted = stream.rank(of: subscriber.targetLayer)
+    /// Probing: after a calm while, the first video in priority order that could go one layer
+    /// up asks the estimator to try the total that would need (the media is the probe);
+    /// congestion that follows brings the estimate, and the layer, back down. A REMB the
+    /// total does not fit is the subscriber's own limit: no probe past it.
+    func probe(_ peer: MediaPeer, plans: inout [LayerPlan], reserve: Int, now: ContinuousClock.Instant) {
+        guard var bandwidth = peer.bandwidth,
+              bandwidth.isCalm(now: microseconds(now), quiet: Self.microseconds(settings.layerUpDelay)) else { return }
+        guard let i = Self.priority(plans).first(where: { plans[$0].position + 1 < plans[$0].allowed.count }) else { return }
+        let total = plans.indices.reduce(0) { $0 + Self.bitrate(plans[$1], at: plans[$1].position) }
+        let needed = total - Self.bitrate(plans[i], at: plans[i].position) + Self.bitrate(plans[i], at: plans[i].position + 1)
+        guard (peer.estimate ?? .max) - reserve >= needed else { return }
+        bandwidth.probe(to: needed * 11 / 10 + reserve)
+        peer.bandwidth = bandwidth
+        if bandwidth.estimate - reserve >= needed { plans[i].position += 1 }
+    }
+
+    /// Moves a subscription towards layer `choice`: down at once, up after `layerUpDelay`,
+    /// on the new layer's keyframe (asked for).
+    func apply(_ choice: Int, to subscription: Subscription, now: ContinuousClock.Instant, out: OutputQueue) {
+        let stream = subscription.stream
+        let wanted = stream.rank(of: subscription.targetLayer)
         let chosen = stream.rank(of: choice)
-        if chosen > wanted && subscriber.layerSwitches > 0 {
+        if chosen > wanted && subscription.layerSwitches > 0 {
             // Up: only once the higher layer has fitted for a while (no flapping on one report).
-            let since = subscriber.upSince ?? now
-            subscriber.upSince = since
+            let since = subscription.upSince ?? now
+            subscription.upSince = since
             guard now - since >= settings.layerUpDelay else { return }
         }
-        subscriber.upSince = nil
-        if choice != subscriber.targetLayer {
-            subscriber.targetLayer = choice
+        subscription.upSince = nil
+        if choice != subscription.targetLayer {
+            subscription.targetLayer = choice
             if choice < 0 {
-                subscriber.layer = -1
+                subscription.layer = -1
                 counters.videoPauses &+= 1
             }
         }
-        if subscriber.targetLayer >= 0 && subscriber.layer != subscriber.targetLayer {
-            requestKeyframe(stream, layer: subscriber.targetLayer, now: now, out: out)
+        if subscription.targetLayer >= 0 && subscription.layer != subscription.targetLayer {
+            requestKeyframe(stream, layer: subscription.targetLayer, now: now, out: out)
         }
     }
 }

@@ -47,9 +47,9 @@ extension MediaRouter {
     /// A receiver report to a publisher (our reception of its streams), or a sender report
     /// per kind to a subscriber (what we sent, with the publisher's timing carried over).
     func sendReports(to peer: MediaPeer, now: ContinuousClock.Instant, wallClock: UInt64, out: OutputQueue) {
-        let stream = peer.stream
         switch peer.setup.role {
         case .publisher:
+            guard let stream = peer.published else { return }
             var blocks: [ReceptionReportBlock] = []
             for layer in stream.layers where layer.ssrc != 0 {
                 let (lsr, dlsr) = Self.lastSRFields(layer.lastSR, now: now)
@@ -63,32 +63,39 @@ extension MediaRouter {
             let rr = ReceiverReportBuilder(ssrc: peer.relaySSRC, reports: blocks)
             sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, into: slot) }
         case .subscriber:
-            if let video = peer.setup.video, peer.videoSent.packets > 0 {
-                // The publisher's NTP↔RTP pair, renumbered, keeps lip sync; before its first SR,
-                // the last timestamp sent is paired with the wall clock.
-                let forwarded = peer.layer >= 0 && peer.layer < stream.layers.count ? stream.layers[peer.layer].lastSR : nil
-                let timing = forwarded.map { ($0.ntp, peer.videoOut.outputTimestamp(forInput: $0.rtp)) }
-                    ?? (wallClock, peer.videoOut.lastOutputTimestamp)
-                let sr = SenderReportBuilder(ssrc: video.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
-                                              packetCount: peer.videoSent.packets, octetCount: peer.videoSent.octets)
-                sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
+            for subscription in peer.subscriptions {
+                sendReports(for: subscription, wallClock: wallClock, out: out)
             }
-            if let audio = peer.setup.audio, peer.audioSent.packets > 0 {
-                // The publisher's NTP↔RTP pair, renumbered, keeps lip sync; before its first SR,
-                // the last timestamp sent is paired with the wall clock.
-                let timing = stream.lastAudioSR.map { ($0.ntp, peer.audioOut.outputTimestamp(forInput: $0.rtp)) }
-                    ?? (wallClock, peer.audioOut.lastOutputTimestamp)
-                let sr = SenderReportBuilder(ssrc: audio.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
-                                              packetCount: peer.audioSent.packets, octetCount: peer.audioSent.octets)
-                sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
-            }
+        }
+    }
+
+    /// A sender report per kind for one subscription: what was sent, with the publisher's
+    /// NTP↔RTP pair renumbered (lip sync); before its first SR, the last timestamp sent is
+    /// paired with the wall clock.
+    func sendReports(for subscription: Subscription, wallClock: UInt64, out: OutputQueue) {
+        let stream = subscription.stream
+        if let video = subscription.video, subscription.videoSent.packets > 0 {
+            let layer = subscription.layer
+            let forwarded = layer >= 0 && layer < stream.layers.count ? stream.layers[layer].lastSR : nil
+            let timing = forwarded.map { ($0.ntp, subscription.videoOut.outputTimestamp(forInput: $0.rtp)) }
+                ?? (wallClock, subscription.videoOut.lastOutputTimestamp)
+            let sr = SenderReportBuilder(ssrc: video.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
+                                          packetCount: subscription.videoSent.packets, octetCount: subscription.videoSent.octets)
+            sendRTCP(to: subscription.peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
+        }
+        if let audio = subscription.audio, subscription.audioSent.packets > 0 {
+            let timing = stream.lastAudioSR.map { ($0.ntp, subscription.audioOut.outputTimestamp(forInput: $0.rtp)) }
+                ?? (wallClock, subscription.audioOut.lastOutputTimestamp)
+            let sr = SenderReportBuilder(ssrc: audio.ssrc, ntpTimestamp: timing.0, rtpTimestamp: timing.1,
+                                          packetCount: subscription.audioSent.packets, octetCount: subscription.audioSent.octets)
+            sendRTCP(to: subscription.peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(sr, into: slot) }
         }
     }
 
     /// Transport-wide feedback to a publisher that negotiated it: what arrived since the last one.
     func sendTransportFeedback(to peer: MediaPeer, out: OutputQueue) {
-        guard peer.transportFeedback.hasPending else { return }
-        let video = peer.stream.layers.first?.ssrc ?? 0
+        guard peer.transportFeedback.hasPending, let stream = peer.published else { return }
+        let video = stream.layers.first?.ssrc ?? 0
         let media = video != 0 ? video : peer.audioSSRC
         guard let feedback = peer.transportFeedback.makeFeedback(senderSSRC: peer.relaySSRC, mediaSSRC: media) else { return }
         let rr = ReceiverReportBuilder(ssrc: peer.relaySSRC)

@@ -1,5 +1,5 @@
 public import GiaobanCrypto
-internal import GiaobanICE
+public import GiaobanICE
 public import GiaobanWire
 
 /// The media plane's state machine: every datagram of the shared UDP port goes through
@@ -76,26 +76,118 @@ public final class MediaRouter {
     /// handshake once ICE nominates an address.
     public func addPeer(_ setup: PeerSetup, now: ContinuousClock.Instant) throws(DTLSError) {
         removePeer(id: setup.id, reason: "replaced", out: nil)
-        let stream = streams[setup.stream] ?? RelayStream(name: setup.stream, cacheSize: settings.packetCacheSize)
-        let peer = try MediaPeer(setup: setup, stream: stream, dtlsContext: dtlsContext, now: now)
-        peers[setup.id] = peer
-        peersByUfrag[setup.localICE.ufrag] = peer
         switch setup.role {
         case .publisher:
+            let stream = streams[setup.stream] ?? RelayStream(name: setup.stream, cacheSize: settings.packetCacheSize)
+            let peer = try MediaPeer(setup: setup, published: stream, dtlsContext: dtlsContext, now: now)
+            register(peer)
             if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
             stream.publisher = peer
             stream.adopt(setup)
             // Watchers stay; their streams continue from the new publisher without a gap.
-            for subscriber in stream.subscribers {
-                subscriber.videoOut.expectNewSource(timestampGap: 3000)
-                subscriber.audioOut.expectNewSource(timestampGap: 960)
+            for subscription in stream.subscribers {
+                subscription.videoOut.expectNewSource(timestampGap: 3000)
+                subscription.audioOut.expectNewSource(timestampGap: 960)
             }
+            // After the replacement: removing the only peer of a stream removed the stream from the table.
+            streams[setup.stream] = stream
         case .subscriber:
-            stream.subscribers.append(peer)
-            peer.resetLayer(simulcast: stream.isSimulcast)
+            let peer = try MediaPeer(setup: setup, published: nil, dtlsContext: dtlsContext, now: now)
+            register(peer)
+            // A WHEP peer receives its one stream; a downlink (no stream) gets its subscriptions later.
+            if !setup.stream.isEmpty { subscribe(peer, to: setup.stream, audio: setup.audio, video: setup.video) }
         }
-        // After the switch: replacing the only peer of a stream removed the stream from the table.
-        streams[setup.stream] = stream
+    }
+
+    func register(_ peer: MediaPeer) {
+        peers[peer.setup.id] = peer
+        peersByUfrag[peer.setup.localICE.ufrag] = peer
+    }
+
+    /// Adds a subscription of `peer` to stream `name` (created if nobody publishes it yet).
+    @discardableResult
+    func subscribe(_ peer: MediaPeer, to name: String, audio: PeerSetup.Track?, video: PeerSetup.Track?) -> Subscription {
+        let stream = streams[name] ?? RelayStream(name: name, cacheSize: settings.packetCacheSize)
+        streams[name] = stream
+        let subscription = Subscription(peer: peer, stream: stream, audio: audio, video: video)
+        subscription.resetLayer(simulcast: stream.isSimulcast)
+        stream.subscribers.append(subscription)
+        peer.subscriptions.append(subscription)
+        return subscription
+    }
+
+    /// Ends one subscription: off its stream and its peer.
+    func unsubscribe(_ subscription: Subscription) {
+        let stream = subscription.stream
+        stream.subscribers.removeAll { $0 === subscription }
+        subscription.peer.subscriptions.removeAll { $0 === subscription }
+        dropIfUnused(stream)
+    }
+
+    /// What one stream of a downlink carries: the relay's SSRC and the payload type per kind,
+    /// as offered, and the highest simulcast layer wanted.
+    public struct SubscriptionSetup: Sendable, Equatable {
+        /// The stream received.
+        public var stream: String
+        /// The audio track (nil: no audio of this stream).
+        public var audio: PeerSetup.Track?
+        /// The video track (nil: no video of this stream).
+        public var video: PeerSetup.Track?
+        /// The highest layer rank wanted (nil: no cap).
+        public var maxLayerRank: Int?
+
+        /// Creates a value.
+        public init(stream: String, audio: PeerSetup.Track?, video: PeerSetup.Track?, maxLayerRank: Int? = nil) {
+            self.stream = stream
+            self.audio = audio
+            self.video = video
+            self.maxLayerRank = maxLayerRank
+        }
+    }
+
+    /// Sets what subscriber `id` (a downlink) receives: subscriptions no longer listed end at
+    /// once, new ones start (a keyframe is asked for when the peer is connected), and the
+    /// ones kept continue without a gap. A subscription whose tracks changed starts again.
+    /// False when there is no such subscriber.
+    @discardableResult
+    public func setSubscriptions(peer id: String, _ wanted: [SubscriptionSetup], now: ContinuousClock.Instant,
+                                 out: OutputQueue) -> Bool {
+        guard let peer = peers[id], peer.setup.role == .subscriber else { return false }
+        let byStream = Dictionary(wanted.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
+        for subscription in peer.subscriptions {
+            let want = byStream[subscription.stream.name]
+            if want == nil || want?.audio != subscription.audio || want?.video != subscription.video { unsubscribe(subscription) }
+        }
+        for want in wanted {
+            if let kept = peer.subscriptions.first(where: { $0.stream.name == want.stream }) {
+                kept.maxLayerRank = want.maxLayerRank.map { max(0, $0) } ?? Int.max
+                continue
+            }
+            let subscription = subscribe(peer, to: want.stream, audio: want.audio, video: want.video)
+            subscription.maxLayerRank = want.maxLayerRank.map { max(0, $0) } ?? Int.max
+            if peer.connectedAt != nil && want.video != nil {
+                requestKeyframe(subscription.stream, layer: subscription.wantedLayer, now: now, out: out)
+            }
+        }
+        return true
+    }
+
+    /// The streams subscriber `id` receives, by name (empty when there is no such subscriber).
+    public func subscriptions(peer id: String) -> [String] {
+        peers[id]?.subscriptions.map(\.stream.name) ?? []
+    }
+
+    /// An ICE restart of peer `id` (RFC 8445 §9): new credentials on both sides, the same
+    /// DTLS session, SRTP keys and numbering. Media keeps going to the nominated address until
+    /// a check with the new credentials nominates one. False when there is no such peer.
+    @discardableResult
+    public func restartICE(peer id: String, local: ICECredentials, remote: ICECredentials) -> Bool {
+        guard let peer = peers[id] else { return false }
+        if peersByUfrag[peer.ice.local.ufrag] === peer { peersByUfrag.removeValue(forKey: peer.ice.local.ufrag) }
+        peer.ice = ICELiteAgent(local: local, remote: remote, consentSince: peer.ice.lastCheck)
+        peersByUfrag[local.ufrag] = peer
+        counters.iceRestarts &+= 1
+        return true
     }
 
     /// Removes a peer (DELETE of its session, or a timeout); sends a DTLS close_notify if `out` is given.
@@ -104,12 +196,14 @@ public final class MediaRouter {
         if let out, let address = peer.address {
             for datagram in peer.dtls.close() { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
         }
-        peersByUfrag.removeValue(forKey: peer.setup.localICE.ufrag)
+        if peersByUfrag[peer.ice.local.ufrag] === peer { peersByUfrag.removeValue(forKey: peer.ice.local.ufrag) }
         if let address = peer.address, peersByAddress[address] === peer { peersByAddress.removeValue(forKey: address) }
-        let stream = peer.stream
-        if stream.publisher === peer { stream.publisher = nil }
-        stream.subscribers.removeAll { $0 === peer }
-        dropIfUnused(stream)
+        if let stream = peer.published {
+            if stream.publisher === peer { stream.publisher = nil }
+            dropIfUnused(stream)
+        }
+        for subscription in peer.subscriptions { unsubscribe(subscription) }
+        peer.subscriptions.removeAll()
         events.append(.removed(peer: id, reason: reason))
     }
 
@@ -143,7 +237,7 @@ public final class MediaRouter {
         guard let relay = streams[stream] else { return false }
         guard relay.videoGated != gated else { return true }
         relay.videoGated = gated
-        for subscriber in relay.subscribers where subscriber.setup.video != nil {
+        for subscriber in relay.subscribers where subscriber.video != nil {
             if gated {
                 subscriber.layer = -1
                 if !relay.isSimulcast { subscriber.targetLayer = 0 }
@@ -219,12 +313,19 @@ public final class MediaRouter {
     public var peerCount: Int { peers.count }
 
     /// Caps the simulcast layer a subscriber receives by rank (0 = lowest: a thumbnail; nil
-    /// = the highest that fits its estimate). False when there is no such subscriber.
+    /// = the highest that fits its estimate): of its stream `stream`, or of its first one (a
+    /// WHEP peer has one). False when there is no such subscriber or stream.
     @discardableResult
-    public func setMaxLayer(peer id: String, rank: Int?) -> Bool {
-        guard let peer = peers[id], peer.setup.role == .subscriber else { return false }
-        peer.maxLayerRank = rank.map { max(0, $0) } ?? Int.max
+    public func setMaxLayer(peer id: String, stream: String? = nil, rank: Int?) -> Bool {
+        guard let subscription = subscription(peer: id, stream: stream) else { return false }
+        subscription.maxLayerRank = rank.map { max(0, $0) } ?? Int.max
         return true
+    }
+
+    func subscription(peer id: String, stream: String?) -> Subscription? {
+        guard let peer = peers[id], peer.setup.role == .subscriber else { return nil }
+        guard let stream else { return peer.subscriptions.first }
+        return peer.subscriptions.first { $0.stream.name == stream }
     }
 
     /// One subscriber's video as the relay forwards it.
@@ -253,17 +354,18 @@ public final class MediaRouter {
         public var maxRank: Int?
     }
 
-    /// The video state of subscriber `id`, nil when there is no such subscriber.
-    public func subscriberVideo(peer id: String) -> SubscriberVideo? {
-        guard let peer = peers[id], peer.setup.role == .subscriber else { return nil }
-        let stream = peer.stream
-        let current = peer.layer >= 0 && peer.layer < stream.layers.count ? stream.layers[peer.layer] : nil
-        return SubscriberVideo(layerRank: stream.rank(of: peer.layer), targetRank: stream.rank(of: peer.targetLayer),
+    /// The video state of subscriber `id` (of its stream `stream`, or its first), nil when
+    /// there is no such subscriber.
+    public func subscriberVideo(peer id: String, stream name: String? = nil) -> SubscriberVideo? {
+        guard let subscription = subscription(peer: id, stream: name) else { return nil }
+        let peer = subscription.peer, stream = subscription.stream
+        let current = subscription.layer >= 0 && subscription.layer < stream.layers.count ? stream.layers[subscription.layer] : nil
+        return SubscriberVideo(layerRank: stream.rank(of: subscription.layer), targetRank: stream.rank(of: subscription.targetLayer),
                                rid: current?.rid ?? "", width: current?.width ?? 0, height: current?.height ?? 0,
                                estimate: peer.linkEstimate, transportFeedbacks: peer.bandwidth?.feedbacks ?? 0,
-                               switches: peer.layerSwitches, layers: stream.layers.count,
+                               switches: subscription.layerSwitches, layers: stream.layers.count,
                                layerBitrates: stream.ranked.map { stream.layers[$0].bitrate },
-                               maxRank: peer.maxLayerRank == Int.max ? nil : peer.maxLayerRank)
+                               maxRank: subscription.maxLayerRank == Int.max ? nil : subscription.maxLayerRank)
     }
 
     /// Returns and clears the events since the last call.
@@ -345,8 +447,8 @@ public final class MediaRouter {
                 peer.connectedAt = now
                 counters.dtlsConnected &+= 1
                 events.append(.connected(peer: peer.setup.id))
-                if peer.setup.role == .subscriber {
-                    requestKeyframe(peer.stream, layer: peer.wantedLayer, now: now, out: out)
+                for subscription in peer.subscriptions where subscription.video != nil {
+                    requestKeyframe(subscription.stream, layer: subscription.wantedLayer, now: now, out: out)
                 }
             } catch {
                 counters.dtlsFailed &+= 1
@@ -427,10 +529,11 @@ extension MediaRouter {
                           timestamp: UInt32, marker: Bool, level: AudioLevelExtension? = nil, now: ContinuousClock.Instant,
                           out: OutputQueue) -> Bool {
         guard let peer = peers[id], peer.setup.role == .subscriber, let destination = peer.address, let srtp = peer.srtpOut,
-              let track = kind == .audio ? peer.setup.audio : peer.setup.video else { return false }
+              let subscription = peer.subscriptions.first(where: { $0.stream.localTracks != nil }) ?? peer.subscriptions.first,
+              let track = kind == .audio ? subscription.audio : subscription.video else { return false }
         var (sequence, timestamp) = (sequence, timestamp)
         if kind == .video {
-            guard let mapped = peer.videoOut.rewrite(sequence: sequence, timestamp: timestamp) else { return false }
+            guard let mapped = subscription.videoOut.rewrite(sequence: sequence, timestamp: timestamp) else { return false }
             (sequence, timestamp) = mapped
         }
         let slot = out.nextSlot()
@@ -442,14 +545,17 @@ extension MediaRouter {
         out.commit(length: protected, to: destination)
         counters.rtpMixed &+= 1
         if kind == .audio {
-            peer.audioSent.packets &+= 1
-            peer.audioSent.octets &+= UInt32(truncatingIfNeeded: payload.count)
+            subscription.audioSent.packets &+= 1
+            subscription.audioSent.octets &+= UInt32(truncatingIfNeeded: payload.count)
         } else {
-            peer.videoSent.packets &+= 1
-            peer.videoSent.octets &+= UInt32(truncatingIfNeeded: payload.count)
+            subscription.videoSent.packets &+= 1
+            subscription.videoSent.octets &+= UInt32(truncatingIfNeeded: payload.count)
         }
         return true
     }
+
+    /// The DTLS fingerprint peer `id` must present (an ICE restart may not change it).
+    public func remoteFingerprint(peer id: String) -> CertificateFingerprint? { peers[id]?.setup.remoteFingerprint }
 
     /// True when a peer with `id` exists.
     public func hasPeer(id: String) -> Bool { peers[id] != nil }

@@ -23,6 +23,7 @@ enum MetricsText {
         counter("giaoban_rtcp_sent_total", "RTCP compounds sent.", c.rtcpSent)
         counter("giaoban_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", c.keyframeRequests)
         counter("giaoban_layer_switches_total", "Simulcast layer switches made for subscribers.", c.layerSwitches)
+        counter("giaoban_ice_restarts_total", "ICE restarts (new credentials, the same DTLS session).", c.iceRestarts)
         counter("giaoban_video_pauses_total", "Subscriber videos paused because no layer fitted their estimate.", c.videoPauses)
         counter("giaoban_remb_received_total", "Bandwidth estimates (REMB) received from subscribers.", c.rembReceived)
         counter("giaoban_stun_answered_total", "ICE connectivity checks answered.", c.stunAnswered)

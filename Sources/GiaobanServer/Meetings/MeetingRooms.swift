@@ -12,10 +12,10 @@ import Synchronization
 /// socket per participant carries the roster, chair controls, raised hands, the active
 /// speaker, and the SDP of the participant's media sessions.
 ///
-/// Media, in this first version, is one peer connection per direction and per stream: a
-/// participant publishes on its own stream (`publish`, the client offers) and watches each
-/// other participant's stream (`subscribe`, the client offers). The one-connection-down
-/// model with server offers and renegotiation is not built yet.
+/// Media: a participant publishes on its own stream (`publish`, the client offers) and
+/// receives what it watches on one connection down (`downlink`, the relay offers and
+/// renegotiates; MeetingRooms+Downlink.swift), or per watched stream (`subscribe`, the client
+/// offers).
 public final class MeetingRooms: Sendable {
     struct Participant: Sendable {
         var role: Role
@@ -46,12 +46,14 @@ public final class MeetingRooms: Sendable {
         var recentSpeakers: [String] = []
         /// Speaker ticks since the links were last read.
         var ticksSinceLinks = 0
+        /// Each participant's one connection down, by subject.
+        var downlinks: [String: Downlink] = [:]
     }
 
     let hub: Hub
     let sessions: RelaySessions
     let logger: Logger
-    private let rooms = Mutex<[Int64: Room]>([:])
+    let rooms = Mutex<[Int64: Room]>([:])
     private let nextConnection = Atomic<Int>(1)
     /// How often the active speaker is re-evaluated.
     let speakerTick: Duration
@@ -210,12 +212,14 @@ public final class MeetingRooms: Sendable {
     /// `onlyIfDisconnected`, nobody reconnected to it).
     func leave(meeting id: Int64, subject: String, connection: Int, onlyIfDisconnected: Bool = false) async {
         let own = Self.stream(meeting: id, subject: subject)
+        var downlink: Downlink?
         let left = rooms.withLock { all -> (left: Bool, publishing: String?, mix: MeetingMix?, listeners: [String], last: Bool) in
             guard var room = all[id], let seat = room.participants[subject], seat.connection == connection,
                   seat.disconnected || !onlyIfDisconnected else {
                 return (false, nil, nil, [], false)
             }
             room.participants.removeValue(forKey: subject)
+            downlink = room.downlinks.removeValue(forKey: subject)
             room.detector.remove(own)
             if room.spotlight == subject { room.spotlight = nil }
             let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
@@ -231,6 +235,9 @@ public final class MeetingRooms: Sendable {
         if let session = left.publishing {
             _ = await sessions.close(kind: "whip", stream: own, id: session)
         }
+        if let peer = downlink?.peerID {
+            await sessions.media.perform { router, _, out in router.removePeer(id: peer, reason: "left the meeting", out: out) }
+        }
         if let mix = left.mix {
             mix.peers.map.withLock { $0[own] = nil }
             mix.mixer.setListeners(left.listeners)
@@ -240,6 +247,7 @@ public final class MeetingRooms: Sendable {
         _ = try? await hub.meetings.leave(meetingID: id, participant: subject, now: hub.clock())
         logger.info("left meeting room", metadata: ["meeting": "\(id)", "subject": "\(subject)"])
         broadcastRoster(id)
+        await renegotiateDownlinks(id)
     }
 
     /// Stops a meeting's mix: its clock, the copies of audio, the local stream.
@@ -330,10 +338,20 @@ public final class MeetingRooms: Sendable {
         case "mute_participant", "spotlight", "lock", "end":
             if let refusal = chairOnly() { return refusal }
             return await chairControl(message, meeting: id, chair: claims.sub)
+        case "publish" where message.session != nil:
+            return await restartPublish(message, meeting: id, claims: claims)
         case "publish", "subscribe":
             return await negotiate(message, meeting: id, claims: claims)
+        case "layer" where message.participant != nil && message.session == nil:
+            return await capDownlinkLayer(message, meeting: id, claims: claims)
         case "layer":
             return await chooseLayer(message, claims: claims)
+        case "downlink":
+            return await requestDownlink(message, meeting: id, claims: claims)
+        case "answer":
+            return await answerDownlink(message, meeting: id, claims: claims)
+        case "restart":
+            return await restartDownlink(message, meeting: id, claims: claims)
         case "mode":
             return await setMode(message, meeting: id, claims: claims)
         default:
@@ -441,6 +459,7 @@ public final class MeetingRooms: Sendable {
                     room.participants[claims.sub]?.publishing = session
                     return room.participants[claims.sub]?.mutedByChair ?? false
                 }
+                Task { await self.renegotiateDownlinks(id) }
                 if mutedByChair { _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, true) } }
                 if let mix = rooms.withLock({ $0[id]?.mix }) {
                     _ = await sessions.media.perform { router, _, _ in
@@ -579,6 +598,8 @@ extension MeetingRooms {
             return due
         }
         guard due else { return }
+        // The catch-all for downlinks: a publisher that vanished without leaving (a timeout).
+        await renegotiateDownlinks(id)
         let prefix = "m\(id)-"
         let quality = await sessions.media.perform { router, _, _ in router.upstreamQuality() }.filter { $0.stream.hasPrefix(prefix) }
         let byStream = Dictionary(quality.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
@@ -676,6 +697,29 @@ enum RoomMessage {
         var session: String?
         /// `mode`: `mixed` or `forwarded`.
         var mode: String?
+        /// `downlink`: whom to watch, `"all"` or a list of subjects.
+        var participants: WatchList?
+        /// `answer`: the revision of the offer answered.
+        var revision: Int?
+    }
+
+    /// `"all"` or a list of subjects; anything else is kept as `invalid` (an error reply, not
+    /// a failed decoding of the whole message).
+    enum WatchList: Decodable {
+        case all
+        case subjects([String])
+        case invalid
+
+        init(from decoder: any Decoder) throws {
+            let value = try decoder.singleValueContainer()
+            if let text = try? value.decode(String.self) {
+                self = text == "all" ? .all : .invalid
+            } else if let list = try? value.decode([String].self) {
+                self = .subjects(list)
+            } else {
+                self = .invalid
+            }
+        }
     }
 
     struct Mode: Encodable {

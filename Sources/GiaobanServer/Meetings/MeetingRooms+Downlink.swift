@@ -1,0 +1,303 @@
+import Foundation
+import GiaobanCrypto
+import GiaobanEngine
+import GiaobanICE
+import GiaobanWire
+
+/// One connection down (docs/protocol.md, "One connection down"): the relay offers each
+/// participant one receiving peer connection with an m-line per watched track, and offers
+/// again as tracks come and go; and ICE restarts of both connections.
+extension MeetingRooms {
+    /// A participant's downlink: the m-lines offered so far, the revision, and what the
+    /// media plane was told.
+    struct Downlink: Sendable {
+        let session: String
+        let peerID: String
+        /// The o= session id of every offer of this downlink.
+        let origin: UInt64
+        /// Whom to watch: nil for every publisher.
+        var watch: [String]?
+        var lines = DownlinkNegotiation.initialLines()
+        /// The latest offer's revision.
+        var revision = 0
+        /// An offer of the relay's own initiative is unanswered: changes wait for the answer.
+        var awaiting = false
+        /// Something changed while `awaiting`.
+        var dirty = false
+        var localICE = ICECredentials.random()
+        /// The ICE ufrags (local, remote) the media plane uses, once the first answer arrived.
+        var applied: (local: String, remote: String)?
+        /// The client's DTLS fingerprint, from its first answer.
+        var fingerprint: CertificateFingerprint?
+        /// The mids the client's latest answer accepted.
+        var accepted: Set<String> = []
+        /// Simulcast caps per stream (layer rank).
+        var caps: [String: Int] = [:]
+
+        init(session: String) {
+            self.session = session
+            peerID = "downlink-\(session)"
+            origin = UInt64.random(in: 1...(1 << 62))
+        }
+    }
+
+    /// The room protocol's `offer` message.
+    struct DownlinkOffer: Encodable {
+        struct Track: Encodable {
+            let mid: String
+            let participant: String
+            let stream: String
+            let kind: String
+        }
+        let type = "offer"
+        let session: String
+        let revision: Int
+        let sdp: String
+        let tracks: [Track]
+    }
+
+    /// The most subjects a `downlink` may name.
+    static let maxWatched = 64
+
+    /// `downlink`: creates the participant's downlink (or changes whom it watches) and sends
+    /// an offer with a fresh revision.
+    func requestDownlink(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        let watch: [String]?
+        switch message.participants {
+        case .all?: watch = nil
+        case .subjects(let list)? where list.count <= Self.maxWatched: watch = list
+        default:
+            return HubMessage.error(#"downlink needs "participants": "all" or a list of at most 64 subjects"#)
+        }
+        // A downlink whose connection the media plane removed (closed, consent expired) is replaced.
+        let existing = rooms.withLock { $0[id]?.downlinks[claims.sub] }
+        var fresh = existing == nil
+        if let existing, existing.applied != nil {
+            let alive = await sessions.media.perform { router, _, _ in router.hasPeer(id: existing.peerID) }
+            if !alive { fresh = true }
+        }
+        let present = rooms.withLock { all -> Bool in
+            guard all[id]?.participants[claims.sub] != nil else { return false }
+            if fresh { all[id]?.downlinks[claims.sub] = Downlink(session: SecureRandomID.make()) }
+            all[id]?.downlinks[claims.sub]?.watch = watch
+            return true
+        }
+        guard present else { return HubMessage.error("you are not in the room") }
+        if fresh {
+            logger.info("downlink created", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)",
+                                                       "watch": "\(watch.map { $0.joined(separator: ",") } ?? "all")"])
+        }
+        await offerDownlinks(meeting: id, subjects: [claims.sub], force: true)
+        return nil
+    }
+
+    /// Offers again to every downlink of the room whose tracks changed (someone started or
+    /// stopped publishing, joined or left). A downlink with an unanswered offer is marked and
+    /// offered to right after its answer.
+    func renegotiateDownlinks(_ id: Int64) async {
+        let subjects = rooms.withLock { Array(($0[id]?.downlinks ?? [:]).keys) }
+        guard !subjects.isEmpty else { return }
+        await offerDownlinks(meeting: id, subjects: subjects, force: false)
+    }
+
+    /// Brings the downlinks of `subjects` to the room's current tracks and sends an offer to
+    /// each that changed (every one with `force`; new ICE credentials with `restart`).
+    func offerDownlinks(meeting id: Int64, subjects: [String], force: Bool, restart: Bool = false) async {
+        // The tracks of everyone publishing, read from the media plane in one go.
+        let publishers = rooms.withLock { all -> [(subject: String, stream: String, joinedAt: Int64)] in
+            (all[id]?.participants ?? [:]).filter { $0.value.publishing != nil }
+                .map { ($0.key, Self.stream(meeting: id, subject: $0.key), $0.value.joinedAt) }
+                .sorted { ($0.joinedAt, $0.subject) < ($1.joinedAt, $1.subject) }
+        }
+        let streams = publishers.map(\.stream)
+        let published = await sessions.media.perform { router, _, _ in
+            streams.map { router.publishedTracks(stream: $0) }
+        }
+        var tracks: [(subject: String, stream: String, tracks: Negotiation.PublishedTracks)] = []
+        for (publisher, found) in zip(publishers, published) {
+            if let found { tracks.append((publisher.subject, publisher.stream, found)) }
+        }
+        let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
+                                   fingerprint: sessions.media.certificate.fingerprint)
+        var dropped: [(peer: String, subscriptions: [MediaRouter.SubscriptionSetup])] = []
+        rooms.withLock { all in
+            guard var room = all[id] else { return }
+            for subject in subjects {
+                guard var downlink = room.downlinks[subject] else { continue }
+                if downlink.awaiting && !force && !restart {
+                    downlink.dirty = true
+                    room.downlinks[subject] = downlink
+                    continue
+                }
+                var wanted: [DownlinkNegotiation.Wanted] = []
+                for (other, stream, published) in tracks where other != subject {
+                    if let watch = downlink.watch, !watch.contains(other) { continue }
+                    if published.audio != nil { wanted.append(.init(stream: stream, kind: .audio, codec: "opus")) }
+                    if let video = published.video { wanted.append(.init(stream: stream, kind: .video, codec: video.codec)) }
+                }
+                let changed = DownlinkNegotiation.reconcile(&downlink.lines, wanted: wanted)
+                guard changed || force || restart else { continue }
+                if restart { downlink.localICE = ICECredentials.random() }
+                downlink.revision += 1
+                downlink.awaiting = true
+                downlink.dirty = false
+                let sdp = DownlinkNegotiation.offer(lines: downlink.lines, ice: downlink.localICE, local: local,
+                                                    sessionID: downlink.origin, version: downlink.revision)
+                let bySubject = Dictionary(tracks.map { ($0.stream, $0.subject) }, uniquingKeysWith: { a, _ in a })
+                let offered = downlink.lines.compactMap { line -> DownlinkOffer.Track? in
+                    guard let stream = line.stream else { return nil }
+                    return DownlinkOffer.Track(mid: line.mid, participant: bySubject[stream] ?? "", stream: stream, kind: line.kind.rawValue)
+                }
+                room.downlinks[subject] = downlink
+                // Published inside the lock: offers reach the client in revision order.
+                hub.events.publish(HubMessage.encode(DownlinkOffer(session: downlink.session, revision: downlink.revision,
+                                                                   sdp: sdp.serialize(), tracks: offered)),
+                                   to: Self.channel(id, subject))
+                if downlink.applied != nil {
+                    // Tracks no longer offered stop at once; new ones wait for the answer.
+                    dropped.append((downlink.peerID, DownlinkNegotiation.subscriptions(lines: downlink.lines, accepted: downlink.accepted,
+                                                                                      caps: downlink.caps)))
+                }
+            }
+            all[id] = room
+        }
+        guard !dropped.isEmpty else { return }
+        let apply = dropped
+        await sessions.media.perform { router, now, out in
+            for (peer, subscriptions) in apply { router.setSubscriptions(peer: peer, subscriptions, now: now, out: out) }
+        }
+    }
+
+    /// `answer`: the client's answer to a downlink offer. The first one creates the peer
+    /// (ICE and DTLS start); later ones change the subscriptions, and restart ICE when the
+    /// credentials changed.
+    func answerDownlink(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        guard let session = message.session, let revision = message.revision, let sdp = message.sdp else {
+            return HubMessage.error(#"answer needs "session", "revision" and "sdp""#)
+        }
+        guard let downlink = rooms.withLock({ $0[id]?.downlinks[claims.sub] }), downlink.session == session else {
+            return HubMessage.error("no downlink session '\(session.prefix(64))' of yours")
+        }
+        if revision < downlink.revision { return nil }  // a newer offer is on its way
+        guard revision == downlink.revision else { return HubMessage.error("no offer of revision \(revision) was sent") }
+        let description: SessionDescription
+        do { description = try SessionDescription(parsing: sdp) } catch {
+            return HubMessage.error("malformed SDP answer: \(error)")
+        }
+        let answer: DownlinkNegotiation.Answer
+        do { answer = try DownlinkNegotiation.read(answer: description, lines: downlink.lines) } catch {
+            return HubMessage.error("cannot use the answer: \(error.message)")
+        }
+        if let known = downlink.fingerprint, known != answer.remoteFingerprint {
+            return HubMessage.error("the answer changes the DTLS fingerprint: close this connection and send downlink for a new one")
+        }
+        let setup = DownlinkNegotiation.peerSetup(id: downlink.peerID, localICE: downlink.localICE, answer: answer)
+        let subscriptions = DownlinkNegotiation.subscriptions(lines: downlink.lines, accepted: answer.accepted, caps: downlink.caps)
+        let ufrags = (local: downlink.localICE.ufrag, remote: answer.remoteICE.ufrag)
+        let first = downlink.applied == nil
+        let restarted = downlink.applied.map { $0 != ufrags } ?? false
+        let failure = await sessions.media.perform { router, now, out -> String? in
+            if first {
+                do { try router.addPeer(setup, now: now) } catch { return "cannot create the DTLS session: \(error)" }
+            } else if !router.hasPeer(id: setup.id) {
+                return "the downlink connection is gone: send downlink for a new one"
+            } else if restarted {
+                router.restartICE(peer: setup.id, local: setup.localICE, remote: setup.remoteICE)
+            }
+            router.setSubscriptions(peer: setup.id, subscriptions, now: now, out: out)
+            return nil
+        }
+        if let failure { return HubMessage.error(failure) }
+        let again = rooms.withLock { all -> Bool in
+            guard var current = all[id]?.downlinks[claims.sub], current.session == session else { return false }
+            current.applied = ufrags
+            current.fingerprint = answer.remoteFingerprint
+            current.accepted = answer.accepted
+            if current.revision == revision { current.awaiting = false }
+            let again = current.dirty && !current.awaiting
+            all[id]?.downlinks[claims.sub] = current
+            return again
+        }
+        if first || restarted {
+            logger.info(first ? "downlink connecting" : "downlink ICE restarted", metadata: [
+                "meeting": "\(id)", "subject": "\(claims.sub)", "session": "\(session)", "tracks": "\(answer.accepted.count)",
+            ])
+        }
+        if again { await offerDownlinks(meeting: id, subjects: [claims.sub], force: false) }
+        return nil
+    }
+
+    /// `restart` of the downlink: an offer with new ICE credentials.
+    func restartDownlink(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        guard let session = message.session else { return HubMessage.error(#"restart needs "session""#) }
+        let seat = rooms.withLock { all in (all[id]?.downlinks[claims.sub]?.session, all[id]?.participants[claims.sub]?.publishing) }
+        if seat.1 == session {
+            return HubMessage.error(#"to restart ICE of the publish connection send {"type": "publish", "session": …, "sdp": <an offer with new ICE credentials>}"#)
+        }
+        guard seat.0 == session else { return HubMessage.error("no downlink session '\(session.prefix(64))' of yours") }
+        logger.info("downlink ICE restart asked", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)"])
+        await offerDownlinks(meeting: id, subjects: [claims.sub], force: false, restart: true)
+        return nil
+    }
+
+    /// `layer` with `participant`: caps the simulcast layer of that participant's video on the
+    /// sender's downlink.
+    func capDownlinkLayer(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        guard let participant = message.participant, message.layer != nil else {
+            return HubMessage.error(#"layer needs "participant" (or "session") and "layer""#)
+        }
+        let rank: Int?
+        switch Self.layerRank(message) {
+        case .success(let value): rank = value
+        case .failure(let error): return HubMessage.error(error.message)
+        }
+        let stream = Self.stream(meeting: id, subject: participant)
+        let peer = rooms.withLock { all -> String?? in
+            guard var downlink = all[id]?.downlinks[claims.sub] else { return nil }
+            downlink.caps[stream] = rank
+            all[id]?.downlinks[claims.sub] = downlink
+            return .some(downlink.applied == nil ? nil : downlink.peerID)
+        }
+        guard let peer else { return HubMessage.error(#"layer with "participant" needs a downlink first: {"type": "downlink", …}"#) }
+        if let peer {
+            _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, stream: stream, rank: rank) }
+        }
+        return nil
+    }
+
+    /// `publish` with the `session` of the sender's publish connection: an ICE restart. The
+    /// offer carries new ICE credentials; the answer carries the relay's new ones; the peer
+    /// keeps its DTLS session, SSRCs and subscribers.
+    func restartPublish(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
+        guard let session = message.session, let sdp = message.sdp else { return HubMessage.error(#"publish needs "sdp": the offer"#) }
+        let stream = Self.stream(meeting: id, subject: claims.sub)
+        guard rooms.withLock({ $0[id]?.participants[claims.sub]?.publishing }) == session,
+              let peer = sessions.peerID(session: session, kind: "whip", subject: claims.sub) else {
+            return HubMessage.error("no publish session '\(session.prefix(64))' of yours to restart")
+        }
+        let offer: SessionDescription
+        do { offer = try SessionDescription(parsing: sdp) } catch {
+            return HubMessage.error("malformed SDP offer: \(error)")
+        }
+        let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
+                                   fingerprint: sessions.media.certificate.fingerprint)
+        let answer: SessionDescription, setup: PeerSetup
+        do {
+            (answer, setup) = try Negotiation.answer(offer: offer, role: .publisher, stream: stream, peerID: peer, local: local, published: nil)
+        } catch {
+            return HubMessage.error("publish: cannot answer the offer: \(error.message)")
+        }
+        let failure = await sessions.media.perform { router, _, _ -> String? in
+            guard let known = router.remoteFingerprint(peer: peer) else { return "the publish connection is gone: publish again without session" }
+            guard known == setup.remoteFingerprint else {
+                return "the offer changes the DTLS fingerprint: publish again without session for a new connection"
+            }
+            router.restartICE(peer: peer, local: setup.localICE, remote: setup.remoteICE)
+            return nil
+        }
+        if let failure { return HubMessage.error(failure) }
+        logger.info("publish ICE restarted", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "session": "\(session)"])
+        return HubMessage.encode(RoomMessage.Answer(type: "answer", request: "publish", participant: claims.sub, stream: stream,
+                                                    session: session, sdp: answer.serialize()))
+    }
+}
