@@ -99,6 +99,7 @@ def test_chromium_downlink_keeps_dtls_across_an_ice_restart(giaoban, chromium, a
             assert after["state"] == "connected" and after["publish"]["state"] == "connected", after
             dtls = {name: (before_metrics.total(name), after_metrics.total(name)) for name in (DTLS_CONNECTED, DTLS_FAILED)}
             assert dtls[DTLS_CONNECTED][0] >= 2, f"the relay counted {dtls[DTLS_CONNECTED][0]} DTLS handshakes before"
+            print("DTLS (before, after):", dtls)
             assert all(b == a for b, a in dtls.values()), f"DTLS handshakes during the ICE restart (before, after): {dtls}"
             assert publisher.error is None, publisher.error
         finally:
