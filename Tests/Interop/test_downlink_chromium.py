@@ -1,7 +1,8 @@
 """Headless Chromium on one connection down (docs/protocol.md, "One connection down" and
 "ICE restart"): web/room.html?downlink=1 receives the chair's video (aiortc) on a single
-peer connection offered by the relay, publishes Chromium's fake camera, then restarts ICE
-on both connections; media keeps flowing and no new DTLS handshake takes place."""
+peer connection offered by the relay, follows the relay's new offers as a second publisher
+comes and goes, publishes Chromium's fake camera, then restarts ICE on both connections;
+media keeps flowing and no new DTLS handshake takes place."""
 
 from __future__ import annotations
 
@@ -29,12 +30,12 @@ window.giaobanRestartIce().then(() => done({ ok: true }), (e) => done({ error: S
 """
 
 
-def chair_frames(stats: dict, chair: str) -> int:
-    return (stats.get("downlink") or {}).get("framesBySubject", {}).get(chair, 0)
+def frames_of(stats: dict, subject: str) -> int:
+    return (stats.get("downlink") or {}).get("framesBySubject", {}).get(subject, 0)
 
 
 def test_chromium_downlink_keeps_dtls_across_an_ice_restart(giaoban, chromium, artifacts):  # noqa: F811
-    chair, commune = "officer-dlc", "xa-dlc"
+    chair, commune, second = "officer-dlc", "xa-dlc", "xa-dlc-b"
     chair_token = giaoban.token(chair, "chair")
     resp = requests.post(giaoban.url("/api/meetings"), headers={"Authorization": f"Bearer {chair_token}"},
                          json={"title": "Giao ban: trình duyệt, một kết nối xuống",
@@ -51,13 +52,28 @@ def test_chromium_downlink_keeps_dtls_across_an_ice_restart(giaoban, chromium, a
         try:
             page.get(giaoban.url("/room.html?" + urllib.parse.urlencode({"meeting": meeting, "token": token,
                                                                          "downlink": 1})))
-            got = wait_page(page, lambda s: chair_frames(s, chair) > MIN_FRAMES, MEDIA_TIMEOUT,
+            got = wait_page(page, lambda s: frames_of(s, chair) > MIN_FRAMES, MEDIA_TIMEOUT,
                             "room page decoding the chair's video on the downlink")
             print("watching:", json.dumps(got, sort_keys=True))
             assert (got["frameWidth"], got["frameHeight"]) == (320, 240), got
             assert got["peerConnections"] == 1 and got["receivingConnections"] == 1, got
             down = got["downlink"]
             assert down["session"] and down["revisions"], down
+
+            # A second publisher comes and goes: the relay offers again on the same connection.
+            second_url = ws_url.replace(f"access_token={chair_token}", f"access_token={giaoban.token(second, 'commune')}")
+            with RoomPublisher(second_url) as other:
+                assert other.answered.wait(20), f"no answer to {second}'s publish: {other.error} {other.messages}"
+                both = wait_page(page, lambda s: frames_of(s, second) > MIN_FRAMES, MEDIA_TIMEOUT,
+                                 f"room page decoding {second}'s video too")
+                assert both["peerConnections"] == 1 and both["receivingConnections"] == 1, both
+                assert max(both["downlink"]["revisions"]) > max(down["revisions"]), both["downlink"]
+                assert frames_of(both, chair) > frames_of(got, chair), both
+                assert page.execute_script(f"return !!document.getElementById('video-{second}')"), "no video element"
+            gone = wait_page(page, lambda s: second not in s["downlink"]["participants"], 15,
+                             f"an offer without {second} after {second} left")
+            assert gone["downlink"]["session"] == down["session"] and gone["peerConnections"] == 1, gone
+            assert page.execute_script(f"return !document.getElementById('video-{second}')"), f"{second}'s video stayed"
 
             # The page publishes Chromium's fake camera on its own stream.
             page.execute_script("window.giaobanPublish()")
@@ -82,7 +98,7 @@ def test_chromium_downlink_keeps_dtls_across_an_ice_restart(giaoban, chromium, a
             after = wait_page(
                 page,
                 lambda s: s.get("framesDecoded", 0) > before["framesDecoded"] + MIN_FRAMES
-                and chair_frames(s, chair) > chair_frames(before, chair) + MIN_FRAMES
+                and frames_of(s, chair) > frames_of(before, chair) + MIN_FRAMES
                 and (s.get("publish") or {}).get("framesSent", 0) > before["publish"]["framesSent"] + MIN_FRAMES,
                 MEDIA_TIMEOUT, "decoding and sending after the ICE restart")
             print("after the restart:", json.dumps(after, sort_keys=True))
