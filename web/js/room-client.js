@@ -90,6 +90,7 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
     };
     const waiters = []; // { after, resolve } resolved once a revision > after is answered
     let chain = Promise.resolve();
+    let offeredSession = null; // the session of the latest offer received
 
     const subjectsOf = (tracks) => new Set([...tracks.values()].map((t) => t.participant));
 
@@ -150,6 +151,8 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
         return answeredAfter(after);
       },
       onOffer(message) {
+        // Revisions count within a session; a new session (after the old connection closed) starts over.
+        if (message.session !== offeredSession) { offeredSession = message.session; down.latest = 0; }
         down.latest = Math.max(down.latest, message.revision || 0);
         chain = chain.then(() => answer(message)).catch(fail);
       },
