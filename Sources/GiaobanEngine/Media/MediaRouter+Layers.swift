@@ -61,34 +61,39 @@ extension MediaRouter {
 
     /// The order in which videos are served: the highest cap (the main view) first, then the
     /// order they were subscribed in.
-    static func priority(_ plans: [LayerPlan]) -> [Int] {
-        plans.indices.sorted {
-            let a = plans[$0].subscription.maxLayerRank, b = plans[$1].subscription.maxLayerRank
-            return a != b ? a > b : $0 < $1
-        }
+    static func priority(caps: [Int]) -> [Int] {
+        caps.indices.sorted { caps[$0] != caps[$1] ? caps[$0] > caps[$1] : $0 < $1 }
     }
 
-    /// Shares `budget` (bit/s) out: the lowest layer of each video in priority order while it
-    /// fits, then each video in priority order up to the highest layer the rest allows.
-    func share(_ budget: Int, among plans: inout [LayerPlan]) {
+    static func priority(_ plans: [LayerPlan]) -> [Int] { priority(caps: plans.map(\.subscription.maxLayerRank)) }
+
+    /// Shares `budget` (bit/s) out among videos whose allowed layers cost `bitrates` (per
+    /// video, lowest layer first) and whose caps are `caps` (layer ranks, `Int.max` for none):
+    /// the lowest layer of each video in priority order while it fits, then each video in
+    /// priority order up to the highest layer the rest allows. Returns the position chosen
+    /// per video (-1: paused).
+    public static func share(_ budget: Int, bitrates: [[Int]], caps: [Int]) -> [Int] {
         var left = budget
-        let order = Self.priority(plans)
-        for i in order {
-            let lowest = Self.bitrate(plans[i], at: 0)
-            if lowest <= left {
-                plans[i].position = 0
-                left -= lowest
-            } else {
-                plans[i].position = -1
+        var positions = [Int](repeating: -1, count: bitrates.count)
+        let order = priority(caps: caps)
+        for i in order where !bitrates[i].isEmpty && bitrates[i][0] <= left {
+            positions[i] = 0
+            left -= bitrates[i][0]
+        }
+        for i in order where positions[i] >= 0 {
+            let current = bitrates[i][positions[i]]
+            if let best = (positions[i]..<bitrates[i].count).last(where: { bitrates[i][$0] - current <= left }) {
+                left -= bitrates[i][best] - current
+                positions[i] = best
             }
         }
-        for i in order where plans[i].position >= 0 {
-            let current = Self.bitrate(plans[i], at: plans[i].position)
-            if let best = (plans[i].position..<plans[i].allowed.count).last(where: { Self.bitrate(plans[i], at: $0) - current <= left }) {
-                left -= Self.bitrate(plans[i], at: best) - current
-                plans[i].position = best
-            }
-        }
+        return positions
+    }
+
+    func share(_ budget: Int, among plans: inout [LayerPlan]) {
+        let bitrates = plans.map { plan in plan.allowed.indices.map { Self.bitrate(plan, at: $0) } }
+        let positions = Self.share(budget, bitrates: bitrates, caps: plans.map(\.subscription.maxLayerRank))
+        for i in plans.indices { plans[i].position = positions[i] }
     }
 
     /// Probing: after a calm while, the first video in priority order that could go one layer

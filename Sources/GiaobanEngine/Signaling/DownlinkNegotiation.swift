@@ -124,15 +124,8 @@ public enum DownlinkNegotiation {
             }
             attrs.append(SDPExtMap(id: transportCCID, uri: SDPExtensionURI.transportWideCC).attribute)
             attrs.append(SDPRTCPFeedback(payloadType: track.payloadType, type: "transport-cc").attribute)
-            if let stream = line.stream {
-                let label = "giaoban-\(line.kind.rawValue)"
-                attrs.append(SDPAttribute("msid", "\(stream) \(label)"))
-                attrs.append(SDPAttribute("ssrc", "\(line.ssrc) cname:giaoban-\(stream)"))
-                attrs.append(SDPAttribute("ssrc", "\(line.ssrc) msid:\(stream) \(label)"))
-            }
-            let priority: UInt32 = 2_130_706_431  // type preference 126 (host), local 65535, component 1
-            attrs.append(SDPCandidate(foundation: "1", priority: priority, address: local.address, port: local.port).attribute)
-            attrs.append(SDPAttribute("end-of-candidates"))
+            if let stream = line.stream { attrs += Negotiation.sendingAttributes(stream: stream, kind: line.kind, ssrc: line.ssrc) }
+            attrs += Negotiation.candidateAttributes(local)
             m.attributes = attrs
             sections.append(m)
         }

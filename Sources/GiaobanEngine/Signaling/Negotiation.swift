@@ -177,15 +177,8 @@ public enum Negotiation {
                 attrs.append(SDPExtMap(id: ext.id, uri: ext.uri).attribute)
                 audioLevelID = UInt8(ext.id)
             }
-            if role == .subscriber {
-                let label = "giaoban-\(kind.rawValue)"
-                attrs.append(SDPAttribute("msid", "\(stream) \(label)"))
-                attrs.append(SDPAttribute("ssrc", "\(ssrc) cname:giaoban-\(stream)"))
-                attrs.append(SDPAttribute("ssrc", "\(ssrc) msid:\(stream) \(label)"))
-            }
-            let priority: UInt32 = 2_130_706_431  // type preference 126 (host), local 65535, component 1
-            attrs.append(SDPCandidate(foundation: "1", priority: priority, address: local.address, port: local.port).attribute)
-            attrs.append(SDPAttribute("end-of-candidates"))
+            if role == .subscriber { attrs += sendingAttributes(stream: stream, kind: kind, ssrc: ssrc) }
+            attrs += candidateAttributes(local)
             answer.attributes = attrs
             sections.append(answer)
             if let mid { bundled.append(mid) }
@@ -228,6 +221,21 @@ public enum Negotiation {
             throw NegotiationError("simulcast needs the header extension \(SDPExtensionURI.rtpStreamID) (a=extmap)")
         }
         return rids
+    }
+
+    /// What a sending m-line of the relay says about its track: `msid` (the stream name, so a
+    /// browser's MediaStream id is the stream) and the SSRC with its cname.
+    static func sendingAttributes(stream: String, kind: PeerSetup.Track.Kind, ssrc: UInt32) -> [SDPAttribute] {
+        let label = "giaoban-\(kind.rawValue)"
+        return [SDPAttribute("msid", "\(stream) \(label)"), SDPAttribute("ssrc", "\(ssrc) cname:giaoban-\(stream)"),
+                SDPAttribute("ssrc", "\(ssrc) msid:\(stream) \(label)")]
+    }
+
+    /// The relay's one host candidate, and the end of candidates (ICE-lite gathers nothing more).
+    static func candidateAttributes(_ local: LocalTransport) -> [SDPAttribute] {
+        let priority: UInt32 = 2_130_706_431  // type preference 126 (host), local 65535, component 1
+        return [SDPCandidate(foundation: "1", priority: priority, address: local.address, port: local.port).attribute,
+                SDPAttribute("end-of-candidates")]
     }
 
     static func describe(_ tracks: PublishedTracks?) -> String {

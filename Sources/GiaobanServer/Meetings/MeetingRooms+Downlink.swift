@@ -119,7 +119,7 @@ extension MeetingRooms {
         }
         let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
                                    fingerprint: sessions.media.certificate.fingerprint)
-        var dropped: [(peer: String, subscriptions: [MediaRouter.SubscriptionSetup])] = []
+        var connected: [String] = []
         rooms.withLock { all in
             guard var room = all[id] else { return }
             for subject in subjects {
@@ -153,18 +153,29 @@ extension MeetingRooms {
                 hub.events.publish(HubMessage.encode(DownlinkOffer(session: downlink.session, revision: downlink.revision,
                                                                    sdp: sdp.serialize(), tracks: offered)),
                                    to: Self.channel(id, subject))
-                if downlink.applied != nil {
-                    // Tracks no longer offered stop at once; new ones wait for the answer.
-                    dropped.append((downlink.peerID, DownlinkNegotiation.subscriptions(lines: downlink.lines, accepted: downlink.accepted,
-                                                                                      caps: downlink.caps)))
-                }
+                // Tracks no longer offered stop at once; new ones wait for the answer.
+                if downlink.applied != nil { connected.append(subject) }
             }
             all[id] = room
         }
-        guard !dropped.isEmpty else { return }
-        let apply = dropped
+        guard !connected.isEmpty else { return }
+        let subjects = connected
         await sessions.media.perform { router, now, out in
-            for (peer, subscriptions) in apply { router.setSubscriptions(peer: peer, subscriptions, now: now, out: out) }
+            for subject in subjects {
+                guard let (peer, subscriptions) = self.subscriptions(meeting: id, subject: subject, accepted: nil) else { continue }
+                router.setSubscriptions(peer: peer, subscriptions, now: now, out: out)
+            }
+        }
+    }
+
+    /// What a downlink's connection should receive now: the streams of its current lines that
+    /// the client accepted (`accepted`, else its latest answer's). Read on the media thread,
+    /// right where it is applied, so an older offer or answer never undoes a newer one.
+    func subscriptions(meeting id: Int64, subject: String, accepted: Set<String>?) -> (String, [MediaRouter.SubscriptionSetup])? {
+        rooms.withLock { all in
+            guard let downlink = all[id]?.downlinks[subject] else { return nil }
+            return (downlink.peerID, DownlinkNegotiation.subscriptions(lines: downlink.lines, accepted: accepted ?? downlink.accepted,
+                                                                      caps: downlink.caps))
         }
     }
 
@@ -192,7 +203,6 @@ extension MeetingRooms {
             return HubMessage.error("the answer changes the DTLS fingerprint: close this connection and send downlink for a new one")
         }
         let setup = DownlinkNegotiation.peerSetup(id: downlink.peerID, localICE: downlink.localICE, answer: answer)
-        let subscriptions = DownlinkNegotiation.subscriptions(lines: downlink.lines, accepted: answer.accepted, caps: downlink.caps)
         let ufrags = (local: downlink.localICE.ufrag, remote: answer.remoteICE.ufrag)
         let first = downlink.applied == nil
         let restarted = downlink.applied.map { $0 != ufrags } ?? false
@@ -204,7 +214,9 @@ extension MeetingRooms {
             } else if restarted {
                 router.restartICE(peer: setup.id, local: setup.localICE, remote: setup.remoteICE)
             }
-            router.setSubscriptions(peer: setup.id, subscriptions, now: now, out: out)
+            if let (_, subscriptions) = self.subscriptions(meeting: id, subject: claims.sub, accepted: answer.accepted) {
+                router.setSubscriptions(peer: setup.id, subscriptions, now: now, out: out)
+            }
             return nil
         }
         if let failure { return HubMessage.error(failure) }
