@@ -134,7 +134,9 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
   // ------------------------------------------------------------------ roster
 
   function mediaState(subject) {
-    const pc = subject === you ? room?.publisher : room?.watching.get(subject);
+    // Everyone watched arrives on the one downlink connection the relay offers.
+    const down = room?.downlink;
+    const pc = subject === you ? room?.publisher : (down && down.watches(subject) ? down.pc : room?.watching.get(subject));
     return pc ? pc.connectionState : null;
   }
 
@@ -228,7 +230,7 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
     if (!current) return;
     status(statusLine, t("events.connecting"));
     room = joinRoom({
-      meeting: current.id, token: api.token, thumbnails: true,
+      meeting: current.id, token: api.token, thumbnails: true, downlink: true,
       onMessage,
       onVideo: (subject, stream) => showStream(subject, stream, false),
       onGone: removeTile,
