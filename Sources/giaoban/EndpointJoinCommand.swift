@@ -27,8 +27,8 @@ struct EndpointJoin: AsyncParsableCommand {
     @Flag(help: "Do not publish (watch only).")
     var noPublish = false
 
-    @Flag(help: "Receive everything watched on one connection the relay offers and renegotiates (docs/protocol.md, \"One connection down\"), not one connection per watched participant.")
-    var downlink = false
+    @Flag(help: "Watch with one receive connection per watched participant (subscribe), instead of everything on the one connection the relay offers and renegotiates (docs/protocol.md, \"One connection down\").")
+    var perStream = false
 
     @OptionGroup var output: OutputOptions
 
@@ -51,7 +51,7 @@ struct EndpointJoin: AsyncParsableCommand {
         var settings = RoomEndpoint.Settings()
         settings.publish = !noPublish
         settings.watch = WatchPolicy(parsing: watch) ?? WatchPolicy()
-        settings.downlink = downlink
+        settings.downlink = !perStream
         settings.width = media.size(of: videoSource).width
         settings.height = media.size(of: videoSource).height
         settings.framesPerSecond = media.fps
@@ -74,7 +74,7 @@ struct EndpointJoin: AsyncParsableCommand {
             throw fail(EndpointFailure(explain(seated.ended)))
         }
         output.status("joined meeting \(meeting) as \(seated.you) (\(seated.role)) at \(server)"
-                      + (noPublish ? "" : ": publishing \(described)") + "; watching \(watch)" + (downlink ? " on one downlink" : ""))
+                      + (noPublish ? "" : ": publishing \(described)") + "; watching \(watch)" + (perStream ? " (a connection per participant)" : " on one downlink"))
         let deadline = start + .milliseconds(Int(output.duration * 1000))
         var previous = endpoint.status
         while ContinuousClock.now < deadline && endpoint.status.room.ended == nil {

@@ -135,16 +135,18 @@ struct AudioMixerTests {
         var settings = AudioMixer.Settings()
         settings.speakers = 1
         let mixer = try AudioMixer(settings: settings)
-        // Both play a tone; "noise" says it is not voice (a fan, music), "voice" says it is.
+        // Both play a tone; "noise" comes from a sender with voice detection that says it is not
+        // voice (a fan, music) after its first 200 ms, "voice" says it is. (A sender that never
+        // sets the flag is judged by its level: DominantSpeakerTests.)
         var noise = try AudioFeed(name: "noise", frequency: 500, firstSequence: 1)
         var voice = try AudioFeed(name: "voice", frequency: 900, firstSequence: 1)
         mixer.setListeners(["listener"])
         var output: MixerOutput?
-        for _ in 0..<30 {
+        for i in 0..<30 {
             let n = try noise.next(), v = try voice.next()
             n.payload.withUnsafeBytes {
                 mixer.push(source: "noise", sequence: n.sequence, timestamp: n.timestamp, payload: $0,
-                           level: AudioLevelExtension(level: 10, voiceActivity: false))
+                           level: AudioLevelExtension(level: i < 10 ? 120 : 10, voiceActivity: i < 10))
             }
             v.payload.withUnsafeBytes {
                 mixer.push(source: "voice", sequence: v.sequence, timestamp: v.timestamp, payload: $0,

@@ -29,9 +29,9 @@ public final class RoomEndpoint: Sendable {
         public var host = "127.0.0.1"
         /// How long ICE and DTLS may take per connection.
         public var connectTimeout: Duration = .seconds(10)
-        /// Receive everything watched on one connection the relay offers (`downlink`) instead
-        /// of one connection per watched participant (`subscribe`).
-        public var downlink = false
+        /// Receive everything watched on one connection the relay offers (`downlink`, the
+        /// default) instead of one connection per watched participant (`subscribe`).
+        public var downlink = true
 
         /// The defaults: publish, watch the chair and the active speaker.
         public init() {}
