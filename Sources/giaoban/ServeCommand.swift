@@ -56,6 +56,7 @@ struct Serve: AsyncParsableCommand {
         var mediaSettings = MediaRouter.Settings()
         mediaSettings.keyframeRequestInterval = .milliseconds(settings.media.keyframeRequestIntervalMs)
         mediaSettings.packetCacheSize = settings.media.packetCache
+        mediaSettings.packetCacheBytes = settings.media.packetCacheKiB * 1024
         let media = try MediaServer(address: settings.media.address, ports: settings.media.candidatePorts,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
                                     settings: mediaSettings, logger: logger)

@@ -114,6 +114,14 @@ struct DownlinkRouterTests {
         #expect(after[0xB1]?.map(\.0) == [bSeq[1].0 &+ 1, bSeq[1].0 &+ 2])
         #expect(h.router.subscriptions(peer: "down") == ["b"])
 
+        // a comes back on the same SSRC: its numbering continues right after what was sent.
+        #expect(h.router.setSubscriptions(peer: "down", [.init(stream: "b", audio: nil, video: videoTrack(0xB1)),
+                                                         .init(stream: "a", audio: nil, video: videoTrack(0xA1))], now: h.now, out: h.out))
+        h.deliver()
+        _ = try a.takeRTCP()
+        try send(1, from: a, ssrc: 0x1111, first: 105, marker: 0xAA)
+        #expect(try bySSRC(try down.takeRTP())[0xA1]?.map(\.0) == [aSeq[2].0 &+ 1], "no jump back or ahead on the same SSRC")
+
         // Removing the connection ends its subscriptions; the publishers stay.
         h.router.removePeer(id: "down", reason: "test", out: nil)
         #expect(h.router.hasPublisher(stream: "a") && h.router.hasPublisher(stream: "b"))
@@ -178,7 +186,7 @@ struct DownlinkNegotiationTests {
     let local = LocalTransport(address: "192.0.2.7", port: 3478,
                                fingerprint: CertificateFingerprint(algorithm: "sha-256", digest: [UInt8](repeating: 0xAB, count: 32)))
 
-    @Test("lines: appended for new tracks, inactive when gone, never reused")
+    @Test("lines: appended for new tracks, inactive when gone, taken back by their own stream only")
     func reconcile() {
         var lines = DownlinkNegotiation.initialLines()
         #expect(lines.count == 1 && lines[0].stream == nil && lines[0].mid == "0")
@@ -189,10 +197,17 @@ struct DownlinkNegotiationTests {
         #expect(!DownlinkNegotiation.reconcile(&lines, wanted: a), "nothing changed")
         let b: [DownlinkNegotiation.Wanted] = [.init(stream: "m1-b", kind: .video, codec: "VP9")]
         #expect(DownlinkNegotiation.reconcile(&lines, wanted: b))
-        #expect(lines.map(\.stream) == [nil, nil, nil, "m1-b"])
+        #expect(lines.map(\.active) == [false, false, false, true])
+        #expect(lines.map(\.stream) == [nil, "m1-a", "m1-a", "m1-b"], "an inactive line remembers its stream")
+        let before = lines.map(\.ssrc)
         #expect(lines[3].track.payloadType == DownlinkNegotiation.vp9PayloadType && lines[3].track.codec == "VP9")
         #expect(DownlinkNegotiation.reconcile(&lines, wanted: a + b))
-        #expect(lines.map(\.mid) == ["0", "1", "2", "3", "4", "5"], "a comes back on new lines")
+        #expect(lines.map(\.mid) == ["0", "1", "2", "3"], "a comes back on its own lines")
+        #expect(lines.map(\.active) == [false, true, true, true])
+        #expect(lines.map(\.ssrc) == before, "the same SSRCs: the relay continues their numbering")
+        let c: [DownlinkNegotiation.Wanted] = [.init(stream: "m1-c", kind: .audio, codec: "opus")]
+        #expect(DownlinkNegotiation.reconcile(&lines, wanted: c))
+        #expect(lines.map(\.mid) == ["0", "1", "2", "3", "4"], "another stream never takes a's or b's lines")
     }
 
     @Test("the offer: ICE-lite, actpass, BUNDLE of every line, one SSRC and msid per sending line, the placeholder inactive")

@@ -5,7 +5,7 @@ import Testing
 struct VideoLayerTests {
     @Test("bytes received before the first window opened do not count: a late first subscriber sees the real rate")
     func firstWindowStartsEmpty() {
-        let layer = VideoLayer(rid: "l", ssrc: 1, cacheSize: 8)
+        let layer = VideoLayer(rid: "l", ssrc: 1, cacheSize: 8, cacheBytes: 8 * 1500)
         let start = ContinuousClock.now
         layer.meterBytes = 600_000  // a minute of a 80 kbit/s layer before anyone subscribed
         layer.updateBitrate(now: start)

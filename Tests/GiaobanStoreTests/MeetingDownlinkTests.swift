@@ -1,6 +1,7 @@
 import Foundation
 @testable import GiaobanServer
 import GiaobanStore
+import HummingbirdTesting
 import Testing
 
 /// A client's answer to a downlink offer: every sending m-line received, the others inactive,
@@ -39,6 +40,14 @@ extension RoomClient {
 
 @Suite("Meeting rooms: one connection down, offered by the relay; ICE restarts")
 struct MeetingDownlinkTests {
+    /// A participant's room socket, once seated.
+    static func seated(_ client: some TestClientProtocol & Sendable, meeting: Int64, _ subject: String, _ role: Role) async throws -> RoomClient {
+        let room = RoomClient(subject: subject)
+        room.start(client, meeting: meeting, role: role)
+        try await room.wait(for: "joined")
+        return room
+    }
+
     static func tracks(_ offer: [String: Any]) -> [String] {
         (offer["tracks"] as? [[String: Any]] ?? []).map { "\($0["participant"] as? String ?? "?")/\($0["kind"] as? String ?? "?")" }
     }
@@ -49,11 +58,8 @@ struct MeetingDownlinkTests {
         defer { fixture.cleanup() }
         _ = try await RoomServer.run(fixture) { server, client in
             let (media, meeting) = (server.media, server.meeting)
-            let chair = RoomClient(subject: "officer")
-            chair.start(client, meeting: meeting, role: .chair)
-            try await chair.wait(for: "joined")
-            let commune = RoomClient(subject: "xa-b")
-            commune.start(client, meeting: meeting, role: .commune)
+            let chair = try await Self.seated(client, meeting: meeting, "officer", .chair)
+            let commune = try await Self.seated(client, meeting: meeting, "xa-b", .commune)
             try await chair.wait(for: "roster", "with two people") { MeetingRoomTests.roster($0).count == 2 }
 
             // Refusals before any downlink exists.
@@ -155,6 +161,56 @@ struct MeetingDownlinkTests {
                 if !gone { try await Task.sleep(for: .milliseconds(10)) }
             }
             #expect(gone)
+        }
+    }
+
+    @Test("mixed mode on the downlink: the mix's tracks replace everyone's streams, and they come back in forwarded mode")
+    func mixedMode() async throws {
+        let fixture = try await HubFixture()
+        defer { fixture.cleanup() }
+        _ = try await RoomServer.run(fixture) { server, client in
+            let (media, meeting) = (server.media, server.meeting)
+            let chair = try await Self.seated(client, meeting: meeting, "officer", .chair)
+            let listener = try await Self.seated(client, meeting: meeting, "xa-m", .commune)
+            let offer = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-offer.sdp"), encoding: .utf8)
+            chair.send.yield(try json(["type": "publish", "sdp": offer]))
+            try await chair.wait(for: "answer")
+
+            listener.send.yield(#"{"type": "downlink", "participants": "all"}"#)
+            let forwarded = try await listener.wait(for: "offer", "with the chair") { MeetingDownlinkTests.tracks($0) == ["officer/audio", "officer/video"] }
+            let session = try #require(forwarded["session"] as? String)
+            func answer(_ offer: [String: Any]) throws {
+                listener.send.yield(try json(["type": "answer", "session": session, "revision": offer["revision"] as? Int ?? 0,
+                                              "sdp": downlinkAnswer(to: offer["sdp"] as? String ?? "")]))
+            }
+            try answer(forwarded)
+            try await listener.sync()
+            let peer = "downlink-\(session)"
+            let chairStream = MeetingRooms.stream(meeting: meeting, subject: "officer")
+            #expect(await media.perform { router, _, _ in router.subscriptions(peer: peer) } == [chairStream])
+
+            // Mixed: one offer with the mix's audio and composed video, the chair's lines inactive.
+            listener.send.yield(#"{"type": "mode", "mode": "mixed"}"#)
+            let mixed = try await listener.wait(for: "offer", "with the mix") { MeetingDownlinkTests.tracks($0) == ["mix/audio", "mix/video"] }
+            let mixedSDP = try #require(mixed["sdp"] as? String)
+            #expect(mixedSDP.contains("a=msid:m\(meeting)~mix giaoban-audio"))
+            try answer(mixed)
+            try await listener.sync()
+            #expect(await media.perform { router, _, _ in router.subscriptions(peer: peer) } == ["m\(meeting)~mix"])
+
+            // Forwarded again: the chair's streams come back on their own m-lines.
+            listener.send.yield(#"{"type": "mode", "mode": "forwarded"}"#)
+            let back = try await listener.wait(for: "offer", "with the chair again") {
+                MeetingDownlinkTests.tracks($0) == ["officer/audio", "officer/video"] && ($0["revision"] as? Int ?? 0) > (mixed["revision"] as? Int ?? 0)
+            }
+            let mids = { (o: [String: Any]) in (o["tracks"] as? [[String: Any]] ?? []).compactMap { $0["mid"] as? String } }
+            #expect(mids(back) == mids(forwarded))
+            try answer(back)
+            try await listener.sync()
+            #expect(await media.perform { router, _, _ in router.subscriptions(peer: peer) } == [chairStream])
+            await listener.finish()
+            await chair.finish()
         }
     }
 }

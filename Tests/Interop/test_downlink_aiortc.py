@@ -457,3 +457,71 @@ def test_downlink_refusals_keep_the_socket_open(giaoban):
                     await closable.close()
 
     run_async(scenario(), 90)
+
+
+def ssrc_of(section: list[str]) -> Optional[str]:
+    return next((line.split()[0][7:] for line in section if line.startswith("a=ssrc:")), None)
+
+
+def test_a_participant_watched_again_comes_back_on_its_own_m_lines(giaoban):
+    """Whom a participant watches changes (the active speaker moves): the relay takes the
+    tracks off the downlink and, when they are watched again, puts them back on their own
+    m-lines with their SSRCs, numbering continued — the downlink does not grow with every
+    change, and aiortc (which learns a transceiver's SSRC once) keeps decoding."""
+    chair, a_name, b_name = "officer-dlw", "xa-dlw-a", "xa-dlw-b"
+    chair_token = giaoban.token(chair, "chair")
+    meeting = create_meeting(giaoban, chair_token, "Giao ban: xem lại")
+    urls = {name: room_url(giaoban, meeting, giaoban.token(name, "commune")) for name in (a_name, b_name)}
+    urls[chair] = room_url(giaoban, meeting, chair_token)
+
+    async def scenario() -> dict:
+        rooms = {n: RoomSocket(urls[n], n) for n in (chair, a_name, b_name)}
+        publishers: list[Publisher] = []
+        downlink: Optional[DownlinkReceiver] = None
+        try:
+            for name in (chair, b_name):
+                await rooms[name].open()
+                publishers.append(Publisher(rooms[name]))
+                await publishers[-1].publish()
+            await rooms[a_name].open()
+            downlink = DownlinkReceiver(rooms[a_name])
+
+            async def watch(names: list[str], predicate: Callable[[dict], bool], what: str) -> dict:
+                latest = max((o["revision"] for o in downlink.offers), default=0)
+                await rooms[a_name].send({"type": "downlink", "participants": names})
+                return await downlink.answered_offer(lambda o: o["revision"] > latest and predicate(o), REPLY_TIMEOUT, what)
+
+            await watch([chair], lambda o: carries(o, chair, "video"), "an offer with the chair")
+            await downlink.frames(chair, MIN_FRAMES, MEDIA_TIMEOUT)
+            with_b = await watch([chair, b_name], lambda o: carries(o, b_name, "video"), "an offer with B")
+            b_mids = sorted(str(t["mid"]) for t in with_b["tracks"] if t["participant"] == b_name)
+            b_video_mid = next(str(t["mid"]) for t in with_b["tracks"] if t["participant"] == b_name and t["kind"] == "video")
+            first_ssrc = ssrc_of(section_of(with_b["sdp"], b_video_mid))
+            lines = len(media_sections(with_b["sdp"]))
+            b_first = await downlink.frames(b_name, MIN_FRAMES, MEDIA_TIMEOUT)
+
+            without_b = await watch([chair], lambda o: not carries(o, b_name, "video"), "an offer without B")
+            for mid in b_mids:
+                assert direction_of(section_of(without_b["sdp"], mid)) == "inactive", mid
+            await asyncio.sleep(1.0)
+
+            again = await watch([chair, b_name], lambda o: carries(o, b_name, "video"), "an offer with B again")
+            check_offer(again, meeting)
+            assert sorted(str(t["mid"]) for t in again["tracks"] if t["participant"] == b_name) == b_mids, again["tracks"]
+            assert len(media_sections(again["sdp"])) == lines, "B came back on new m-lines"
+            second_ssrc = ssrc_of(section_of(again["sdp"], b_video_mid))
+            assert second_ssrc == first_ssrc, (first_ssrc, second_ssrc)
+            b_again = await downlink.frames(b_name, b_first + 20, MEDIA_TIMEOUT)
+            for room in rooms.values():
+                assert not room.errors(), f"{room.name} got errors: {room.errors()}"
+            return {"b_mids": b_mids, "lines": lines, "b_frames": [b_first, b_again],
+                    "revisions": [o["revision"] for o in downlink.offers]}
+        finally:
+            for room in rooms.values():
+                await room.leave()
+            for closable in [downlink, *publishers]:
+                if closable is not None:
+                    await closable.close()
+
+    summary = run_async(scenario(), 120)
+    print(json.dumps(summary, sort_keys=True))

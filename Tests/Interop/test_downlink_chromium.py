@@ -70,6 +70,22 @@ def test_chromium_downlink_keeps_dtls_across_an_ice_restart(giaoban, chromium, a
                 assert max(both["downlink"]["revisions"]) > max(down["revisions"]), both["downlink"]
                 assert frames_of(both, chair) > frames_of(got, chair), both
                 assert page.execute_script(f"return !!document.getElementById('video-{second}')"), "no video element"
+
+                # Whom the page watches changes (the speaker moved away and back): the second
+                # publisher's tracks go inactive, then come back on the same m-lines and SSRCs with
+                # their numbering continued, and Chromium decodes them again.
+                watch = ("const done = arguments[arguments.length - 1];"
+                         "window.giaobanWatch(arguments[0]).then(() => done('ok'), (e) => done(String(e)));")
+                decoded = frames_of(wait_page(page, lambda s: True, 5, "stats before"), second)
+                assert page.execute_async_script(watch, [chair]) == "ok"
+                wait_page(page, lambda s: second not in s["downlink"]["participants"], 15, f"an offer without {second}")
+                time.sleep(1.0)
+                assert page.execute_async_script(watch, [chair, second]) == "ok"
+                again = wait_page(page, lambda s: frames_of(s, second) > decoded + MIN_FRAMES,
+                                  MEDIA_TIMEOUT, f"room page decoding {second} again after watching it again")
+                assert again["peerConnections"] == 1, again
+                print("watched again:", json.dumps(again["downlink"], sort_keys=True))
+                assert page.execute_async_script(watch, None) == "ok"
             gone = wait_page(page, lambda s: second not in s["downlink"]["participants"], 15,
                              f"an offer without {second} after {second} left")
             assert gone["downlink"]["session"] == down["session"] and gone["peerConnections"] == 1, gone

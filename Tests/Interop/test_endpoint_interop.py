@@ -14,7 +14,7 @@ import av
 import pytest
 
 from conftest import run_async, server_command, unique_stream
-from webrtc_client import WhepWatcher, WhipPublisher
+from webrtc_client import SignallingError, WhepWatcher, WhipPublisher
 
 pytestmark = pytest.mark.media
 
@@ -56,21 +56,31 @@ def wait_for_publisher(giaoban, stream: str, timeout: float = 15.0) -> None:
     raise AssertionError(f"the endpoint did not start publishing {stream} within {timeout} s")
 
 
+async def watch_when_published(url: str, token: str, seconds: float, timeout: float = 15.0) -> dict:
+    """Watches `url` with aiortc for `seconds`. The relay answers 404 until the publisher's
+    first packets arrive; RTP counted by `wait_for_publisher` may still be the previous test's
+    publisher finishing, so a 404 is tried again (a fresh watcher each time) until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        watcher = WhepWatcher(url, token)
+        try:
+            await watcher.start(connect_timeout=15)
+            return await watcher.collect(seconds)
+        except SignallingError as error:
+            if "-> 404" not in str(error) or time.monotonic() > deadline:
+                raise
+        finally:
+            await watcher.close()
+        await asyncio.sleep(0.3)
+
+
 def test_aiortc_watches_the_endpoint(giaoban):
     stream = unique_stream("ep")
     publisher = start_publisher(giaoban, stream, tone=1000, seconds=14)
     try:
         wait_for_publisher(giaoban, stream)
 
-        async def watch() -> dict:
-            watcher = WhepWatcher(giaoban.url(f"/whep/{stream}"), giaoban.token("observer-ep", "observer"))
-            try:
-                await watcher.start(connect_timeout=15)
-                return await watcher.collect(6.0)
-            finally:
-                await watcher.close()
-
-        summary = run_async(watch(), 45)
+        summary = run_async(watch_when_published(giaoban.url(f"/whep/{stream}"), giaoban.token("observer-ep", "observer"), 6.0), 60)
         print(json.dumps(summary, sort_keys=True))
         assert summary["video_frames"] >= 30
         assert summary["video_sizes"].get(f"{WIDTH}x{HEIGHT}", 0) >= 30, summary["video_sizes"]
@@ -195,15 +205,7 @@ def test_endpoint_simulcast_one_layer_per_watcher(giaoban):
     try:
         wait_for_publisher(giaoban, stream)
 
-        async def watch() -> dict:
-            watcher = WhepWatcher(giaoban.url(f"/whep/{stream}"), giaoban.token("observer-eps", "observer"))
-            try:
-                await watcher.start(connect_timeout=15)
-                return await watcher.collect(6.0)
-            finally:
-                await watcher.close()
-
-        full = run_async(watch(), 45)
+        full = run_async(watch_when_published(giaoban.url(f"/whep/{stream}"), giaoban.token("observer-eps", "observer"), 6.0), 60)
         print(json.dumps(full, sort_keys=True))
         assert full["video_sizes"].get("640x360", 0) >= 20, full["video_sizes"]
 

@@ -14,6 +14,9 @@ public final class MediaPeer {
     /// Subscriber: the streams it receives over this one connection (one for WHEP, any number
     /// for a meeting's downlink), each with its own SSRCs and numbering.
     var subscriptions: [Subscription] = []
+    /// Subscriptions ended while the connection lives, by stream: when the same stream comes
+    /// back with the same SSRCs (a downlink m-line made active again), its numbering continues.
+    var ended: [String: Subscription] = [:]
     /// ICE-lite for this peer.
     var ice: ICELiteAgent
     /// DTLS for this peer (keys for SRTP).
@@ -117,8 +120,33 @@ final class Subscription {
     var pictures = VP8PictureRewriter()
     /// When the last video packet went out (the timestamp gap of a switch).
     var lastVideoSentAt: ContinuousClock.Instant?
+    /// When the last audio packet went out (the timestamp gap of a resumption).
+    var lastAudioSentAt: ContinuousClock.Instant?
     /// Layer switches made for this subscription.
     var layerSwitches = 0
+
+    /// Continues `earlier`'s numbering on the same SSRCs: the next packet of each kind follows
+    /// the last one sent, its timestamp advanced by the time since (RFC 3550 §5.1: the same
+    /// SSRC must not jump back or repeat).
+    func resume(_ earlier: Subscription, now: ContinuousClock.Instant) {
+        audioOut = earlier.audioOut
+        videoOut = earlier.videoOut
+        audioSent = earlier.audioSent
+        videoSent = earlier.videoSent
+        pictures = earlier.pictures
+        lastVideoSentAt = earlier.lastVideoSentAt
+        lastAudioSentAt = earlier.lastAudioSentAt
+        audioOut.expectNewSource(timestampGap: Self.ticks(since: earlier.lastAudioSentAt, now: now, clockRate: 48_000))
+        videoOut.expectNewSource(timestampGap: Self.ticks(since: earlier.lastVideoSentAt, now: now, clockRate: 90_000))
+    }
+
+    /// The RTP clock ticks from `last` to `now` (at least one; a frame's worth when unknown).
+    static func ticks(since last: ContinuousClock.Instant?, now: ContinuousClock.Instant, clockRate: Int64) -> UInt32 {
+        guard let last else { return UInt32(clockRate / 30) }
+        let elapsed = now - last
+        let ticks = elapsed.components.seconds * clockRate + elapsed.components.attoseconds / (1_000_000_000_000_000_000 / clockRate)
+        return UInt32(clamping: max(1, ticks))
+    }
 
     init(peer: MediaPeer, stream: RelayStream, audio: PeerSetup.Track?, video: PeerSetup.Track?) {
         self.peer = peer
@@ -144,8 +172,9 @@ final class RelayStream {
     var ranked: [Int] = []
     /// Recent audio packets of the publisher, for NACKs.
     let audioCache: PacketCache
-    /// Packets kept per video layer.
+    /// Packets and bytes kept per video layer.
     let cacheSize: Int
+    let cacheBytes: Int
     /// Last sender report of the publisher's audio: NTP time and RTP timestamp, for
     /// translating to subscribers' sender reports (video keeps one per layer).
     var lastAudioSR: (ntp: UInt64, rtp: UInt32, at: ContinuousClock.Instant)?
@@ -173,10 +202,11 @@ final class RelayStream {
     /// A local stream's answer to a receiver's keyframe request (the compositor's).
     var keyframeRequested: (@Sendable () -> Void)?
 
-    init(name: String, cacheSize: Int) {
+    init(name: String, cacheSize: Int, cacheBytes: Int) {
         self.name = name
         self.cacheSize = cacheSize
-        audioCache = PacketCache(capacity: 64, slotSize: 1500)
+        self.cacheBytes = cacheBytes
+        audioCache = PacketCache(capacity: 64, slotSize: 1500, byteCapacity: 32 * 1024)
     }
 
     /// True when the publisher sends more than one encoding.
@@ -186,8 +216,8 @@ final class RelayStream {
     /// (simulcast) or continue from the new source without a gap (one layer).
     func adopt(_ publisher: PeerSetup) {
         let rids = publisher.simulcastRIDs
-        layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.video?.ssrc ?? 0, cacheSize: cacheSize)]
-                              : rids.map { VideoLayer(rid: $0, ssrc: 0, cacheSize: cacheSize) }
+        layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.video?.ssrc ?? 0, cacheSize: cacheSize, cacheBytes: cacheBytes)]
+                              : rids.map { VideoLayer(rid: $0, ssrc: 0, cacheSize: cacheSize, cacheBytes: cacheBytes) }
         ranked = Array(layers.indices)
         for subscriber in subscribers { subscriber.resetLayer(simulcast: isSimulcast) }
     }

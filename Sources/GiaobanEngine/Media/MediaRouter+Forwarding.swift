@@ -144,6 +144,7 @@ extension MediaRouter {
             } else {
                 subscriber.audioSent.packets &+= 1
                 subscriber.audioSent.octets &+= UInt32(truncatingIfNeeded: packet.payloadLength)
+                subscriber.lastAudioSentAt = now
             }
         }
     }
@@ -182,12 +183,7 @@ extension MediaRouter {
     /// continues after the last packet it was sent, the timestamp advanced by the time since.
     func switchLayer(_ subscriber: Subscription, to index: Int, at packet: RTPPacketView, vp8: VP8PayloadDescriptor?,
                      now: ContinuousClock.Instant) {
-        var gap: UInt32 = 3000
-        if let last = subscriber.lastVideoSentAt {
-            let elapsed = now - last
-            let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
-            gap = UInt32(clamping: max(1, ticks))
-        }
+        let gap = Subscription.ticks(since: subscriber.lastVideoSentAt, now: now, clockRate: 90_000)
         subscriber.videoOut.switchSource(sequence: packet.sequenceNumber, timestamp: packet.timestamp, timestampGap: gap)
         if let vp8 { subscriber.pictures.rebase(picture: vp8.pictureID, tl0: vp8.tl0PicIdx) }
         subscriber.layer = index

@@ -14,8 +14,11 @@ public final class MediaRouter {
     public struct Settings: Sendable {
         /// Minimum interval between keyframe requests sent to one publisher.
         public var keyframeRequestInterval: Duration = .milliseconds(500)
-        /// Packets kept per video stream for NACK answers.
+        /// Packets kept at most per video encoding for NACK answers.
         public var packetCacheSize = 1024
+        /// Bytes of packets kept per video encoding (about 1.7 s of a 1.2 Mbit/s encoding,
+        /// 5 s of a 400 kbit/s one): what a NACK can still be answered from.
+        public var packetCacheBytes = 256 * 1024
         /// How long a peer may take from creation to a completed DTLS handshake.
         public var handshakeTimeout: Duration = .seconds(20)
         /// Interval of the RTCP reports the relay sends.
@@ -78,7 +81,7 @@ public final class MediaRouter {
         removePeer(id: setup.id, reason: "replaced", out: nil)
         switch setup.role {
         case .publisher:
-            let stream = streams[setup.stream] ?? RelayStream(name: setup.stream, cacheSize: settings.packetCacheSize)
+            let stream = relayStream(setup.stream)
             let peer = try MediaPeer(setup: setup, published: stream, dtlsContext: dtlsContext, now: now)
             register(peer)
             if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
@@ -99,6 +102,11 @@ public final class MediaRouter {
         }
     }
 
+    /// The stream named `name`, or a new one (not yet in the table).
+    func relayStream(_ name: String) -> RelayStream {
+        streams[name] ?? RelayStream(name: name, cacheSize: settings.packetCacheSize, cacheBytes: settings.packetCacheBytes)
+    }
+
     func register(_ peer: MediaPeer) {
         peers[peer.setup.id] = peer
         peersByUfrag[peer.setup.localICE.ufrag] = peer
@@ -107,7 +115,7 @@ public final class MediaRouter {
     /// Adds a subscription of `peer` to stream `name` (created if nobody publishes it yet).
     @discardableResult
     func subscribe(_ peer: MediaPeer, to name: String, audio: PeerSetup.Track?, video: PeerSetup.Track?) -> Subscription {
-        let stream = streams[name] ?? RelayStream(name: name, cacheSize: settings.packetCacheSize)
+        let stream = relayStream(name)
         streams[name] = stream
         let subscription = Subscription(peer: peer, stream: stream, audio: audio, video: video)
         subscription.resetLayer(simulcast: stream.isSimulcast)
@@ -116,11 +124,13 @@ public final class MediaRouter {
         return subscription
     }
 
-    /// Ends one subscription: off its stream and its peer.
-    func unsubscribe(_ subscription: Subscription) {
+    /// Ends one subscription: off its stream and its peer. A connection that lives on keeps it
+    /// in `ended`, in case the same stream comes back on the same SSRCs.
+    func unsubscribe(_ subscription: Subscription, keep: Bool = false) {
         let stream = subscription.stream
         stream.subscribers.removeAll { $0 === subscription }
         subscription.peer.subscriptions.removeAll { $0 === subscription }
+        if keep { subscription.peer.ended[stream.name] = subscription }
         dropIfUnused(stream)
     }
 
@@ -156,7 +166,9 @@ public final class MediaRouter {
         let byStream = Dictionary(wanted.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
         for subscription in peer.subscriptions {
             let want = byStream[subscription.stream.name]
-            if want == nil || want?.audio != subscription.audio || want?.video != subscription.video { unsubscribe(subscription) }
+            if want == nil || want?.audio != subscription.audio || want?.video != subscription.video {
+                unsubscribe(subscription, keep: true)
+            }
         }
         for want in wanted {
             if let kept = peer.subscriptions.first(where: { $0.stream.name == want.stream }) {
@@ -164,6 +176,10 @@ public final class MediaRouter {
                 continue
             }
             let subscription = subscribe(peer, to: want.stream, audio: want.audio, video: want.video)
+            if let earlier = peer.ended.removeValue(forKey: want.stream), earlier.audio?.ssrc == want.audio?.ssrc,
+               earlier.video?.ssrc == want.video?.ssrc {
+                subscription.resume(earlier, now: now)
+            }
             subscription.maxLayerRank = want.maxLayerRank.map { max(0, $0) } ?? Int.max
             if peer.connectedAt != nil && want.video != nil {
                 requestKeyframe(subscription.stream, layer: subscription.wantedLayer, now: now, out: out)
@@ -204,6 +220,7 @@ public final class MediaRouter {
         }
         for subscription in peer.subscriptions { unsubscribe(subscription) }
         peer.subscriptions.removeAll()
+        peer.ended.removeAll()
         events.append(.removed(peer: id, reason: reason))
     }
 
@@ -481,7 +498,7 @@ extension MediaRouter {
 
     /// Sends a copy of `stream`'s published audio to `sink` (nil stops it).
     public func setAudioSink(stream: String, _ sink: (any AudioSink)?) {
-        let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
+        let relay = relayStream(stream)
         relay.audioSink = sink
         streams[stream] = relay
         dropIfUnused(relay)
@@ -489,7 +506,7 @@ extension MediaRouter {
 
     /// Sends a copy of `stream`'s published video (its highest layer) to `sink` (nil stops it).
     public func setVideoSink(stream: String, _ sink: (any VideoSink)?) {
-        let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
+        let relay = relayStream(stream)
         relay.videoSink = sink
         streams[stream] = relay
         dropIfUnused(relay)
@@ -505,7 +522,7 @@ extension MediaRouter {
     /// subscribe to it; `keyframeRequested` answers their PLI/FIR. Nil tracks remove it.
     public func setLocalStream(_ stream: String, tracks: Negotiation.PublishedTracks?,
                                keyframeRequested: (@Sendable () -> Void)? = nil) {
-        let relay = streams[stream] ?? RelayStream(name: stream, cacheSize: settings.packetCacheSize)
+        let relay = relayStream(stream)
         relay.localTracks = tracks
         relay.keyframeRequested = tracks == nil ? nil : keyframeRequested
         streams[stream] = relay

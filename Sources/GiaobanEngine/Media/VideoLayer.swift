@@ -33,11 +33,11 @@ final class VideoLayer {
     /// When the layer's last packet arrived: a layer silent for a second is not chosen.
     var lastPacketAt: ContinuousClock.Instant?
 
-    init(rid: String, ssrc: UInt32, cacheSize: Int) {
+    init(rid: String, ssrc: UInt32, cacheSize: Int, cacheBytes: Int) {
         self.rid = rid
         ridBytes = Array(rid.utf8)
         self.ssrc = ssrc
-        cache = PacketCache(capacity: cacheSize, slotSize: 1500)
+        cache = PacketCache(capacity: cacheSize, slotSize: 1500, byteCapacity: cacheBytes)
     }
 
     /// True when `element` (an RTP stream id extension) names this layer.

@@ -22,18 +22,21 @@ public enum DownlinkNegotiation {
         public var mid: String
         /// Audio or video.
         public var kind: PeerSetup.Track.Kind
-        /// The stream sent on it; nil for an inactive m-line (the placeholder, or a track gone).
+        /// The stream sent on it (or last sent, while inactive); nil for the placeholder.
         public var stream: String?
+        /// Sending now; an inactive line keeps its stream, and takes it back if it is wanted again.
+        public var active: Bool
         /// The codec name as in rtpmap (opus, VP8, VP9).
         public var codec: String
         /// The SSRC the relay sends with.
         public var ssrc: UInt32
 
         /// Creates a line.
-        public init(mid: String, kind: PeerSetup.Track.Kind, stream: String?, codec: String, ssrc: UInt32) {
+        public init(mid: String, kind: PeerSetup.Track.Kind, stream: String?, codec: String, ssrc: UInt32, active: Bool = true) {
             self.mid = mid
             self.kind = kind
             self.stream = stream
+            self.active = active && stream != nil
             self.codec = codec
             self.ssrc = ssrc
         }
@@ -65,12 +68,15 @@ public enum DownlinkNegotiation {
     /// The lines of a new downlink: one inactive audio placeholder, so the transport exists
     /// while nothing is watched.
     public static func initialLines() -> [Line] {
-        [Line(mid: "0", kind: .audio, stream: nil, codec: "opus", ssrc: 0)]
+        [Line(mid: "0", kind: .audio, stream: nil, codec: "opus", ssrc: 0, active: false)]
     }
 
-    /// Brings `lines` to `wanted`: lines whose track is not wanted any more become inactive,
-    /// wanted tracks without a line get a new one at the end (lines are never reused). True
-    /// when anything changed.
+    /// Brings `lines` to `wanted`: lines whose track is not wanted any more become inactive;
+    /// a wanted track takes back its own inactive line if it has one (with the same SSRC, whose
+    /// numbering the relay continues: receivers keep their receive stream — aiortc learns a
+    /// transceiver's SSRC only once), else gets a new line at the end. Lines are never given
+    /// to another stream, so a downlink has at most one audio and one video line per stream it
+    /// ever carried. True when anything changed.
     public static func reconcile(_ lines: inout [Line], wanted: [Wanted]) -> Bool {
         func key(_ stream: String, _ kind: PeerSetup.Track.Kind, _ codec: String) -> String {
             "\(stream)/\(kind.rawValue)/\(codec.lowercased())"
@@ -78,21 +84,30 @@ public enum DownlinkNegotiation {
         let keys = Set(wanted.map { key($0.stream, $0.kind, $0.codec) })
         var changed = false
         var have = Set<String>()
-        for i in lines.indices {
+        for i in lines.indices where lines[i].active {
             guard let stream = lines[i].stream else { continue }
             let k = key(stream, lines[i].kind, lines[i].codec)
             if keys.contains(k) && !have.contains(k) {
                 have.insert(k)
             } else {
-                lines[i].stream = nil
+                lines[i].active = false
                 changed = true
             }
         }
         var rng = SystemRandomNumberGenerator()
         for want in wanted where !have.contains(key(want.stream, want.kind, want.codec)) {
-            have.insert(key(want.stream, want.kind, want.codec))
-            lines.append(Line(mid: String(lines.count), kind: want.kind, stream: want.stream, codec: want.codec,
-                              ssrc: UInt32.random(in: 1...UInt32.max, using: &rng)))
+            let k = key(want.stream, want.kind, want.codec)
+            have.insert(k)
+            let own = lines.indices.first { i in
+                guard !lines[i].active, let stream = lines[i].stream else { return false }
+                return key(stream, lines[i].kind, lines[i].codec) == k
+            }
+            if let i = own {
+                lines[i].active = true
+            } else {
+                lines.append(Line(mid: String(lines.count), kind: want.kind, stream: want.stream, codec: want.codec,
+                                  ssrc: UInt32.random(in: 1...UInt32.max, using: &rng)))
+            }
             changed = true
         }
         return changed
@@ -109,7 +124,7 @@ public enum DownlinkNegotiation {
             m.connections = [SDPConnection(networkType: "IN", addressType: addressType, address: local.address)]
             var attrs = [SDPAttribute("mid", line.mid), SDPAttribute("ice-ufrag", ice.ufrag), SDPAttribute("ice-pwd", ice.pwd),
                          SDPAttribute("fingerprint", local.fingerprint.sdpValue), SDPAttribute("setup", "actpass"),
-                         SDPAttribute(line.stream == nil ? "inactive" : "sendonly"), SDPAttribute("rtcp-mux"),
+                         SDPAttribute(line.active ? "sendonly" : "inactive"), SDPAttribute("rtcp-mux"),
                          SDPAttribute("rtcp-rsize")]
             attrs.append(SDPAttribute("rtpmap", SDPRTPMap(payloadType: track.payloadType, encodingName: track.codec,
                                                            clockRate: track.clockRate, channels: line.kind == .audio ? 2 : nil).attributeValue))
@@ -124,7 +139,9 @@ public enum DownlinkNegotiation {
             }
             attrs.append(SDPExtMap(id: transportCCID, uri: SDPExtensionURI.transportWideCC).attribute)
             attrs.append(SDPRTCPFeedback(payloadType: track.payloadType, type: "transport-cc").attribute)
-            if let stream = line.stream { attrs += Negotiation.sendingAttributes(stream: stream, kind: line.kind, ssrc: line.ssrc) }
+            if line.active, let stream = line.stream {
+                attrs += Negotiation.sendingAttributes(stream: stream, kind: line.kind, ssrc: line.ssrc)
+            }
             attrs += Negotiation.candidateAttributes(local)
             m.attributes = attrs
             sections.append(m)
@@ -177,7 +194,7 @@ public enum DownlinkNegotiation {
         var accepted = Set<String>()
         var transportCC: UInt8?
         var audioLevel: UInt8?
-        for (m, line) in zip(answer.media, lines) where !m.isRejected && line.stream != nil {
+        for (m, line) in zip(answer.media, lines) where !m.isRejected && line.active {
             guard (m.direction ?? .sendrecv).receives else { continue }
             accepted.insert(line.mid)
             for ext in m.extMaps where ext.id < 15 {
@@ -205,7 +222,7 @@ public enum DownlinkNegotiation {
     public static func subscriptions(lines: [Line], accepted: Set<String>,
                                      caps: [String: Int] = [:]) -> [MediaRouter.SubscriptionSetup] {
         var result: [MediaRouter.SubscriptionSetup] = []
-        for line in lines where accepted.contains(line.mid) {
+        for line in lines where accepted.contains(line.mid) && line.active {
             guard let stream = line.stream else { continue }
             let index = result.firstIndex { $0.stream == stream } ?? {
                 result.append(MediaRouter.SubscriptionSetup(stream: stream, audio: nil, video: nil, maxLayerRank: caps[stream]))

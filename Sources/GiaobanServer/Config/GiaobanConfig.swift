@@ -39,8 +39,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var announcedAddress = ""
         /// `media.keyframe_request_interval_ms`: at most one keyframe request per publisher per interval.
         public var keyframeRequestIntervalMs = 500
-        /// `media.packet_cache`: video packets kept per stream to answer NACKs.
+        /// `media.packet_cache`: video packets kept at most per encoding to answer NACKs.
         public var packetCache = 1024
+        /// `media.packet_cache_kib`: bytes of video packets kept per encoding (KiB).
+        public var packetCacheKiB = 256
         /// `media.certificate` / `media.private_key`: PEM files of the DTLS identity; empty
         /// means a new ECDSA P-256 certificate at every start.
         public var certificate = ""
@@ -154,6 +156,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.keyframeRequestIntervalMs = try reader.integer("media.keyframe_request_interval_ms",
                                                             default: media.keyframeRequestIntervalMs, in: 0...60_000)
         media.packetCache = try reader.integer("media.packet_cache", default: media.packetCache, in: 16...65_536)
+        media.packetCacheKiB = try reader.integer("media.packet_cache_kib", default: media.packetCacheKiB, in: 16...65_536)
         media.certificate = try reader.string("media.certificate", default: media.certificate)
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)

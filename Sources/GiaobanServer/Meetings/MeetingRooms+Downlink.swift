@@ -58,6 +58,8 @@ extension MeetingRooms {
 
     /// The most subjects a `downlink` may name.
     static let maxWatched = 64
+    /// The `participant` of a meeting mix's tracks in an offer.
+    static let mixParticipant = "mix"
 
     /// `downlink`: creates the participant's downlink (or changes whom it watches) and sends
     /// an offer with a fresh revision.
@@ -104,19 +106,23 @@ extension MeetingRooms {
     /// each that changed (every one with `force`; new ICE credentials with `restart`).
     func offerDownlinks(meeting id: Int64, subjects: [String], force: Bool, restart: Bool = false) async {
         // The tracks of everyone publishing, read from the media plane in one go.
-        let publishers = rooms.withLock { all -> [(subject: String, stream: String, joinedAt: Int64)] in
-            (all[id]?.participants ?? [:]).filter { $0.value.publishing != nil }
-                .map { ($0.key, Self.stream(meeting: id, subject: $0.key), $0.value.joinedAt) }
+        typealias Publisher = (subject: String, stream: String, joinedAt: Int64)
+        let (publishers, mixStream) = rooms.withLock { all -> ([Publisher], String?) in
+            let publishers: [Publisher] = (all[id]?.participants ?? [:]).filter { $0.value.publishing != nil }
+                .map { (subject: $0.key, stream: Self.stream(meeting: id, subject: $0.key), joinedAt: $0.value.joinedAt) }
                 .sorted { ($0.joinedAt, $0.subject) < ($1.joinedAt, $1.subject) }
+            return (publishers, all[id]?.mix?.stream)
         }
         let streams = publishers.map(\.stream)
-        let published = await sessions.media.perform { router, _, _ in
-            streams.map { router.publishedTracks(stream: $0) }
+        let (published, mixTracks) = await sessions.media.perform { router, _, _ in
+            (streams.map { router.publishedTracks(stream: $0) }, mixStream.flatMap { router.publishedTracks(stream: $0) })
         }
         var tracks: [(subject: String, stream: String, tracks: Negotiation.PublishedTracks)] = []
         for (publisher, found) in zip(publishers, published) {
             if let found { tracks.append((publisher.subject, publisher.stream, found)) }
         }
+        // Mixed mode: the meeting's mix instead of everyone's streams (docs/mixing.md).
+        let mix = mixStream.flatMap { stream in mixTracks.map { (subject: Self.mixParticipant, stream: stream, tracks: $0) } }
         let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
                                    fingerprint: sessions.media.certificate.fingerprint)
         var connected: [String] = []
@@ -130,8 +136,9 @@ extension MeetingRooms {
                     continue
                 }
                 var wanted: [DownlinkNegotiation.Wanted] = []
-                for (other, stream, published) in tracks where other != subject {
-                    if let watch = downlink.watch, !watch.contains(other) { continue }
+                let mixed = room.participants[subject]?.mixed == true
+                for (other, stream, published) in (mixed ? mix.map { [$0] } ?? [] : tracks) where other != subject {
+                    if !mixed, let watch = downlink.watch, !watch.contains(other) { continue }
                     if published.audio != nil { wanted.append(.init(stream: stream, kind: .audio, codec: "opus")) }
                     if let video = published.video { wanted.append(.init(stream: stream, kind: .video, codec: video.codec)) }
                 }
@@ -143,9 +150,10 @@ extension MeetingRooms {
                 downlink.dirty = false
                 let sdp = DownlinkNegotiation.offer(lines: downlink.lines, ice: downlink.localICE, local: local,
                                                     sessionID: downlink.origin, version: downlink.revision)
-                let bySubject = Dictionary(tracks.map { ($0.stream, $0.subject) }, uniquingKeysWith: { a, _ in a })
+                let bySubject = Dictionary((tracks + (mix.map { [$0] } ?? [])).map { ($0.stream, $0.subject) },
+                                           uniquingKeysWith: { a, _ in a })
                 let offered = downlink.lines.compactMap { line -> DownlinkOffer.Track? in
-                    guard let stream = line.stream else { return nil }
+                    guard line.active, let stream = line.stream else { return nil }
                     return DownlinkOffer.Track(mid: line.mid, participant: bySubject[stream] ?? "", stream: stream, kind: line.kind.rawValue)
                 }
                 room.downlinks[subject] = downlink
@@ -229,6 +237,14 @@ extension MeetingRooms {
             let again = current.dirty && !current.awaiting
             all[id]?.downlinks[claims.sub] = current
             return again
+        }
+        // Mixed mode on the downlink: the mixer sends this listener's mix-minus on it.
+        if let mix = rooms.withLock({ $0[id]?.mix }) {
+            let listener = Self.stream(meeting: id, subject: claims.sub)
+            let carriesMix = downlink.lines.contains { $0.active && $0.stream == mix.stream && answer.accepted.contains($0.mid) }
+            mix.peers.map.withLock { peers in
+                if carriesMix { peers[listener] = downlink.peerID } else if peers[listener] == downlink.peerID { peers[listener] = nil }
+            }
         }
         if first || restarted {
             logger.info(first ? "downlink connecting" : "downlink ICE restarted", metadata: [

@@ -64,6 +64,8 @@ extension MeetingRooms {
             }
         }
         broadcastRoster(id)
+        // A downlink carries the mix in mixed mode, everyone's streams otherwise.
+        await offerDownlinks(meeting: id, subjects: [claims.sub], force: false)
         return HubMessage.encode(RoomMessage.Mode(mode: mode))
     }
 }
