@@ -201,8 +201,22 @@ def test_chair_meeting_with_a_commune_grid_roster_mute_and_roll_call(giaoban, ch
             assert page.find_element("css selector", 'button[data-action="mute"][data-subject="xa-phuoc-thai"]').text \
                 == "Bật mic"
 
-            # Giving the floor releases the relay's mute and puts the commune in the spotlight.
+            # The commune mutes itself and raises its hand: the chair sees both and can ask it to
+            # unmute (the relay cannot turn a microphone on) or lower the hand.
+            publisher.send({"type": "mute", "audio": True})
+            publisher.send({"type": "hand", "raised": True})
+            wait_js(page, "return document.querySelector('button[data-action=\"ask-unmute\"][data-subject=\"xa-phuoc-thai\"]')"
+                          " && document.querySelector('button[data-action=\"lower-hand\"][data-subject=\"xa-phuoc-thai\"]')",
+                    5, "ask-to-unmute and lower-hand buttons for the commune")
+            assert page.execute_script("return !!document.querySelector('#roster-table tr[data-subject=\"xa-phuoc-thai\"] .badge.hand')")
+
+            # Giving the floor releases the relay's mute, puts the commune in the spotlight, lowers
+            # its hand and asks it to unmute.
             click(page, 'button[data-action="floor"][data-subject="xa-phuoc-thai"]')
+            asked = wait_message(publisher, lambda m: m["type"] == "unmute_requested", 10, "the commune asked to unmute")
+            assert asked == {"type": "unmute_requested", "by": "chi-huy-tinh"}, asked
+            wait_js(page, "return !document.querySelector('#roster-table tr[data-subject=\"xa-phuoc-thai\"] .badge.hand')", 5,
+                    "the commune's hand lowered in the roster")
             wait_js(page, "return document.querySelector('#roster-table tr[data-subject=\"xa-phuoc-thai\"] .badge.spot')", 5,
                     "the commune in the spotlight")
             assert not page.execute_script(

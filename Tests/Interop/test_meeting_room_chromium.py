@@ -42,6 +42,7 @@ class RoomPublisher:
         pc.addTransceiver(PatternVideoTrack(), direction="sendonly")
         try:
             async with websockets.connect(self.url, open_timeout=10) as socket:
+                self.socket = socket
                 await pc.setLocalDescription(await pc.createOffer())
                 await socket.send(json.dumps({"type": "publish", "sdp": pc.localDescription.sdp}))
                 receiver = asyncio.ensure_future(socket.recv())
@@ -66,6 +67,10 @@ class RoomPublisher:
             self.error = repr(error)
         finally:
             await pc.close()
+
+    def send(self, message: dict, timeout: float = 10) -> None:
+        """Sends a room message on the publisher's socket (from the test's thread)."""
+        asyncio.run_coroutine_threadsafe(self.socket.send(json.dumps(message)), self.loop).result(timeout)
 
     def __enter__(self) -> "RoomPublisher":
         self.thread.start()

@@ -350,6 +350,9 @@ public final class RoomClient: Sendable {
                     s.view.errors += 1
                     event = .error(reason)
                 }
+            case "unmute_requested":
+                s.view.unmuteRequests += 1
+                event = .unmuteRequested(by: message.by ?? "")
             case "offer":
                 guard let session = message.session, let revision = message.revision, let sdp = message.sdp else { return }
                 event = .offer(RoomOffer(session: session, revision: revision, sdp: sdp, tracks: message.tracks ?? []))

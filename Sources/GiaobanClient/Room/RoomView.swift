@@ -63,6 +63,8 @@ public struct RoomView: Sendable, Equatable {
     public var speakerChanges = 0
     /// `muted` messages received (the chair muted or released us).
     public var mutedEvents = 0
+    /// `unmute_requested` messages received (the chair asked us to turn the microphone on).
+    public var unmuteRequests = 0
     /// Rosters received.
     public var rosterUpdates = 0
     /// Errors the server sent that answered no request of ours.
@@ -99,6 +101,8 @@ public enum RoomEvent: Sendable, Equatable {
     case error(String)
     /// The relay offers (or offers again) our downlink: answer it.
     case offer(RoomOffer)
+    /// The chair asks us to turn our microphone on.
+    case unmuteRequested(by: String)
 }
 
 /// A downlink offer from the relay (docs/protocol.md, "One connection down").

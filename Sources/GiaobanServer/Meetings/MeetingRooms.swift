@@ -280,7 +280,7 @@ public final class MeetingRooms: Sendable {
         case "hand":
             guard let raised = message.raised else { return HubMessage.error(#"hand needs "raised": true or false"#) }
             update(id) { $0.participants[claims.sub]?.hand = raised }
-        case "mute_participant", "spotlight", "lock", "end":
+        case "mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand":
             if let refusal = chairOnly() { return refusal }
             return await chairControl(message, meeting: id, chair: claims.sub)
         case "publish" where message.session != nil:
@@ -333,6 +333,21 @@ public final class MeetingRooms: Sendable {
         case "lock":
             guard let locked = message.locked else { return HubMessage.error(#"lock needs "locked": true or false"#) }
             update(id) { $0.locked = locked }
+        case "ask_unmute":
+            // The relay cannot turn a participant's microphone on: it asks them to.
+            guard let target = message.participant else { return HubMessage.error(#"ask_unmute needs "participant""#) }
+            guard rooms.withLock({ $0[id]?.participants[target] != nil }) else {
+                return HubMessage.error("'\(target.prefix(64))' is not in the room")
+            }
+            hub.events.publish(HubMessage.encode(RoomMessage.UnmuteRequested(by: chair)), to: Self.channel(id, target))
+            logger.info("participant asked to unmute", metadata: ["meeting": "\(id)", "participant": "\(target)"])
+        case "lower_hand":
+            guard let target = message.participant else { return HubMessage.error(#"lower_hand needs "participant""#) }
+            guard update(id, { room -> Bool in
+                guard room.participants[target] != nil else { return false }
+                room.participants[target]?.hand = false
+                return true
+            }) else { return HubMessage.error("'\(target.prefix(64))' is not in the room") }
         default: // end
             hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "ended", message: "the chair ended the meeting")),
                                to: Self.channel(id))

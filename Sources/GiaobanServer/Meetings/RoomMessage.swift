@@ -93,6 +93,12 @@ enum RoomMessage {
         let by: String
     }
 
+    /// To one participant: the chair asks them to turn their microphone on.
+    struct UnmuteRequested: Encodable {
+        let type = "unmute_requested"
+        let by: String
+    }
+
     struct Speaker: Encodable {
         let type = "speaker"
         let participant: String

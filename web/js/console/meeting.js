@@ -163,14 +163,22 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
     return h("span", { class: "controls" },
       control("mute", p.subject, p.muted_by_chair ? t("meeting.unmute") : t("meeting.mute"),
         () => room.send({ type: "mute_participant", participant: p.subject, muted: !p.muted_by_chair })),
-      control("floor", p.subject, t("meeting.floor"), () => giveFloor(p.subject)),
+      control("floor", p.subject, t("meeting.floor"), () => giveFloor(p)),
+      p.audio_muted ? control("ask-unmute", p.subject, t("meeting.askUnmute"),
+        () => room.send({ type: "ask_unmute", participant: p.subject })) : "",
+      p.hand ? control("lower-hand", p.subject, t("meeting.lowerHandOf"),
+        () => room.send({ type: "lower_hand", participant: p.subject })) : "",
       control("spotlight", p.subject, spotlit ? t("meeting.unspotlight") : t("meeting.spotlight"),
         () => room.send(spotlit ? { type: "spotlight" } : { type: "spotlight", participant: p.subject })));
   }
 
-  function giveFloor(subject) {
-    room.send({ type: "mute_participant", participant: subject, muted: false });
-    room.send({ type: "spotlight", participant: subject });
+  /** The floor: the relay's mute released, the spotlight, the hand lowered, and — the relay
+   * cannot turn a microphone on — a request to unmute when the participant muted itself. */
+  function giveFloor(p) {
+    room.send({ type: "mute_participant", participant: p.subject, muted: false });
+    room.send({ type: "spotlight", participant: p.subject });
+    if (p.hand) room.send({ type: "lower_hand", participant: p.subject });
+    if (p.audio_muted) room.send({ type: "ask_unmute", participant: p.subject });
   }
 
   function renderRoster() {
@@ -212,6 +220,9 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
       case "muted":
         status(statusLine, t(message.muted ? "meeting.mutedNotice" : "meeting.unmutedNotice", { by: message.by }),
           message.muted ? "warn" : "info");
+        break;
+      case "unmute_requested":
+        status(statusLine, t("meeting.unmuteRequested", { by: message.by }), "warn");
         break;
       case "ended":
         status(statusLine, t("meeting.ended"), "warn");
