@@ -81,6 +81,17 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
         time.sleep(interval)
 
 
+def sdp_media_sections(sdp: str) -> list[list[str]]:
+    """The SDP's media sections, each a list of lines starting with its m= line."""
+    sections: list[list[str]] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            sections.append([line])
+        elif sections:
+            sections[-1].append(line)
+    return sections
+
+
 def run_async(coro, timeout: float):
     """Runs a coroutine on a fresh event loop, bounded in time."""
     return asyncio.run(asyncio.wait_for(coro, timeout))

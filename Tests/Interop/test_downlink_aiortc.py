@@ -16,7 +16,7 @@ import websockets
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from conftest import run_async
+from conftest import run_async, sdp_media_sections
 from webrtc_client import PatternVideoTrack, SineAudioTrack, new_peer_connection
 
 pytestmark = pytest.mark.media
@@ -37,15 +37,7 @@ def room_url(giaoban, meeting: int, token: str) -> str:
     return giaoban.url(f"/api/meetings/{meeting}/room").replace("http://", "ws://") + f"?access_token={token}"
 
 
-def media_sections(sdp: str) -> list[list[str]]:
-    """The SDP's media sections, each a list of lines starting with its m= line."""
-    sections: list[list[str]] = []
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            sections.append([line])
-        elif sections:
-            sections[-1].append(line)
-    return sections
+media_sections = sdp_media_sections
 
 
 def section_of(sdp: str, mid: str) -> list[str]:

@@ -11,7 +11,7 @@ import sys
 import pytest
 import requests
 
-from conftest import HERE, run_async, unique_stream, wait_for
+from conftest import HERE, run_async, sdp_media_sections, unique_stream, wait_for
 from webrtc_client import WhepWatcher, WhipPublisher, answer_candidates, make_offer
 
 pytestmark = pytest.mark.media
@@ -21,16 +21,6 @@ MIN_FRAMES = 30
 MIN_RMS = 0.05
 TONE_HZ = 440.0
 TONE_TOLERANCE_HZ = 20.0
-
-
-def sdp_media_sections(sdp: str) -> list[list[str]]:
-    sections: list[list[str]] = []
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            sections.append([line])
-        elif sections:
-            sections[-1].append(line)
-    return sections
 
 
 def test_whip_answer_is_ice_lite_with_candidates(giaoban):
