@@ -1,6 +1,8 @@
 import Foundation
 @testable import GiaobanServer
 import GiaobanStore
+import Hummingbird
+import HummingbirdTesting
 import Testing
 
 @Suite("Meeting rooms: the chair asks a participant to unmute and lowers a hand")
@@ -38,7 +40,21 @@ struct MeetingRoomFloorTests {
             #expect(!b.received.withLock { $0 }.contains { $0.contains("unmute_requested") }, "only xa-a is asked")
             let entry = MeetingRoomTests.entry(try await chair.wait(for: "roster"), "xa-a")
             #expect(entry?["audio_muted"] as? Bool == true, "asking does not unmute: the participant does")
+
+            // The meeting list shows who is in the room now.
+            func inRoom() async throws -> Int? {
+                try await client.execute(uri: "/api/meetings/\(meeting)", method: .get, headers: HubFixture.headers(.observer, "watcher")) {
+                    (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any])?["in_room"] as? Int
+                }
+            }
+            #expect(try await inRoom() == 3)
             for c in [a, b, chair] { await c.finish() }
+            var left: Int?
+            for _ in 0..<100 where left != 0 {
+                left = try await inRoom()
+                if left != 0 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(left == 0, "nobody in the room after everyone left")
         }
     }
 }

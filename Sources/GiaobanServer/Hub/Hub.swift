@@ -44,6 +44,11 @@ public final class Hub: Sendable {
     public let metrics = HubMetrics()
     /// Receipt confirmations waiting to be written together.
     let confirmations = Mutex<(pending: [DeliveryKey], scheduled: Bool)>(([], false))
+    /// How many participants hold a seat in meeting `id`'s room now (set by `MeetingRooms`).
+    let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
+
+    /// Participants seated in meeting `id`'s room now (0 without rooms).
+    func occupancy(_ id: Int64) -> Int { roomOccupancy.withLock { $0 }?(id) ?? 0 }
 
     /// A hub over an open, migrated database. `clock` gives milliseconds since 1970 (tests
     /// pass their own to step time).

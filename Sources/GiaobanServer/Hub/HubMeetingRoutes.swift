@@ -42,7 +42,7 @@ extension Hub {
         }
         logger.info("meeting scheduled", metadata: ["id": "\(id)", "by": "\(claims.sub)", "at": "\(when)"])
         let meeting = StoredMeeting(id: id, title: title, scheduledAt: when, durationMinutes: minutes, createdBy: claims.sub, createdAt: now)
-        return .json(.created, MeetingView(meeting), location: "/api/meetings/\(id)")
+        return .json(.created, MeetingView(meeting, inRoom: occupancy(id)), location: "/api/meetings/\(id)")
     }
 
     func listMeetings(_ request: Request) async throws -> Response {
@@ -51,7 +51,8 @@ extension Hub {
         let result = try await stored("list meetings") { () async throws(StoreError) in
             try await meetings.list(limit: page.limit, afterID: page.cursor)
         }
-        return .json(.ok, MeetingPage(meetings: result.items.map(MeetingView.init), next_after: Nullable(result.nextAfter)))
+        return .json(.ok, MeetingPage(meetings: result.items.map { MeetingView($0, inRoom: occupancy($0.id)) },
+                                      next_after: Nullable(result.nextAfter)))
     }
 
     func meeting(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -60,7 +61,7 @@ extension Hub {
         guard let meeting = try await stored("read meeting \(id)", { () async throws(StoreError) in try await meetings.get(id: id) }) else {
             throw PlainError(.notFound, "no meeting \(id)")
         }
-        return .json(.ok, MeetingView(meeting))
+        return .json(.ok, MeetingView(meeting, inRoom: occupancy(id)))
     }
 
     func attendance(_ request: Request, _ context: some RequestContext, csv: Bool) async throws -> Response {
@@ -127,8 +128,11 @@ struct MeetingView: Encodable {
     let created_by: String
     let created_at: Int64
     let room: String
+    /// Participants seated in the meeting's room now (docs/protocol.md): 0 when nobody is in it.
+    let in_room: Int
 
-    init(_ m: StoredMeeting) {
+    init(_ m: StoredMeeting, inRoom: Int) {
+        in_room = inRoom
         id = m.id
         title = m.title
         scheduled_at = m.scheduledAt

@@ -85,6 +85,7 @@ public final class MeetingRooms: Sendable {
         self.speakerTick = speakerTick
         self.loudestAudio = loudestAudio
         self.seatGrace = seatGrace
+        hub.roomOccupancy.withLock { $0 = { [weak self] id in self?.rooms.withLock { $0[id]?.participants.count } ?? 0 } }
     }
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]

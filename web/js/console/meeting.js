@@ -46,7 +46,8 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
   function addMeeting(m) {
     meetings.set(m.id, m);
     const options = [...meetings.values()].sort((a, b) => b.id - a.id)
-      .map((x) => h("option", { value: x.id }, `#${x.id} · ${x.title} · ${x.scheduled_at}`));
+      .map((x) => h("option", { value: x.id }, `#${x.id} · ${x.title} · ${x.scheduled_at}` +
+        (x.in_room > 0 ? ` · ● ${t("meeting.inRoom", { count: x.in_room })}` : "")));
     const chosen = select.value;
     select.replaceChildren(...options);
     if (chosen) select.value = chosen;
