@@ -12,6 +12,8 @@
 #   scripts/bench.sh mixing-relay          # 20, 100, 200 participants of one meeting in mixed mode through the
 #                                          #   relay, then Janus AudioBridge → table + artifacts/bench/mixing-relay.json
 #                                          #   (docs/bench.md)
+#   scripts/bench.sh downlinks             # 20, 100, 200 participants on downlinks: time and relay CPU to offer
+#                                          #   everyone a publisher that comes and goes → artifacts/bench/downlinks.json
 #   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
 #   scripts/bench.sh broadcast --with-janus   # installs Debian's janus first; Janus VideoRoom joins the
 #                                             #   run as a third reference (it runs whenever janus is installed)

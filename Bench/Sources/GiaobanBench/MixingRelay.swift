@@ -153,7 +153,7 @@ struct MixingRelay: AsyncParsableCommand {
             authority.issue(TokenClaims(sub: subject, role: role, exp: now + 7_200, iat: now))
         }
         let baseURL = server.baseURL, speakerCount = speakers, silent = silent
-        let meeting = try createMeeting(server, token: token(.chair, "bench-chair"))
+        let meeting = try Self.createMeeting(server, token: token(.chair, "bench-chair"))
         progress("relay: meeting \(meeting) created")
 
         let load = MixLoad()
@@ -193,7 +193,7 @@ struct MixingRelay: AsyncParsableCommand {
     }
 
     /// POST /api/meetings as the chair; returns the meeting's id.
-    private func createMeeting(_ server: RelayProcess, token: String) throws -> Int64 {
+    static func createMeeting(_ server: RelayProcess, token: String) throws -> Int64 {
         var client = try HTTPClient(baseURL: server.baseURL)
         client.timeout = .seconds(10)
         let body = #"{"title":"mixing bench","scheduled_at":"2026-01-01T00:00:00Z","duration_minutes":600}"#
