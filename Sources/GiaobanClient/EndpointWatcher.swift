@@ -210,7 +210,6 @@ public final class EndpointWatcher {
     /// Waits up to `maxWaitMilliseconds` for media, handles what arrived, releases what the
     /// jitter buffers hold that is due, and sends the feedback that is due.
     public func step(maxWaitMilliseconds: Int32) {
-        if waitingForKeyframe { requestKeyframe() }
         connection.poll(timeoutMilliseconds: maxWaitMilliseconds) { incoming, datagram in
             switch incoming {
             case .rtp(let length):

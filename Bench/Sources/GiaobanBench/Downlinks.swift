@@ -125,20 +125,12 @@ struct Downlinks: AsyncParsableCommand {
         var joined = 0
         for count in counts {
             let joinStart = nowNanoseconds()
-            try await withThrowingTaskGroup(of: (RoomClient, Task<Void, Never>).self) { group in
-                var next = joined, running = 0
-                func launch(_ index: Int) {
-                    group.addTask {
-                        try await Self.watcher(subject: "d\(index)", baseURL: baseURL, meeting: meeting, token: token(.commune, "d\(index)"),
-                                               context: context, load: load, arrivals: arrivals)
-                    }
-                }
-                while next < count && running < 8 { launch(next); next += 1; running += 1 }
-                while let (client, task) = try await group.next() {
-                    clients.append(client)
-                    tasks.append(task)
-                    if next < count { launch(next); next += 1 }
-                }
+            for (client, task) in try await fewAtATime(joined..<count, { index in
+                try await Self.watcher(subject: "d\(index)", baseURL: baseURL, meeting: meeting, token: token(.commune, "d\(index)"),
+                                       context: context, load: load, arrivals: arrivals)
+            }) {
+                clients.append(client)
+                tasks.append(task)
             }
             joined = count
             let joinSeconds = Double(nowNanoseconds() - joinStart) / 1e9

@@ -166,19 +166,9 @@ struct MixingRelay: AsyncParsableCommand {
         for count in counts {
             let joinStart = nowNanoseconds()
             // A few joins at a time: each is a WebSocket, two room requests and ICE + DTLS.
-            try await withThrowingTaskGroup(of: RoomClient.self) { group in
-                var next = joined, running = 0
-                func launch(_ index: Int) {
-                    group.addTask {
-                        try await Self.joinRelay(index: index, speaker: index < speakerCount, silent: silent, baseURL: baseURL, meeting: meeting,
-                                                 token: token(.commune, "p\(index)"), context: context, load: load)
-                    }
-                }
-                while next < count && running < 8 { launch(next); next += 1; running += 1 }
-                while let client = try await group.next() {
-                    clients.append(client)
-                    if next < count { launch(next); next += 1 }
-                }
+            clients += try await fewAtATime(joined..<count) { index in
+                try await Self.joinRelay(index: index, speaker: index < speakerCount, silent: silent, baseURL: baseURL, meeting: meeting,
+                                         token: token(.commune, "p\(index)"), context: context, load: load)
             }
             joined = count
             let joinSeconds = Double(nowNanoseconds() - joinStart) / 1e9
@@ -298,5 +288,29 @@ struct MixingRelay: AsyncParsableCommand {
         if let e = report.relayError { out += "\nrelay failed: \(e)" }
         if let e = report.janusError { out += "\njanus failed: \(e)" }
         return out
+    }
+}
+
+/// Runs `make` for every index of `range`, `limit` at a time (joins of room participants: a
+/// WebSocket, room requests, ICE and DTLS each); returns the results as they complete.
+func fewAtATime<T: Sendable>(_ range: Range<Int>, limit: Int = 8,
+                             _ make: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        var results: [T] = []
+        var next = range.lowerBound
+        while next < range.upperBound && next - range.lowerBound < limit {
+            let index = next
+            group.addTask { try await make(index) }
+            next += 1
+        }
+        while let result = try await group.next() {
+            results.append(result)
+            if next < range.upperBound {
+                let index = next
+                group.addTask { try await make(index) }
+                next += 1
+            }
+        }
+        return results
     }
 }

@@ -125,6 +125,9 @@ extension MeetingRooms {
         let mix = mixStream.flatMap { stream in mixTracks.map { (subject: Self.mixParticipant, stream: stream, tracks: $0) } }
         let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
                                    fingerprint: sessions.media.certificate.fingerprint)
+        // Whose each stream is, for the offers' `tracks` (built once for every downlink).
+        let bySubject = Dictionary((tracks + (mix.map { [$0] } ?? [])).map { ($0.stream, $0.subject) },
+                                   uniquingKeysWith: { a, _ in a })
         var connected: [String] = []
         rooms.withLock { all in
             guard var room = all[id] else { return }
@@ -150,8 +153,6 @@ extension MeetingRooms {
                 downlink.dirty = false
                 let sdp = DownlinkNegotiation.offer(lines: downlink.lines, ice: downlink.localICE, local: local,
                                                     sessionID: downlink.origin, version: downlink.revision)
-                let bySubject = Dictionary((tracks + (mix.map { [$0] } ?? [])).map { ($0.stream, $0.subject) },
-                                           uniquingKeysWith: { a, _ in a })
                 let offered = downlink.lines.compactMap { line -> DownlinkOffer.Track? in
                     guard line.active, let stream = line.stream else { return nil }
                     return DownlinkOffer.Track(mid: line.mid, participant: bySubject[stream] ?? "", stream: stream, kind: line.kind.rawValue)
