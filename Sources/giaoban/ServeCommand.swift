@@ -61,7 +61,8 @@ struct Serve: AsyncParsableCommand {
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
                                     settings: mediaSettings, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),
-                                     maxBodyBytes: settings.http.maxBodyBytes, logger: logger)
+                                     maxBodyBytes: settings.http.maxBodyBytes,
+                                     maxSessionsPerSubject: settings.security.maxMediaSessionsPerSubject, logger: logger)
         let hub: Hub
         do { hub = try await Hub.open(config: settings, tokens: TokenAuthority(secret: secret), logger: logger) } catch {
             throw ValidationError("\(error)")

@@ -9,6 +9,7 @@ import Logging
 /// served live on a free port, with one meeting created by "officer".
 struct RoomServer: Sendable {
     let media: MediaServer
+    let sessions: RelaySessions
     let meeting: Int64
     let port: Int
 
@@ -19,12 +20,13 @@ struct RoomServer: Sendable {
     /// participants' audio), runs `body` against it, then shuts the relay down; returns the
     /// meeting's id.
     @discardableResult
-    static func run(_ fixture: HubFixture, loudestAudio: Int = 3,
+    static func run(_ fixture: HubFixture, loudestAudio: Int = 3, maxSessionsPerSubject: Int = 32,
                     _ body: @escaping @Sendable (RoomServer, any TestClientProtocol) async throws -> Void) async throws -> Int64 {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
-        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536, logger: logger)
+        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536,
+                                     maxSessionsPerSubject: maxSessionsPerSubject, logger: logger)
         let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger, loudestAudio: loudestAudio)
         var config = GiaobanConfig()
         config.http.port = 0
@@ -34,7 +36,7 @@ struct RoomServer: Sendable {
                                                              durationMinutes: 60, createdBy: "officer", now: fixture.clock.read())
         do {
             try await app.test(.live) { client in
-                try await body(RoomServer(media: media, meeting: meeting, port: client.port ?? 0), client)
+                try await body(RoomServer(media: media, sessions: sessions, meeting: meeting, port: client.port ?? 0), client)
             }
         } catch {
             await media.shutdown()

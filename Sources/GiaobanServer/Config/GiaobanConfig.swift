@@ -84,8 +84,9 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var maxAttachmentBytes = 524_288
 
         /// The hub's runtime settings.
-        public func settings(maxBodyBytes: Int) -> Hub.Settings {
+        public func settings(maxBodyBytes: Int, maxSocketsPerSubject: Int = Hub.Settings().maxSocketsPerSubject) -> Hub.Settings {
             var s = Hub.Settings()
+            s.maxSocketsPerSubject = maxSocketsPerSubject
             s.routingRadiusMetres = Double(routingRadiusM)
             s.acknowledgementTimeoutMilliseconds = Int64(ackTimeoutS) * 1000
             s.escalationCheckInterval = .seconds(escalationCheckS)
@@ -115,6 +116,34 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var seatGraceSeconds = 15
     }
 
+    /// `[security]`: limits per subject and on tokens (docs/security.md).
+    public struct Security: Sendable, Equatable {
+        /// `security.max_media_sessions_per_subject`: WHIP/WHEP and room media sessions one
+        /// token subject may hold at once; beyond it 429.
+        public var maxMediaSessionsPerSubject = 32
+        /// `security.max_sockets_per_subject`: event and room WebSockets one subject may hold open
+        /// at once; beyond it the new socket is closed with the reason.
+        public var maxSocketsPerSubject = 16
+        /// `security.max_token_lifetime_s`: tokens whose `exp - iat` is longer are refused.
+        public var maxTokenLifetimeS = 31_622_400
+        /// `security.metrics_token_file`: a file whose content, sent as `Authorization: Bearer`,
+        /// may read /metrics (a Prometheus scraper); empty: only admin and observer tokens may.
+        public var metricsTokenFile = ""
+        /// `security.nack_max_per_packet`: how often one cached packet is sent again to one watcher.
+        public var nackMaxPerPacket = 3
+        /// `security.nack_max_per_second`: retransmissions per watcher per second at most.
+        public var nackMaxPerSecond = 500
+        /// `security.http_idle_timeout_s`: an HTTP connection with no complete request for this
+        /// long (idle, or a header still arriving) is closed.
+        public var httpIdleTimeoutS = 30
+        /// `security.shutdown_timeout_s`: SIGTERM finishes within this long, whatever clients do.
+        public var shutdownTimeoutS = 10
+        /// `security.postgresql_statement_timeout_ms`: a PostgreSQL statement running longer fails.
+        public var postgresqlStatementTimeoutMs = 10_000
+    }
+
+    /// `[security]` settings.
+    public var security = Security()
     /// `[server]` settings.
     public var server = Server()
     /// `[meetings]` settings.
@@ -160,6 +189,19 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.certificate = try reader.string("media.certificate", default: media.certificate)
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
+        security.maxMediaSessionsPerSubject = try reader.integer("security.max_media_sessions_per_subject",
+                                                                 default: security.maxMediaSessionsPerSubject, in: 1...100_000)
+        security.maxSocketsPerSubject = try reader.integer("security.max_sockets_per_subject",
+                                                           default: security.maxSocketsPerSubject, in: 1...100_000)
+        security.maxTokenLifetimeS = try reader.integer("security.max_token_lifetime_s",
+                                                        default: security.maxTokenLifetimeS, in: 60...(100 * 366 * 86_400))
+        security.metricsTokenFile = try reader.string("security.metrics_token_file", default: security.metricsTokenFile)
+        security.nackMaxPerPacket = try reader.integer("security.nack_max_per_packet", default: security.nackMaxPerPacket, in: 1...100)
+        security.nackMaxPerSecond = try reader.integer("security.nack_max_per_second", default: security.nackMaxPerSecond, in: 1...1_000_000)
+        security.httpIdleTimeoutS = try reader.integer("security.http_idle_timeout_s", default: security.httpIdleTimeoutS, in: 1...3_600)
+        security.shutdownTimeoutS = try reader.integer("security.shutdown_timeout_s", default: security.shutdownTimeoutS, in: 1...600)
+        security.postgresqlStatementTimeoutMs = try reader.integer("security.postgresql_statement_timeout_ms",
+                                                                   default: security.postgresqlStatementTimeoutMs, in: 0...3_600_000)
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
         meetings.lastN = try reader.integer("meetings.last_n", default: meetings.lastN, in: 0...200)
         meetings.mixWidth = try reader.integer("meetings.mix_width", default: meetings.mixWidth, in: 64...1920) & ~1

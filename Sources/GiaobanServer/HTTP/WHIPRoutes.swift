@@ -37,11 +37,24 @@ public final class RelaySessions: Sendable {
         presence.withLock { $0 }?(session.stream, session.subject, session.role, joined)
     }
 
-    /// Creates the WHIP/WHEP front of `media`.
-    public init(media: MediaServer, tokens: TokenAuthority, maxBodyBytes: Int, logger: Logger) {
+    /// Decides whether `claims`' holder may open a `kind` session on `stream` (meeting rooms
+    /// install one): nil admits, an error refuses with its status and reason.
+    typealias Gate = @Sendable (_ kind: String, _ stream: String, _ claims: TokenClaims) -> PlainError?
+
+    /// Media sessions (WHIP and WHEP together) one token subject may hold at once.
+    let maxSessionsPerSubject: Int
+    private let gate = Mutex<Gate?>(nil)
+
+    /// Installs the admission rule for streams that belong to someone else (meeting rooms).
+    func setGate(_ rule: @escaping Gate) { gate.withLock { $0 = rule } }
+
+    /// Creates the WHIP/WHEP front of `media`; a subject may hold `maxSessionsPerSubject`
+    /// sessions at once (`security.max_media_sessions_per_subject`).
+    public init(media: MediaServer, tokens: TokenAuthority, maxBodyBytes: Int, maxSessionsPerSubject: Int = 32, logger: Logger) {
         self.media = media
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
+        self.maxSessionsPerSubject = maxSessionsPerSubject
         self.logger = logger
         media.onPeerRemoved { [weak self] peerID in self?.forget(peerID: peerID) }
     }
@@ -82,6 +95,12 @@ public final class RelaySessions: Sendable {
         guard Self.validStream(stream) else {
             return .plain(.badRequest, "stream names are 1–64 characters of A–Z, a–z, 0–9, '-' and '_'")
         }
+        if let meeting = Self.roomMeeting(stream) {
+            // A participant's stream in a meeting room: published by that participant only, and
+            // watched only by those seated in the room (who are in its roster and roll call).
+            return .plain(.forbidden, "stream '\(stream)' belongs to meeting \(meeting)'s room: publish and watch it "
+                          + "through the room's WebSocket, GET /api/meetings/\(meeting)/room (docs/protocol.md)")
+        }
         let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard contentType == "application/sdp" else {
             return .plain(.unsupportedMediaType, "the offer must be sent as Content-Type: application/sdp")
@@ -115,6 +134,7 @@ public final class RelaySessions: Sendable {
     func open(kind: String, stream: String, offer: SessionDescription,
               claims: TokenClaims) async throws(PlainError) -> (String, SessionDescription) {
         let publishing = kind == "whip"
+        if let refusal = gate.withLock({ $0 })?(kind, stream, claims) { throw refusal }
         var published: Negotiation.PublishedTracks?
         if !publishing {
             published = await media.perform { router, _, _ in router.publishedTracks(stream: stream) }
@@ -130,12 +150,15 @@ public final class RelaySessions: Sendable {
         } catch {
             throw PlainError(.badRequest, "cannot answer the offer: \(error.message)")
         }
+        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
+        try reserve(sessionID, session)
         let added = await media.perform { router, now, _ -> String? in
             do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
         }
-        if let added { throw PlainError(.internalServerError, "cannot create the DTLS session: \(added)") }
-        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
-        sessions.withLock { $0[sessionID] = session }
+        if let added {
+            _ = sessions.withLock { $0.removeValue(forKey: sessionID) }
+            throw PlainError(.internalServerError, "cannot create the DTLS session: \(added)")
+        }
         announce(session, joined: true)
         logger.info("\(kind.uppercased()) session created", metadata: [
             "stream": "\(stream)", "session": "\(sessionID)", "subject": "\(claims.sub)", "role": "\(claims.role.rawValue)",
@@ -144,17 +167,62 @@ public final class RelaySessions: Sendable {
         return (sessionID, answer)
     }
 
-    /// Ends session `id` of `kind` on `stream`; false when there is none.
+    /// Books session `id` before its peer exists, so that two requests at once cannot both pass
+    /// the checks: a subject over its session limit gets 429; a publisher on a stream that
+    /// another subject publishes gets 409 (a stream belongs to whoever publishes it; its own
+    /// subject may replace it, e.g. after a reconnect, and the relay then drops the old peer).
+    func reserve(_ id: String, _ session: Session) throws(PlainError) {
+        let limit = maxSessionsPerSubject
+        let refusal = sessions.withLock { all -> PlainError? in
+            let held = all.values.reduce(0) { $0 + ($1.subject == session.subject ? 1 : 0) }
+            if held >= limit {
+                return PlainError(.tooManyRequests, "'\(session.subject.prefix(64))' already holds \(held) media sessions "
+                                  + "(security.max_media_sessions_per_subject = \(limit)): end one with DELETE first")
+            }
+            if session.kind == "whip", let other = all.values.first(where: { $0.kind == "whip" && $0.stream == session.stream }),
+               other.subject != session.subject {
+                return PlainError(.conflict, "stream '\(session.stream)' is published by another subject; "
+                                  + "only that subject may replace its publisher")
+            }
+            all[id] = session
+            return nil
+        }
+        if let refusal {
+            logger.notice("\(session.kind.uppercased()) session refused", metadata: [
+                "stream": "\(session.stream)", "subject": "\(session.subject)", "reason": "\(refusal.message)"])
+            throw refusal
+        }
+    }
+
+    /// The meeting whose room owns `stream` (`m<id>-<participant>`), if it is such a stream.
+    static func roomMeeting(_ stream: String) -> Int64? {
+        guard stream.first == "m", let dash = stream.firstIndex(of: "-") else { return nil }
+        let digits = stream[stream.index(after: stream.startIndex)..<dash]
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let id = Int64(digits), id > 0 else { return nil }
+        return id
+    }
+
     /// The media peer of session `id` when it is a `kind` session held by `subject`.
     func peerID(session id: String, kind: String, subject: String) -> String? {
         sessions.withLock { s in s[id].flatMap { $0.kind == kind && $0.subject == subject ? $0.peerID : nil } }
     }
 
-    func close(kind: String, stream: String, id: String) async -> Bool {
-        let session = sessions.withLock { s -> Session? in
-            guard let found = s[id], found.kind == kind, found.stream == stream else { return nil }
+    /// Ends session `id` of `kind` on `stream`; false when there is none. With `requester`, only
+    /// the session's own subject or an admin may end it (403 otherwise).
+    func close(kind: String, stream: String, id: String, requester: TokenClaims? = nil) async throws(PlainError) -> Bool {
+        let found = sessions.withLock { s -> Result<Session?, PlainError> in
+            guard let found = s[id], found.kind == kind, found.stream == stream else { return .success(nil) }
+            if let requester, requester.role != .admin, requester.sub != found.subject {
+                return .failure(PlainError(.forbidden, "this \(kind.uppercased()) session belongs to another subject: "
+                                           + "only its owner or an admin may end it"))
+            }
             s.removeValue(forKey: id)
-            return found
+            return .success(found)
+        }
+        let session: Session?
+        switch found {
+        case .success(let value): session = value
+        case .failure(let error): throw error
         }
         guard let session else { return false }
         announce(session, joined: false)
@@ -164,10 +232,10 @@ public final class RelaySessions: Sendable {
     }
 
     func end(_ request: Request, _ context: some RequestContext, kind: String) async throws -> Response {
-        _ = try tokens.authorize(request)
+        let claims = try tokens.authorize(request)
         let stream = context.parameters.get("stream") ?? ""
         let id = context.parameters.get("session") ?? ""
-        guard await close(kind: kind, stream: stream, id: id) else {
+        guard try await close(kind: kind, stream: stream, id: id, requester: claims) else {
             return .plain(.notFound, "no \(kind.uppercased()) session \(id) on stream '\(stream)'")
         }
         return .plain(.ok, "session ended")

@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanCrypto
 import GiaobanEngine
 public import GiaobanMixer
 import GiaobanStore
@@ -86,16 +87,35 @@ public final class MeetingRooms: Sendable {
         self.loudestAudio = loudestAudio
         self.seatGrace = seatGrace
         hub.roomOccupancy.withLock { $0 = { [weak self] id in self?.rooms.withLock { $0[id]?.participants.count } ?? 0 } }
+        sessions.setGate { [weak self] kind, stream, claims in self?.admit(kind: kind, stream: stream, claims: claims) }
     }
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
 
-    /// The media stream a participant publishes on.
+    /// The media stream a participant publishes on: `m<meeting>-<subject>` for a subject of up
+    /// to 48 letters, digits and '-'; any other subject gets `m<meeting>-_<32 hex digits>` of
+    /// its SHA-256-based digest. The two forms cannot meet ('_' never starts a plain subject),
+    /// so two subjects never share a stream.
     static func stream(meeting: Int64, subject: String) -> String {
-        let safe = String(subject.unicodeScalars.map { c -> Character in
-            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "-" || c == "_" ? Character(c) : "_"
-        }.prefix(48))
-        return "m\(meeting)-\(safe)"
+        let plain = (1...48).contains(subject.utf8.count) && subject.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+        }
+        if plain { return "m\(meeting)-\(subject)" }
+        let digest = HMACSHA256.authenticationCode(key: Array("giaoban room stream".utf8), message: Array(subject.utf8))
+        return "m\(meeting)-_" + digest.prefix(16).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    /// Who may open a media session on a meeting's legacy media room `meeting-<id>` (WHIP/WHEP,
+    /// recorded in the roll call): never a camera, and while the chair has locked the room only
+    /// the chair, an admin and those already seated.
+    func admit(kind: String, stream: String, claims: TokenClaims) -> PlainError? {
+        guard stream.hasPrefix("meeting-"), let id = Int64(stream.dropFirst("meeting-".count)), id > 0 else { return nil }
+        if !Self.roles.contains(claims.role) {
+            return PlainError(.forbidden, "role '\(claims.role.rawValue)' does not take part in meetings")
+        }
+        if claims.role == .chair || claims.role == .admin { return nil }
+        let refused = rooms.withLock { all in all[id].map { $0.locked && $0.participants[claims.sub] == nil } ?? false }
+        return refused ? PlainError(.forbidden, "the room of meeting \(id) is locked by the chair") : nil
     }
 
     static func channel(_ meeting: Int64) -> String { "room-\(meeting)" }
@@ -242,7 +262,7 @@ public final class MeetingRooms: Sendable {
         }
         guard left.left else { return }
         if let session = left.publishing {
-            _ = await sessions.close(kind: "whip", stream: own, id: session)
+            _ = try? await sessions.close(kind: "whip", stream: own, id: session)
         }
         if let peer = downlink?.peerID {
             await sessions.media.perform { router, _, out in router.removePeer(id: peer, reason: "left the meeting", out: out) }
