@@ -6,6 +6,18 @@ public import GiaobanWire
 ///
 /// It holds no sockets and no clock: `handle` takes a parsed binding request, the source
 /// address and the time, and writes the response into the caller's buffer.
+///
+/// Where media goes, and who keeps it going (docs/security.md):
+/// - The first authenticated check selects its source address (a peer that never nominates
+///   still gets a path); after that the address changes only on an authenticated check that
+///   carries USE-CANDIDATE, comes from the new address, and has a transaction ID not among the
+///   last `replayWindow` checks (RFC 8445 §7.3.1.5: a nomination is a check on that pair;
+///   §9: any other change of destination needs an ICE restart, i.e. new credentials).
+/// - A request whose transaction ID was seen from another address is a replay: dropped,
+///   unanswered. The same ID from the same address is a STUN retransmission (RFC 8489 §6.3.1):
+///   answered again, but it changes nothing.
+/// - Consent (RFC 7675 §5.1) is per candidate pair: only a fresh check from the selected
+///   address refreshes it; checks from other addresses are answered but do not.
 public final class ICELiteAgent {
     /// Our credentials (in our SDP answer).
     public let local: ICECredentials
@@ -17,6 +29,13 @@ public final class ICELiteAgent {
     public private(set) var lastCheck: ContinuousClock.Instant?
     /// The HMAC key (our password) absorbed once for all checks.
     private let key: HMACSHA1
+    /// Transaction IDs of the latest authenticated checks and their sources (a ring).
+    private var recentIDs: [STUNTransactionID]
+    private var recentSources: [STUNAddress?]
+    private var recentNext = 0
+
+    /// How many recent transaction IDs are remembered to tell replays from new checks.
+    public static let replayWindow = 64
 
     /// How long a peer may stay silent before consent expires (RFC 7675 §5.1: 30 s).
     public static let consentTimeout: Duration = .seconds(30)
@@ -28,6 +47,8 @@ public final class ICELiteAgent {
         self.remote = remote
         lastCheck = consentSince
         key = HMACSHA1(key: local.pwd)
+        recentIDs = Array(repeating: STUNTransactionID(high: 0, low: 0), count: Self.replayWindow)
+        recentSources = Array(repeating: nil, count: Self.replayWindow)
     }
 
     /// What `handle` decided.
@@ -48,6 +69,8 @@ public final class ICELiteAgent {
         case badUsername = "stun_bad_username"
         /// Not a binding request, or a required attribute is missing or malformed.
         case badRequest = "stun_bad_request"
+        /// An authenticated check seen before from another address (a copy sent again).
+        case replayed = "stun_replayed"
     }
 
     /// Handles a binding request from `source` received at `now`; the response (success, or
@@ -63,6 +86,9 @@ public final class ICELiteAgent {
             return .drop(reason: .badUsername)
         }
         guard let priority = try? request.priority(), priority != nil else { return .drop(reason: .badRequest) }
+        let seen = recentSources.indices.first { recentSources[$0] != nil && recentIDs[$0] == request.transactionID }
+        if let seen, recentSources[seen] != source { return .drop(reason: .replayed) }
+        let fresh = seen == nil
         // A lite agent is always controlled (RFC 8445 §6.1.3.1); a peer claiming the controlled
         // role too gets 487 and must switch (§7.3.1.1).
         if (try? request.iceControlled()) ?? nil != nil {
@@ -72,17 +98,21 @@ public final class ICELiteAgent {
         }
         let response = STUNMessageBuilder.bindingSuccess(transactionID: request.transactionID, mappedAddress: source, integrityKey: key)
         guard let n = try? response.marshal(into: out) else { return .drop(reason: .badRequest) }
-        lastCheck = now
+        guard fresh else { return .respond(length: n, nominated: false) }  // a retransmission: answered, nothing changes
+        recentIDs[recentNext] = request.transactionID
+        recentSources[recentNext] = source
+        recentNext = (recentNext + 1) % Self.replayWindow
         var nominated = false
-        if request.useCandidate && selectedAddress != source {
-            selectedAddress = source
-            nominated = true
-        } else if selectedAddress == nil {
+        if selectedAddress == nil {
             // Aggressive nomination is gone from RFC 8445, but a peer that never nominates still
             // gets a working path: the first authenticated address is used until one is nominated.
             selectedAddress = source
             nominated = true
+        } else if request.useCandidate && selectedAddress != source {
+            selectedAddress = source
+            nominated = true
         }
+        if selectedAddress == source { lastCheck = now }
         return .respond(length: n, nominated: nominated)
     }
 

@@ -29,6 +29,7 @@ public final class Database: RecordDatabase, @unchecked Sendable {
                 throw StoreError(.open, "cannot create the directory \(directory): \(error.localizedDescription)")
             }
         }
+        try Self.restrictPermissions(path)
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
@@ -51,6 +52,22 @@ public final class Database: RecordDatabase, @unchecked Sendable {
         } catch {
             // Every stored property is set, so deinit runs and closes the handle.
             throw error.reason == .statement ? StoreError(.open, "\(path): \(error.message)") : error
+        }
+    }
+
+    /// Creates the database file with mode 0600 (owner only, like the token secret) and takes
+    /// group and other access away from an existing one and its `-wal`/`-shm` files. SQLite
+    /// creates the `-wal` and `-shm` files with the database file's mode.
+    static func restrictPermissions(_ path: String) throws(StoreError) {
+        guard path != ":memory:", !path.isEmpty else { return }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError(.open, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            if stat(file, &info) == 0, info.st_mode & 0o077 != 0, chmod(file, info.st_mode & 0o700) != 0 {
+                throw StoreError(.open, "cannot make \(file) private (mode 0600): \(String(cString: strerror(errno)))")
+            }
         }
     }
 

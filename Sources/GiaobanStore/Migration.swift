@@ -119,6 +119,19 @@ public struct Migration: Sendable, Equatable {
             );
             CREATE INDEX attendance_meeting ON attendance (meeting_id, joined_at);
             """),
+        Migration(version: 3, name: "command receipts", sql: """
+            CREATE TABLE command_subjects (
+                subject            TEXT    PRIMARY KEY,
+                first_connected_at INTEGER NOT NULL
+            );
+            CREATE TABLE command_receipts (
+                kind         TEXT    NOT NULL,
+                item_id      INTEGER NOT NULL,
+                subject      TEXT    NOT NULL,
+                delivered_at INTEGER NOT NULL,
+                PRIMARY KEY (kind, item_id, subject)
+            );
+            """),
     ]
 }
 

@@ -72,6 +72,7 @@ final class PostgresSession: SQLSession {
         guard count == values.count else {
             throw StoreError(.statement, "'\(sql.prefix(60))' has \(count) parameters, given \(values.count)")
         }
+        try SQLValue.refuseNUL(values)
         var types: [Oid] = [], lengths: [Int32] = [], formats: [Int32] = []
         var buffers: [UnsafeMutablePointer<CChar>?] = []
         defer { buffers.forEach { $0?.deallocate() } }

@@ -23,12 +23,18 @@ public final class PostgresDatabase: RecordDatabase, @unchecked Sendable {
     /// Connects to `url` (a libpq conninfo string, `host=db1 dbname=giaoban user=giaoban`, or a
     /// `postgresql://user:password@host:port/dbname` URL) and applies `migrations` that are not
     /// yet recorded. Connection attempts time out after `connectTimeoutSeconds` unless the
-    /// URL sets `connect_timeout`.
-    public init(url: String, migrations: [Migration] = Migration.all, connectTimeoutSeconds: Int = 10) throws(StoreError) {
+    /// URL sets `connect_timeout`; a statement running longer than `statementTimeoutMilliseconds`
+    /// fails (`statement_timeout`, 0: no limit) unless the URL sets `options`; TCP keepalives
+    /// find a dead server within about a minute, and the next call reconnects.
+    public init(url: String, migrations: [Migration] = Migration.all, connectTimeoutSeconds: Int = 10,
+                statementTimeoutMilliseconds: Int = 10_000) throws(StoreError) {
         location = Self.redacted(url)
         // Later keywords override earlier ones, so what the URL sets wins over these defaults.
-        let keywords = ["connect_timeout", "application_name", "client_encoding", "dbname"]
-        let values = ["\(connectTimeoutSeconds)", "giaoban", "UTF8", url]
+        // `options` is sent at every (re)connection, so the timeout survives `PQreset`.
+        let keywords = ["connect_timeout", "application_name", "client_encoding", "options",
+                        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname"]
+        let values = ["\(connectTimeoutSeconds)", "giaoban", "UTF8", "-c statement_timeout=\(max(0, statementTimeoutMilliseconds))",
+                      "1", "30", "10", "3", url]
         let connection: OpaquePointer? = withCStrings(keywords) { k in
             withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }

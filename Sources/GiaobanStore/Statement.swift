@@ -39,6 +39,7 @@ public final class Statement {
     public func bind(_ values: [SQLValue]) throws(StoreError) {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
+        try SQLValue.refuseNUL(values)
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let rc: Int32

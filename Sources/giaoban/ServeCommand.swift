@@ -52,19 +52,22 @@ struct Serve: AsyncParsableCommand {
         ])
         let (secret, created) = try TokenAuthority.loadOrCreateSecret(at: settings.auth.secretFile)
         if created { logger.notice("created a new token secret", metadata: ["file": "\(settings.auth.secretFile)"]) }
+        do { try ControlPlane.checkSecurityFiles(config: settings) } catch { throw ValidationError("configuration: \(error)") }
         let certificate = try loadCertificate(settings.media)
         var mediaSettings = MediaRouter.Settings()
         mediaSettings.keyframeRequestInterval = .milliseconds(settings.media.keyframeRequestIntervalMs)
         mediaSettings.packetCacheSize = settings.media.packetCache
         mediaSettings.packetCacheBytes = settings.media.packetCacheKiB * 1024
+        mediaSettings.nackMaxPerPacket = settings.security.nackMaxPerPacket
+        mediaSettings.nackMaxPerSecond = settings.security.nackMaxPerSecond
         let media = try MediaServer(address: settings.media.address, ports: settings.media.candidatePorts,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
                                     settings: mediaSettings, logger: logger)
-        let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret),
+        let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS)),
                                      maxBodyBytes: settings.http.maxBodyBytes,
                                      maxSessionsPerSubject: settings.security.maxMediaSessionsPerSubject, logger: logger)
         let hub: Hub
-        do { hub = try await Hub.open(config: settings, tokens: TokenAuthority(secret: secret), logger: logger) } catch {
+        do { hub = try await Hub.open(config: settings, tokens: TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS)), logger: logger) } catch {
             throw ValidationError("\(error)")
         }
         sessions.onPresence { stream, subject, role, joined in
@@ -72,14 +75,15 @@ struct Serve: AsyncParsableCommand {
         }
         let escalation = Task { await hub.runEscalation() }
         let webRoot = fileExists("web") ? "web" : nil
-        try await ControlPlane.application(config: settings,
+        let application = ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
                                                            rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger,
                                                                                loudestAudio: settings.meetings.loudestAudio,
                                                                                mixVideo: settings.meetings.mixVideo,
                                                                                lastN: settings.meetings.lastN,
                                                                                seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
-                                           logger: logger).runService()
+                                           logger: logger)
+        try await ShutdownWatchdog.run([application], timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
         escalation.cancel()
         await media.shutdown()
     }

@@ -33,17 +33,25 @@ struct Token: ParsableCommand {
     }
 
     func run() throws {
-        let path: String
-        if let secretFile {
-            path = secretFile
+        let env = ProcessInfo.processInfo.environment
+        let file = config ?? env["GIAOBAN_CONFIG"] ?? (fileExists("conf/giaoban.toml") ? "conf/giaoban.toml" : nil)
+        let settings: GiaobanConfig
+        if secretFile != nil, config == nil {
+            // The secret is given: the configuration only bounds the lifetime (defaults if unreadable).
+            settings = (try? GiaobanConfig.load(path: file, environment: env)) ?? GiaobanConfig()
         } else {
-            let env = ProcessInfo.processInfo.environment
-            let file = config ?? env["GIAOBAN_CONFIG"] ?? (fileExists("conf/giaoban.toml") ? "conf/giaoban.toml" : nil)
-            path = try GiaobanConfig.load(path: file, environment: env).auth.secretFile
+            settings = try GiaobanConfig.load(path: file, environment: env)
         }
-        let (secret, _) = try TokenAuthority.loadOrCreateSecret(at: path)
+        let maxLifetime = Int64(settings.security.maxTokenLifetimeS)
+        guard ttl <= maxLifetime else {
+            throw ValidationError("--ttl \(ttl) is longer than the maximum token lifetime, \(maxLifetime) s "
+                + "(security.max_token_lifetime_s): the server would refuse the token")
+        }
+        let (secret, _) = try TokenAuthority.loadOrCreateSecret(at: secretFile ?? settings.auth.secretFile)
         let now = Int64(Date().timeIntervalSince1970)
-        let claims = TokenClaims(sub: subject, role: Role(rawValue: role)!, exp: now + ttl, iat: now)
-        print(TokenAuthority(secret: secret).issue(claims))
+        let (exp, overflow) = now.addingReportingOverflow(ttl)
+        guard !overflow else { throw ValidationError("--ttl \(ttl) is too large") }
+        let claims = TokenClaims(sub: subject, role: Role(rawValue: role)!, exp: exp, iat: now)
+        print(TokenAuthority(secret: secret, maxLifetime: maxLifetime).issue(claims))
     }
 }

@@ -10,7 +10,7 @@ import Testing
 struct IncidentRoutesTests {
     static let authority = TokenAuthority(secret: Array("incident-routes-test-secret-0123456789".utf8))
 
-    static func bearer(_ role: Role, _ sub: String = "cam-ql1a-km1836") -> HTTPFields {
+    static func bearer(_ role: Role, _ sub: String = "cam-1") -> HTTPFields {
         let now = Int64(Date().timeIntervalSince1970)
         let token = authority.issue(TokenClaims(sub: sub, role: role, exp: now + 600, iat: now))
         return [.authorization: "Bearer \(token)", .contentType: "application/json"]
@@ -30,6 +30,9 @@ struct IncidentRoutesTests {
         settings.maxBodyBytes = 4096
         let hub = try await Hub(database: try Database(path: temp.path), tokens: Self.authority, settings: settings,
                                 logger: Logger(label: "test"))
+        // Camera tokens report only for directory cameras (docs/security.md).
+        let directory = #"{"communes": [], "cameras": [{"id": "cam-1", "name": "QL51 Km3", "location": {"lat": 10.9, "lon": 107.0}, "road": "QL51", "km": 3}]}"#
+        _ = try await hub.seedDirectory(try DirectoryFile(parsing: Data(directory.utf8), source: "test"))
         let app = ControlPlane.application(config: GiaobanConfig(),
                                            services: .init(sessions: nil, webRoot: nil, hub: hub),
                                            logger: Logger(label: "test"))
@@ -42,7 +45,7 @@ struct IncidentRoutesTests {
                 #expect(text.hasPrefix(#"{"created":true,"id":"#))
                 firstID = String(text.drop { !$0.isNumber }.prefix { $0.isNumber })
             }
-            try await client.execute(uri: "/api/incidents", method: .post, headers: Self.bearer(.admin, "cam-ql1a-km1836"),
+            try await client.execute(uri: "/api/incidents", method: .post, headers: Self.bearer(.admin, "cam-1"),
                                      body: body) { r in
                 #expect(r.status == .ok)
                 #expect(String(buffer: r.body) == #"{"created":false,"id":\#(firstID),"recipients":["command"]}"#)

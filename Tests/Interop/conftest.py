@@ -320,7 +320,10 @@ class Giaoban:
         return resp.status_code == 200 and resp.text.strip() == "ok"
 
     def metrics(self) -> Metrics:
-        resp = requests.get(self.url("/metrics"), timeout=5)
+        # /metrics needs an admin or observer token (or security.metrics_token_file's).
+        if getattr(self, "_metrics_token", None) is None:
+            self._metrics_token = self.token("metrics-reader", "observer")
+        resp = requests.get(self.url("/metrics"), headers={"Authorization": f"Bearer {self._metrics_token}"}, timeout=5)
         assert resp.status_code == 200, f"/metrics -> {resp.status_code}"
         return Metrics.parse(resp.text)
 

@@ -190,7 +190,7 @@ def test_ingest_refusals(workdir, request):
     server = start("test_incident_refusals", workdir, request)
     try:
         url = server.url("/api/incidents")
-        camera = {"Authorization": f"Bearer {server.token('cam-1', 'camera')}"}
+        camera = {"Authorization": f"Bearer {server.token('cam-ql1a-km1836', 'camera')}"}
         commune = {"Authorization": f"Bearer {server.token('xa-hung-thinh', 'commune')}"}
         report = json_report("refusal-1", 1)
         assert_plain(requests.post(url, json=report, timeout=5), 401, "Authorization")

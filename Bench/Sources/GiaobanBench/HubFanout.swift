@@ -58,7 +58,7 @@ struct HubFanout: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let directory = try Self.directoryFile(communes: subscribers)
+        let directory = try Self.directoryFile(communes: subscribers, cameras: cameras)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         progress("hub: starting \(relay) with \(subscribers) communes around one point")
         let server = try RelayProcess(binary: relay, environment: [
@@ -191,16 +191,22 @@ struct HubFanout: AsyncParsableCommand {
 
     static func communeID(_ i: Int) -> String { "bench-xa-\(i)" }
 
-    /// A directory of `communes` overlapping squares around (10.85 N, 106.85 E).
-    static func directoryFile(communes: Int) throws -> String {
+    /// A directory of `communes` overlapping squares around (10.85 N, 106.85 E), and the
+    /// cameras that post (the hub takes incidents only from cameras in its directory).
+    static func directoryFile(communes: Int, cameras: Int) throws -> String {
         var items: [String] = []
         for i in 0..<communes {
             let d = 0.001 * Double(i % 10)
             let (w, s, e, n) = (106.8 + d, 10.8 + d, 106.9 + d, 10.9 - d)
             items.append(#"{"id": "\#(communeID(i))", "name": "Xã \#(i)", "area": {"type": "Polygon", "coordinates": [[[\#(w), \#(s)], [\#(e), \#(s)], [\#(e), \#(n)], [\#(w), \#(n)], [\#(w), \#(s)]]]}}"#)
         }
+        var cameraItems = [#"{"id": "cam-bench", "name": "Bench camera", "location": {"lat": 10.85, "lon": 106.85}}"#]
+        for c in 0..<cameras {
+            cameraItems.append(#"{"id": "cam-ingest-\#(c)", "name": "Ingest camera \#(c)", "location": {"lat": 11.9, "lon": 107.9}}"#)
+        }
         let path = NSTemporaryDirectory() + "giaoban-hub-bench-\(getpid()).json"
-        try Data(#"{"communes": [\#(items.joined(separator: ",\n"))], "cameras": []}"#.utf8).write(to: URL(fileURLWithPath: path))
+        try Data(#"{"communes": [\#(items.joined(separator: ",\n"))], "cameras": [\#(cameraItems.joined(separator: ",\n"))]}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
         return path
     }
 

@@ -16,6 +16,8 @@ final class RelayProcess: MeasuredProcess {
     let mediaPort: UInt16
     /// A token for WHIP and WHEP.
     let token: String
+    /// An observer token for GET /metrics.
+    let metricsToken: String
     /// Where the relay writes its log.
     let logPath: String
     let process: Process
@@ -38,6 +40,8 @@ final class RelayProcess: MeasuredProcess {
         let secret = "\(directory)/token.secret"
         logPath = "\(directory)/relay.log"
         token = try Self.run(binary, ["token", "--secret-file", secret, "--subject", "bench", "--role", "commune"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        metricsToken = try Self.run(binary, ["token", "--secret-file", secret, "--subject", "bench-metrics", "--role", "observer"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard let httpPort = freeTCPPort() else { throw StartError(description: "no free TCP port") }
         mediaPort = try { try UDPSocket(port: 0).port }()  // the socket closes here; the relay binds the port
@@ -93,15 +97,15 @@ final class RelayProcess: MeasuredProcess {
     }
 
     /// GET `path` on the control plane.
-    func get(_ path: String) throws -> HTTPResponse {
+    func get(_ path: String, headers: [(String, String)] = []) throws -> HTTPResponse {
         var client = http
         client.timeout = .seconds(5)
-        return try client.request("GET", path)
+        return try client.request("GET", path, headers: headers)
     }
 
-    /// The Prometheus counters of GET /metrics, summed over labels.
+    /// The Prometheus counters of GET /metrics (an observer token), summed over labels.
     func metrics() -> [String: Double] {
-        guard let text = try? get("/metrics").text else { return [:] }
+        guard let text = try? get("/metrics", headers: [("Authorization", "Bearer \(metricsToken)")]).text else { return [:] }
         var values: [String: Double] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")

@@ -32,4 +32,8 @@ int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_
 
 /// Closes the socket.
 void giaoban_udp_close(int fd);
+
+/// Gives memory the allocator holds free back to the kernel (glibc: malloc_trim(0), which
+/// also releases free pages inside its heaps); a no-op elsewhere. Returns 1 if any was released.
+int giaoban_release_free_memory(void);
 #endif

@@ -20,6 +20,11 @@ public final class PacketCache {
     private let offsets: UnsafeMutableBufferPointer<Int32>
     private let lengths: UnsafeMutableBufferPointer<Int32>
     private let sequences: UnsafeMutableBufferPointer<UInt16>
+    /// Per index entry: the serial of the packet stored there (see `serial(of:)`).
+    private let serials: UnsafeMutableBufferPointer<UInt64>
+    /// The serial the next stored packet gets; starts at a random value so that serials of
+    /// different caches (a subscriber's layers) do not name the same packet.
+    private var nextSerial: UInt64
     /// Packets in the ring in the order written (index entry, offset, length), oldest at `oldest`.
     private let written: UnsafeMutableBufferPointer<(entry: Int32, offset: Int32, length: Int32)>
     private var oldest = 0
@@ -44,6 +49,10 @@ public final class PacketCache {
         lengths.initialize(repeating: 0)
         sequences = .allocate(capacity: c)
         sequences.initialize(repeating: 0)
+        serials = .allocate(capacity: c)
+        serials.initialize(repeating: 0)
+        var rng = SystemRandomNumberGenerator()
+        nextSerial = rng.next()
         // Twice the index: tiny packets beyond that only make the oldest go a little early.
         written = .allocate(capacity: 2 * c)
     }
@@ -53,6 +62,7 @@ public final class PacketCache {
         offsets.deallocate()
         lengths.deallocate()
         sequences.deallocate()
+        serials.deallocate()
         written.deallocate()
     }
 
@@ -79,6 +89,8 @@ public final class PacketCache {
         offsets[entry] = Int32(head)
         lengths[entry] = Int32(packet.count)
         sequences[entry] = sequence
+        serials[entry] = nextSerial
+        nextSerial &+= 1
         written[(oldest + count) % written.count] = (Int32(entry), Int32(head), Int32(packet.count))
         count += 1
         head = end
@@ -102,6 +114,15 @@ public final class PacketCache {
         guard length > 0, sequences[entry] == sequence, length <= out.count, let dst = out.baseAddress else { return nil }
         dst.copyMemory(from: storage.baseAddress! + Int(offsets[entry]), byteCount: length)
         return length
+    }
+
+    /// A number naming the packet cached under `sequence` (nil when none is): each stored
+    /// packet gets the next one, so a later packet under the same sequence number has
+    /// another. What retransmission limits are kept by.
+    public func serial(of sequence: UInt16) -> UInt64? {
+        let entry = Int(sequence) & (capacity - 1)
+        guard lengths[entry] > 0, sequences[entry] == sequence else { return nil }
+        return serials[entry]
     }
 
     /// True when a packet with `sequence` is cached.

@@ -6,6 +6,7 @@ public enum DropReason: Int, Sendable, CaseIterable {
     case dtlsNoPeer, dtlsBadRecord
     case rtpNoPeer, rtpNotReady, srtpAuthFailed, srtpReplayed, srtpOld, srtpMalformed, srtpOther
     case rtpMalformed, rtcpMalformed, rtpUnknownSSRC, noRoom
+    case stunReplayed
 
     /// The metric label.
     public var label: String {
@@ -32,6 +33,7 @@ public enum DropReason: Int, Sendable, CaseIterable {
         case .rtcpMalformed: "rtcp_malformed"
         case .rtpUnknownSSRC: "rtp_unknown_ssrc"
         case .noRoom: "no_room"
+        case .stunReplayed: "stun_replayed"
         }
     }
 }
@@ -51,6 +53,8 @@ public struct MediaCounters: Sendable {
     public var rtpRetransmitted = 0
     /// NACKed packets no longer in the cache.
     public var nackMisses = 0
+    /// NACKed packets not sent again, by reason, indexed by `NACKRefusal.rawValue`.
+    public var nackRefused = [Int](repeating: 0, count: NACKRefusal.allCases.count)
     /// RTCP packets received.
     public var rtcpReceived = 0
     /// RTCP packets the relay sent (reports and feedback).
@@ -87,4 +91,11 @@ public struct MediaCounters: Sendable {
 
     /// Drops for `reason`.
     public func dropped(_ reason: DropReason) -> Int { dropped[reason.rawValue] }
+
+    /// Counts one NACKed packet not sent again.
+    @inline(__always)
+    public mutating func refuseNACK(_ reason: NACKRefusal) { nackRefused[reason.rawValue] &+= 1 }
+
+    /// NACKed packets not sent again for `reason`.
+    public func nackRefused(_ reason: NACKRefusal) -> Int { nackRefused[reason.rawValue] }
 }

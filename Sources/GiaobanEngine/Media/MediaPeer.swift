@@ -14,9 +14,10 @@ public final class MediaPeer {
     /// Subscriber: the streams it receives over this one connection (one for WHEP, any number
     /// for a meeting's downlink), each with its own SSRCs and numbering.
     var subscriptions: [Subscription] = []
-    /// Subscriptions ended while the connection lives, by stream: when the same stream comes
-    /// back with the same SSRCs (a downlink m-line made active again), its numbering continues.
-    var ended: [String: Subscription] = [:]
+    /// The numbering of subscriptions ended while the connection lives, by stream: when the
+    /// same stream comes back with the same SSRCs (a downlink m-line made active again), it
+    /// continues. Only the numbering is kept, never the stream (its packet caches go with it).
+    var ended: [String: Subscription.Numbering] = [:]
     /// ICE-lite for this peer.
     var ice: ICELiteAgent
     /// DTLS for this peer (keys for SRTP).
@@ -51,6 +52,8 @@ public final class MediaPeer {
     var bandwidth: BandwidthEstimator?
     /// The transport-wide sequence number extension id written on packets to the subscriber (0: none).
     var egressTransportCC: UInt8 = 0
+    /// Retransmissions the subscriber may still ask for this second (`nackMaxPerSecond`).
+    var retransmissionBudget = TokenBucket()
 
     init(setup: PeerSetup, published: RelayStream?, dtlsContext: DTLSContext, now: ContinuousClock.Instant) throws(DTLSError) {
         self.setup = setup
@@ -124,11 +127,33 @@ final class Subscription {
     var lastAudioSentAt: ContinuousClock.Instant?
     /// Layer switches made for this subscription.
     var layerSwitches = 0
+    /// What was sent again per packet, per kind: made on the first NACK of that kind.
+    var audioRetransmissions: RetransmissionLog?
+    var videoRetransmissions: RetransmissionLog?
+
+    /// What an ended subscription leaves behind for a later one on the same SSRCs.
+    struct Numbering {
+        let audioSSRC: UInt32?
+        let videoSSRC: UInt32?
+        let audioOut: SequenceRewriter
+        let videoOut: SequenceRewriter
+        let audioSent: (packets: UInt32, octets: UInt32)
+        let videoSent: (packets: UInt32, octets: UInt32)
+        let pictures: VP8PictureRewriter
+        let lastVideoSentAt: ContinuousClock.Instant?
+        let lastAudioSentAt: ContinuousClock.Instant?
+    }
+
+    /// This subscription's numbering, kept when it ends.
+    var numbering: Numbering {
+        Numbering(audioSSRC: audio?.ssrc, videoSSRC: video?.ssrc, audioOut: audioOut, videoOut: videoOut, audioSent: audioSent,
+                  videoSent: videoSent, pictures: pictures, lastVideoSentAt: lastVideoSentAt, lastAudioSentAt: lastAudioSentAt)
+    }
 
     /// Continues `earlier`'s numbering on the same SSRCs: the next packet of each kind follows
     /// the last one sent, its timestamp advanced by the time since (RFC 3550 §5.1: the same
     /// SSRC must not jump back or repeat).
-    func resume(_ earlier: Subscription, now: ContinuousClock.Instant) {
+    func resume(_ earlier: Numbering, now: ContinuousClock.Instant) {
         audioOut = earlier.audioOut
         videoOut = earlier.videoOut
         audioSent = earlier.audioSent

@@ -5,6 +5,7 @@ public import GiaobanWire
 extension MediaRouter {
     func handleRTCP(_ bytes: UnsafeRawBufferPointer, from peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
         guard let compound = try? RTCPCompound(bytes, allowsPaddingBeforeLast: true) else { return counters.drop(.rtcpMalformed) }
+        rtcpCompound = rtcpCompound == .max ? 1 : rtcpCompound + 1
         for packet in compound {
             switch (packet.packetType, packet.header.count) {
             case (.senderReport, _):
@@ -54,7 +55,10 @@ extension MediaRouter {
     }
 
     /// Answers a subscriber's NACK (RFC 4585 §6.2.1) by resending each lost packet from the
-    /// publisher's cache, renumbered as the subscriber first saw it.
+    /// publisher's cache, renumbered as the subscriber first saw it. A packet is sent again once
+    /// per RTCP compound, at most `nackMaxPerPacket` times to this subscriber, and the
+    /// subscriber gets at most `nackMaxPerSecond` retransmissions a second; what is refused
+    /// is counted by reason (`nackRefused`).
     func answerNACK(_ nack: GenericNACK, for subscriber: Subscription, isVideo: Bool, now: ContinuousClock.Instant,
                     out: OutputQueue) {
         let peer = subscriber.peer, stream = subscriber.stream
@@ -68,8 +72,18 @@ extension MediaRouter {
             cache = stream.audioCache
         }
         let rewritesPictures = isVideo && stream.isSimulcast && track.codec == "VP8"
+        let log = retransmissionLog(of: subscriber, isVideo: isVideo, cache: cache)
+        let compound = rtcpCompound, maxPerPacket = settings.nackMaxPerPacket, maxPerSecond = settings.nackMaxPerSecond
         nack.forEachLost { (lost: UInt16) in
             let input = isVideo ? subscriber.videoOut.inputSequence(forOutput: lost) : subscriber.audioOut.inputSequence(forOutput: lost)
+            guard let serial = cache.serial(of: input) else {
+                counters.nackMisses &+= 1
+                return
+            }
+            if let refusal = log.check(serial: serial, compound: compound, maxSends: maxPerPacket) {
+                return counters.refuseNACK(refusal)
+            }
+            guard peer.retransmissionBudget.take(rate: maxPerSecond, now: now) else { return counters.refuseNACK(.rateLimit) }
             guard let length = cache.copy(sequence: input, into: scratch),
                   let packet = try? RTPPacketView(UnsafeRawBufferPointer(rebasing: scratch[0..<length])) else {
                 counters.nackMisses &+= 1
@@ -89,8 +103,17 @@ extension MediaRouter {
             }
             guard n > 0, let protected = try? srtp.protectRTP(slot, length: n) else { return }
             out.commit(length: protected, to: destination)
+            log.recordSent(serial: serial)
             counters.rtpRetransmitted &+= 1
         }
+    }
+
+    /// The subscriber's retransmission log for one kind, made on its first NACK of that kind.
+    func retransmissionLog(of subscriber: Subscription, isVideo: Bool, cache: PacketCache) -> RetransmissionLog {
+        if let log = isVideo ? subscriber.videoRetransmissions : subscriber.audioRetransmissions { return log }
+        let log = RetransmissionLog(capacity: cache.capacity)
+        if isVideo { subscriber.videoRetransmissions = log } else { subscriber.audioRetransmissions = log }
+        return log
     }
 
     /// Asks the publisher of `stream` for a keyframe of layer `index` (PLI, RFC 4585 §6.3.1,

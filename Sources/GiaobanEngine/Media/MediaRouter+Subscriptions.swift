@@ -21,7 +21,7 @@ extension MediaRouter {
         let stream = subscription.stream
         stream.subscribers.removeAll { $0 === subscription }
         subscription.peer.subscriptions.removeAll { $0 === subscription }
-        if keep { subscription.peer.ended[stream.name] = subscription }
+        if keep { subscription.peer.ended[stream.name] = subscription.numbering }
         dropIfUnused(stream)
     }
 
@@ -67,8 +67,8 @@ extension MediaRouter {
                 continue
             }
             let subscription = subscribe(peer, to: want.stream, audio: want.audio, video: want.video)
-            if let earlier = peer.ended.removeValue(forKey: want.stream), earlier.audio?.ssrc == want.audio?.ssrc,
-               earlier.video?.ssrc == want.video?.ssrc {
+            if let earlier = peer.ended.removeValue(forKey: want.stream), earlier.audioSSRC == want.audio?.ssrc,
+               earlier.videoSSRC == want.video?.ssrc {
                 subscription.resume(earlier, now: now)
             }
             subscription.maxLayerRank = want.maxLayerRank.map { max(0, $0) } ?? Int.max
@@ -151,5 +151,14 @@ extension MediaRouter {
                                switches: subscription.layerSwitches, layers: stream.layers.count,
                                layerBitrates: stream.ranked.map { stream.layers[$0].bitrate },
                                maxRank: subscription.maxLayerRank == Int.max ? nil : subscription.maxLayerRank)
+    }
+}
+
+extension MediaRouter {
+    /// Entries in the router's tables (peers by id, ufrag and address; streams; undrained
+    /// events): all zero again once every peer is gone and events are drained.
+    var tableSizes: [String: Int] {
+        ["peers": peers.count, "ufrags": peersByUfrag.count, "addresses": peersByAddress.count, "streams": streams.count,
+         "events": events.count]
     }
 }

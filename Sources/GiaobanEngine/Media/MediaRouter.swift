@@ -31,6 +31,10 @@ public final class MediaRouter {
         public var layerChoiceInterval: Duration = .milliseconds(250)
         /// Bit rate kept for audio when a subscriber's estimate is shared out.
         public var audioReserve = 64_000
+        /// How often one cached packet is sent again to one subscriber at most (`security.nack_max_per_packet`).
+        public var nackMaxPerPacket = 3
+        /// Retransmissions to one subscriber per second at most (`security.nack_max_per_second`).
+        public var nackMaxPerSecond = 500
 
         /// Defaults.
         public init() {}
@@ -62,6 +66,9 @@ public final class MediaRouter {
     let started: ContinuousClock.Instant
     /// When subscribers' layers are chosen next.
     var nextLayerChoice: ContinuousClock.Instant
+    /// Numbers the RTCP compounds read from subscribers (never 0): a NACKed sequence number
+    /// repeated within one compound is answered once.
+    var rtcpCompound: UInt32 = 0
 
     /// Creates a router whose DTLS sessions use `dtlsContext`.
     public init(settings: Settings = Settings(), dtlsContext: DTLSContext, now: ContinuousClock.Instant) {
@@ -272,6 +279,7 @@ public final class MediaRouter {
             case .badFingerprint: counters.drop(.stunBadFingerprint)
             case .badUsername: counters.drop(.stunBadUsername)
             case .badRequest: counters.drop(.stunBadRequest)
+            case .replayed: counters.drop(.stunReplayed)
             }
         case .respond(let length, let nominated):
             out.commit(length: length, to: source)

@@ -15,7 +15,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     case admin
 }
 
-/// The claims Giaoban puts in a token (RFC 7519 §4.1: sub, exp, iat; plus `role`).
+/// The claims Giaoban puts in a token (RFC 7519 §4.1: sub, exp, iat, optional nbf; plus `role`).
 public struct TokenClaims: Sendable, Equatable, Codable {
     /// The subject: a commune id, camera id or officer.
     public var sub: String
@@ -25,13 +25,16 @@ public struct TokenClaims: Sendable, Equatable, Codable {
     public var exp: Int64
     /// Issued at, seconds since 1970.
     public var iat: Int64
+    /// Not before, seconds since 1970 (RFC 7519 §4.1.5); absent: from `iat`.
+    public var nbf: Int64?
 
     /// Creates claims.
-    public init(sub: String, role: Role, exp: Int64, iat: Int64) {
+    public init(sub: String, role: Role, exp: Int64, iat: Int64, nbf: Int64? = nil) {
         self.sub = sub
         self.role = role
         self.exp = exp
         self.iat = iat
+        self.nbf = nbf
     }
 }
 
@@ -49,9 +52,18 @@ public struct TokenAuthority: Sendable {
     /// Allowed clock difference when checking `exp`; 0 because the server that checks a
     /// token is the one that issued it (same clock).
     public var leeway: Int64 = 0
+    /// The longest lifetime (`exp - iat`, seconds) a token may have (`security.max_token_lifetime_s`).
+    public var maxLifetime: Int64
 
-    /// An authority with a shared secret (at least 32 bytes recommended).
-    public init(secret: [UInt8]) { self.secret = secret }
+    /// The default of `security.max_token_lifetime_s`: 366 days.
+    public static let defaultMaxLifetime: Int64 = 31_622_400
+
+    /// An authority with a shared secret (at least 32 bytes recommended) that refuses tokens
+    /// living longer than `maxLifetime` seconds.
+    public init(secret: [UInt8], maxLifetime: Int64 = TokenAuthority.defaultMaxLifetime) {
+        self.secret = secret
+        self.maxLifetime = maxLifetime
+    }
 
     /// Signs claims into a compact JWT.
     public func issue(_ claims: TokenClaims) -> String {
@@ -86,8 +98,26 @@ public struct TokenAuthority: Sendable {
         do { claims = try JSONDecoder().decode(TokenClaims.self, from: Data(payload)) } catch {
             throw TokenError("malformed token claims: sub, role (\(Role.allCases.map(\.rawValue).joined(separator: "/"))), exp and iat are required")
         }
-        guard claims.exp + leeway >= now else { throw TokenError("token expired") }
+        try checkTimes(claims, now: now)
         return claims
+    }
+
+    /// RFC 7519 §4.1.4–4.1.6: expired, not yet valid, issued in the future, or living longer
+    /// than `maxLifetime` is refused. Arithmetic saturates: any Int64 in a claim is safe.
+    func checkTimes(_ claims: TokenClaims, now: Int64) throws(TokenError) {
+        let earliest = now.subtractingReportingOverflow(leeway)
+        let latest = now.addingReportingOverflow(leeway)
+        guard earliest.overflow || claims.exp >= earliest.partialValue else { throw TokenError("token expired") }
+        guard latest.overflow || claims.iat <= latest.partialValue else {
+            throw TokenError("token issued in the future (iat \(claims.iat) is after now, \(now)): check the issuer's clock")
+        }
+        if let nbf = claims.nbf, !latest.overflow, nbf > latest.partialValue {
+            throw TokenError("token not valid before \(nbf) (nbf); now is \(now)")
+        }
+        let lifetime = claims.exp.subtractingReportingOverflow(claims.iat)
+        guard !lifetime.overflow, lifetime.partialValue <= maxLifetime else {
+            throw TokenError("token lifetime (exp - iat) exceeds \(maxLifetime) s (security.max_token_lifetime_s)")
+        }
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -6,9 +6,12 @@ extension GiaobanConfig.Storage: CustomStringConvertible, CustomDebugStringConve
         backend == "postgresql" ? PostgresDatabase.redacted(postgresqlURL) : sqlitePath
     }
 
-    /// Opens the configured backend, creating or migrating its schema.
-    public func openDatabase() throws(StoreError) -> any RecordDatabase {
-        backend == "postgresql" ? try PostgresDatabase(url: postgresqlURL) : try Database(path: sqlitePath)
+    /// Opens the configured backend, creating or migrating its schema; a PostgreSQL statement
+    /// fails after `statementTimeoutMilliseconds` (`security.postgresql_statement_timeout_ms`).
+    public func openDatabase(statementTimeoutMilliseconds: Int = 10_000)
+        throws(StoreError) -> any RecordDatabase {
+        backend == "postgresql" ? try PostgresDatabase(url: postgresqlURL, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
+                                : try Database(path: sqlitePath)
     }
 
     /// The settings with the PostgreSQL password redacted (`giaoban serve --check-config`).

@@ -22,10 +22,17 @@ extension TokenAuthority {
         do { claims = try verify(token, now: Int64(Date().timeIntervalSince1970)) } catch {
             throw PlainError(.unauthorized, error.message)
         }
-        if let roles, !roles.contains(claims.role) {
-            let allowed = roles.map(\.rawValue).sorted().joined(separator: ", ")
-            throw PlainError(.forbidden, "role '\(claims.role.rawValue)' may not do this (allowed: \(allowed))")
-        }
+        if let roles { try claims.require(roles) }
         return claims
+    }
+}
+
+extension TokenClaims {
+    /// 403 with the allowed roles unless the holder's role is one of `roles` (the same rule
+    /// and message over REST and WebSocket).
+    func require(_ roles: Set<Role>) throws(PlainError) {
+        guard !roles.contains(role) else { return }
+        let allowed = roles.map(\.rawValue).sorted().joined(separator: ", ")
+        throw PlainError(.forbidden, "role '\(role.rawValue)' may not do this (allowed: \(allowed))")
     }
 }

@@ -1,7 +1,9 @@
 public import GiaobanEngine
 public import Hummingbird
 public import Logging
+import HummingbirdCore
 import HummingbirdWebSocket
+import NIOCore
 
 /// The HTTP control plane: builds the Hummingbird application that serves Giaoban's routes.
 public enum ControlPlane {
@@ -21,19 +23,24 @@ public enum ControlPlane {
         public var hub: Hub?
         /// Meeting rooms (needs the hub and the media plane).
         public var rooms: MeetingRooms?
+        /// Verifies the tokens of `/metrics` and `/version` (nil: the hub's, else the sessions').
+        public var tokens: TokenAuthority?
 
         /// Creates the service bundle.
-        public init(sessions: RelaySessions?, webRoot: String?, hub: Hub? = nil, rooms: MeetingRooms? = nil) {
+        public init(sessions: RelaySessions?, webRoot: String?, hub: Hub? = nil, rooms: MeetingRooms? = nil,
+                    tokens: TokenAuthority? = nil) {
             self.sessions = sessions
             self.webRoot = webRoot
             self.hub = hub
             self.rooms = rooms
+            self.tokens = tokens
         }
     }
 
     /// The router with every route of the control plane.
     static func router(config: GiaobanConfig, services: Services) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: NoSniffMiddleware())
         router.add(middleware: CORSMiddleware(
             allowOrigin: .all,
             allowHeaders: [.accept, .authorization, .contentType, .origin],
@@ -44,11 +51,19 @@ public enum ControlPlane {
             router.add(middleware: FileMiddleware(webRoot, searchForIndexHtml: true))
         }
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/version") { _, _ in VersionInfo(name: config.server.name, version: GiaobanVersion.string) }
+        let metricsToken = Result { () throws(PlainError) in try OperatorAccess.loadMetricsToken(config.security.metricsTokenFile) }
+        let access = OperatorAccess(tokens: services.tokens ?? services.hub?.tokens ?? services.sessions?.tokens,
+                                    metricsToken: try? metricsToken.get())
+        router.get("/version") { request, _ in
+            try access.authorizeAny(request)
+            return VersionInfo(name: config.server.name, version: GiaobanVersion.string)
+        }
         services.hub?.addRoutes(to: router)
         services.rooms?.addRoutes(to: router)
         services.sessions?.addRoutes(to: router)
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { request, _ in
+            _ = try metricsToken.get()
+            try access.authorizeMetrics(request)
             var text = services.sessions.map { MetricsText.render($0.media.snapshot) } ?? ""
             if let hub = services.hub { text += MetricsText.render(hub) }
             if let rooms = services.rooms { text += MetricsText.render(rooms) }
@@ -58,13 +73,26 @@ public enum ControlPlane {
         return router
     }
 
-    /// The application listening on `config.http`.
+    /// Fails when a `[security]` file the control plane needs cannot be used (checked at startup).
+    public static func checkSecurityFiles(config: GiaobanConfig) throws(ConfigError) {
+        do { _ = try OperatorAccess.loadMetricsToken(config.security.metricsTokenFile) } catch { throw ConfigError(error.message) }
+    }
+
+    /// The application listening on `config.http`; a connection without a complete request
+    /// for `security.http_idle_timeout_s` is closed.
     public static func application(config: GiaobanConfig, services: Services = .init(sessions: nil, webRoot: nil),
                                    logger: Logger) -> some ApplicationProtocol {
         let router = router(config: config, services: services)
+        let idle = TimeAmount.seconds(Int64(config.security.httpIdleTimeoutS))
+        let webSocketResponder = router.buildResponder()
+        let server = HTTPServerBuilder { responder in
+            DeadlineHTTP1Channel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
+                                                                     configuration: .init(http1: .init(idleTimeout: idle))),
+                                 headTimeout: idle)
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            server: server,
             configuration: .init(address: .hostname(config.http.address, port: config.http.port),
                                  serverName: "giaoban/\(GiaobanVersion.string)"),
             logger: logger

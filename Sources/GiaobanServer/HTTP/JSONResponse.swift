@@ -13,14 +13,26 @@ extension Response {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// A body of bytes with a media type (snapshots, attachments, CSV).
+    /// A body of bytes with a media type (snapshots, attachments, CSV). A type not on
+    /// `passiveMediaTypes` (HTML, SVG, JavaScript, XML, anything a browser may run) is served
+    /// as `application/octet-stream` and as a download, whatever the sender declared.
     static func bytes(_ data: [UInt8], contentType: String, filename: String? = nil) -> Response {
-        var headers: HTTPFields = [.contentType: contentType]
+        let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        let passive = passiveMediaTypes.contains(mediaType)
+        var headers: HTTPFields = [.contentType: passive ? contentType : "application/octet-stream"]
         if let filename {
             headers[.contentDisposition] = "attachment; filename=\"\(filename.filter { $0 != "\"" && $0 != "\\" && !$0.isNewline })\""
+        } else if !passive {
+            headers[.contentDisposition] = "attachment"
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+
+    /// Media types served as declared: a browser shows them but runs nothing in them.
+    static let passiveMediaTypes: Set<String> = [
+        "application/octet-stream", "application/pdf", "application/zip", "text/plain", "text/csv",
+        "image/jpeg", "image/png", "image/gif", "image/webp", "audio/ogg", "audio/mpeg", "audio/wav", "video/mp4", "video/webm",
+    ]
 }
 
 /// An optional that JSON shows as `null` when absent, instead of leaving the key out (what

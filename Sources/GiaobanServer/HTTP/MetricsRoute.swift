@@ -19,6 +19,10 @@ enum MetricsText {
         counter("giaoban_rtp_mixed_total", "RTP packets of meeting mixes (audio and composed video) sent to listeners.", c.rtpMixed)
         counter("giaoban_rtp_retransmitted_total", "RTP packets resent in answer to NACKs.", c.rtpRetransmitted)
         counter("giaoban_nack_misses_total", "NACKed packets no longer cached.", c.nackMisses)
+        out += "# HELP giaoban_nack_refused_total NACKed packets not sent again, by reason.\n# TYPE giaoban_nack_refused_total counter\n"
+        for reason in NACKRefusal.allCases {
+            out += "giaoban_nack_refused_total{reason=\"\(reason.label)\"} \(c.nackRefused(reason))\n"
+        }
         counter("giaoban_rtcp_received_total", "RTCP compounds received.", c.rtcpReceived)
         counter("giaoban_rtcp_sent_total", "RTCP compounds sent.", c.rtcpSent)
         counter("giaoban_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", c.keyframeRequests)
@@ -60,6 +64,12 @@ enum MetricsText {
         metric("counter", "giaoban_hub_messages_pushed_total", "Messages queued to WebSocket clients.", m.messagesPushed.load(ordering: .relaxed))
         metric("counter", "giaoban_escalations_total", "Missing acknowledgements escalated to the command center.", m.escalations.load(ordering: .relaxed))
         metric("gauge", "giaoban_hub_connections", "Open event WebSockets.", hub.events.connectionCount)
+        metric("counter", "giaoban_incidents_location_flagged_total", "Camera reports stored far (over 2 km) from the camera's directory position.",
+               m.locationsFlagged.load(ordering: .relaxed))
+        metric("counter", "giaoban_hub_sockets_refused_total", "WebSockets closed at open: the subject held security.max_sockets_per_subject.",
+               m.socketsRefused.load(ordering: .relaxed))
+        metric("counter", "giaoban_hub_slow_sockets_closed_total", "Event sockets closed because their mailbox overflowed; the client replays at reconnect.",
+               m.slowSocketsClosed.load(ordering: .relaxed))
         return out
     }
 }

@@ -21,6 +21,10 @@ public final class Hub: Sendable {
         public var maxAttachmentBytes = 524_288
         /// The largest request body.
         public var maxBodyBytes = 1_048_576
+        /// Event and room WebSockets one subject may hold open at once (`security.max_sockets_per_subject`).
+        public var maxSocketsPerSubject = 16
+        /// A camera's report farther than this from its directory entry is flagged.
+        public var cameraToleranceMetres = 2_000.0
 
         /// The defaults.
         public init() {}
@@ -43,7 +47,9 @@ public final class Hub: Sendable {
     /// Counters for /metrics.
     public let metrics = HubMetrics()
     /// Receipt confirmations waiting to be written together.
-    let confirmations = Mutex<(pending: [DeliveryKey], scheduled: Bool)>(([], false))
+    let confirmations = Mutex<(pending: [Confirmation], scheduled: Bool)>(([], false))
+    /// Open event and room WebSockets, by token subject (`Settings.maxSocketsPerSubject`).
+    let socketsBySubject = Mutex<[String: Int]>([:])
     /// How many participants hold a seat in meeting `id`'s room now (set by `MeetingRooms`).
     let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
 
@@ -95,13 +101,29 @@ public final class Hub: Sendable {
         return due
     }
 
+    /// One client's receipt confirmation: on the command channel, `subject` confirms for
+    /// itself, and for the channel's row only when it may act for the command center.
+    struct Confirmation: Sendable {
+        var key: DeliveryKey
+        var subject: String?
+        var ofRecord: Bool
+    }
+
     /// Queues a client's receipt confirmation. Confirmations are written in one transaction
     /// per `confirmationDelay` (not one fsync each: one incident can reach a thousand
     /// communes); a crash before the write loses only the mark, and the item is sent again at
     /// the next connect — delivery stays at least once.
-    func confirm(_ key: DeliveryKey) {
+    ///
+    /// The command channel is shared by every chair, admin and observer: each subject's
+    /// confirmation is kept for that subject (its own store and forward), and only a chair's
+    /// or an admin's — the roles that act on the command center's row — marks the row
+    /// delivered. An observer's never does.
+    func confirm(_ key: DeliveryKey, claims: TokenClaims) {
+        let command = key.recipient == commandCenterRecipient
+        let entry = Confirmation(key: key, subject: command ? claims.sub : nil,
+                                 ofRecord: !command || Self.incidentStepRoles.contains(claims.role))
         let schedule = confirmations.withLock { state -> Bool in
-            state.pending.append(key)
+            state.pending.append(entry)
             defer { state.scheduled = true }
             return !state.scheduled
         }
@@ -117,14 +139,17 @@ public final class Hub: Sendable {
 
     /// Writes the queued confirmations and tells the command center of the new ones.
     func flushConfirmations() async {
-        let batch = confirmations.withLock { state -> [DeliveryKey] in
+        let batch = confirmations.withLock { state -> [Confirmation] in
             defer { state = ([], false) }
             return state.pending
         }
         guard !batch.isEmpty else { return }
         let now = clock()
         do throws(StoreError) {
-            for key in try await deliveries.recordDelivered(batch, now: now) {
+            let personal = batch.compactMap { c in c.subject.map { (key: c.key, subject: $0) } }
+            if !personal.isEmpty { try await deliveries.recordCommandReceipts(personal, now: now) }
+            let ofRecord = batch.filter(\.ofRecord).map(\.key)
+            for key in ofRecord.isEmpty ? [] : try await deliveries.recordDelivered(ofRecord, now: now) {
                 announce(HubMessage.Receipt(kind: key.kind.rawValue, id: key.itemID, recipient: key.recipient,
                                             step: "delivered", by: key.recipient, at: now))
             }
@@ -157,6 +182,12 @@ public final class HubMetrics: Sendable {
     public let messagesPushed = Atomic<Int>(0)
     /// Missing acknowledgements escalated.
     public let escalations = Atomic<Int>(0)
+    /// WebSockets closed because their subject held `security.max_sockets_per_subject` already.
+    public let socketsRefused = Atomic<Int>(0)
+    /// Camera reports stored with a location flag (far from the camera's directory entry).
+    public let locationsFlagged = Atomic<Int>(0)
+    /// Event sockets closed because their mailbox overflowed (the client reconnects and replays).
+    public let slowSocketsClosed = Atomic<Int>(0)
 
     init() {}
 }
@@ -190,12 +221,13 @@ extension Hub {
     public static func open(config: GiaobanConfig, tokens: TokenAuthority, logger: Logger,
                             clock: @escaping @Sendable () -> Int64 = StoreClock.nowMilliseconds) async throws -> Hub {
         let database: any RecordDatabase
-        do { database = try config.storage.openDatabase() } catch {
+        do { database = try config.storage.openDatabase(statementTimeoutMilliseconds: config.security.postgresqlStatementTimeoutMs) } catch {
             let key = config.storage.backend == "postgresql" ? "storage.postgresql_url" : "storage.sqlite_path"
             throw HubOpenError("\(key): \(error)")
         }
         logger.info("storage open", metadata: ["backend": "\(config.storage.backend)", "location": "\(config.storage.location)"])
-        let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes),
+        let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes,
+                                                                                         maxSocketsPerSubject: config.security.maxSocketsPerSubject),
                                 logger: logger, clock: clock)
         let path = config.hub.directoryFile
         if !path.isEmpty, !FileManager.default.fileExists(atPath: path) {

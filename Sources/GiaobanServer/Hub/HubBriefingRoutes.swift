@@ -50,12 +50,14 @@ extension Hub {
     func sendBriefing(_ request: Request) async throws -> Response {
         let claims = try tokens.authorize(request, roles: [.chair, .admin])
         let b = try await RequestParts.json(BriefingBody.self, request, limit: settings.maxBodyBytes, what: "briefing")
-        guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), (1...256).contains(title.count) else {
+        guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty else {
             throw PlainError(.badRequest, "invalid briefing: title: 1–256 characters are required")
         }
-        guard let text = b.body, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, text.count <= 65_536 else {
+        if let problem = UserText.problem(title, maxCharacters: 256) { throw PlainError(.badRequest, "invalid briefing: title \(problem)") }
+        guard let text = b.body, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw PlainError(.badRequest, "invalid briefing: body: 1–65536 characters are required")
         }
+        if let problem = UserText.problem(text, maxCharacters: 65_536) { throw PlainError(.badRequest, "invalid briefing: body \(problem)") }
         let priority = b.priority ?? "routine"
         guard Self.priorities.contains(priority) else {
             throw PlainError(.badRequest, "invalid briefing: priority: '\(priority.prefix(20))' is not one of \(Self.priorities.joined(separator: ", "))")
@@ -64,10 +66,10 @@ extension Hub {
         var attachments: [Attachment] = []
         var total = 0
         for (i, file) in (b.attachments ?? []).enumerated() {
-            guard let name = file.name, (1...200).contains(name.count), !name.contains("/") else {
+            guard let name = file.name, !name.isEmpty, UserText.problem(name, maxCharacters: 200) == nil, !name.contains("/") else {
                 throw PlainError(.badRequest, "invalid briefing: attachments[\(i)].name: a file name of 1–200 characters without '/' is required")
             }
-            guard let type = file.content_type, type.contains("/"), type.count <= 100 else {
+            guard let type = file.content_type, type.contains("/"), UserText.problem(type, maxCharacters: 100) == nil else {
                 throw PlainError(.badRequest, "invalid briefing: attachments[\(i)].content_type: a media type such as application/pdf is required")
             }
             guard let data = file.data.flatMap({ Data(base64Encoded: $0) }) else {
@@ -181,20 +183,31 @@ extension Hub {
 
     func briefingStep(_ request: Request, _ context: some RequestContext, read: Bool) async throws -> Response {
         let (briefing, claims) = try await visibleBriefing(request, context)
-        guard claims.role == .commune else {
-            throw PlainError(.forbidden, "only the communes a briefing is addressed to read and acknowledge it")
-        }
+        try Self.requireBriefingStepRole(claims)
         try await record(read ? .read : .acknowledged(by: claims.sub), kind: .briefing, itemID: briefing.id, recipient: claims.sub)
         return .plain(.ok, read ? "read" : "acknowledged")
     }
 
-    /// Records a recipient's step and tells the command center (the chair's table updates live).
+    /// 403 unless a commune holds the token: only the communes a briefing is addressed to
+    /// mark it read or acknowledged (REST and WebSocket alike).
+    static func requireBriefingStepRole(_ claims: TokenClaims) throws(PlainError) {
+        guard claims.role == .commune else {
+            throw PlainError(.forbidden, "only the communes a briefing is addressed to read and acknowledge it")
+        }
+    }
+
+    /// Records a recipient's step and tells the command center (the chair's table updates
+    /// live). Only a new step is pushed: a repeated `read` changes nothing and pushes nothing.
     func record(_ step: DeliveryStep, kind: DeliveryKind, itemID: Int64, recipient: String) async throws(PlainError) {
         let now = clock()
-        let found = try await stored("record a receipt") { () async throws(StoreError) in
+        let outcome = try await stored("record a receipt") { () async throws(StoreError) in
             try await deliveries.record(step, kind: kind, itemID: itemID, recipient: recipient, now: now)
         }
-        guard found else { throw PlainError(.forbidden, "\(kind.rawValue) \(itemID) is not addressed to '\(recipient)'") }
+        switch outcome {
+        case .notRecipient: throw PlainError(.forbidden, "\(kind.rawValue) \(itemID) is not addressed to '\(recipient)'")
+        case .unchanged: return
+        case .recorded: break
+        }
         let (name, by): (String, String) = switch step {
         case .delivered: ("delivered", recipient)
         case .read: ("read", recipient)

@@ -40,8 +40,8 @@ public struct DirectoryFile: Sendable {
     static func commune(_ value: Any, where location: String) throws(DirectoryError) -> CommuneRecord {
         guard let object = value as? [String: Any] else { throw DirectoryError("\(location): not an object") }
         let id = try identifier(object["id"], where: location)
-        guard let name = object["name"] as? String, !name.isEmpty, name.count <= 256 else {
-            throw DirectoryError("\(location).name: a name of 1–256 characters is required")
+        guard let name = object["name"] as? String, !name.isEmpty, UserText.problem(name, maxCharacters: 256) == nil else {
+            throw DirectoryError("\(location).name: a name of 1–256 characters (at most 1024 bytes of UTF-8, no NUL) is required")
         }
         guard let area = object["area"] else { throw DirectoryError("\(location).area: a GeoJSON Polygon or MultiPolygon is required") }
         do { _ = try GeoArea(geoJSON: area) } catch { throw DirectoryError("\(location).area: \(error.message)") }
@@ -55,8 +55,8 @@ public struct DirectoryFile: Sendable {
     static func camera(_ value: Any, where location: String) throws(DirectoryError) -> CameraRecord {
         guard let object = value as? [String: Any] else { throw DirectoryError("\(location): not an object") }
         let id = try identifier(object["id"], where: location)
-        guard let name = object["name"] as? String, !name.isEmpty, name.count <= 256 else {
-            throw DirectoryError("\(location).name: a name of 1–256 characters is required")
+        guard let name = object["name"] as? String, !name.isEmpty, UserText.problem(name, maxCharacters: 256) == nil else {
+            throw DirectoryError("\(location).name: a name of 1–256 characters (at most 1024 bytes of UTF-8, no NUL) is required")
         }
         guard let position = object["location"] as? [String: Any],
               let lat = (position["lat"] as? NSNumber)?.doubleValue, let lon = (position["lon"] as? NSNumber)?.doubleValue,
@@ -64,6 +64,7 @@ public struct DirectoryFile: Sendable {
             throw DirectoryError("\(location).location: {\"lat\": <degrees>, \"lon\": <degrees>} is required")
         }
         let road = object["road"] as? String
+        if let road, let problem = UserText.problem(road, maxCharacters: 256) { throw DirectoryError("\(location).road \(problem)") }
         let km = (object["km"] as? NSNumber)?.doubleValue
         if let km, !(km.isFinite && km >= 0) { throw DirectoryError("\(location).km: must be 0 or more") }
         return CameraRecord(id: id, name: name, latitude: lat, longitude: lon, road: road, km: km)

@@ -52,6 +52,7 @@ extension Hub {
         }
         let record = report.record
         let point = GeoArea.Point(lon: record.longitude, lat: record.latitude)
+        let misplaced = try await checkCamera(claims, at: point)
         let recipients = (areas.communes(near: point, radius: settings.routingRadiusMetres) + [commandCenterRecipient]).sorted()
         let outcome: (id: Int64, created: Bool)
         do throws(StoreError) {
@@ -66,11 +67,42 @@ extension Hub {
                 "id": "\(outcome.id)", "source": "\(record.source)", "identifier": "\(record.identifier)",
                 "severity": "\(record.severity)", "format": "\(record.format)", "recipients": "\(recipients.joined(separator: ","))",
             ])
+            if let misplaced { await flag(incidentID: outcome.id, source: record.source, detail: misplaced) }
             // Committed: the camera's answer need not wait for the pushes.
             Task { await push(incidentID: outcome.id, to: recipients) }
         }
         return .json(outcome.created ? .created : .ok, IngestAnswer(id: outcome.id, created: outcome.created, recipients: recipients),
                      location: "/api/incidents/\(outcome.id)")
+    }
+
+    /// A camera token must name a camera of the directory (403 otherwise). Returns why the
+    /// report is flagged when its location is farther than `Settings.cameraToleranceMetres`
+    /// from the camera's directory position (the incident is stored all the same: a report is
+    /// never lost to a stale directory entry). Admin reports are not checked.
+    func checkCamera(_ claims: TokenClaims, at point: GeoArea.Point) async throws(PlainError) -> String? {
+        guard claims.role == .camera else { return nil }
+        let camera = try await stored("look up camera '\(claims.sub.prefix(64))'") { () async throws(StoreError) in
+            try await directory.camera(id: claims.sub)
+        }
+        guard let camera else {
+            logger.warning("incident refused: the camera token's subject is not a camera of the directory", metadata: ["subject": "\(claims.sub)"])
+            throw PlainError(.forbidden, "camera '\(claims.sub.prefix(64))' is not in the directory: an admin adds it (PUT /api/cameras/{id}) before it reports")
+        }
+        let home = GeoArea.Point(lon: camera.longitude, lat: camera.latitude)
+        let metres = GeoArea.segmentDistance(home, point, point)
+        guard metres > settings.cameraToleranceMetres else { return nil }
+        let km = { (m: Double) in String(format: "%.1f", m / 1000) }
+        return "reported \(km(metres)) km from camera \(camera.id)'s directory position (tolerance \(km(settings.cameraToleranceMetres)) km)"
+    }
+
+    /// Records a location flag in the incident's history, the log and the metrics.
+    func flag(incidentID id: Int64, source: String, detail: String) async {
+        metrics.locationsFlagged.add(1, ordering: .relaxed)
+        logger.warning("incident flagged: the camera reported a location far from its directory position",
+                       metadata: ["id": "\(id)", "source": "\(source)", "detail": "\(detail)"])
+        do throws(StoreError) { try await incidents.note(id: id, actor: "giaoban", action: "location_flagged", detail: detail, now: clock()) } catch {
+            logger.error("the location flag was not recorded in the incident's history", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
     }
 
     /// Pushes a stored incident to the connected recipients (the others get it at reconnect).
@@ -141,11 +173,15 @@ extension Hub {
     }
 
     func acknowledgeIncident(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let claims = try tokens.authorize(request, roles: [.commune, .chair, .admin])
+        let claims = try tokens.authorize(request, roles: Self.incidentStepRoles)
         let id = try RequestParts.id(context, what: "an incident")
         let recipient = claims.channel ?? claims.sub
         return try await acknowledge(incidentID: id, recipient: recipient, actor: claims.sub)
     }
+
+    /// Who acknowledges (or marks read) an incident: a commune for its own row, a chair or an
+    /// admin for the command center's. An observer only reads.
+    static let incidentStepRoles: Set<Role> = [.commune, .chair, .admin]
 
     /// A recipient's acknowledgement, from REST or WebSocket; the command center hears of it.
     func acknowledge(incidentID id: Int64, recipient: String, actor: String) async throws(PlainError) -> Response {
@@ -184,7 +220,7 @@ extension Hub {
         guard let raw = body.state, let state = IncidentState(rawValue: raw), state != .new else {
             throw PlainError(.badRequest, "state: one of \(allowed.joined(separator: ", ")) is required")
         }
-        if let note = body.note, note.count > 4_096 { throw PlainError(.badRequest, "note: at most 4096 characters") }
+        if let note = body.note, let problem = UserText.problem(note, maxCharacters: 4_096) { throw PlainError(.badRequest, "note \(problem)") }
         let now = clock()
         let update = try await stored("change the state of incident \(incident.id)") { () async throws(StoreError) in
             try await incidents.transition(id: incident.id, to: state, actor: claims.sub, note: body.note, now: now)

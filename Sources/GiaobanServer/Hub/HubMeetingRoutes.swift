@@ -27,9 +27,10 @@ extension Hub {
     func scheduleMeeting(_ request: Request) async throws -> Response {
         let claims = try tokens.authorize(request, roles: [.chair, .admin])
         let b = try await RequestParts.json(MeetingBody.self, request, limit: 16_384, what: "meeting")
-        guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), (1...256).contains(title.count) else {
+        guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty else {
             throw PlainError(.badRequest, "invalid meeting: title: 1–256 characters are required")
         }
+        if let problem = UserText.problem(title, maxCharacters: 256) { throw PlainError(.badRequest, "invalid meeting: title \(problem)") }
         let when: String
         do throws(IncidentValidationError) { when = try IncidentRules.time(b.scheduled_at, field: "scheduled_at") } catch {
             throw PlainError(.badRequest, "invalid meeting: \(error)")
@@ -110,10 +111,12 @@ enum RollCall {
     }
 
     /// Quotes a field holding a comma, quote or line break, doubling its quotes; a leading
-    /// =, +, - or @ is prefixed with ' so that a spreadsheet never runs it as a formula.
+    /// =, +, -, @, tab or carriage return is prefixed with ' so that a spreadsheet never runs
+    /// it as a formula (OWASP "CSV injection").
     static func field(_ value: String) -> String {
         var v = value
-        if let first = v.first, "=+-@".contains(first) { v = "'" + v }
+        // Scalars, not Characters: "\r\n" is one Character and would slip past a Character test.
+        if let first = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { v = "'" + v }
         guard v.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return v }
         return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

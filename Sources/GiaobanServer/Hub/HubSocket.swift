@@ -38,7 +38,37 @@ extension Hub {
                 try await Self.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
                 return
             }
+            guard self.openSocket(subject: claims.sub) else {
+                self.metrics.socketsRefused.add(1, ordering: .relaxed)
+                self.logger.warning("WebSocket refused: the subject holds the most it may", metadata: [
+                    "subject": "\(claims.sub)", "what": "\(what)", "security.max_sockets_per_subject": "\(self.settings.maxSocketsPerSubject)"])
+                try await Self.refuse(outbound, inbound, reason: Self.socketLimitReason(self.settings.maxSocketsPerSubject))
+                return
+            }
+            defer { self.closeSocket(subject: claims.sub) }
             try await serve(claims, inbound, outbound, context)
+        }
+    }
+
+    /// The close reason of a socket beyond the per-subject cap (under the 123 bytes a close frame holds).
+    static func socketLimitReason(_ limit: Int) -> String {
+        "at most \(limit) WebSockets per subject may be open at once (security.max_sockets_per_subject)"
+    }
+
+    /// Counts a new socket of `subject`; false (and nothing counted) when it holds the cap already.
+    func openSocket(subject: String) -> Bool {
+        socketsBySubject.withLock { open in
+            guard open[subject, default: 0] < settings.maxSocketsPerSubject else { return false }
+            open[subject, default: 0] += 1
+            return true
+        }
+    }
+
+    /// Counts a closed socket of `subject`.
+    func closeSocket(subject: String) {
+        socketsBySubject.withLock { open in
+            let left = open[subject, default: 1] - 1
+            open[subject] = left > 0 ? left : nil
         }
     }
 
@@ -60,7 +90,13 @@ extension Hub {
         // (a duplicate is possible and harmless: clients keep items by id).
         let (subscription, mailbox) = events.subscribe(channel: channel)
         defer { events.unsubscribe(channel: channel, id: subscription) }
-        let pending = (try? await deliveries.pending(recipient: channel)) ?? []
+        let pending: [DeliveryRecord]
+        if channel == commandCenterRecipient {
+            // The command channel is shared: each subject confirms for itself (`confirm`).
+            pending = (try? await deliveries.pending(commandSubject: claims.sub, now: clock())) ?? []
+        } else {
+            pending = (try? await deliveries.pending(recipient: channel)) ?? []
+        }
         logger.info("event socket open", metadata: ["subject": "\(claims.sub)", "channel": "\(channel)", "pending": "\(pending.count)"])
         try await outbound.write(.text(HubMessage.hello(subject: claims.sub, role: claims.role.rawValue, channel: channel,
                                                          pending: pending.count)))
@@ -70,6 +106,13 @@ extension Hub {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await text in mailbox { try await outbound.write(.text(text)) }
+                guard self.events.didOverflow(subscription) else { return }
+                // Nothing queued was dropped for newer messages; the socket goes instead, and
+                // the client's reconnect replays everything unconfirmed from the database.
+                self.metrics.slowSocketsClosed.add(1, ordering: .relaxed)
+                self.logger.warning("event socket closed: the client fell behind and its mailbox overflowed; it replays at reconnect",
+                                    metadata: ["subject": "\(claims.sub)", "channel": "\(channel)"])
+                try await outbound.close(.unknown(1013), reason: Self.overflowReason)
             }
             group.addTask {
                 for try await message in inbound.messages(maxSize: 65_536) {
@@ -82,12 +125,18 @@ extension Hub {
                     }
                 }
             }
-            // The reader ends when the client closes; then stop the writer too.
+            // The reader ends when the client closes; then stop the writer too. The writer
+            // ends first only when the mailbox overflowed: then wait (bounded by the library's
+            // close timeout) for the client's close.
             try await group.next()
+            if events.didOverflow(subscription) { try await group.next() }
             group.cancelAll()
         }
         logger.info("event socket closed", metadata: ["subject": "\(claims.sub)", "channel": "\(channel)"])
     }
+
+    /// The close reason of a socket whose mailbox overflowed.
+    static let overflowReason = "too far behind: reconnect to receive the unconfirmed items again"
 
     /// The push message for a pending delivery, or nil if the item is gone.
     func pushText(for row: DeliveryRecord) async -> String? {
@@ -119,10 +168,12 @@ extension Hub {
             return HubMessage.error(#"\#(type) needs "kind" (incident or briefing) and a positive "id""#)
         }
         if type == "delivered" {
-            confirm(DeliveryKey(kind: kind, itemID: id, recipient: channel))
+            confirm(DeliveryKey(kind: kind, itemID: id, recipient: channel), claims: claims)
             return nil
         }
         do throws(PlainError) {
+            // The same role rules as POST /api/incidents/{id}/ack and /api/briefings/{id}/read|ack.
+            if kind == .incident { try claims.require(Self.incidentStepRoles) } else { try Self.requireBriefingStepRole(claims) }
             if type == "ack", kind == .incident {
                 _ = try await acknowledge(incidentID: id, recipient: channel, actor: claims.sub)
             } else {

@@ -51,12 +51,12 @@ enum IncidentRules {
         return value
     }
 
-    /// A non-empty trimmed string of at most `max` characters.
+    /// A non-empty trimmed string of at most `max` characters and `4 × max` UTF-8 bytes, without NUL.
     static func text(_ value: String?, field: String, max: Int = maxShortText) throws(IncidentValidationError) -> String {
         guard let value = value?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
             throw IncidentValidationError(field, "is required and must not be empty")
         }
-        guard value.count <= max else { throw IncidentValidationError(field, "is longer than \(max) characters") }
+        if let problem = UserText.problem(value, maxCharacters: max) { throw IncidentValidationError(field, problem) }
         return value
     }
 

@@ -150,6 +150,9 @@ public final class MediaServer: @unchecked Sendable {
     private func loop() {
         var lastTick = ContinuousClock.now
         var lastSnapshot = lastTick
+        // Peers removed since memory was last given back (see `releaseFreedMemory`).
+        var removedSinceTrim = 0
+        var lastTrim = lastTick
         while running.load(ordering: .relaxed) {
             let n = giaoban_udp_recv_batch(fd, receiveBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(slotSize),
                                            Int32(batch), receiveLengths.baseAddress!, receiveAddresses.baseAddress!, 5)
@@ -177,7 +180,15 @@ public final class MediaServer: @unchecked Sendable {
                 router.tick(now: now, wallClock: Self.ntpNow(), out: output)
             }
             output.flushNow()
-            for event in router.drainEvents() { log(event) }
+            for event in router.drainEvents() {
+                if case .removed = event { removedSinceTrim += 1 }
+                log(event)
+            }
+            if removedSinceTrim > 0 && now - lastTrim >= Self.trimInterval {
+                removedSinceTrim = 0
+                lastTrim = now
+                Self.releaseFreedMemory()
+            }
             if now - lastSnapshot >= .milliseconds(100) {
                 lastSnapshot = now
                 let snap = Snapshot(counters: router.counters, peers: router.peerCount)
@@ -196,6 +207,16 @@ public final class MediaServer: @unchecked Sendable {
             logger.info("peer removed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
             removalHandler.withLock { $0 }?(peer)
         }
+    }
+
+    /// At most how often freed memory is given back to the kernel after peers were removed.
+    static let trimInterval: Duration = .seconds(10)
+
+    /// Gives the pages glibc keeps after many peers were freed (their DTLS, SRTP and packet
+    /// caches) back to the kernel: without it the resident size stays at its peak after a
+    /// flood of sessions expired. Runs off the media thread (it walks every arena).
+    static func releaseFreedMemory() {
+        DispatchQueue.global(qos: .utility).async { _ = giaoban_release_free_memory() }
     }
 
     /// The current time as a 64-bit NTP timestamp (RFC 5905 §6), for sender reports.

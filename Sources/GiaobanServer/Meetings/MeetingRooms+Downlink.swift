@@ -131,8 +131,14 @@ extension MeetingRooms {
         var connected: [String] = []
         rooms.withLock { all in
             guard var room = all[id] else { return }
+            let seated = Set(room.participants.keys.map { Self.stream(meeting: id, subject: $0) })
             for subject in subjects {
                 guard var downlink = room.downlinks[subject] else { continue }
+                // The caps of participants who left go with them.
+                if downlink.caps.keys.contains(where: { !seated.contains($0) }) {
+                    downlink.caps = downlink.caps.filter { seated.contains($0.key) }
+                    room.downlinks[subject] = downlink
+                }
                 if downlink.awaiting && !force && !restart {
                     downlink.dirty = true
                     room.downlinks[subject] = downlink
@@ -281,13 +287,23 @@ extension MeetingRooms {
         case .failure(let error): return HubMessage.error(error.message)
         }
         let stream = Self.stream(meeting: id, subject: participant)
-        let peer = rooms.withLock { all -> String?? in
-            guard var downlink = all[id]?.downlinks[claims.sub] else { return nil }
+        // Caps name seated participants only, so the map stays as small as the room.
+        let peerResult = rooms.withLock { all -> Result<String?, RoomError> in
+            guard var downlink = all[id]?.downlinks[claims.sub] else {
+                return .failure(RoomError(#"layer with "participant" needs a downlink first: {"type": "downlink", …}"#))
+            }
+            guard all[id]?.participants[participant] != nil else {
+                return .failure(RoomError("'\(participant.prefix(64))' is not in the room"))
+            }
             downlink.caps[stream] = rank
             all[id]?.downlinks[claims.sub] = downlink
-            return .some(downlink.applied == nil ? nil : downlink.peerID)
+            return .success(downlink.applied == nil ? nil : downlink.peerID)
         }
-        guard let peer else { return HubMessage.error(#"layer with "participant" needs a downlink first: {"type": "downlink", …}"#) }
+        let peer: String?
+        switch peerResult {
+        case .success(let value): peer = value
+        case .failure(let error): return HubMessage.error(error.message)
+        }
         if let peer {
             _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, stream: stream, rank: rank) }
         }

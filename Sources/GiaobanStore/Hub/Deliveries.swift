@@ -60,6 +60,16 @@ public enum DeliveryStep: Sendable, Equatable {
     case acknowledged(by: String)
 }
 
+/// What recording a recipient's step did.
+public enum DeliveryStepOutcome: Sendable, Equatable {
+    /// The step is new: its time was written.
+    case recorded
+    /// The step was recorded before; nothing changed.
+    case unchanged
+    /// The item was not routed to that recipient.
+    case notRecipient
+}
+
 /// The SQL of the `deliveries` table, run inside a caller's transaction so an item and its
 /// delivery rows commit together.
 enum Deliveries {
@@ -83,28 +93,28 @@ enum Deliveries {
         }
     }
 
-    /// Records `step` once (the first time counts; a later repeat changes nothing). A read or
-    /// an acknowledgement implies delivery. Returns false when `recipient` has no such row.
+    /// Records `step` once (the first time counts; a later repeat changes nothing and says
+    /// `.unchanged`). A read or an acknowledgement implies delivery.
     static func record(_ session: any SQLSession, _ step: DeliveryStep, kind: DeliveryKind, itemID: Int64,
-                       recipient: String, now: Int64) throws(StoreError) -> Bool {
+                       recipient: String, now: Int64) throws(StoreError) -> DeliveryStepOutcome {
         let key: [SQLValue] = [.text(kind.rawValue), .integer(itemID), .text(recipient)]
         let sql: String
         var values: [SQLValue] = [.integer(now)]
         switch step {
         case .delivered:
-            sql = "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?)"
+            sql = "UPDATE deliveries SET delivered_at = ? WHERE delivered_at IS NULL"
         case .read:
-            sql = "UPDATE deliveries SET read_at = COALESCE(read_at, ?), delivered_at = COALESCE(delivered_at, ?)"
+            sql = "UPDATE deliveries SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE read_at IS NULL"
             values = [.integer(now), .integer(now)]
         case .acknowledged(let by):
             sql = """
-                UPDATE deliveries SET acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN ? ELSE acknowledged_by END,
-                acknowledged_at = COALESCE(acknowledged_at, ?), delivered_at = COALESCE(delivered_at, ?),
-                read_at = COALESCE(read_at, ?)
+                UPDATE deliveries SET acknowledged_by = ?, acknowledged_at = ?, delivered_at = COALESCE(delivered_at, ?),
+                read_at = COALESCE(read_at, ?) WHERE acknowledged_at IS NULL
                 """
             values = [.text(by), .integer(now), .integer(now), .integer(now)]
         }
-        return try session.run(sql + " WHERE kind = ? AND item_id = ? AND recipient = ?", values + key) == 1
+        if try session.run(sql + " AND kind = ? AND item_id = ? AND recipient = ?", values + key) == 1 { return .recorded }
+        return try isRecipient(session, kind: kind, itemID: itemID, recipient: recipient) ? .unchanged : .notRecipient
     }
 
     static func list(_ session: any SQLSession, kind: DeliveryKind, itemID: Int64) throws(StoreError) -> [DeliveryRecord] {
@@ -150,9 +160,9 @@ public final class DeliveryStore: Sendable {
         }
     }
 
-    /// Records a recipient's step with an item; false when the item was not routed to it.
+    /// Records a recipient's step with an item: new, a repeat, or not routed to it.
     public func record(_ step: DeliveryStep, kind: DeliveryKind, itemID: Int64, recipient: String,
-                       now: Int64) async throws(StoreError) -> Bool {
+                       now: Int64) async throws(StoreError) -> DeliveryStepOutcome {
         try await database.write { session throws(StoreError) in
             try Deliveries.record(session, step, kind: kind, itemID: itemID, recipient: recipient, now: now)
         }

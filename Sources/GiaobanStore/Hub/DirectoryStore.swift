@@ -72,6 +72,17 @@ public final class DirectoryStore: Sendable {
         }
     }
 
+    /// The camera `id`, or nil when the directory has none by that id.
+    public func camera(id: String) async throws(StoreError) -> CameraRecord? {
+        try await database.read { session throws(StoreError) in
+            try session.rows("SELECT id, name, latitude, longitude, road, km FROM cameras WHERE id = ?", [.text(id)]).first.map { row throws(StoreError) in
+                var c = RowReader(row: row)
+                return CameraRecord(id: try c.text(), name: try c.text(), latitude: try c.real(), longitude: try c.real(),
+                                    road: try c.optionalText(), km: try c.optionalReal())
+            }
+        }
+    }
+
     /// Stores the communes and cameras in one transaction when the directory is empty;
     /// false (and nothing written) when it already holds entries.
     public func seedIfEmpty(communes: [CommuneRecord], cameras: [CameraRecord], now: Int64) async throws(StoreError) -> Bool {

@@ -46,6 +46,13 @@ extension IncidentStore {
         }
     }
 
+    /// Adds a line to incident `id`'s history (e.g. a flag raised at ingest).
+    public func note(id: Int64, actor: String, action: String, detail: String?, now: Int64) async throws(StoreError) {
+        try await database.write { session throws(StoreError) in
+            try IncidentEvents.append(session, incidentID: id, actor: actor, action: action, detail: detail, now: now)
+        }
+    }
+
     /// Moves incident `id` forward to `state`, recording who and why.
     public func transition(id: Int64, to state: IncidentState, actor: String, note: String?,
                            now: Int64) async throws(StoreError) -> IncidentUpdate {
