@@ -198,24 +198,23 @@ public final class DeliveryStore: Sendable {
     /// Marks as escalated, and returns, every commune's incident delivery routed at or before
     /// `routedBefore` that is neither acknowledged nor escalated yet; records an
     /// `escalated` event on each incident. Durable: a restart finds what is still due.
+    /// Claimed in one `UPDATE … WHERE escalated_at IS NULL RETURNING`: when several nodes run
+    /// this at once on one PostgreSQL database, each delivery is escalated by exactly one of them
+    /// (the later UPDATE waits for the earlier's row locks and re-checks the condition).
     public func escalateDue(routedBefore: Int64, now: Int64) async throws(StoreError) -> [DeliveryRecord] {
         try await database.write { session throws(StoreError) in
-            let due = try session.rows("""
-                SELECT \(Deliveries.columns) FROM deliveries
+            let claimed = try session.rows("""
+                UPDATE deliveries SET escalated_at = ?
                 WHERE kind = 'incident' AND recipient <> ? AND acknowledged_at IS NULL AND escalated_at IS NULL
                   AND created_at <= ?
-                ORDER BY created_at, item_id, recipient
-                """, [.text(commandCenterRecipient), .integer(routedBefore)]).map(Deliveries.decode)
-            var escalated: [DeliveryRecord] = []
-            for var row in due {
-                try session.run("UPDATE deliveries SET escalated_at = ? WHERE kind = 'incident' AND item_id = ? AND recipient = ?",
-                                [.integer(now), .integer(row.itemID), .text(row.recipient)])
+                RETURNING \(Deliveries.columns)
+                """, [.integer(now), .text(commandCenterRecipient), .integer(routedBefore)]).map(Deliveries.decode)
+                .sorted { ($0.createdAt, $0.itemID, $0.recipient) < ($1.createdAt, $1.itemID, $1.recipient) }
+            for row in claimed {
                 try IncidentEvents.append(session, incidentID: row.itemID, actor: "giaoban", action: "escalated",
                                           detail: "no acknowledgement from \(row.recipient)", now: now)
-                row.escalatedAt = now
-                escalated.append(row)
             }
-            return escalated
+            return claimed
         }
     }
 }
