@@ -10,6 +10,7 @@ import Logging
 struct RoomServer: Sendable {
     let media: MediaServer
     let sessions: RelaySessions
+    let rooms: MeetingRooms
     let meeting: Int64
     let port: Int
 
@@ -36,7 +37,7 @@ struct RoomServer: Sendable {
                                                              durationMinutes: 60, createdBy: "officer", now: fixture.clock.read())
         do {
             try await app.test(.live) { client in
-                try await body(RoomServer(media: media, sessions: sessions, meeting: meeting, port: client.port ?? 0), client)
+                try await body(RoomServer(media: media, sessions: sessions, rooms: rooms, meeting: meeting, port: client.port ?? 0), client)
             }
         } catch {
             await media.shutdown()

@@ -1,43 +1,19 @@
 import Foundation
-import GiaobanCrypto
 @testable import GiaobanServer
 import Hummingbird
 import HummingbirdTesting
-import Logging
 import Testing
 
 /// What one participant's messages can make the room keep: a downlink's layer caps name
 /// seated participants only, and go when they leave.
 @Suite("Security: room state bounded by the room")
 struct SecurityRoomTests {
-    /// Like `RoomServer.run`, but hands the test the `MeetingRooms` too, to look at its state.
-    static func run(_ fixture: HubFixture,
-                    _ body: @escaping @Sendable (MeetingRooms, Int64, any TestClientProtocol) async throws -> Void) async throws {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
-        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536, logger: logger)
-        let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger)
-        var config = GiaobanConfig()
-        config.http.port = 0
-        let app = ControlPlane.application(config: config, services: .init(sessions: sessions, webRoot: nil, hub: fixture.hub, rooms: rooms),
-                                           logger: logger)
-        let meeting = try await fixture.hub.meetings.create(title: "Giao ban", scheduledAt: "2026-11-30T07:30:00+07:00",
-                                                             durationMinutes: 60, createdBy: "officer", now: fixture.clock.read())
-        do {
-            try await app.test(.live) { client in try await body(rooms, meeting, client) }
-        } catch {
-            await media.shutdown()
-            throw error
-        }
-        await media.shutdown()
-    }
-
     @Test("layer naming somebody not in the room is refused and stored nowhere; caps of one who leaves are dropped")
     func layerCapsBoundedBySeats() async throws {
         let fixture = try await HubFixture()
         defer { fixture.cleanup() }
-        try await Self.run(fixture) { rooms, meeting, client in
+        try await RoomServer.run(fixture) { server, client in
+            let (rooms, meeting) = (server.rooms, server.meeting)
             func caps() -> [String: Int] { rooms.rooms.withLock { $0[meeting]?.downlinks["officer"]?.caps ?? [:] } }
             let chair = try await MeetingDownlinkTests.seated(client, meeting: meeting, "officer", .chair)
             let commune = try await MeetingDownlinkTests.seated(client, meeting: meeting, "xa-b", .commune)
