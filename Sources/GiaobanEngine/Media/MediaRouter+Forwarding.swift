@@ -34,8 +34,8 @@ extension MediaRouter {
     }
 
     /// Forwards one plain RTP packet of `publisher` to every ready subscriber of `stream`:
-    /// a fresh 12-byte header (the subscriber's payload type, SSRC, sequence number and
-    /// timestamp) and the payload are written straight into an output slot and protected
+    /// a fresh header (`RTPEgressHeader`: the subscriber's payload type, SSRC, sequence number
+    /// and timestamp) and the payload are written straight into an output slot and protected
     /// there with the subscriber's SRTP session. No allocation.
     ///
     /// Video goes to the subscribers that take the packet's layer; a subscriber waiting for
@@ -191,77 +191,34 @@ extension MediaRouter {
         counters.layerSwitches &+= 1
     }
 
-    /// Writes the egress packet for `subscriber`: with transport-wide congestion control
-    /// negotiated, the header carries the next transport-wide sequence number (RFC 8285 §4.2
-    /// one-byte form) and the estimator remembers the send time and size.
+    /// Writes the egress packet for `subscriber`: `packet`'s payload and marker behind the
+    /// subscriber's header (see `writePacket`); returns its length, 0 when it does not fit.
     @inline(__always)
     func writeEgress(_ packet: RTPPacketView, to subscriber: MediaPeer, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
                      timestamp: UInt32, now: ContinuousClock.Instant, into slot: UnsafeMutableRawBufferPointer) -> Int {
-        guard subscriber.egressTransportCC != 0 else {
-            return Self.writeEgress(packet, payloadType: payloadType, ssrc: ssrc, sequence: sequence, timestamp: timestamp, into: slot)
-        }
-        return writePacket(packet.payload, to: subscriber, marker: packet.marker, payloadType: payloadType, ssrc: ssrc,
-                           sequence: sequence, timestamp: timestamp, now: now, into: slot)
+        writePacket(packet.payload, to: subscriber, marker: packet.marker, payloadType: payloadType, ssrc: ssrc,
+                    sequence: sequence, timestamp: timestamp, now: now, into: slot)
     }
 
-    /// Writes an RTP packet with `payload` for `subscriber` into `slot`, with the transport-wide
-    /// sequence number extension when negotiated; returns its length, 0 when it does not fit.
+    /// Writes an RTP packet with `payload` for `subscriber` into `slot` (RFC 3550 §5.1 header, no
+    /// CSRCs, no padding); returns its length, 0 when the slot cannot also hold an SRTP tag.
+    /// One-byte extension elements (RFC 8285 §4.2) follow when wanted: with transport-wide
+    /// congestion control negotiated, the next transport-wide sequence number (the estimator
+    /// remembers the send time and size), then the audio level when given.
     @inline(__always)
     func writePacket(_ payload: UnsafeRawBufferPointer, to subscriber: MediaPeer, marker: Bool, payloadType: UInt8, ssrc: UInt32,
                      sequence: UInt16, timestamp: UInt32, level: (id: UInt8, byte: UInt8)? = nil, now: ContinuousClock.Instant,
                      into slot: UnsafeMutableRawBufferPointer) -> Int {
+        var header = RTPEgressHeader(payloadType: payloadType, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
+                                     marker: marker)
         let id = subscriber.egressTransportCC
-        // One-byte elements (RFC 8285 §4.2): transport-wide number (3 bytes), audio level (2
-        // bytes), padded to whole 32-bit words.
-        let elements = (id != 0 ? 3 : 0) + (level != nil ? 2 : 0)
-        let words = (elements + 3) / 4
-        let header = 12 + (elements > 0 ? 4 + words * 4 : 0)
-        let length = header + payload.count
-        guard length + 16 <= slot.count else { return 0 }
-        slot[0] = elements > 0 ? 0x90 : 0x80  // version 2, X when extensions follow
-        slot[1] = (marker ? 0x80 : 0) | (payloadType & 0x7F)
-        slot.setU16(sequence, at: 2)
-        slot.setU32(timestamp, at: 4)
-        slot.setU32(ssrc, at: 8)
-        if elements > 0 {
-            slot.setU16(0xBEDE, at: 12)
-            slot.setU16(UInt16(words), at: 14)
-            var at = 16
-            if id != 0 {
-                let transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
-                slot[at] = id << 4 | 1  // two bytes of data
-                slot.setU16(transport, at: at + 1)
-                at += 3
-            }
-            if let level {
-                slot[at] = level.id << 4  // one byte of data
-                slot[at + 1] = level.byte
-                at += 2
-            }
-            while at < header { slot[at] = 0; at += 1 }
-        }
-        if let src = payload.baseAddress, payload.count > 0 {
-            (slot.baseAddress! + header).copyMemory(from: src, byteCount: payload.count)
-        }
-        return length
-    }
-
-    /// Writes the egress packet (RFC 3550 §5.1 fixed header, marker kept, no CSRCs or
-    /// extensions, then the payload without padding) into `slot`; returns its length, or 0
-    /// when the slot cannot also hold an SRTP tag.
-    @inline(__always)
-    static func writeEgress(_ packet: RTPPacketView, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
-                            timestamp: UInt32, into slot: UnsafeMutableRawBufferPointer) -> Int {
-        let payload = packet.payload
-        let length = 12 + payload.count
-        guard length + 16 <= slot.count else { return 0 }
-        slot[0] = 0x80
-        slot[1] = (packet.marker ? 0x80 : 0) | (payloadType & 0x7F)
-        slot.setU16(sequence, at: 2)
-        slot.setU32(timestamp, at: 4)
-        slot.setU32(ssrc, at: 8)
-        if let src = payload.baseAddress, payload.count > 0 {
-            (slot.baseAddress! + 12).copyMemory(from: src, byteCount: payload.count)
+        let numbered = id != 0 && header.appendElement(id: id, length: 2)
+        if let level { header.appendElement(id: level.id, length: 1, value: UInt32(level.byte)) }
+        let length = header.write(payload: payload, into: slot)
+        if numbered, length > 0 {
+            // The estimator hands out the number and records the size with IP and UDP headers (28 bytes).
+            let transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
+            slot.setU16(transport, at: header.elementDataOffset(0))
         }
         return length
     }

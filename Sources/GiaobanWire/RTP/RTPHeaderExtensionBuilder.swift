@@ -3,7 +3,7 @@
 /// multiple of 4 bytes (RFC 3550 §5.3.1).
 ///
 /// Holds its elements in a small array: for packet sources and tests, not for the
-/// forwarding path (which overwrites elements in place with `RTPHeaderRewrite`).
+/// forwarding path (which writes its few elements inline with `RTPEgressHeader`).
 public struct RTPHeaderExtensionBuilder: Sendable, Equatable {
     /// One element to write: local ID and data.
     public struct Element: Sendable, Equatable {

@@ -2,10 +2,9 @@
 /// RFC 8285 extension elements): SSRC, sequence number, timestamp, payload type, marker,
 /// and same-length overwrites of extension element data.
 ///
-/// This is the per-subscriber step of the forwarding path: the relay parses a packet once
-/// (`RTPPacketView`), copies it into a scratch buffer per subscriber, and rewrites the copy
-/// here. Nothing here allocates. The rewriter holds the caller's mutable bytes and is valid
-/// only while that buffer lives.
+/// For a whole packet kept as it is apart from these fields (the relay's forwarding path
+/// writes a fresh header with `RTPEgressHeader` instead). Nothing here allocates. The
+/// rewriter holds the caller's mutable bytes and is valid only while that buffer lives.
 public struct RTPHeaderRewrite {
     /// The packet being rewritten.
     public let bytes: UnsafeMutableRawBufferPointer

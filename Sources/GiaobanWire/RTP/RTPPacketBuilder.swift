@@ -1,8 +1,8 @@
 /// Builds an RTP packet (RFC 3550 §5.1): fixed header, CSRCs, optional header extension
 /// block (RFC 8285), payload and optional padding (RFC 3550 §5.1, P bit).
 ///
-/// Used by packet sources (the endpoint client, tests); the forwarding path rewrites
-/// received packets in place instead (`RTPHeaderRewrite`).
+/// Used by packet sources (the endpoint client, tests); the forwarding path writes a fixed-capacity
+/// header in front of the received payload instead (`RTPEgressHeader`).
 public struct RTPPacketBuilder: Sendable, Equatable {
     /// M: the marker bit.
     public var marker: Bool
