@@ -4,14 +4,17 @@
 // Targets follow the layers of docs/architecture.md; dependencies point downward only:
 //   C modules  -> COpus, CVPX, COpenSSL, CSRTP, CSQLite, CPostgres (system libraries + inline shims), CAllocCounter, CUDPBatch
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
+//   RTP media  -> GiaobanRTP (packetizers, frame assembler, jitter buffer, reception statistics, feedback recorder,
+//                 sequence rewriter, packet cache, dominant speaker; pure, above Wire only)
 //   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS), GiaobanSRTP (libsrtp2),
 //                 GiaobanICE (ICE-lite)
-//   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation)
-//   Edges      -> GiaobanStore (SQLite or PostgreSQL: durable records), GiaobanClient
-//   Mixing     -> GiaobanMixer (per meeting: audio mix-minus, video composition; above GiaobanClient for its
-//                 VP8 frame assembler and packetizer)
-//   Server     -> GiaobanServer (configuration, HTTP control plane, media socket, hub, meeting rooms; uses
-//                 GiaobanMixer for rooms' mixed mode)
+//   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation; no I/O)
+//   Edges      -> GiaobanTransport (the only user of CUDPBatch: UDP socket, batches; shared by relay and client),
+//                 GiaobanIncidents (CAP and JSON incident parsing and validation; pure, fuzzed as it is),
+//                 GiaobanStore (SQLite or PostgreSQL: durable records)
+//   Mixing     -> GiaobanMixer (per meeting: audio mix-minus, video composition)
+//   Server     -> GiaobanServer (configuration, HTTP control plane, media thread, hub, meeting rooms)
+//   Client     -> GiaobanClient (the endpoint stations run; beside the server, not under it)
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
 
@@ -48,27 +51,30 @@ let package = Package(
 
         // MARK: Wire
         .target(name: "GiaobanWire", swiftSettings: strict),
+        .target(name: "GiaobanRTP", dependencies: ["GiaobanWire"], swiftSettings: strict),
 
         // MARK: Protocol
         .target(name: "GiaobanCodecs", dependencies: ["COpus", "CVPX"], swiftSettings: strict),
         .target(name: "GiaobanCrypto", dependencies: ["COpenSSL", "GiaobanSRTP"], swiftSettings: strict),
         .target(name: "GiaobanSRTP", dependencies: ["CSRTP"], swiftSettings: strict),
         .target(name: "GiaobanICE", dependencies: ["GiaobanWire"], swiftSettings: strict),
-        .target(name: "GiaobanUDP", dependencies: ["CUDPBatch", "GiaobanWire"], swiftSettings: strict),
 
         // MARK: Engine
         .target(
             name: "GiaobanEngine",
-            dependencies: ["GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP"],
+            dependencies: ["GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP"],
             swiftSettings: strict
         ),
 
         // MARK: Edges
-        .target(name: "GiaobanStore", dependencies: ["CSQLite", "CPostgres"], swiftSettings: strict),
+        .target(name: "GiaobanTransport", dependencies: ["CUDPBatch", "GiaobanWire"], swiftSettings: strict),
+        .target(name: "GiaobanIncidents", swiftSettings: strict),
+        .target(name: "GiaobanStore", dependencies: ["CSQLite", "CPostgres", "GiaobanIncidents"], swiftSettings: strict),
         .target(
             name: "GiaobanServer",
             dependencies: [
-                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "CUDPBatch", "GiaobanUDP", "GiaobanStore", "GiaobanMixer",
+                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "GiaobanRTP", "GiaobanTransport", "GiaobanIncidents",
+                "GiaobanStore", "GiaobanMixer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,7 +86,7 @@ let package = Package(
         .target(
             name: "GiaobanClient",
             dependencies: [
-                "GiaobanWire", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanEngine", "CUDPBatch", "GiaobanUDP",
+                "GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanTransport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -90,7 +96,7 @@ let package = Package(
         // MARK: Mixing
         .target(
             name: "GiaobanMixer",
-            dependencies: ["GiaobanCodecs", "GiaobanWire", "GiaobanEngine", "GiaobanClient"],
+            dependencies: ["GiaobanCodecs", "GiaobanWire", "GiaobanRTP", "GiaobanEngine"],
             swiftSettings: strict
         ),
 
@@ -107,8 +113,8 @@ let package = Package(
         .executableTarget(
             name: "GiaobanBench",
             dependencies: [
-                "GiaobanWire", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
-                "GiaobanMixer", "GiaobanCodecs",
+                "GiaobanWire", "GiaobanRTP", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
+                "GiaobanMixer", "GiaobanCodecs", "GiaobanTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,37 +126,39 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // Fixtures shared by the store and server suites: a throwaway PostgreSQL server, temporary databases.
+        .target(name: "GiaobanTestSupport", dependencies: ["GiaobanStore"], path: "Tests/GiaobanTestSupport",
+                swiftSettings: strict),
         .testTarget(name: "GiaobanWireTests", dependencies: ["GiaobanWire", "CAllocCounter"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "GiaobanRTPTests", dependencies: ["GiaobanRTP", "GiaobanWire"], swiftSettings: strict),
+        .testTarget(name: "GiaobanIncidentsTests", dependencies: ["GiaobanIncidents"], exclude: ["Fixtures"],
+                    swiftSettings: strict),
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
         .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP"], swiftSettings: strict),
-        .testTarget(name: "GiaobanMixerTests", dependencies: ["GiaobanMixer", "GiaobanCodecs", "GiaobanWire", "GiaobanClient"],
+        .testTarget(name: "GiaobanMixerTests", dependencies: ["GiaobanMixer", "GiaobanCodecs", "GiaobanWire", "GiaobanRTP"],
                     swiftSettings: strict),
-        .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "CAllocCounter"], swiftSettings: strict),
+        .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "GiaobanRTP", "CAllocCounter"], swiftSettings: strict),
         .testTarget(
             name: "GiaobanClientTests",
             dependencies: [
                 "GiaobanClient", "GiaobanServer", "GiaobanEngine", "GiaobanCrypto", "GiaobanICE", "GiaobanWire",
-                "GiaobanCodecs",
+                "GiaobanCodecs", "GiaobanRTP", "GiaobanTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "GiaobanStoreTests",
-            dependencies: [
-                "GiaobanStore", "GiaobanServer", "GiaobanCrypto", "GiaobanClient",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
-            ],
-            exclude: ["Fixtures"],
+            dependencies: ["GiaobanStore", "GiaobanIncidents", "GiaobanServer", "GiaobanTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "GiaobanServerTests",
             dependencies: [
-                "GiaobanServer",
+                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],
             swiftSettings: strict
         ),

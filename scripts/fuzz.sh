@@ -8,9 +8,10 @@
 #   scripts/fuzz.sh rtp stun        # only these targets
 #   RUNS=100000 scripts/fuzz.sh     # fewer runs
 #
-# A target is compiled with the sources of GiaobanWire, unless its first lines name others:
-#   // fuzz-sources: Sources/GiaobanServer/Incidents Sources/GiaobanStore/IncidentRecord.swift
-# Those are compiled as one module, so their imports of each other's modules are dropped.
+# A target is compiled with the sources of GiaobanWire, unless its first lines name another
+# pure target (one that imports no other Giaoban module), e.g.
+#   // fuzz-sources: Sources/GiaobanIncidents
+# Those sources and the target are compiled as one module, as they are.
 # A line `// fuzz-options: …` adds libFuzzer options for that target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,13 +38,11 @@ for t in "${targets[@]}"; do
     target_sources=("${wire_sources[@]}")
     declared=$(sed -n 's#^// fuzz-sources: ##p' "$src" | head -n 1)
     if [[ -n "$declared" ]]; then
-        copy="$out/src-$t"
-        rm -rf "$copy" && mkdir -p "$copy"
-        target_sources=()
-        for f in $(find $declared -name '*.swift' | sort); do
-            sed -E '/^(public |internal )?import Giaoban[A-Za-z]+$/d' "$f" > "$copy/$(echo "$f" | tr / _)"
-            target_sources+=("$copy/$(echo "$f" | tr / _)")
-        done
+        mapfile -t target_sources < <(find $declared -name '*.swift' | sort)
+        if grep -lE '^(public |internal )?import Giaoban' "${target_sources[@]}"; then
+            echo "fuzz: $declared imports another Giaoban module; fuzz targets take pure targets only" >&2
+            exit 2
+        fi
     fi
     swiftc -sanitize=fuzzer,address -parse-as-library -O "${target_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
         | grep -v "Cannot export local symbol" || true

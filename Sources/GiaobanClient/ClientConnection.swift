@@ -1,5 +1,6 @@
 public import GiaobanCrypto
 public import GiaobanWire
+public import GiaobanTransport
 
 /// Drives a `ClientPeer` over one `UDPSocket`: sends what the peer queues to the relay's
 /// address, feeds it what arrives from there (anything from elsewhere is ignored), and runs

@@ -1,6 +1,6 @@
 public import GiaobanCodecs
-import GiaobanEngine
 import GiaobanWire
+import GiaobanRTP
 
 /// Receives a meeting's downlink: one connection carrying every watched participant's audio
 /// and video, each with its own SSRC (docs/protocol.md, "One connection down"). Packets are

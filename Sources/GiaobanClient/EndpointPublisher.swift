@@ -1,5 +1,6 @@
 public import GiaobanCodecs
 import GiaobanWire
+import GiaobanRTP
 
 /// A commune endpoint's sending side over a connected `ClientConnection`: a synthetic
 /// camera (`TestPattern`, VP8 or VP9) and microphone (`ToneGenerator`, Opus 20 ms with

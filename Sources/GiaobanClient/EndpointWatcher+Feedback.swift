@@ -1,4 +1,3 @@
-import GiaobanEngine
 import GiaobanWire
 
 /// The RTCP a watcher sends and reads: Generic NACK (RFC 4585 §6.2.1) for missing video,

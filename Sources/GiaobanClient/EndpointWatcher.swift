@@ -1,6 +1,6 @@
 public import GiaobanCodecs
-import GiaobanEngine
 import GiaobanWire
+public import GiaobanRTP
 
 /// A commune endpoint's receiving side over a connected `ClientConnection`. Each stream
 /// goes through its own `JitterBuffer` (reordered, held `videoDelay`/`audioDelay`, released

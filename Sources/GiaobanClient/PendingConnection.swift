@@ -1,6 +1,7 @@
 public import GiaobanCodecs
 public import GiaobanCrypto
 public import GiaobanICE
+public import GiaobanTransport
 
 /// One connection to the relay between its offer and its answer: the socket its host
 /// candidate names, the ICE credentials and the offer (JSEP, RFC 8829 §5.2). Where the offer
@@ -21,7 +22,7 @@ public final class PendingConnection {
     /// `videoCodec` (`VP8`, `VP9`), a watcher offers both.
     public init(mode: ClientOffer.Mode, context: DTLSContext, host: String = "127.0.0.1", videoCodec: String = "VP8",
                 simulcastRIDs: [String] = []) throws(ClientError) {
-        socket = try UDPSocket(host: host)
+        do { socket = try UDPSocket(host: host) } catch { throw ClientError(.socket, error.description) }
         ice = ICECredentials.random()
         self.context = context
         var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)

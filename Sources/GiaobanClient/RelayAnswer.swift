@@ -1,6 +1,7 @@
 public import GiaobanCrypto
 public import GiaobanICE
 public import GiaobanWire
+import GiaobanTransport
 
 /// What the client needs from the relay's SDP answer (JSEP, RFC 8829 §5.3): the relay's ICE
 /// credentials and host candidate (it is ICE-lite, RFC 8445 §2.5), its DTLS fingerprint and
@@ -71,14 +72,5 @@ public struct RelayAnswer: Sendable, Equatable {
     }
 
     /// An IPv4 dotted quad as a transport address; nil for anything else.
-    public static func address(_ text: String, port: UInt16) -> STUNAddress? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            guard let byte = UInt8(part) else { return nil }
-            value = value << 8 | UInt32(byte)
-        }
-        return STUNAddress(ipv4: value, port: port)
-    }
+    public static func address(_ text: String, port: UInt16) -> STUNAddress? { UDPSocket.ipv4(text, port: port) }
 }

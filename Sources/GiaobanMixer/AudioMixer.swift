@@ -1,6 +1,7 @@
 public import GiaobanCodecs
 public import GiaobanEngine
 public import GiaobanWire
+public import GiaobanRTP
 
 /// The audio mixer of one meeting, for listeners who receive one mixed stream instead of
 /// one stream per speaker (communes on poor links).

@@ -1,6 +1,6 @@
-import GiaobanClient
 import GiaobanCodecs
 import GiaobanWire
+import GiaobanRTP
 
 /// One source the compositor shows: frame assembly from RTP, decoding, the latest picture.
 final class CompositedSource {

@@ -7,7 +7,7 @@ import Synchronization
 /// the missed deadlines instead of running them back to back, and counts them.
 ///
 /// ```swift
-/// let clock = MixerClock(mixer: mixer) { output in router.perform { sendMix(output) } }
+/// let clock = MixerClock(mixer: mixer) { output in media.post { router, now, out in sendMix(output, router, now, out) } }
 /// clock.start()
 /// …
 /// clock.stop()   // returns once the thread has finished its last tick

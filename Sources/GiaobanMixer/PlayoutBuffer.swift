@@ -1,4 +1,5 @@
 import GiaobanWire
+import GiaobanRTP
 
 /// The jitter buffer of one mixed audio source, pulled once per mixer tick: packets are
 /// copied into fixed slots by sequence number; playout starts `delay` ticks after the first

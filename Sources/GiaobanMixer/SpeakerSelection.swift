@@ -1,4 +1,4 @@
-public import GiaobanEngine
+public import GiaobanRTP
 
 /// The set of up to `seats` sources whose audio goes into the mix, with hysteresis: the
 /// meeting's `DominantSpeaker` smooths each source's loudness (and names the dominant

@@ -1,3 +1,4 @@
+public import GiaobanIncidents
 /// Durable incidents. `ingest` returns only after the row is committed, so a sender told
 /// "accepted" never loses the incident, and is idempotent on `(source, identifier)`.
 /// The async methods run on the database's serial queue, off the caller's executor: the

@@ -6,6 +6,7 @@ import GiaobanServer
 import GiaobanWire
 import Logging
 import Testing
+import GiaobanTransport
 
 /// A `MediaServer` on 127.0.0.1 with a free port, and what the control plane would do
 /// for a WHIP or WHEP offer (negotiate, add the peer), without HTTP.
@@ -25,16 +26,14 @@ final class RelayFixture {
         let parsed = try SessionDescription(parsing: offer.sdp)  // what goes over HTTP
         var published: Negotiation.PublishedTracks?
         if role == .subscriber {
-            published = await media.perform { router, _, _ in router.publishedTracks(stream: stream) }
+            published = await media.ask(.publishedTracks(stream: stream))
             try #require(published != nil, "someone publishes \(stream)")
         }
         let local = LocalTransport(address: "127.0.0.1", port: media.port, fingerprint: certificate.fingerprint)
         let (answer, setup) = try Negotiation.answer(offer: parsed, role: role, stream: stream, peerID: id, local: local,
                                                      published: published)
-        let failure = await media.perform { router, now, _ -> String? in
-            do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
-        }
-        #expect(failure == nil)
+        let failure = await media.send(.addPeer(setup))
+        #expect(failure == nil, "\(String(describing: failure))")
         return try RelayAnswer(sdp: answer.serialize())
     }
 

@@ -2,6 +2,7 @@ import GiaobanClient
 import GiaobanCrypto
 import GiaobanWire
 import Testing
+import GiaobanTransport
 
 /// A publisher and a stand-in for the relay joined by pre-keyed SRTP over two UDP sockets
 /// (no ICE, no DTLS, no relay), so the test controls every RTCP message the publisher gets.

@@ -4,6 +4,7 @@ import GiaobanCrypto
 import GiaobanICE
 import GiaobanWire
 import Testing
+import GiaobanTransport
 
 extension RelayFixture {
     /// Offers, answers and connects one client; returns the relay's answer too.

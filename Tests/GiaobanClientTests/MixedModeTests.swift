@@ -22,9 +22,8 @@ struct MixedModeTests {
         let mix = try MeetingMix(meeting: 1, speakers: 3, video: video, media: relay.media)
         let mixStream = mix.stream
         let compositor = mix.compositor
-        await relay.media.perform { router, _, _ in
-            router.setLocalStream(mixStream, tracks: MeetingMix.tracks) { compositor.requestKeyframe() }
-        }
+        await relay.media.send(.startMix(stream: mixStream, tracks: MeetingMix.tracks, keyframeRequested: { compositor.requestKeyframe() },
+                                         sources: [], audio: mix.mixer, video: compositor))
         // s0 is the chair (large), s1 the active speaker (small).
         compositor.setLayout(main: "m1-s0", inset: "m1-s1")
         let tones = [440.0, 1000.0, 1700.0]
@@ -33,10 +32,7 @@ struct MixedModeTests {
         var publishers: [EndpointPublisher] = []
         for (i, tone) in tones.enumerated() {
             let source = "m1-s\(i)"
-            await relay.media.perform { router, _, _ in
-                router.setAudioSink(stream: source, mix.mixer)
-                router.setVideoSink(stream: source, compositor)
-            }
+            await relay.media.send(.addMixSources([source], audio: mix.mixer, video: compositor))
             let (connection, answer) = try await relay.join(.publish(audioSSRC: UInt32(0xA0 + i), videoSSRC: UInt32(0xB0 + i)),
                                                             stream: source, id: "pub\(i)", context: context)
             var settings = EndpointPublisher.Settings(audioSSRC: UInt32(0xA0 + i), videoSSRC: UInt32(0xB0 + i))
@@ -112,7 +108,7 @@ struct MixedModeTests {
         #expect(Self.showsColourBars(picture), "the chair's test pattern is recognisable in the composed picture")
         #expect(compositor.counters.encodes >= 30, "\(compositor.counters)")
 
-        let sent = await relay.media.perform { router, _, _ in router.counters.rtpMixed }
+        let sent = await relay.media.ask(.counters).rtpMixed
         #expect(sent >= 10 * 150, "every listener got its packets: \(sent)")
         await relay.media.shutdown()
     }

@@ -1,5 +1,6 @@
 import GiaobanClient
 import GiaobanCrypto
+import GiaobanTransport
 
 extension ClientConnection {
     /// Two connections on 127.0.0.1 joined by pre-keyed SRTP (no ICE, no DTLS, no relay):

@@ -4,6 +4,7 @@ import GiaobanCrypto
 import GiaobanEngine
 import GiaobanICE
 import Testing
+import GiaobanTransport
 
 extension RelayFixture {
     /// A publisher of three VP8 simulcast encodings of the test pattern (rids l, m, h:
@@ -38,7 +39,7 @@ extension RelayFixture {
 
     /// The relay's view of subscriber `id`'s video.
     func subscriberVideo(_ id: String) async -> MediaRouter.SubscriberVideo? {
-        await media.perform { router, _, _ in router.subscriberVideo(peer: id) }
+        await media.ask(.subscriberVideo(peer: id))
     }
 }
 
@@ -103,7 +104,7 @@ struct SimulcastTests {
         #expect(switches >= 3 && switches <= 4, "start, down, up (and at most one more): \(switches)")
         // Keyframe requests: one per switch and a few from the watcher's own PLIs, not one per
         // layer choice (every 250 ms): the per-layer throttle holds them back.
-        let requests = await relay.media.perform { router, _, _ in router.counters.keyframeRequests }
+        let requests = await relay.media.ask(.counters).keyframeRequests
         #expect(requests <= 2 * switches + 4, "throttled: \(requests) requests for \(switches) switches")
         #expect(publisher.stats.keyframesRequested == requests, "each PLI reached the publisher")
         await relay.media.shutdown()
@@ -148,8 +149,8 @@ struct SimulcastTests {
             publisher.connection.close()
             watcher.connection.close()
         }
-        let capped = await relay.media.perform { router, _, _ in router.setMaxLayer(peer: "sub", rank: 0) }
-        #expect(capped)
+        let capped = await relay.media.send(.setMaxLayer(peer: "sub", stream: nil, rank: 0))
+        #expect(capped == nil)
         #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 && watcher.stats.framesDecoded >= 5 },
                 "the thumbnail layer only: \(watcher.stats)")
 
@@ -164,7 +165,7 @@ struct SimulcastTests {
         _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
         #expect(watcher.stats.framesDecoded - frames <= 2, "no new pictures while paused: \(watcher.stats)")
         #expect(watcher.stats.audioFrames - audio >= 25, "audio is never paused: \(watcher.stats)")
-        let pauses = await relay.media.perform { router, _, _ in router.counters.videoPauses }
+        let pauses = await relay.media.ask(.counters).videoPauses
         #expect(pauses >= 1)
         await relay.media.shutdown()
     }
@@ -181,20 +182,20 @@ struct VideoGateTests {
             watcher.connection.close()
         }
         #expect(try exchange(publisher, watcher, upTo: .seconds(5)) { watcher.stats.framesDecoded >= 10 }, "\(watcher.stats)")
-        let known = await relay.media.perform { router, now, out in router.setVideoGated(stream: "gate", true, now: now, out: out) }
-        #expect(known)
+        let known = await relay.media.send(.setVideoGates(["gate": true]))
+        #expect(known == nil)
         _ = try exchange(publisher, watcher, upTo: .milliseconds(500)) { false }  // what was in flight drains
         let (frames, audio) = (watcher.stats.framesDecoded, watcher.stats.audioFrames)
         _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
         #expect(watcher.stats.framesDecoded - frames <= 1, "no pictures while held back: \(watcher.stats)")
         #expect(watcher.stats.audioFrames - audio >= 25, "audio goes on")
         let requestsBefore = publisher.stats.keyframesRequested
-        _ = await relay.media.perform { router, now, out in router.setVideoGated(stream: "gate", false, now: now, out: out) }
+        await relay.media.send(.setVideoGates(["gate": false]))
         #expect(try exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 10 }, "\(watcher.stats)")
         #expect(publisher.stats.keyframesRequested > requestsBefore, "a keyframe was asked for at once")
         #expect(watcher.stats.decodeErrors == 0 && watcher.stats.framesIncomplete == 0, "\(watcher.stats)")
         // The publisher's upstream as the room's roster shows it: known, and clean on loopback.
-        let upstream = await relay.media.perform { router, _, _ in router.upstreamQuality() }
+        let upstream = await relay.media.ask(.upstreamQuality)
         #expect(upstream.map(\.stream) == ["gate"] && upstream[0].loss == 0 && upstream[0].jitterMilliseconds < 50, "\(upstream)")
         await relay.media.shutdown()
     }

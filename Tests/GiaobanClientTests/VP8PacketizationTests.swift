@@ -2,6 +2,7 @@ import GiaobanClient
 import GiaobanCodecs
 import GiaobanWire
 import Testing
+import GiaobanRTP
 
 /// One RTP packet as the tests hand it to the assembler.
 private struct TestPacket {

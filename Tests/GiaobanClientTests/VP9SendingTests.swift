@@ -2,6 +2,7 @@ import GiaobanClient
 import GiaobanCodecs
 import GiaobanWire
 import Testing
+import GiaobanRTP
 
 @Suite("VP9 sending (RFC 9628): packetizer, assembler, and publisher → relay → watcher")
 struct VP9SendingTests {

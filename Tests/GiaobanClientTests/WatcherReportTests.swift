@@ -2,6 +2,7 @@ import GiaobanClient
 import GiaobanCodecs
 import GiaobanWire
 import Testing
+import GiaobanTransport
 
 /// A watcher fed by a stand-in relay over pre-keyed SRTP: the test sends the media and the
 /// sender report, and reads back every RTCP packet the watcher sends.

@@ -1,6 +1,7 @@
 import GiaobanEngine
 import GiaobanWire
 import Testing
+import GiaobanRTP
 
 /// Feeds a `BandwidthEstimator` a synthetic link: packets of 1,200 bytes sent at `sendRate`
 /// through a bottleneck of `linkRate` (a queue: each packet leaves when the previous one has

@@ -1,6 +1,6 @@
-import GiaobanClient
 import GiaobanCodecs
 import GiaobanMixer
+import GiaobanRTP
 
 /// A camera: pictures encoded with libvpx and cut into VP8 RTP payloads.
 struct VideoFeed {

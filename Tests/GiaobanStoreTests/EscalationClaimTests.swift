@@ -1,6 +1,7 @@
 import Foundation
 @testable import GiaobanStore
 import Testing
+import GiaobanTestSupport
 
 /// Escalation on several nodes: two stores on one PostgreSQL database escalate at the same
 /// moment; every overdue delivery is escalated by exactly one of them.

@@ -1,6 +1,8 @@
 import Foundation
 @testable import GiaobanStore
 import Testing
+import GiaobanIncidents
+import GiaobanTestSupport
 
 @Suite("Incident store")
 struct IncidentStoreTests {

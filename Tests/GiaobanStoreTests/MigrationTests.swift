@@ -1,18 +1,7 @@
 import Foundation
 @testable import GiaobanStore
 import Testing
-
-/// A fresh database path in a directory of its own, removed by `cleanup`.
-struct TemporaryDatabase {
-    let directory: String
-    var path: String { directory + "/store/test.sqlite" }
-
-    init() {
-        directory = NSTemporaryDirectory() + "giaoban-store-" + UUID().uuidString
-    }
-
-    func cleanup() { try? FileManager.default.removeItem(atPath: directory) }
-}
+import GiaobanTestSupport
 
 @Suite("Store migrations")
 struct MigrationTests {

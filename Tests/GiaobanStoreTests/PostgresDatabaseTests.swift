@@ -1,6 +1,7 @@
 import Foundation
 @testable import GiaobanStore
 import Testing
+import GiaobanTestSupport
 
 /// The SQL session both backends offer: values, parameters and errors.
 @Suite("SQL sessions")

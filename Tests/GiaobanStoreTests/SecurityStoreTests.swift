@@ -2,6 +2,7 @@ import Foundation
 @testable import GiaobanServer
 @testable import GiaobanStore
 import Testing
+import GiaobanTestSupport
 
 /// The records are private to the server's user, and a slow or hung PostgreSQL fails a
 /// statement instead of stalling every route (docs/security.md).

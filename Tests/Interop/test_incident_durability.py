@@ -21,7 +21,7 @@ import requests
 
 from conftest import Giaoban, wait_for
 
-CAP_SAMPLE = (Path(__file__).resolve().parent.parent / "GiaobanStoreTests" / "Fixtures"
+CAP_SAMPLE = (Path(__file__).resolve().parent.parent / "GiaobanIncidentsTests" / "Fixtures"
               / "cap-ql1a-accident.xml").read_text(encoding="utf-8")
 CAP_IDENTIFIER = "CSGT-DNI-CAM-QL1A-1836-20261129-0815-0001"
 

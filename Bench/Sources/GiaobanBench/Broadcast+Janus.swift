@@ -3,6 +3,7 @@ import GiaobanClient
 import GiaobanCrypto
 import GiaobanICE
 import GiaobanWire
+import GiaobanTransport
 
 /// Janus's VideoRoom as the forwarder of a broadcast run, driven over its REST API by the
 /// same load generator: the publisher `join`s the configured room and `publish`es the

@@ -4,6 +4,7 @@ import GiaobanClient
 import GiaobanCrypto
 import GiaobanSRTP
 import GiaobanWire
+import GiaobanTransport
 
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import GiaobanClient
 import GiaobanWire
 import Synchronization
+import GiaobanTransport
 
 /// The "kernel floor": the least a forwarder on this machine can do per packet. One thread,
 /// one UDP socket, `recvmmsg` of up to 64 datagrams, each copied unchanged (no parsing, no

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GiaobanEngine
+import GiaobanRTP
 import GiaobanSRTP
 import GiaobanWire
 
@@ -10,7 +11,7 @@ import Glibc
 /// `giaoban-bench micro`: the per-packet work of the forwarding path, one piece at a time.
 struct Micro: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Micro-benchmarks of the hot path: RTP parse/rewrite, VP8 descriptor, packet cache, SRTP.",
+        abstract: "Micro-benchmarks of the hot path: RTP parse and egress header, VP8 descriptor, packet cache, SRTP.",
         discussion: "Build with -c release for meaningful numbers (scripts/bench.sh micro does)."
     )
 
@@ -43,13 +44,20 @@ struct Micro: ParsableCommand {
                 let view = try! RTPPacketView(bytes)
                 blackHole(view.sequenceNumber)
             })
+            // What forward() does per subscriber: map the numbers, then write the subscriber's
+            // header (with its transport-wide sequence number) and the payload into the slot.
             var rewriter = SequenceRewriter(outputSSRC: 0xAABB_CCDD, initialSequence: 7)
-            results.append(measure("rtp parse + copy + rewrite (per subscriber)", iterations: iterations) { i in
+            var input: UInt16 = 0  // always forward across rounds, as a real stream
+            results.append(measure("rtp parse + egress header + payload copy (per subscriber)", iterations: iterations) { i in
                 let view = try! RTPPacketView(bytes)
-                scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-                let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<bytes.count])
-                let rewrite = try! RTPHeaderRewrite(out, copyOf: view)
-                blackHole(rewriter.apply(to: rewrite, sequence: UInt16(truncatingIfNeeded: i), timestamp: UInt32(truncatingIfNeeded: i) &* 3000))
+                input &+= 1
+                guard let (sequence, timestamp) = rewriter.rewrite(sequence: input, timestamp: UInt32(input) &* 3000) else { return }
+                var header = RTPEgressHeader(payloadType: 96, sequenceNumber: sequence, timestamp: timestamp,
+                                             ssrc: rewriter.outputSSRC, marker: view.marker)
+                header.appendElement(id: 3, length: 2)
+                let length = header.write(payload: view.payload, into: scratch)
+                scratch.setU16(UInt16(truncatingIfNeeded: i), at: header.elementDataOffset(0))
+                blackHole(length)
             })
             results.append(measure("rtp extension lookup (transport-cc)", iterations: iterations) { _ in
                 let view = try! RTPPacketView(bytes)

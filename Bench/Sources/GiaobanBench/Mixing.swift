@@ -2,6 +2,7 @@ import ArgumentParser
 import GiaobanClient
 import GiaobanCodecs
 import GiaobanMixer
+import GiaobanRTP
 
 /// `giaoban-bench mixing`: the CPU of one meeting's audio mixer tick and compositor frame.
 struct Mixing: ParsableCommand {

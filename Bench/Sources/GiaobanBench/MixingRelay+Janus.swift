@@ -2,6 +2,7 @@ import Foundation
 import GiaobanClient
 import GiaobanCrypto
 import GiaobanICE
+import GiaobanTransport
 
 extension MixingRelay {
     /// The same load on Janus AudioBridge (Debian's janus 1.1.2): one room; each participant

@@ -2,6 +2,7 @@ import Foundation
 import GiaobanClient
 import GiaobanWire
 import Synchronization
+import GiaobanTransport
 
 /// What a publisher sends: VP8-shaped video and Opus-sized audio, no real encoding. Video is
 /// one encoding or several simulcast encodings (RFC 8853), each its own SSRC, picture IDs and

@@ -2,6 +2,7 @@ import Foundation
 import GiaobanClient
 import GiaobanWire
 import Synchronization
+import GiaobanTransport
 
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import GiaobanClient
 import GiaobanCrypto
 import GiaobanWire
+import GiaobanTransport
 
 #if canImport(Glibc)
 import Glibc
@@ -56,6 +57,10 @@ final class RelayProcess: MeasuredProcess {
         environment["GIAOBAN_AUTH_SECRET_FILE"] = secret
         environment["GIAOBAN_SERVER_LOG_LEVEL"] = "info"
         environment["GIAOBAN_HUB_DIRECTORY_FILE"] = ""  // no sample province unless a scenario brings its own
+        // The load generator speaks for every simulated station with one token subject, so the
+        // per-subject caps (32 media sessions, 16 sockets by default) would stop it at the 17th.
+        environment["GIAOBAN_SECURITY_MAX_MEDIA_SESSIONS_PER_SUBJECT"] = "100000"
+        environment["GIAOBAN_SECURITY_MAX_SOCKETS_PER_SUBJECT"] = "100000"
         environment.merge(extra) { _, given in given }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)

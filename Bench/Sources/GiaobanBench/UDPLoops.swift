@@ -5,6 +5,7 @@ import GiaobanWire
 import NIOCore
 import NIOPosix
 import Synchronization
+import GiaobanTransport
 
 /// `giaoban-bench udp`: which UDP loop should carry the media plane? The same fan-out
 /// forwarder (receive a datagram, send it to N sockets, no crypto) on raw recvmmsg/sendmmsg

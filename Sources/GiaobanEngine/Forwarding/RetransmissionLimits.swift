@@ -1,3 +1,4 @@
+import GiaobanRTP
 /// Why the relay did not resend a packet a subscriber NACKed (RFC 4585 §6.2.1); stable names
 /// used as the `reason` label of `giaoban_nack_refused_total`. Counted, never logged.
 public enum NACKRefusal: Int, Sendable, CaseIterable {

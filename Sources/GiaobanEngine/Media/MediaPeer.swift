@@ -2,6 +2,7 @@ public import GiaobanCrypto
 public import GiaobanICE
 public import GiaobanSRTP
 public import GiaobanWire
+import GiaobanRTP
 
 /// One WebRTC peer connection as the media loop sees it: ICE, DTLS, SRTP, and the
 /// per-direction RTP state. Owned and mutated only by the media loop's thread.

@@ -1,5 +1,6 @@
 internal import GiaobanSRTP
 public import GiaobanWire
+import GiaobanRTP
 
 /// Which RTCP the relay consumes, answers, generates or forwards: see docs/rtcp.md.
 extension MediaRouter {

@@ -1,4 +1,5 @@
 public import GiaobanWire
+import GiaobanRTP
 
 /// One encoding of a publisher's video as the relay receives it: the whole video of a
 /// publisher without simulcast, or one simulcast encoding (RFC 8853) named by its rid

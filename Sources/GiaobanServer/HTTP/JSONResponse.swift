@@ -1,6 +1,7 @@
 import Foundation
 import GiaobanStore
 public import Hummingbird
+import GiaobanIncidents
 
 extension Response {
     /// A JSON response (keys sorted, slashes unescaped).

@@ -56,7 +56,9 @@ public final class RelaySessions: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.maxSessionsPerSubject = maxSessionsPerSubject
         self.logger = logger
-        media.onPeerRemoved { [weak self] peerID in self?.forget(peerID: peerID) }
+        media.onEvent { [weak self] event in
+            if case .removed(let peerID, _) = event { self?.forget(peerID: peerID) }
+        }
     }
 
     /// Drops the session of a peer the media plane removed (timeout, failure, replacement).
@@ -137,7 +139,7 @@ public final class RelaySessions: Sendable {
         if let refusal = gate.withLock({ $0 })?(kind, stream, claims) { throw refusal }
         var published: Negotiation.PublishedTracks?
         if !publishing {
-            published = await media.perform { router, _, _ in router.publishedTracks(stream: stream) }
+            published = await media.ask(.publishedTracks(stream: stream))
             guard published != nil else { throw PlainError(.notFound, "nobody is publishing stream '\(stream)'") }
         }
         let sessionID = SecureRandomID.make()
@@ -152,12 +154,9 @@ public final class RelaySessions: Sendable {
         }
         let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
         try reserve(sessionID, session)
-        let added = await media.perform { router, now, _ -> String? in
-            do { try router.addPeer(setup, now: now); return nil } catch { return "\(error)" }
-        }
-        if let added {
+        if let failure = await media.send(.addPeer(setup)) {
             _ = sessions.withLock { $0.removeValue(forKey: sessionID) }
-            throw PlainError(.internalServerError, "cannot create the DTLS session: \(added)")
+            throw PlainError(.internalServerError, "cannot create the DTLS session: \(failure)")
         }
         announce(session, joined: true)
         logger.info("\(kind.uppercased()) session created", metadata: [
@@ -226,7 +225,7 @@ public final class RelaySessions: Sendable {
         }
         guard let session else { return false }
         announce(session, joined: false)
-        await media.perform { router, _, out in router.removePeer(id: session.peerID, reason: "ended", out: out) }
+        await media.send(.removePeer(id: session.peerID, reason: "ended"))
         logger.info("\(kind.uppercased()) session ended", metadata: ["stream": "\(stream)", "session": "\(id)"])
         return true
     }

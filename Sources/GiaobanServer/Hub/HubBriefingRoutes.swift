@@ -1,6 +1,7 @@
 import Foundation
 import GiaobanStore
 import Hummingbird
+import GiaobanIncidents
 
 /// Briefing routes:
 ///

@@ -1,5 +1,6 @@
 public import Foundation
 public import GiaobanStore
+import GiaobanIncidents
 
 /// The directory file (`hub.directory_file`, JSON): the province's communes with their areas
 /// and its cameras. Loaded into the database the first time it is empty.

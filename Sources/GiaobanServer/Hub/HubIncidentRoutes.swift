@@ -1,6 +1,7 @@
 import Foundation
 import GiaobanStore
 import Hummingbird
+import GiaobanIncidents
 
 /// Incident routes (docs/openapi.yaml has every field):
 ///

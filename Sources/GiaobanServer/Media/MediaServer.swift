@@ -1,5 +1,4 @@
-internal import CUDPBatch
-internal import GiaobanUDP
+internal import GiaobanTransport
 public import GiaobanCrypto
 public import GiaobanEngine
 public import GiaobanWire
@@ -15,8 +14,9 @@ import Glibc
 /// batches (`recvmmsg`), hands each to the `MediaRouter`, drives its timers, and sends
 /// what it queued in batches (`sendmmsg`).
 ///
-/// The control plane never touches the router directly: it posts work with `perform`,
-/// which the thread runs between read batches, and reads counters from `snapshot`.
+/// The control plane never touches the router directly: it sends typed commands (`send`)
+/// and queries (`ask`), which the thread executes in order between read batches; hears of
+/// the router's events through `onEvent`; and reads counters from `snapshot`.
 public final class MediaServer: @unchecked Sendable {
     // @unchecked: `router`, `output` and the receive buffers are used only by the media
     // thread; the rest is immutable or behind a Mutex.
@@ -35,27 +35,22 @@ public final class MediaServer: @unchecked Sendable {
     public let announcedAddress: String
     /// The DTLS certificate whose fingerprint goes in every answer.
     public let certificate: DTLSCertificate
-    private let fd: Int32
+    private let socket: UDPSocket
     private let logger: Logger
     private let router: MediaRouter
     private let output: OutputQueue
-    private let batch = 64
-    private let slotSize = 2048
-    private let receiveBuffer: UnsafeMutableRawBufferPointer
-    private let receiveLengths: UnsafeMutableBufferPointer<Int32>
-    private let receiveAddresses: UnsafeMutableBufferPointer<giaoban_addr>
-    private let sendAddresses: UnsafeMutableBufferPointer<giaoban_addr>
+    private let received = UDPBatch(capacity: 64, slotSize: 2048)
     private let pending = Mutex<[@Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void]>([])
     private let latest = Mutex(Snapshot())
     private let running = Atomic<Bool>(true)
     private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let finished = Atomic<Bool>(false)
-    private let removalHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+    private let eventHandler = Mutex<(@Sendable (MediaEvent) -> Void)?>(nil)
 
-    /// Calls `handler` on the media thread with the id of every peer the router removes
-    /// (timeouts, DTLS failures, replacements), so sessions can be forgotten.
-    public func onPeerRemoved(_ handler: @escaping @Sendable (String) -> Void) {
-        removalHandler.withLock { $0 = handler }
+    /// Calls `handler` on the media thread with every event of the router (a peer removed by a
+    /// timeout, a DTLS failure or a replacement, …), so sessions can be forgotten; it must not block.
+    public func onEvent(_ handler: @escaping @Sendable (MediaEvent) -> Void) {
+        eventHandler.withLock { $0 = handler }
     }
 
     /// Why the media socket could not be opened.
@@ -68,37 +63,20 @@ public final class MediaServer: @unchecked Sendable {
     /// any port), and starts the media thread.
     public init(address: String, ports: ClosedRange<Int>, announcedAddress: String, certificate: DTLSCertificate,
                 settings: MediaRouter.Settings = .init(), logger: Logger) throws {
-        var bound: UInt16 = 0
-        var fd: Int32 = -EINVAL
-        for port in ports {
-            fd = giaoban_udp_open(address, UInt16(port), &bound)
-            if fd >= 0 || fd != -EADDRINUSE { break }
-        }
-        guard fd >= 0 else {
-            let which = ports.count == 1 ? "\(ports.lowerBound)" : "any port of \(ports.lowerBound)-\(ports.upperBound)"
-            throw StartError(description: "cannot bind UDP \(address):\(which): \(String(cString: strerror(-fd)))")
-        }
-        self.fd = fd
+        let socket: UDPSocket
+        do { socket = try UDPSocket(host: address, ports: ports) } catch { throw StartError(description: error.description) }
+        self.socket = socket
+        let bound = socket.port
         self.port = bound
         self.announcedAddress = announcedAddress.isEmpty ? address : announcedAddress
         self.certificate = certificate
         self.logger = logger
         let context = try DTLSContext(certificate: certificate)
         router = MediaRouter(settings: settings, dtlsContext: context, now: .now)
-        receiveBuffer = .allocate(byteCount: batch * slotSize, alignment: 16)
-        receiveLengths = .allocate(capacity: batch)
-        receiveLengths.initialize(repeating: 0)
-        receiveAddresses = .allocate(capacity: batch)
-        receiveAddresses.initialize(repeating: giaoban_addr())
         let queue = OutputQueue(capacity: 512, slotSize: 1600)
         output = queue
-        sendAddresses = .allocate(capacity: queue.capacity)
-        sendAddresses.initialize(repeating: giaoban_addr())
-        let sendAddresses = self.sendAddresses
         queue.flush = { q in
-            for i in 0..<q.count { sendAddresses[i] = q.destinations[i].socketAddress }
-            _ = giaoban_udp_send_batch(fd, q.storage.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(q.slotSize),
-                                       q.lengths.baseAddress!, sendAddresses.baseAddress!, Int32(q.count))
+            socket.send(slots: q.storage, slotSize: q.slotSize, lengths: q.lengths, destinations: q.destinations, count: q.count)
         }
         let thread = Thread { [self] in self.loop() }
         thread.name = "giaoban-media"
@@ -114,24 +92,27 @@ public final class MediaServer: @unchecked Sendable {
                       settings: settings, logger: logger)
     }
 
-    deinit {
-        giaoban_udp_close(fd)
-        receiveBuffer.deallocate()
-        receiveLengths.deallocate()
-        receiveAddresses.deallocate()
-        sendAddresses.deallocate()
-    }
-
-    /// Runs `work` on the media thread between read batches and returns its result.
-    public func perform<T: Sendable>(_ work: @escaping @Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> T) async -> T {
-        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
-            pending.withLock { $0.append { router, now, out in continuation.resume(returning: work(router, now, out)) } }
+    /// Executes `command` on the media thread, after everything sent before it; returns why it
+    /// failed, nil when it did what it asked.
+    @discardableResult
+    public func send(_ command: MediaCommand) async -> MediaFailure? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<MediaFailure?, Never>) in
+            pending.withLock { $0.append { router, now, out in continuation.resume(returning: router.apply(command, now: now, out: out)) } }
         }
     }
 
-    /// Runs `work` on the media thread between read batches, without waiting (from threads
-    /// that must not block, such as a mixer's clock).
-    public func post(_ work: @escaping @Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void) {
+    /// Answers `query` on the media thread, after every command sent before it.
+    public func ask<Answer>(_ query: MediaQuery<Answer>) async -> Answer {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
+            pending.withLock { $0.append { router, _, _ in continuation.resume(returning: router.answer(query)) } }
+        }
+    }
+
+    /// Runs `work` on the media thread between read batches, without waiting. Only for the
+    /// mixers' clocks (`MeetingMix`): every 20 ms they hand over encoded mixes that the media
+    /// thread writes straight into its output queue with `MediaRouter.sendLocal`, from a thread
+    /// that must not block; the control plane uses `send` and `ask`.
+    func post(_ work: @escaping @Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void) {
         pending.withLock { $0.append(work) }
     }
 
@@ -154,21 +135,17 @@ public final class MediaServer: @unchecked Sendable {
         var removedSinceTrim = 0
         var lastTrim = lastTick
         while running.load(ordering: .relaxed) {
-            let n = giaoban_udp_recv_batch(fd, receiveBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(slotSize),
-                                           Int32(batch), receiveLengths.baseAddress!, receiveAddresses.baseAddress!, 5)
+            let n = socket.receive(into: received, timeoutMilliseconds: 5)
             let now = ContinuousClock.now
-            if n > 0 {
-                for i in 0..<Int(n) {
-                    let length = Int(receiveLengths[i])
-                    guard length > 0 else {
-                        router.countDrop(.truncated)
-                        continue
-                    }
-                    let datagram = UnsafeMutableRawBufferPointer(rebasing: receiveBuffer[(i * slotSize)..<(i * slotSize + length)])
-                    router.handle(datagram, from: STUNAddress(receiveAddresses[i]), now: now, out: output)
+            for i in 0..<n {
+                guard received.lengths[i] > 0 else {
+                    router.countDrop(.truncated)
+                    continue
                 }
-            } else if n < 0 {
-                logger.error("UDP receive failed", metadata: ["error": "\(String(cString: strerror(-n)))"])
+                router.handle(received.datagram(i), from: received.address(i), now: now, out: output)
+            }
+            if socket.lastReceiveError != 0 {
+                logger.error("UDP receive failed", metadata: ["error": "\(String(cString: strerror(socket.lastReceiveError)))"])
             }
             let work = pending.withLock { items -> [@Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void] in
                 defer { items.removeAll() }
@@ -182,7 +159,7 @@ public final class MediaServer: @unchecked Sendable {
             output.flushNow()
             for event in router.drainEvents() {
                 if case .removed = event { removedSinceTrim += 1 }
-                log(event)
+                report(event)
             }
             if removedSinceTrim > 0 && now - lastTrim >= Self.trimInterval {
                 removedSinceTrim = 0
@@ -199,14 +176,15 @@ public final class MediaServer: @unchecked Sendable {
         stopped.withLock { $0?.resume(); $0 = nil }
     }
 
-    private func log(_ event: MediaRouter.PeerEvent) {
+    /// Logs `event` and hands it to the `onEvent` handler.
+    private func report(_ event: MediaEvent) {
         switch event {
         case .nominated(let peer, let address): logger.debug("ICE nominated", metadata: ["peer": "\(peer)", "address": "\(address)"])
         case .connected(let peer): logger.info("peer connected (DTLS-SRTP up)", metadata: ["peer": "\(peer)"])
         case .removed(let peer, let reason):
             logger.info("peer removed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
-            removalHandler.withLock { $0 }?(peer)
         }
+        eventHandler.withLock { $0 }?(event)
     }
 
     /// At most how often freed memory is given back to the kernel after peers were removed.
@@ -216,7 +194,7 @@ public final class MediaServer: @unchecked Sendable {
     /// caches) back to the kernel: without it the resident size stays at its peak after a
     /// flood of sessions expired. Runs off the media thread (it walks every arena).
     static func releaseFreedMemory() {
-        DispatchQueue.global(qos: .utility).async { _ = giaoban_release_free_memory() }
+        DispatchQueue.global(qos: .utility).async { ProcessMemory.releaseFree() }
     }
 
     /// The current time as a 64-bit NTP timestamp (RFC 5905 §6), for sender reports.

@@ -75,7 +75,7 @@ extension MeetingRooms {
         let existing = rooms.withLock { $0[id]?.downlinks[claims.sub] }
         var fresh = existing == nil
         if let existing, existing.applied != nil {
-            let alive = await sessions.media.perform { router, _, _ in router.hasPeer(id: existing.peerID) }
+            let alive = await sessions.media.ask(.hasPeer(existing.peerID))
             if !alive { fresh = true }
         }
         let present = rooms.withLock { all -> Bool in
@@ -113,10 +113,9 @@ extension MeetingRooms {
                 .sorted { ($0.joinedAt, $0.subject) < ($1.joinedAt, $1.subject) }
             return (publishers, all[id]?.mix?.stream)
         }
-        let streams = publishers.map(\.stream)
-        let (published, mixTracks) = await sessions.media.perform { router, _, _ in
-            (streams.map { router.publishedTracks(stream: $0) }, mixStream.flatMap { router.publishedTracks(stream: $0) })
-        }
+        var read = await sessions.media.ask(.publishedTracks(streams: publishers.map(\.stream) + (mixStream.map { [$0] } ?? [])))
+        let mixTracks = mixStream == nil ? nil : read.removeLast()
+        let published = read
         var tracks: [(subject: String, stream: String, tracks: Negotiation.PublishedTracks)] = []
         for (publisher, found) in zip(publishers, published) {
             if let found { tracks.append((publisher.subject, publisher.stream, found)) }
@@ -175,17 +174,17 @@ extension MeetingRooms {
         }
         guard !connected.isEmpty else { return }
         let subjects = connected
-        await sessions.media.perform { router, now, out in
-            for subject in subjects {
-                guard let (peer, subscriptions) = self.subscriptions(meeting: id, subject: subject, accepted: nil) else { continue }
-                router.setSubscriptions(peer: peer, subscriptions, now: now, out: out)
+        await sessions.media.send(.setSubscriptions(.init { [self] in
+            subjects.compactMap { subject in
+                self.subscriptions(meeting: id, subject: subject, accepted: nil).map { .init(peer: $0.0, subscriptions: $0.1) }
             }
-        }
+        }))
     }
 
     /// What a downlink's connection should receive now: the streams of its current lines that
     /// the client accepted (`accepted`, else its latest answer's). Read on the media thread,
-    /// right where it is applied, so an older offer or answer never undoes a newer one.
+    /// right where it is applied (`MediaCommand.LatestSubscriptions`), so an older offer or
+    /// answer never undoes a newer one.
     func subscriptions(meeting id: Int64, subject: String, accepted: Set<String>?) -> (String, [MediaRouter.SubscriptionSetup])? {
         rooms.withLock { all in
             guard let downlink = all[id]?.downlinks[subject] else { return nil }
@@ -221,20 +220,15 @@ extension MeetingRooms {
         let ufrags = (local: downlink.localICE.ufrag, remote: answer.remoteICE.ufrag)
         let first = downlink.applied == nil
         let restarted = downlink.applied.map { $0 != ufrags } ?? false
-        let failure = await sessions.media.perform { router, now, out -> String? in
-            if first {
-                do { try router.addPeer(setup, now: now) } catch { return "cannot create the DTLS session: \(error)" }
-            } else if !router.hasPeer(id: setup.id) {
-                return "the downlink connection is gone: send downlink for a new one"
-            } else if restarted {
-                router.restartICE(peer: setup.id, local: setup.localICE, remote: setup.remoteICE)
-            }
-            if let (_, subscriptions) = self.subscriptions(meeting: id, subject: claims.sub, accepted: answer.accepted) {
-                router.setSubscriptions(peer: setup.id, subscriptions, now: now, out: out)
-            }
-            return nil
+        let latest = MediaCommand.LatestSubscriptions { [self] in
+            guard let (_, subscriptions) = self.subscriptions(meeting: id, subject: claims.sub, accepted: answer.accepted) else { return [] }
+            return [.init(peer: setup.id, subscriptions: subscriptions)]
         }
-        if let failure { return HubMessage.error(failure) }
+        switch await sessions.media.send(.answerDownlink(setup: setup, create: first, restart: restarted, subscriptions: latest)) {
+        case nil: break
+        case .dtls(let error)?: return HubMessage.error("cannot create the DTLS session: \(error)")
+        case _?: return HubMessage.error("the downlink connection is gone: send downlink for a new one")
+        }
         let again = rooms.withLock { all -> Bool in
             guard var current = all[id]?.downlinks[claims.sub], current.session == session else { return false }
             current.applied = ufrags
@@ -305,7 +299,7 @@ extension MeetingRooms {
         case .failure(let error): return HubMessage.error(error.message)
         }
         if let peer {
-            _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, stream: stream, rank: rank) }
+            await sessions.media.send(.setMaxLayer(peer: peer, stream: stream, rank: rank))
         }
         return nil
     }
@@ -332,15 +326,13 @@ extension MeetingRooms {
         } catch {
             return HubMessage.error("publish: cannot answer the offer: \(error.message)")
         }
-        let failure = await sessions.media.perform { router, _, _ -> String? in
-            guard let known = router.remoteFingerprint(peer: peer) else { return "the publish connection is gone: publish again without session" }
-            guard known == setup.remoteFingerprint else {
-                return "the offer changes the DTLS fingerprint: publish again without session for a new connection"
-            }
-            router.restartICE(peer: peer, local: setup.localICE, remote: setup.remoteICE)
-            return nil
+        switch await sessions.media.send(.restartICE(peer: peer, local: setup.localICE, remote: setup.remoteICE,
+                                                     fingerprint: setup.remoteFingerprint)) {
+        case nil: break
+        case .fingerprintChanged?:
+            return HubMessage.error("the offer changes the DTLS fingerprint: publish again without session for a new connection")
+        case _?: return HubMessage.error("the publish connection is gone: publish again without session")
         }
-        if let failure { return HubMessage.error(failure) }
         logger.info("publish ICE restarted", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "session": "\(session)"])
         return HubMessage.encode(RoomMessage.Answer(type: "answer", request: "publish", participant: claims.sub, stream: stream,
                                                     session: session, sdp: answer.serialize()))

@@ -16,7 +16,7 @@ extension MeetingRooms {
         // The catch-all for downlinks: a publisher that vanished without leaving (a timeout).
         await renegotiateDownlinks(id)
         let prefix = "m\(id)-"
-        let quality = await sessions.media.perform { router, _, _ in router.upstreamQuality() }.filter { $0.stream.hasPrefix(prefix) }
+        let quality = await sessions.media.ask(.upstreamQuality).filter { $0.stream.hasPrefix(prefix) }
         let byStream = Dictionary(quality.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
         let changed = rooms.withLock { all -> Bool in
             guard var room = all[id] else { return false }
@@ -54,18 +54,15 @@ extension MeetingRooms {
         }
         guard let plan else { return }
         let prefix = "m\(id)-"
-        let current = Set(await sessions.media.perform { router, _, _ in router.videoGatedStreams() }.filter { $0.hasPrefix(prefix) })
+        let current = Set(await sessions.media.ask(.videoGatedStreams).filter { $0.hasPrefix(prefix) })
         let gates = Self.videoGates(publishing: plan.publishing, recent: plan.recent, always: plan.always, lastN: lastN)
-        var changes: [(String, Bool)] = []
+        var changes: [String: Bool] = [:]
         for (subject, gated) in gates {
             let stream = Self.stream(meeting: id, subject: subject)
-            if current.contains(stream) != gated { changes.append((stream, gated)) }
+            if current.contains(stream) != gated { changes[stream] = gated }
         }
         guard !changes.isEmpty else { return }
-        let apply = changes
-        await sessions.media.perform { router, now, out in
-            for (stream, gated) in apply { router.setVideoGated(stream: stream, gated, now: now, out: out) }
-        }
+        await sessions.media.send(.setVideoGates(changes))
     }
 
     /// Last-N: which publishing participants' video is held back. The N most recent speakers

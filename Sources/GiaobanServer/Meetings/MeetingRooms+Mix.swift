@@ -7,14 +7,7 @@ extension MeetingRooms {
     /// Stops a meeting's mix: its clock, the copies of audio, the local stream.
     func stopMix(_ mix: MeetingMix, meeting id: Int64) async {
         mix.stop()
-        let prefix = "m\(id)-", stream = mix.stream
-        await sessions.media.perform { router, _, _ in
-            for activity in router.audioActivity() where activity.stream.hasPrefix(prefix) {
-                router.setAudioSink(stream: activity.stream, nil)
-                router.setVideoSink(stream: activity.stream, nil)
-            }
-            router.setLocalStream(stream, tracks: nil)
-        }
+        await sessions.media.send(.stopMix(stream: mix.stream, sourcePrefix: "m\(id)-"))
         logger.info("meeting mix stopped", metadata: ["meeting": "\(id)"])
     }
 
@@ -50,15 +43,10 @@ extension MeetingRooms {
             mix.mixer.setListeners(state.listeners)
             if !mixed { mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = nil } }
             if state.isNew {
-                let stream = mix.stream, publishing = state.publishing
                 let compositor = mix.compositor
-                await sessions.media.perform { router, _, _ in
-                    router.setLocalStream(stream, tracks: MeetingMix.tracks) { compositor.requestKeyframe() }
-                    for source in publishing {
-                        router.setAudioSink(stream: source, mix.mixer)
-                        router.setVideoSink(stream: source, compositor)
-                    }
-                }
+                await sessions.media.send(.startMix(stream: mix.stream, tracks: MeetingMix.tracks,
+                                                    keyframeRequested: { compositor.requestKeyframe() },
+                                                    sources: state.publishing, audio: mix.mixer, video: compositor))
                 mix.start()
                 logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
             }

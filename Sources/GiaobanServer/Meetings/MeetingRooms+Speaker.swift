@@ -31,7 +31,7 @@ extension MeetingRooms {
 
     func tickSpeaker(_ id: Int64) async {
         let prefix = "m\(id)-"
-        let activity = await sessions.media.perform { router, _, _ in router.audioActivity() }
+        let activity = await sessions.media.ask(.audioActivity)
         var levels: [String: (level: UInt8, voice: Bool)] = [:]
         for a in activity where a.stream.hasPrefix(prefix) && !a.muted { if let level = a.level { levels[a.stream] = (level, a.voice) } }
         let (changed, loudest) = rooms.withLock { all -> (String?, [String]) in
@@ -55,9 +55,7 @@ extension MeetingRooms {
             let gates = Self.audioGates(streams: activity.map(\.stream).filter { $0.hasPrefix(prefix) }, loudest: loudest,
                                         current: Dictionary(activity.map { ($0.stream, $0.gated) }, uniquingKeysWith: { a, _ in a }))
             if !gates.isEmpty {
-                _ = await sessions.media.perform { router, _, _ in
-                    for (stream, gated) in gates { router.setAudioGated(stream: stream, gated) }
-                }
+                await sessions.media.send(.setAudioGates(gates))
             }
         }
         if let changed {

@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdWebSocket
 public import Logging
 import Synchronization
+import GiaobanRTP
 
 /// Meeting rooms over WebSocket: `GET /api/meetings/{id}/room` (docs/protocol.md). One
 /// socket per participant carries the roster, chair controls, raised hands, the active
@@ -265,7 +266,7 @@ public final class MeetingRooms: Sendable {
             _ = try? await sessions.close(kind: "whip", stream: own, id: session)
         }
         if let peer = downlink?.peerID {
-            await sessions.media.perform { router, _, out in router.removePeer(id: peer, reason: "left the meeting", out: out) }
+            await sessions.media.send(.removePeer(id: peer, reason: "left the meeting"))
         }
         if let mix = left.mix {
             mix.peers.map.withLock { $0[own] = nil }
@@ -326,194 +327,8 @@ public final class MeetingRooms: Sendable {
         return nil
     }
 
-    func chairControl(_ message: RoomMessage.Request, meeting id: Int64, chair: String) async -> String? {
-        switch message.type {
-        case "mute_participant":
-            guard let target = message.participant, let muted = message.muted else {
-                return HubMessage.error(#"mute_participant needs "participant" and "muted""#)
-            }
-            guard update(id, { room -> Bool in
-                guard room.participants[target] != nil else { return false }
-                room.participants[target]?.mutedByChair = muted
-                return true
-            }) else { return HubMessage.error("'\(target.prefix(64))' is not in the room") }
-            let stream = Self.stream(meeting: id, subject: target)
-            _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, muted) }
-            hub.events.publish(HubMessage.encode(RoomMessage.MutedByChair(muted: muted, by: chair)), to: Self.channel(id, target))
-            logger.notice("participant muted by the chair", metadata: ["meeting": "\(id)", "participant": "\(target)", "muted": "\(muted)"])
-        case "spotlight":
-            if let target = message.participant {
-                guard update(id, { room -> Bool in
-                    guard room.participants[target] != nil else { return false }
-                    room.spotlight = target
-                    return true
-                }) else { return HubMessage.error("'\(target.prefix(64))' is not in the room") }
-            } else {
-                update(id) { $0.spotlight = nil }
-            }
-        case "lock":
-            guard let locked = message.locked else { return HubMessage.error(#"lock needs "locked": true or false"#) }
-            update(id) { $0.locked = locked }
-        case "ask_unmute":
-            // The relay cannot turn a participant's microphone on: it asks them to.
-            guard let target = message.participant else { return HubMessage.error(#"ask_unmute needs "participant""#) }
-            guard rooms.withLock({ $0[id]?.participants[target] != nil }) else {
-                return HubMessage.error("'\(target.prefix(64))' is not in the room")
-            }
-            hub.events.publish(HubMessage.encode(RoomMessage.UnmuteRequested(by: chair)), to: Self.channel(id, target))
-            logger.info("participant asked to unmute", metadata: ["meeting": "\(id)", "participant": "\(target)"])
-        case "lower_hand":
-            guard let target = message.participant else { return HubMessage.error(#"lower_hand needs "participant""#) }
-            guard update(id, { room -> Bool in
-                guard room.participants[target] != nil else { return false }
-                room.participants[target]?.hand = false
-                return true
-            }) else { return HubMessage.error("'\(target.prefix(64))' is not in the room") }
-        default: // end
-            hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "ended", message: "the chair ended the meeting")),
-                               to: Self.channel(id))
-            let subjects = rooms.withLock { Array(($0[id]?.participants ?? [:]).keys) }
-            for subject in subjects {
-                hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "ended", message: "the chair ended the meeting")),
-                                   to: Self.channel(id, subject))
-            }
-            logger.notice("meeting ended by the chair", metadata: ["meeting": "\(id)", "chair": "\(chair)"])
-        }
-        return nil
-    }
-
-    /// The rank of a `layer` field (nil when absent), or an error reply.
-    static func layerRank(_ message: RoomMessage.Request) -> Result<Int?, RoomError> {
-        guard let name = message.layer else { return .success(nil) }
-        guard let rank = RoomMessage.layers.firstIndex(of: name) else {
-            return .failure(RoomError(#"layer: one of "low", "medium", "high""#))
-        }
-        return .success(rank)
-    }
-
-    /// `layer`: caps the simulcast layer of one of the sender's receiving sessions (a thumbnail
-    /// or the main view); the relay still goes lower when the link needs it.
-    func chooseLayer(_ message: RoomMessage.Request, claims: TokenClaims) async -> String? {
-        guard let session = message.session, message.layer != nil else { return HubMessage.error(#"layer needs "session" and "layer""#) }
-        let rank: Int?
-        switch Self.layerRank(message) {
-        case .success(let value): rank = value
-        case .failure(let error): return HubMessage.error(error.message)
-        }
-        guard let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub) else {
-            return HubMessage.error("no receiving session '\(session.prefix(64))' of yours")
-        }
-        _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, rank: rank) }
-        return nil
-    }
-
-    /// `publish`: the participant's own stream; `subscribe`: another participant's stream.
-    func negotiate(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        let publishing = message.type == "publish"
-        if publishing, claims.role == .observer { return HubMessage.error("an observer does not publish") }
-        guard let sdp = message.sdp else { return HubMessage.error("\(message.type) needs \"sdp\": the offer") }
-        let layer: Int?
-        switch Self.layerRank(message) {
-        case .success(let value): layer = value
-        case .failure(let error): return HubMessage.error(error.message)
-        }
-        let target = publishing ? claims.sub : (message.participant ?? "")
-        let toMix = !publishing && target == "mix"
-        if toMix {
-            guard rooms.withLock({ $0[id]?.participants[claims.sub]?.mixed == true }) else {
-                return HubMessage.error(#"subscribe to "mix" needs mixed mode first: {"type": "mode", "mode": "mixed"}"#)
-            }
-        } else {
-            guard publishing || rooms.withLock({ $0[id]?.participants[target] != nil }) else {
-                return HubMessage.error("'\(target.prefix(64))' is not in the room")
-            }
-        }
-        let offer: SessionDescription
-        do { offer = try SessionDescription(parsing: sdp) } catch {
-            return HubMessage.error("malformed SDP offer: \(error)")
-        }
-        let stream = toMix ? MeetingMix.stream(meeting: id) : Self.stream(meeting: id, subject: target)
-        do throws(PlainError) {
-            let (session, answer) = try await sessions.open(kind: publishing ? "whip" : "whep", stream: stream, offer: offer, claims: claims)
-            if publishing {
-                let mutedByChair = update(id) { room -> Bool in
-                    room.participants[claims.sub]?.publishing = session
-                    return room.participants[claims.sub]?.mutedByChair ?? false
-                }
-                Task { await self.renegotiateDownlinks(id) }
-                if mutedByChair { _ = await sessions.media.perform { router, _, _ in router.setAudioMuted(stream: stream, true) } }
-                if let mix = rooms.withLock({ $0[id]?.mix }) {
-                    _ = await sessions.media.perform { router, _, _ in
-                        router.setAudioSink(stream: stream, mix.mixer)
-                        router.setVideoSink(stream: stream, mix.compositor)
-                    }
-                }
-            } else if toMix, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub),
-                      let mix = rooms.withLock({ $0[id]?.mix }) {
-                mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = peer }
-            } else if let layer, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub) {
-                _ = await sessions.media.perform { router, _, _ in router.setMaxLayer(peer: peer, rank: layer) }
-            }
-            return HubMessage.encode(RoomMessage.Answer(type: "answer", request: message.type, participant: target,
-                                                        stream: stream, session: session, sdp: answer.serialize()))
-        } catch {
-            return HubMessage.error("\(message.type): \(error.message)")
-        }
-    }
-
     /// The counters of every meeting's audio mixer running now (for /metrics).
     func mixerCounters() -> [AudioMixerCounters] {
         rooms.withLock { all in all.values.compactMap { $0.mix?.mixer.counters } }
-    }
-
-    /// Changes a room and sends everyone the new roster; returns what `change` returns.
-    @discardableResult
-    func update<T>(_ id: Int64, _ change: (inout Room) -> T) -> T {
-        let result = rooms.withLock { all -> T in
-            var room = all[id] ?? Room()
-            let result = change(&room)
-            all[id] = room
-            return result
-        }
-        broadcastRoster(id)
-        return result
-    }
-
-    func roster(_ id: Int64) -> RoomMessage.Roster? {
-        rooms.withLock { all -> RoomMessage.Roster? in
-            guard let room = all[id] else { return nil }
-            var people: [RoomMessage.Roster.Entry] = []
-            for (subject, p) in room.participants {
-                people.append(RoomMessage.Roster.Entry(subject: subject, role: p.role.rawValue, audio_muted: p.audioMuted,
-                                                       muted_by_chair: p.mutedByChair, hand: p.hand, publishing: p.publishing != nil,
-                                                       stream: Self.stream(meeting: id, subject: subject), joined_at: p.joinedAt,
-                                                       mode: p.mixed ? "mixed" : "forwarded", link: Nullable(p.link)))
-            }
-            people.sort { (a: RoomMessage.Roster.Entry, b: RoomMessage.Roster.Entry) -> Bool in
-                a.joined_at != b.joined_at ? a.joined_at < b.joined_at : a.subject < b.subject
-            }
-            return RoomMessage.Roster(participants: people, locked: room.locked, spotlight: Nullable(room.spotlight), speaker: Nullable(room.speaker))
-        }
-    }
-
-    /// Sends everyone the roster, at most once per `rosterInterval`: changes in between (a
-    /// burst of joins at the start of a briefing) go out together in the next one. The whole
-    /// roster to everyone on every change would cost O(N²) per N joins.
-    func broadcastRoster(_ id: Int64) {
-        refreshLayout(id)
-        let schedule = rooms.withLock { all -> Bool in
-            guard all[id] != nil, all[id]?.rosterScheduled == false else { return false }
-            all[id]?.rosterScheduled = true
-            return true
-        }
-        guard schedule else { return }
-        let interval = rosterInterval
-        Task { [weak self] in
-            try? await Task.sleep(for: interval)
-            guard let self else { return }
-            self.rooms.withLock { $0[id]?.rosterScheduled = false }
-            guard let roster = self.roster(id) else { return }
-            self.hub.events.publish(HubMessage.encode(roster), to: Self.channel(id))
-        }
     }
 }

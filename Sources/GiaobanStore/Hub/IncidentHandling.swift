@@ -1,3 +1,4 @@
+public import GiaobanIncidents
 /// The SQL of `incident_events`, run inside a caller's transaction.
 enum IncidentEvents {
     static func append(_ session: any SQLSession, incidentID: Int64, actor: String, action: String,

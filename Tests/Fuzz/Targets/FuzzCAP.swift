@@ -1,4 +1,4 @@
-// fuzz-sources: Sources/GiaobanServer/Incidents Sources/GiaobanStore/IncidentRecord.swift
+// fuzz-sources: Sources/GiaobanIncidents
 // Parses raw bytes as a CAP 1.2 alert. Whatever the input, the parser either refuses it
 // with a field and a reason or returns an incident whose values are within CAP's sets and
 // WGS 84's ranges, with a snapshot only if it is a JPEG.

@@ -1,4 +1,4 @@
-// fuzz-sources: Sources/GiaobanServer/Incidents Sources/GiaobanStore/IncidentRecord.swift
+// fuzz-sources: Sources/GiaobanIncidents
 // Parses raw bytes as a JSON incident report: refused with a field and a reason, or an
 // incident within CAP's value sets and WGS 84's ranges.
 import Foundation

@@ -1,0 +1,61 @@
+/// The control plane's commands and queries, executed on the media thread.
+extension MediaRouter {
+    /// Executes `command` at `now`; returns why it failed, nil when it did what it asked.
+    @discardableResult
+    public func apply(_ command: MediaCommand, now: ContinuousClock.Instant, out: OutputQueue) -> MediaFailure? {
+        switch command {
+        case .addPeer(let setup):
+            do { try addPeer(setup, now: now) } catch { return .dtls(error) }
+        case .removePeer(let id, let reason):
+            removePeer(id: id, reason: reason, out: out)
+        case .setAudioMuted(let stream, let muted):
+            guard setAudioMuted(stream: stream, muted) else { return .noStream(stream) }
+        case .setAudioGates(let gates):
+            for (stream, gated) in gates { setAudioGated(stream: stream, gated) }
+        case .setVideoGates(let gates):
+            var failure: MediaFailure?
+            for (stream, gated) in gates where !setVideoGated(stream: stream, gated, now: now, out: out) {
+                failure = .noStream(stream)
+            }
+            return failure
+        case .setMaxLayer(let peer, let stream, let rank):
+            guard setMaxLayer(peer: peer, stream: stream, rank: rank) else { return .noPeer(peer) }
+        case .restartICE(let peer, let local, let remote, let fingerprint):
+            guard let known = remoteFingerprint(peer: peer) else { return .noPeer(peer) }
+            guard known == fingerprint else { return .fingerprintChanged(peer: peer) }
+            restartICE(peer: peer, local: local, remote: remote)
+        case .setSubscriptions(let latest):
+            for entry in latest.read() { setSubscriptions(peer: entry.peer, entry.subscriptions, now: now, out: out) }
+        case .answerDownlink(let setup, let create, let restart, let latest):
+            if create {
+                do { try addPeer(setup, now: now) } catch { return .dtls(error) }
+            } else if !hasPeer(id: setup.id) {
+                return .noPeer(setup.id)
+            } else if restart {
+                restartICE(peer: setup.id, local: setup.localICE, remote: setup.remoteICE)
+            }
+            for entry in latest.read() { setSubscriptions(peer: entry.peer, entry.subscriptions, now: now, out: out) }
+        case .startMix(let stream, let tracks, let keyframeRequested, let sources, let audio, let video):
+            setLocalStream(stream, tracks: tracks, keyframeRequested: keyframeRequested)
+            for source in sources {
+                setAudioSink(stream: source, audio)
+                setVideoSink(stream: source, video)
+            }
+        case .addMixSources(let sources, let audio, let video):
+            for source in sources {
+                setAudioSink(stream: source, audio)
+                setVideoSink(stream: source, video)
+            }
+        case .stopMix(let stream, let prefix):
+            for activity in audioActivity() where activity.stream.hasPrefix(prefix) {
+                setAudioSink(stream: activity.stream, nil)
+                setVideoSink(stream: activity.stream, nil)
+            }
+            setLocalStream(stream, tracks: nil)
+        }
+        return nil
+    }
+
+    /// Answers `query` from the router's current state.
+    public func answer<Answer>(_ query: MediaQuery<Answer>) -> Answer { query.answer(self) }
+}

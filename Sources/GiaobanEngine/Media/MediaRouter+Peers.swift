@@ -1,0 +1,74 @@
+public import GiaobanCrypto
+
+/// The peer table: peers negotiated by the control plane come and go, and the events that tell it so.
+extension MediaRouter {
+    /// Adds a peer negotiated by the control plane; a client-role DTLS peer starts its
+    /// handshake once ICE nominates an address.
+    public func addPeer(_ setup: PeerSetup, now: ContinuousClock.Instant) throws(DTLSError) {
+        removePeer(id: setup.id, reason: "replaced", out: nil)
+        switch setup.role {
+        case .publisher:
+            let stream = relayStream(setup.stream)
+            let peer = try MediaPeer(setup: setup, published: stream, dtlsContext: dtlsContext, now: now)
+            register(peer)
+            if let old = stream.publisher { removePeer(id: old.setup.id, reason: "replaced by a new publisher", out: nil) }
+            stream.publisher = peer
+            stream.adopt(setup)
+            // Watchers stay; their streams continue from the new publisher without a gap.
+            for subscription in stream.subscribers {
+                subscription.videoOut.expectNewSource(timestampGap: 3000)
+                subscription.audioOut.expectNewSource(timestampGap: 960)
+            }
+            // After the replacement: removing the only peer of a stream removed the stream from the table.
+            streams[setup.stream] = stream
+        case .subscriber:
+            let peer = try MediaPeer(setup: setup, published: nil, dtlsContext: dtlsContext, now: now)
+            register(peer)
+            // A WHEP peer receives its one stream; a downlink (no stream) gets its subscriptions later.
+            if !setup.stream.isEmpty { subscribe(peer, to: setup.stream, audio: setup.audio, video: setup.video) }
+        }
+    }
+
+    /// The stream named `name`, or a new one (not yet in the table).
+    func relayStream(_ name: String) -> RelayStream {
+        streams[name] ?? RelayStream(name: name, cacheSize: settings.packetCacheSize, cacheBytes: settings.packetCacheBytes)
+    }
+
+    func register(_ peer: MediaPeer) {
+        peers[peer.setup.id] = peer
+        peersByUfrag[peer.setup.localICE.ufrag] = peer
+    }
+
+    /// Removes a peer (DELETE of its session, or a timeout); sends a DTLS close_notify if `out` is given.
+    public func removePeer(id: String, reason: String, out: OutputQueue?) {
+        guard let peer = peers.removeValue(forKey: id) else { return }
+        if let out, let address = peer.address {
+            for datagram in peer.dtls.close() { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+        }
+        if peersByUfrag[peer.ice.local.ufrag] === peer { peersByUfrag.removeValue(forKey: peer.ice.local.ufrag) }
+        if let address = peer.address, peersByAddress[address] === peer { peersByAddress.removeValue(forKey: address) }
+        if let stream = peer.published {
+            if stream.publisher === peer { stream.publisher = nil }
+            dropIfUnused(stream)
+        }
+        for subscription in peer.subscriptions { unsubscribe(subscription) }
+        peer.subscriptions.removeAll()
+        peer.ended.removeAll()
+        events.append(.removed(peer: id, reason: reason))
+    }
+
+    /// The number of peers.
+    public var peerCount: Int { peers.count }
+
+    /// Returns and clears the events since the last call.
+    public func drainEvents() -> [MediaEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
+    /// The DTLS fingerprint peer `id` must present (an ICE restart may not change it).
+    public func remoteFingerprint(peer id: String) -> CertificateFingerprint? { peers[id]?.setup.remoteFingerprint }
+
+    /// True when a peer with `id` exists.
+    public func hasPeer(id: String) -> Bool { peers[id] != nil }
+}
