@@ -73,7 +73,6 @@ struct Serve: AsyncParsableCommand {
         sessions.onPresence { stream, subject, role, joined in
             Task { await hub.recordPresence(stream: stream, subject: subject, role: role, joined: joined) }
         }
-        let escalation = Task { await hub.runEscalation() }
         let webRoot = fileExists("web") ? "web" : nil
         let application = ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
@@ -83,9 +82,10 @@ struct Serve: AsyncParsableCommand {
                                                                                lastN: settings.meetings.lastN,
                                                                                seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
                                            logger: logger)
-        try await ShutdownWatchdog.run([application], timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
-        escalation.cancel()
-        await media.shutdown()
+        // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
+        // flight and closes, the escalation timer stops, then the media thread and its socket.
+        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), application],
+                                       timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
     }
 }
 

@@ -116,6 +116,9 @@ public final class MediaServer: @unchecked Sendable {
         pending.withLock { $0.append(work) }
     }
 
+    /// False once the media thread has stopped (`shutdown`).
+    public var isRunning: Bool { !finished.load(ordering: .acquiring) }
+
     /// The latest counters (refreshed every 100 ms by the media thread).
     public var snapshot: Snapshot { latest.withLock { $0 } }
 
