@@ -62,6 +62,9 @@ extension MediaRouter {
 
     /// Returns and clears the events since the last call.
     public func drainEvents() -> [MediaEvent] {
+        // Most loop turns have none: returning the shared buffer and then emptying it would
+        // copy it on every turn.
+        guard !events.isEmpty else { return [] }
         defer { events.removeAll(keepingCapacity: true) }
         return events
     }
