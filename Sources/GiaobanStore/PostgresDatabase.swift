@@ -64,6 +64,13 @@ public final class PostgresDatabase: RecordDatabase, @unchecked Sendable {
 
     deinit { PQfinish(session.connection) }
 
+    /// The connection's socket (its TCP options can be read with `getsockopt`); -1 when closed.
+    func socketDescriptor() -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return PQsocket(session.connection)
+    }
+
     /// Runs `body` inside `BEGIN … COMMIT`; returns only after COMMIT succeeded. Rolls back if
     /// `body` throws. A connection found broken at BEGIN is re-established once first.
     public func write<T>(_ body: (any SQLSession) throws(StoreError) -> T) throws(StoreError) -> T {

@@ -65,6 +65,22 @@ struct SecurityStoreTests {
         #expect(try database.write { session throws(StoreError) in try session.scalar("SELECT 2") } == .integer(2))
     }
 
+    @Test("PostgreSQL connections probe a silent server: TCP keepalives after 30 s idle, every 10 s, 3 probes")
+    func postgresKeepalives() throws {
+        let database = try PostgresDatabase(url: try PostgresServer.shared().createDatabase(), migrations: [])
+        let fd = database.socketDescriptor()
+        #expect(fd >= 0)
+        func option(_ level: Int32, _ name: Int32) -> Int32 {
+            var value: Int32 = -1
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            return getsockopt(fd, level, name, &value, &length) == 0 ? value : -1
+        }
+        #expect(option(SOL_SOCKET, SO_KEEPALIVE) == 1)
+        #expect(option(Int32(IPPROTO_TCP), TCP_KEEPIDLE) == 30, "the kernel's default is 7,200 s")
+        #expect(option(Int32(IPPROTO_TCP), TCP_KEEPINTVL) == 10)
+        #expect(option(Int32(IPPROTO_TCP), TCP_KEEPCNT) == 3)
+    }
+
     @Test("a connection the server dropped is re-established, with the same statement timeout")
     func postgresReconnect() throws {
         let server = try PostgresServer.shared()

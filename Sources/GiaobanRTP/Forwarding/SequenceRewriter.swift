@@ -97,15 +97,4 @@ public struct SequenceRewriter: Sendable {
     /// publisher's sender-report timing over to the subscriber).
     @inlinable
     public func outputTimestamp(forInput timestamp: UInt32) -> UInt32 { timestamp &+ tsOffset }
-
-    /// Rewrites SSRC, sequence number and timestamp of the packet in `packet` in place;
-    /// returns false (and leaves the packet untouched) when the packet cannot be mapped.
-    @inlinable
-    public mutating func apply(to packet: RTPHeaderRewrite, sequence: UInt16, timestamp: UInt32) -> Bool {
-        guard let (seq, ts) = rewrite(sequence: sequence, timestamp: timestamp) else { return false }
-        packet.setSSRC(outputSSRC)
-        packet.setSequenceNumber(seq)
-        packet.setTimestamp(ts)
-        return true
-    }
 }
