@@ -32,7 +32,7 @@ struct MixedModeTests {
         var publishers: [EndpointPublisher] = []
         for (i, tone) in tones.enumerated() {
             let source = "m1-s\(i)"
-            await relay.media.send(.addMixSources([source], audio: mix.mixer, video: compositor))
+            await relay.media.send(.addSinks(streams: [source], audio: mix.mixer, video: compositor))
             let (connection, answer) = try await relay.join(.publish(audioSSRC: UInt32(0xA0 + i), videoSSRC: UInt32(0xB0 + i)),
                                                             stream: source, id: "pub\(i)", context: context)
             var settings = EndpointPublisher.Settings(audioSSRC: UInt32(0xA0 + i), videoSSRC: UInt32(0xB0 + i))

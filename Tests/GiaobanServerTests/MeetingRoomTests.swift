@@ -142,6 +142,9 @@ struct MeetingRoomTests {
             let stream = MeetingRooms.stream(meeting: meeting, subject: "xa-b")
             let activity = await media.ask(.audioActivity)
             #expect(activity.first { $0.stream == stream }?.muted == true)
+            // The room is a stream group on the media thread, its members the publishers' streams.
+            let group = await media.ask(.group(MeetingRooms.group(meeting: meeting)))
+            #expect(group?.members == [stream])
 
             // The chair watches xa-b as a thumbnail, then as the main view.
             let recvonly = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -199,20 +202,6 @@ struct MeetingRoomTests {
     }
 }
 
-@Suite("Meeting rooms: K loudest audio")
-struct MeetingRoomAudioGateTests {
-    @Test("only the loudest streams' audio is let through; only changes are returned")
-    func gates() {
-        let streams = ["m1-a", "m1-b", "m1-c", "m1-d"]
-        let first = MeetingRooms.audioGates(streams: streams, loudest: ["m1-b", "m1-d"], current: [:])
-        #expect(first == ["m1-a": true, "m1-b": false, "m1-c": true, "m1-d": false])
-        let current = first
-        #expect(MeetingRooms.audioGates(streams: streams, loudest: ["m1-d", "m1-b"], current: current).isEmpty)
-        #expect(MeetingRooms.audioGates(streams: streams, loudest: ["m1-a"], current: current) == ["m1-a": false, "m1-b": true, "m1-d": true])
-        #expect(MeetingRooms.audioGates(streams: streams, loudest: [], current: ["m1-a": false]) == ["m1-b": true, "m1-c": true, "m1-d": true, "m1-a": true])
-    }
-}
-
 @Suite("Meeting rooms: link quality in the roster")
 struct MeetingRoomLinkTests {
     @Test("the roster goes out again only when a link changes noticeably")
@@ -223,21 +212,5 @@ struct MeetingRoomLinkTests {
         #expect(!MeetingRooms.differs(clean, RoomMessage.Link(loss: 0.01, jitter_ms: 8)))
         #expect(MeetingRooms.differs(clean, RoomMessage.Link(loss: 0.05, jitter_ms: 2)))
         #expect(MeetingRooms.differs(clean, RoomMessage.Link(loss: 0, jitter_ms: 30)))
-    }
-}
-
-@Suite("Meeting rooms: last-N video")
-struct MeetingRoomLastNTests {
-    let publishing: [(subject: String, joinedAt: Int64)] = [("officer", 1), ("a", 2), ("b", 3), ("c", 4), ("d", 5), ("e", 6)]
-
-    @Test("the last N speakers, the chair and the spotlight are let through; before anyone speaks, the earliest joiners")
-    func gates() {
-        let quiet = MeetingRooms.videoGates(publishing: publishing, recent: [], always: ["officer"], lastN: 2)
-        #expect(quiet == ["officer": false, "a": false, "b": false, "c": true, "d": true, "e": true])
-        let spoken = MeetingRooms.videoGates(publishing: publishing, recent: ["e", "c", "a"], always: ["officer", "b"], lastN: 2)
-        #expect(spoken == ["officer": false, "b": false, "e": false, "c": false, "a": true, "d": true], "e and c spoke last; b is spotlit")
-        let gone = MeetingRooms.videoGates(publishing: publishing.filter { $0.subject != "e" }, recent: ["e", "c"], always: ["officer"],
-                                           lastN: 2)
-        #expect(gone == ["officer": false, "c": false, "a": false, "b": true, "d": true], "a speaker who left is skipped")
     }
 }

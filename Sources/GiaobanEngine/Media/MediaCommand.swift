@@ -35,11 +35,21 @@ public enum MediaCommand: Sendable {
     /// `keyframeRequested`) and copies the audio and video of `sources` to the sinks.
     case startMix(stream: String, tracks: Negotiation.PublishedTracks, keyframeRequested: @Sendable () -> Void,
                   sources: [String], audio: any AudioSink, video: any VideoSink)
-    /// Copies the audio and video of `sources` to a running mix's sinks.
-    case addMixSources([String], audio: any AudioSink, video: any VideoSink)
-    /// Stops a mix: no more copies of the published streams named `sourcePrefix`…, and the
-    /// local stream `stream` is gone.
-    case stopMix(stream: String, sourcePrefix: String)
+    /// Stops a mix: no more copies to its sinks from any stream, and the local stream `stream` is gone.
+    case stopMix(stream: String, audio: any AudioSink, video: any VideoSink)
+    /// Copies the audio of each of `streams` to `audio` and its video (the highest layer) to
+    /// `video`, beside the sinks already there (a mix and a recorder both); each sink once.
+    case addSinks(streams: [String], audio: (any AudioSink)?, video: (any VideoSink)?)
+    /// Stops the copies to `audio` and `video` (by identity) from every stream.
+    case removeSinks(audio: (any AudioSink)?, video: (any VideoSink)?)
+    /// Creates stream group `id` (a meeting room) or changes its settings: its active speaker,
+    /// the loudest-K audio and last-N video rules, run on the media thread's timer.
+    case setGroup(id: String, settings: StreamGroup.Settings)
+    /// Sets group `id`'s member streams, in joining order; members that leave have their gates
+    /// released. `.noGroup` when there is no such group.
+    case setGroupMembers(id: String, streams: [String])
+    /// Removes group `id` and releases its members' gates.
+    case removeGroup(id: String)
 
     /// Subscriptions read when the command runs on the media thread rather than when it is
     /// sent: the control plane's latest plan at that moment, so that of two commands sent at
@@ -76,6 +86,8 @@ public enum MediaFailure: Error, Sendable, CustomStringConvertible {
     case dtls(DTLSError)
     /// An ICE restart named another DTLS fingerprint than the one the peer connected with.
     case fingerprintChanged(peer: String)
+    /// There is no such stream group.
+    case noGroup(String)
 
     /// The operator-facing text (a DTLS failure's own).
     public var description: String {
@@ -84,6 +96,7 @@ public enum MediaFailure: Error, Sendable, CustomStringConvertible {
         case .noStream(let stream): "no stream '\(stream)'"
         case .dtls(let error): error.description
         case .fingerprintChanged(let peer): "peer '\(peer)' connected with another DTLS fingerprint"
+        case .noGroup(let group): "no stream group '\(group)'"
         }
     }
 }
@@ -126,6 +139,11 @@ extension MediaQuery where Answer == [String] {
     public static var videoGatedStreams: Self { Self { $0.videoGatedStreams() } }
     /// The streams subscriber `peer` receives, by name.
     public static func subscriptions(peer: String) -> Self { Self { $0.subscriptions(peer: peer) } }
+}
+
+extension MediaQuery where Answer == (members: [String], speaker: String?)? {
+    /// Stream group `id`'s members (in joining order) and its active speaker; nil when there is no such group.
+    public static func group(_ id: String) -> Self { Self { $0.group(id: id) } }
 }
 
 extension MediaQuery where Answer == MediaRouter.SubscriberVideo? {

@@ -208,23 +208,21 @@ final class RelayStream {
     var lastAudioTimestamp: UInt32 = 0
     /// Reception statistics of the publisher's audio (receiver reports to the publisher).
     var audioReception = ReceptionStatistics()
-    /// The publisher's audio is held back from every subscriber (a chair's mute).
-    var audioMuted = false
-    /// The publisher's audio is held back because it is not among the room's loudest.
-    var audioGated = false
+    /// What is held back of the stream for every subscriber (a chair's mute, its group's gates);
+    /// set by commands and by the stream's group, read per packet.
+    var policy = StreamPolicy()
     /// The publisher's latest RFC 6464 audio level (0 loud … 127 silent) and voice flag.
     var audioLevel: AudioLevelExtension?
-    /// Audio packets not forwarded while muted.
+    /// Audio packets not forwarded while muted or gated.
     var audioHeld = 0
-    /// Where the publisher's audio also goes (a meeting's mixer), unless the chair muted it.
-    var audioSink: (any AudioSink)?
+    /// Where the publisher's audio also goes (a meeting's mixer, a recorder), unless the chair
+    /// muted it; each sink once.
+    var audioSinks: [any AudioSink] = []
     /// A stream the relay itself produces (a meeting's mix): its tracks, as a publisher's would be.
     var localTracks: Negotiation.PublishedTracks?
-    /// The publisher's video is held back from every subscriber: not among the room's last-N
-    /// speakers. Subscribers resume on a keyframe when it is let through again.
-    var videoGated = false
-    /// Where the publisher's video (its highest layer) also goes (a meeting's compositor).
-    var videoSink: (any VideoSink)?
+    /// Where the publisher's video (its highest layer) also goes (a meeting's compositor, a
+    /// recorder); each sink once.
+    var videoSinks: [any VideoSink] = []
     /// A local stream's answer to a receiver's keyframe request (the compositor's).
     var keyframeRequested: (@Sendable () -> Void)?
 

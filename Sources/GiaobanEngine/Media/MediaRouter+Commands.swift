@@ -37,21 +37,20 @@ extension MediaRouter {
             for entry in latest.read() { setSubscriptions(peer: entry.peer, entry.subscriptions, now: now, out: out) }
         case .startMix(let stream, let tracks, let keyframeRequested, let sources, let audio, let video):
             setLocalStream(stream, tracks: tracks, keyframeRequested: keyframeRequested)
-            for source in sources {
-                setAudioSink(stream: source, audio)
-                setVideoSink(stream: source, video)
-            }
-        case .addMixSources(let sources, let audio, let video):
-            for source in sources {
-                setAudioSink(stream: source, audio)
-                setVideoSink(stream: source, video)
-            }
-        case .stopMix(let stream, let prefix):
-            for activity in audioActivity() where activity.stream.hasPrefix(prefix) {
-                setAudioSink(stream: activity.stream, nil)
-                setVideoSink(stream: activity.stream, nil)
-            }
+            for source in sources { addSinks(stream: source, audio: audio, video: video) }
+        case .stopMix(let stream, let audio, let video):
+            removeSinks(audio: audio, video: video)
             setLocalStream(stream, tracks: nil)
+        case .addSinks(let streams, let audio, let video):
+            for stream in streams { addSinks(stream: stream, audio: audio, video: video) }
+        case .removeSinks(let audio, let video):
+            removeSinks(audio: audio, video: video)
+        case .setGroup(let id, let settings):
+            setGroup(id: id, settings: settings)
+        case .setGroupMembers(let id, let streams):
+            guard setGroupMembers(id: id, streams: streams, now: now, out: out) else { return .noGroup(id) }
+        case .removeGroup(let id):
+            removeGroup(id: id, now: now, out: out)
         }
         return nil
     }

@@ -74,11 +74,14 @@ extension MediaRouter {
                let level = try? AudioLevelExtension(element.data) {
                 stream.audioLevel = level
             }
-            if let sink = stream.audioSink, !stream.audioMuted, packet.payloadLength > 0 {
-                sink.push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp,
-                          payload: packet.payload, level: stream.audioLevel)
+            let sinks = stream.audioSinks
+            if !sinks.isEmpty, !stream.policy.muted, packet.payloadLength > 0 {
+                for index in 0..<sinks.count {
+                    sinks[index].push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp,
+                                      payload: packet.payload, level: stream.audioLevel)
+                }
             }
-            if stream.audioMuted || stream.audioGated {
+            if stream.policy.holdsAudio {
                 // Held back, with no gap left in any subscriber's sequence numbers.
                 stream.audioHeld &+= 1
                 counters.rtpReceived &+= 1
@@ -90,11 +93,14 @@ extension MediaRouter {
             return counters.drop(.rtpUnknownSSRC)
         }
         counters.rtpReceived &+= 1
-        if isVideo, let sink = stream.videoSink, packet.payloadLength > 0, layerNumber == (stream.ranked.last ?? 0) {
-            sink.push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp, marker: packet.marker,
-                      payload: packet.payload)
+        if isVideo, !stream.videoSinks.isEmpty, packet.payloadLength > 0, layerNumber == (stream.ranked.last ?? 0) {
+            let sinks = stream.videoSinks
+            for index in 0..<sinks.count {
+                sinks[index].push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp,
+                                  marker: packet.marker, payload: packet.payload)
+            }
         }
-        if isVideo && stream.videoGated { return }  // not among the last-N speakers
+        if isVideo && stream.policy.videoGated { return }  // not among the last-N speakers
         // VP8 descriptors are read only where layers switch (simulcast, or a paused subscriber).
         let codec = publisher.setup.video?.codec
         let vp8 = isVideo && stream.isSimulcast && codec == "VP8" ? try? VP8PayloadDescriptor(packet.payload) : nil

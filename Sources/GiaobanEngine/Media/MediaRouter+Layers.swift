@@ -11,7 +11,7 @@ extension MediaRouter {
     }
 
     func chooseLayers(now: ContinuousClock.Instant, out: OutputQueue) {
-        for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty && !stream.videoGated {
+        for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty && !stream.policy.videoGated {
             for layer in stream.layers { layer.updateBitrate(now: now) }
             if stream.isSimulcast { stream.rank() }
         }
@@ -33,7 +33,7 @@ extension MediaRouter {
         var plans: [LayerPlan] = []
         for subscription in peer.subscriptions where subscription.video != nil {
             let stream = subscription.stream
-            guard stream.publisher?.setup.video != nil, !stream.videoGated else { continue }
+            guard stream.publisher?.setup.video != nil, !stream.policy.videoGated else { continue }
             // Without simulcast and without an estimate there is nothing to choose.
             if !stream.isSimulcast && estimate == nil { continue }
             let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }

@@ -1,5 +1,6 @@
 /// Streams as the control plane sees them: the chair's mute, the loudest-K and last-N gates,
-/// audio levels and upstream quality, copies to a mix, and the relay's own (local) streams.
+/// audio levels and upstream quality, copies to sinks (a mix, a recorder), and the relay's own
+/// (local) streams.
 extension MediaRouter {
     /// True when a publisher exists for `stream`.
     public func hasPublisher(stream: String) -> Bool { streams[stream]?.publisher != nil }
@@ -9,7 +10,7 @@ extension MediaRouter {
     @discardableResult
     public func setAudioMuted(stream: String, _ muted: Bool) -> Bool {
         guard let relay = streams[stream] else { return false }
-        relay.audioMuted = muted
+        relay.policy.muted = muted
         return true
     }
 
@@ -18,7 +19,7 @@ extension MediaRouter {
     @discardableResult
     public func setAudioGated(stream: String, _ gated: Bool) -> Bool {
         guard let relay = streams[stream] else { return false }
-        relay.audioGated = gated
+        relay.policy.audioGated = gated
         return true
     }
 
@@ -29,8 +30,8 @@ extension MediaRouter {
     @discardableResult
     public func setVideoGated(stream: String, _ gated: Bool, now: ContinuousClock.Instant, out: OutputQueue) -> Bool {
         guard let relay = streams[stream] else { return false }
-        guard relay.videoGated != gated else { return true }
-        relay.videoGated = gated
+        guard relay.policy.videoGated != gated else { return true }
+        relay.policy.videoGated = gated
         for subscriber in relay.subscribers where subscriber.video != nil {
             if gated {
                 subscriber.layer = -1
@@ -44,7 +45,7 @@ extension MediaRouter {
     }
 
     /// Streams whose video is held back by the last-N rule.
-    public func videoGatedStreams() -> [String] { streams.values.filter(\.videoGated).map(\.name).sorted() }
+    public func videoGatedStreams() -> [String] { streams.values.filter(\.policy.videoGated).map(\.name).sorted() }
 
     /// One published stream's audio as the relay sees it.
     public struct AudioActivity: Sendable, Equatable {
@@ -99,7 +100,7 @@ extension MediaRouter {
     public func audioActivity() -> [AudioActivity] {
         streams.values.filter { $0.publisher != nil }.map {
             AudioActivity(stream: $0.name, level: $0.audioLevel?.level, voice: $0.audioLevel?.voiceActivity ?? false,
-                          muted: $0.audioMuted, gated: $0.audioGated, held: $0.audioHeld)
+                          muted: $0.policy.muted, gated: $0.policy.audioGated, held: $0.audioHeld)
         }.sorted { $0.stream < $1.stream }
     }
 
@@ -111,20 +112,23 @@ extension MediaRouter {
         return Negotiation.PublishedTracks(audio: publisher.setup.audio, video: publisher.setup.video)
     }
 
-    /// Sends a copy of `stream`'s published audio to `sink` (nil stops it).
-    public func setAudioSink(stream: String, _ sink: (any AudioSink)?) {
+    /// Sends a copy of `stream`'s published audio to `audio` and of its video (the highest
+    /// layer) to `video`, beside the stream's other sinks; a sink already attached stays once.
+    public func addSinks(stream: String, audio: (any AudioSink)?, video: (any VideoSink)?) {
         let relay = relayStream(stream)
-        relay.audioSink = sink
+        if let audio, !relay.audioSinks.contains(where: { $0 === audio }) { relay.audioSinks.append(audio) }
+        if let video, !relay.videoSinks.contains(where: { $0 === video }) { relay.videoSinks.append(video) }
         streams[stream] = relay
         dropIfUnused(relay)
     }
 
-    /// Sends a copy of `stream`'s published video (its highest layer) to `sink` (nil stops it).
-    public func setVideoSink(stream: String, _ sink: (any VideoSink)?) {
-        let relay = relayStream(stream)
-        relay.videoSink = sink
-        streams[stream] = relay
-        dropIfUnused(relay)
+    /// Stops the copies to `audio` and `video` (by identity) from every stream; other sinks keep theirs.
+    public func removeSinks(audio: (any AudioSink)?, video: (any VideoSink)?) {
+        for relay in Array(streams.values) {
+            if let audio { relay.audioSinks.removeAll { $0 === audio } }
+            if let video { relay.videoSinks.removeAll { $0 === video } }
+            dropIfUnused(relay)
+        }
     }
 
     /// Asks the publisher of `stream` for a keyframe of its highest layer (throttled).
@@ -146,8 +150,8 @@ extension MediaRouter {
 
     /// Forgets a stream nobody publishes, watches, mixes or produces.
     func dropIfUnused(_ stream: RelayStream) {
-        if stream.publisher == nil && stream.subscribers.isEmpty && stream.audioSink == nil && stream.localTracks == nil
-            && stream.videoSink == nil {
+        if stream.publisher == nil && stream.subscribers.isEmpty && stream.audioSinks.isEmpty && stream.localTracks == nil
+            && stream.videoSinks.isEmpty {
             streams.removeValue(forKey: stream.name)
         }
     }

@@ -2,8 +2,9 @@ public import GiaobanWire
 
 extension MediaRouter {
     /// Drives everything time-based; call every few milliseconds. DTLS retransmissions,
-    /// handshake and consent timeouts (RFC 7675), pending keyframe requests, and the
-    /// relay's RTCP reports (RFC 3550 §6.4: SR to subscribers, RR to publishers).
+    /// handshake and consent timeouts (RFC 7675), pending keyframe requests, the relay's
+    /// RTCP reports (RFC 3550 §6.4: SR to subscribers, RR to publishers), and the stream
+    /// groups' active speaker and gates.
     public func tick(now: ContinuousClock.Instant, wallClock: UInt64, out: OutputQueue) {
         var expired: [(String, String)] = []
         for peer in peers.values {
@@ -42,6 +43,7 @@ extension MediaRouter {
             nextLayerChoice = now + settings.layerChoiceInterval
             chooseLayers(now: now, out: out)
         }
+        runGroups(now: now, out: out)
     }
 
     /// A receiver report to a publisher (our reception of its streams), or a sender report

@@ -48,6 +48,8 @@ public final class MediaRouter {
     var peersByUfrag: [String: MediaPeer] = [:]
     var peersByAddress: [STUNAddress: MediaPeer] = [:]
     var streams: [String: RelayStream] = [:]
+    /// Stream groups (meeting rooms) by id, run on the timer (`runGroups`).
+    var groups: [String: StreamGroup] = [:]
     /// Events since the last `drainEvents`.
     var events: [MediaEvent] = []
     /// Scratch buffer for a cached packet being retransmitted.

@@ -45,12 +45,13 @@ public final class MediaServer: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let finished = Atomic<Bool>(false)
-    private let eventHandler = Mutex<(@Sendable (MediaEvent) -> Void)?>(nil)
+    private let eventHandlers = Mutex<[@Sendable (MediaEvent) -> Void]>([])
 
     /// Calls `handler` on the media thread with every event of the router (a peer removed by a
-    /// timeout, a DTLS failure or a replacement, …), so sessions can be forgotten; it must not block.
+    /// timeout, a DTLS failure or a replacement, a room's new speaker, …), beside the handlers
+    /// added before (the sessions, the rooms); it must not block.
     public func onEvent(_ handler: @escaping @Sendable (MediaEvent) -> Void) {
-        eventHandler.withLock { $0 = handler }
+        eventHandlers.withLock { $0.append(handler) }
     }
 
     /// Why the media socket could not be opened.
@@ -99,6 +100,13 @@ public final class MediaServer: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<MediaFailure?, Never>) in
             pending.withLock { $0.append { router, now, out in continuation.resume(returning: router.apply(command, now: now, out: out)) } }
         }
+    }
+
+    /// Queues `command` for the media thread, after everything sent before it, without waiting
+    /// for its outcome: for a caller that cannot wait, such as one keeping a room's stream group
+    /// current from inside its lock, so that commands go out in the order of the changes.
+    public func enqueue(_ command: MediaCommand) {
+        pending.withLock { $0.append { router, now, out in _ = router.apply(command, now: now, out: out) } }
     }
 
     /// Answers `query` on the media thread, after every command sent before it.
@@ -186,8 +194,10 @@ public final class MediaServer: @unchecked Sendable {
         case .connected(let peer): logger.info("peer connected (DTLS-SRTP up)", metadata: ["peer": "\(peer)"])
         case .removed(let peer, let reason):
             logger.info("peer removed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+        case .speakerChanged(let group, let stream):
+            logger.debug("speaker changed", metadata: ["group": "\(group)", "stream": "\(stream)"])
         }
-        eventHandler.withLock { $0 }?(event)
+        for handler in eventHandlers.withLock({ $0 }) { handler(event) }
     }
 
     /// At most how often freed memory is given back to the kernel after peers were removed.

@@ -4,10 +4,10 @@ import GiaobanMixer
 
 /// Mixed mode in rooms (docs/mixing.md): the meeting's mix starts with its first listener.
 extension MeetingRooms {
-    /// Stops a meeting's mix: its clock, the copies of audio, the local stream.
+    /// Stops a meeting's mix: its clock, the copies to its mixer and compositor, the local stream.
     func stopMix(_ mix: MeetingMix, meeting id: Int64) async {
         mix.stop()
-        await sessions.media.send(.stopMix(stream: mix.stream, sourcePrefix: "m\(id)-"))
+        await sessions.media.send(.stopMix(stream: mix.stream, audio: mix.mixer, video: mix.compositor))
         logger.info("meeting mix stopped", metadata: ["meeting": "\(id)"])
     }
 

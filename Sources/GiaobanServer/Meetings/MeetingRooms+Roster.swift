@@ -34,8 +34,10 @@ extension MeetingRooms {
 
     /// Sends everyone the roster, at most once per `rosterInterval`: changes in between (a
     /// burst of joins at the start of a briefing) go out together in the next one. The whole
-    /// roster to everyone on every change would cost O(N²) per N joins.
+    /// roster to everyone on every change would cost O(N²) per N joins. The room's stream group
+    /// and the mix's layout follow every change at once.
     func broadcastRoster(_ id: Int64) {
+        syncGroup(id)
         refreshLayout(id)
         let schedule = rooms.withLock { all -> Bool in
             guard all[id] != nil, all[id]?.rosterScheduled == false else { return false }

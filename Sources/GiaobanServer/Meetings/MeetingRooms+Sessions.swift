@@ -65,7 +65,7 @@ extension MeetingRooms {
                 Task { await self.renegotiateDownlinks(id) }
                 if mutedByChair { await sessions.media.send(.setAudioMuted(stream: stream, muted: true)) }
                 if let mix = rooms.withLock({ $0[id]?.mix }) {
-                    await sessions.media.send(.addMixSources([stream], audio: mix.mixer, video: mix.compositor))
+                    await sessions.media.send(.addSinks(streams: [stream], audio: mix.mixer, video: mix.compositor))
                 }
             } else if toMix, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub),
                       let mix = rooms.withLock({ $0[id]?.mix }) {

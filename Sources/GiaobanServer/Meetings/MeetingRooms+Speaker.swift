@@ -1,8 +1,23 @@
 import GiaobanEngine
 
-/// The active speaker on a steady tick (docs/protocol.md, "Active speaker"), with what follows
-/// from it: the K loudest audio, last-N video, link quality, and the mix's layout.
+/// The active speaker (docs/protocol.md, "Active speaker"; docs/architecture.md, "The path of
+/// the active speaker"): each room is a stream group on the media thread, which decides the
+/// speaker from the members' levels and applies the K loudest audio and last-N video gates
+/// itself. The room keeps the group's members and rules current and follows its
+/// `speakerChanged` events: the roster's speaker, the `speaker` message, the mix's layout.
 extension MeetingRooms {
+    /// The name of meeting `id`'s stream group in the media plane.
+    static func group(meeting id: Int64) -> String { "m\(id)" }
+
+    /// The meeting whose stream group is `group`; nil for any other group.
+    static func meeting(group: String) -> Int64? {
+        guard group.hasPrefix("m"), let id = Int64(group.dropFirst()), id > 0 else { return nil }
+        return id
+    }
+
+    /// How often each room's upstream links are read (`refreshLinks`).
+    static let linksInterval: Duration = .seconds(2)
+
     /// The composed video's layout: the spotlight (else the chair) large, the active speaker small.
     func refreshLayout(_ id: Int64) {
         let layout = rooms.withLock { all -> (mix: MeetingMix, main: String?, inset: String?)? in
@@ -16,51 +31,74 @@ extension MeetingRooms {
         layout.mix.compositor.setLayout(main: layout.main, inset: layout.inset)
     }
 
-    /// Re-evaluates the room's active speaker on a steady tick from the relay's audio levels.
-    func startSpeakerTask(_ id: Int64) {
+    /// What runs beside an open room: its stream group (created here, kept current by
+    /// `syncGroup`) and the link readings every `linksInterval`.
+    func startRoom(_ id: Int64) {
         rooms.withLock { all in
-            guard all[id]?.speakerTask == nil else { return }
-            all[id]?.speakerTask = Task { [weak self] in
+            guard all[id] != nil, all[id]?.linksTask == nil else { return }
+            all[id]?.linksTask = Task { [weak self] in
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: self?.speakerTick ?? .milliseconds(200))
-                    await self?.tickSpeaker(id)
+                    try? await Task.sleep(for: Self.linksInterval)
+                    await self?.refreshLinks(id)
                 }
             }
         }
+        syncGroup(id)
     }
 
-    func tickSpeaker(_ id: Int64) async {
-        let prefix = "m\(id)-"
-        let activity = await sessions.media.ask(.audioActivity)
-        var levels: [String: (level: UInt8, voice: Bool)] = [:]
-        for a in activity where a.stream.hasPrefix(prefix) && !a.muted { if let level = a.level { levels[a.stream] = (level, a.voice) } }
-        let (changed, loudest) = rooms.withLock { all -> (String?, [String]) in
-            guard var room = all[id] else { return (nil, []) }
-            defer { all[id] = room }
-            let floor = room.detector.update(levels: levels)
-            let loudest = room.detector.loudest(loudestAudio)
-            guard let stream = floor,
-                  let subject = room.participants.keys.first(where: { Self.stream(meeting: id, subject: $0) == stream }) else {
-                return (nil, loudest)
+    /// Ends what `startRoom` started; called inside the rooms lock as the last participant
+    /// leaves, so that a room opened again right after gets its group back in order.
+    func stopRoom(_ id: Int64, _ room: Room) {
+        room.linksTask?.cancel()
+        sessions.media.enqueue(.removeGroup(id: Self.group(meeting: id)))
+    }
+
+    /// Tells the media plane the room's group as the room is now: its rules (the chair and the
+    /// spotlight always forwarded) and its members, the publishing participants' streams in
+    /// joining order. Queued inside the rooms lock, so the media thread sees the changes in
+    /// the order they were made; what did not change changes nothing there.
+    func syncGroup(_ id: Int64) {
+        rooms.withLock { all in
+            guard let room = all[id], !room.participants.isEmpty else { return }
+            let group = Self.group(meeting: id)
+            sessions.media.enqueue(.setGroup(id: group, settings: groupSettings(room, meeting: id)))
+            sessions.media.enqueue(.setGroupMembers(id: group, streams: Self.groupMembers(room, meeting: id)))
+        }
+    }
+
+    /// The group's rules for `room`: the speaker tick, K loudest, last-N, and the streams
+    /// last-N never holds back (every chair and admin, the spotlight).
+    func groupSettings(_ room: Room, meeting id: Int64) -> StreamGroup.Settings {
+        var settings = StreamGroup.Settings()
+        settings.interval = speakerTick
+        settings.loudestAudio = loudestAudio
+        settings.lastN = lastN
+        var always = Set(room.participants.filter { $0.value.role == .chair || $0.value.role == .admin }.keys)
+        if let spotlight = room.spotlight { always.insert(spotlight) }
+        settings.alwaysForwarded = Set(always.map { Self.stream(meeting: id, subject: $0) })
+        return settings
+    }
+
+    /// The group's members: the streams of the participants who publish, in joining order.
+    static func groupMembers(_ room: Room, meeting id: Int64) -> [String] {
+        room.participants.filter { $0.value.publishing != nil }
+            .sorted { ($0.value.joinedAt, $0.key) < ($1.value.joinedAt, $1.key) }
+            .map { stream(meeting: id, subject: $0.key) }
+    }
+
+    /// A media-plane event for the rooms: a group's new speaker becomes its room's speaker,
+    /// everyone is told, the mix's layout follows. Runs on the media thread: quick, no waiting.
+    func mediaEvent(_ event: MediaEvent) {
+        guard case .speakerChanged(let group, let stream) = event, let id = Self.meeting(group: group) else { return }
+        let subject = rooms.withLock { all -> String? in
+            guard let subject = all[id]?.participants.keys.first(where: { Self.stream(meeting: id, subject: $0) == stream }) else {
+                return nil
             }
-            room.speaker = subject
-            room.recentSpeakers.removeAll { $0 == subject }
-            room.recentSpeakers.insert(subject, at: 0)
-            if room.recentSpeakers.count > 64 { room.recentSpeakers.removeLast() }
-            return (subject, loudest)
+            all[id]?.speaker = subject
+            return subject
         }
-        if lastN > 0 { await applyLastN(id) }
-        await refreshLinks(id)
-        if loudestAudio > 0 {
-            let gates = Self.audioGates(streams: activity.map(\.stream).filter { $0.hasPrefix(prefix) }, loudest: loudest,
-                                        current: Dictionary(activity.map { ($0.stream, $0.gated) }, uniquingKeysWith: { a, _ in a }))
-            if !gates.isEmpty {
-                await sessions.media.send(.setAudioGates(gates))
-            }
-        }
-        if let changed {
-            refreshLayout(id)
-            hub.events.publish(HubMessage.encode(RoomMessage.Speaker(participant: changed)), to: Self.channel(id))
-        }
+        guard let subject else { return }
+        refreshLayout(id)
+        hub.events.publish(HubMessage.encode(RoomMessage.Speaker(participant: subject)), to: Self.channel(id))
     }
 }

@@ -40,14 +40,10 @@ public final class MeetingRooms: Sendable {
         var locked = false
         var spotlight: String?
         var speaker: String?
-        var detector = DominantSpeaker()
-        var speakerTask: Task<Void, Never>?
+        /// Reads the participants' upstream links every 2 s while the room is open.
+        var linksTask: Task<Void, Never>?
         /// The audio mix, while someone is in mixed mode.
         var mix: MeetingMix?
-        /// Subjects who held the floor, most recent first (last-N video).
-        var recentSpeakers: [String] = []
-        /// Speaker ticks since the links were last read.
-        var ticksSinceLinks = 0
         /// A roster broadcast is on its way (changes until then go with it).
         var rosterScheduled = false
         /// Each participant's one connection down, by subject.
@@ -89,6 +85,7 @@ public final class MeetingRooms: Sendable {
         self.seatGrace = seatGrace
         hub.roomOccupancy.withLock { $0 = { [weak self] id in self?.rooms.withLock { $0[id]?.participants.count } ?? 0 } }
         sessions.setGate { [weak self] kind, stream, claims in self?.admit(kind: kind, stream: stream, claims: claims) }
+        sessions.media.onEvent { [weak self] event in self?.mediaEvent(event) }
     }
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
@@ -163,7 +160,7 @@ public final class MeetingRooms: Sendable {
         }
         let (roomSub, roomMailbox) = hub.events.subscribe(channel: Self.channel(id))
         let (ownSub, ownMailbox) = hub.events.subscribe(channel: Self.channel(id, claims.sub))
-        startSpeakerTask(id)
+        startRoom(id)
         logger.info("joined meeting room", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "rejoin": "\(outcome.replaced)"])
         try await outbound.write(.text(HubMessage.encode(RoomMessage.Joined(meeting: id, you: claims.sub, role: claims.role.rawValue,
                                                                             stream: Self.stream(meeting: id, subject: claims.sub)))))
@@ -250,11 +247,10 @@ public final class MeetingRooms: Sendable {
             }
             room.participants.removeValue(forKey: subject)
             downlink = room.downlinks.removeValue(forKey: subject)
-            room.detector.remove(own)
             if room.spotlight == subject { room.spotlight = nil }
             let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
             if room.participants.isEmpty {
-                room.speakerTask?.cancel()
+                stopRoom(id, room)
                 all.removeValue(forKey: id)
             } else {
                 all[id] = room
