@@ -1,6 +1,7 @@
 import GiaobanCrypto
 import GiaobanEngine
 import GiaobanICE
+import GiaobanWire
 import Testing
 
 @Suite("Media commands and queries: what the control plane asks of the router")
@@ -75,4 +76,39 @@ struct MediaCommandTests {
 /// Failures compared by their text (a `.dtls` failure carries a `DTLSError`, which is not `Equatable`).
 extension MediaFailure: Equatable {
     static func == (a: MediaFailure, b: MediaFailure) -> Bool { "\(a)" == "\(b)" }
+}
+
+@Suite("Shutdown: every peer is told")
+struct RemoveAllPeersTests {
+    @Test("removeAllPeers sends a receiver its streams' BYE, then the DTLS close_notify, and removes every peer")
+    func goodbye() throws {
+        let h = try Harness()
+        let (pub, sub) = try MediaRouterTests().publisherAndSubscriber(h)
+        _ = try sub.takeRTCP()
+        _ = h.router.drainEvents()
+        #expect(h.router.apply(.removeAllPeers(reason: "the server is shutting down"), now: h.now, out: h.out) == nil)
+        var toSubscriber: [[UInt8]] = []
+        for i in 0..<h.out.count where h.out.destinations[i] == sub.address { toSubscriber.append(Array(h.out.datagram(i))) }
+        #expect(toSubscriber.count == 2, "an SRTCP BYE, then the close_notify")
+        #expect(toSubscriber.last?.first == 21, "a DTLS alert record last")
+        sub.inbox = toSubscriber.filter { $0.count > 8 && (192...223).contains($0[1]) }
+        let rtcp = try #require(try sub.takeRTCP().first)
+        var byeSources: [UInt32] = []
+        var reason: [UInt8] = []
+        try rtcp.withUnsafeBytes { bytes in
+            for packet in try RTCPCompound(bytes) where packet.packetType == .goodbye {
+                let bye = GoodbyeBuilder(try Goodbye(packet.bytes))
+                byeSources += bye.sources
+                reason = bye.reason ?? []
+            }
+        }
+        #expect(byeSources == [0xABCD], "the SSRC the subscriber receives from the relay")
+        #expect(String(decoding: reason, as: UTF8.self) == "the server is shutting down")
+        #expect(h.out.destinations[0..<h.out.count].contains(pub.address), "the publisher gets its close_notify too")
+        #expect(h.router.peerCount == 0)
+        let removed = h.router.drainEvents()
+        #expect(removed.count == 2)
+        #expect(removed.contains(.removed(peer: "pub", reason: "the server is shutting down")))
+        #expect(removed.contains(.removed(peer: "sub", reason: "the server is shutting down")))
+    }
 }

@@ -12,6 +12,10 @@ public enum MediaCommand: Sendable {
     /// Removes a peer (a DELETE of its session, a participant leaving), sending a DTLS
     /// close_notify; `reason` goes into the `.removed` event.
     case removePeer(id: String, reason: String)
+    /// Ends every peer as the server stops: an RTCP BYE (RFC 3550 §6.6) for each stream a
+    /// receiver gets, then the DTLS close_notify, so clients see the end at once rather than
+    /// after their ICE timeout.
+    case removeAllPeers(reason: String)
     /// A chair's mute (or unmute) of `stream`'s audio at the relay; `.noStream` when there is no such stream.
     case setAudioMuted(stream: String, muted: Bool)
     /// The loudest-K rule: for each stream, whether its audio is held back.

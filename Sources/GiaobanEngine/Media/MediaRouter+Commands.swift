@@ -8,6 +8,8 @@ extension MediaRouter {
             do { try addPeer(setup, now: now) } catch { return .dtls(error) }
         case .removePeer(let id, let reason):
             removePeer(id: id, reason: reason, out: out)
+        case .removeAllPeers(let reason):
+            removeAllPeers(reason: reason, out: out)
         case .setAudioMuted(let stream, let muted):
             guard setAudioMuted(stream: stream, muted) else { return .noStream(stream) }
         case .setAudioGates(let gates):

@@ -1,3 +1,4 @@
+import GiaobanWire
 public import GiaobanCrypto
 
 /// The peer table: peers negotiated by the control plane come and go, and the events that tell it so.
@@ -55,6 +56,25 @@ extension MediaRouter {
         peer.subscriptions.removeAll()
         peer.ended.removeAll()
         events.append(.removed(peer: id, reason: reason))
+    }
+
+    /// Ends every peer (see `MediaCommand.removeAllPeers`): a BYE naming the SSRCs each
+    /// receiver gets from the relay (at most 31 per packet), then the DTLS close_notify.
+    public func removeAllPeers(reason: String, out: OutputQueue) {
+        for id in Array(peers.keys) {
+            guard let peer = peers[id] else { continue }
+            var sources: [UInt32] = []
+            for subscription in peer.subscriptions {
+                if let video = subscription.video { sources.append(video.ssrc) }
+                if let audio = subscription.audio { sources.append(audio.ssrc) }
+            }
+            if !sources.isEmpty {
+                let report = ReceiverReportBuilder(ssrc: peer.relaySSRC)
+                let bye = GoodbyeBuilder(sources: Array(sources.prefix(31)), reason: Array(reason.utf8.prefix(255)))
+                sendRTCP(to: peer, out: out) { slot throws(WireError) in try RTCPCompound.marshal(report, bye, into: slot) }
+            }
+            removePeer(id: id, reason: reason, out: out)
+        }
     }
 
     /// The number of peers.

@@ -12,9 +12,11 @@ public struct MediaService: Service, CustomStringConvertible {
 
     public var description: String { "MediaService(udp \(media.port))" }
 
-    /// Waits for graceful shutdown (or cancellation), then stops the media thread.
+    /// Waits for graceful shutdown (or cancellation), tells every peer (RTCP BYE, DTLS
+    /// close_notify), then stops the media thread.
     public func run() async throws {
         try? await gracefulShutdown()
+        _ = await media.send(.removeAllPeers(reason: "the server is shutting down"))
         await media.shutdown()
     }
 }
