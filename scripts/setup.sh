@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev libsqlite3-dev libpq-dev)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(python3 python3-venv postgresql)  # postgresql: the server the tests start
+    packages+=(python3 python3-venv postgresql coturn)  # postgresql, coturn: servers the tests start
 fi
 
 missing=()

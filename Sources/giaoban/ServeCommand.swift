@@ -48,11 +48,21 @@ struct Serve: AsyncParsableCommand {
         logger.info("starting", metadata: [
             "version": "\(GiaobanVersion.string)",
             "config": "\(path ?? "built-in defaults")",
-            "http": "\(settings.http.address):\(settings.http.port)",
+            "http": "\(settings.http.usesTLS ? "https" : "http")://\(settings.http.address):\(settings.http.port)",
         ])
+        let tls: TLSIdentity?
+        if settings.http.usesTLS {
+            do { tls = try TLSIdentity(certificatePath: settings.http.tlsCertificate, privateKeyPath: settings.http.tlsPrivateKey) } catch {
+                throw ValidationError("configuration: \(error)")
+            }
+        } else {
+            tls = nil
+        }
         let (secret, created) = try TokenAuthority.loadOrCreateSecret(at: settings.auth.secretFile)
         if created { logger.notice("created a new token secret", metadata: ["file": "\(settings.auth.secretFile)"]) }
         do { try ControlPlane.checkSecurityFiles(config: settings) } catch { throw ValidationError("configuration: \(error)") }
+        // The TURN secret is read here only to fail early; /api/ice-servers reads it again and never logs it.
+        do { _ = try TURNCredentials.configured(settings.media) } catch { throw ValidationError("configuration: \(error)") }
         let certificate = try loadCertificate(settings.media)
         var mediaSettings = MediaRouter.Settings()
         mediaSettings.keyframeRequestInterval = .milliseconds(settings.media.keyframeRequestIntervalMs)
@@ -81,7 +91,10 @@ struct Serve: AsyncParsableCommand {
                                                                                mixVideo: settings.meetings.mixVideo,
                                                                                lastN: settings.meetings.lastN,
                                                                                seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
-                                           logger: logger)
+                                           tls: tls, logger: logger)
+        // SIGHUP: read the certificate and key again (a renewed certificate), meetings untouched.
+        let reload = tls.map { tls in SignalWatch(signal: SIGHUP) { tls.reload(logger: logger) } }
+        defer { reload?.cancel() }
         // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
         // flight and closes, the escalation timer stops, then the media thread and its socket.
         try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), application],

@@ -236,7 +236,10 @@ class Giaoban:
         self.name = name
         self.workdir = workdir
         self.http_port, self.udp_port = free_ports()
-        self.base_url = f"http://127.0.0.1:{self.http_port}"
+        # HTTPS tests set "https", the host they reach and `verify` (the certificate to trust).
+        self.scheme = "http"
+        self.host = "127.0.0.1"
+        self.verify: object = True
         self.secret_file = workdir / "auth-secret"
         self.sqlite_path = workdir / "giaoban.sqlite"
         ARTIFACTS.joinpath("logs").mkdir(parents=True, exist_ok=True)
@@ -276,7 +279,7 @@ class Giaoban:
             if self.proc.poll() is not None:
                 pytest.fail(f"server exited with status {self.proc.returncode} during startup\n{self.log_tail()}")
             try:
-                resp = requests.get(self.url("/healthz"), timeout=2)
+                resp = requests.get(self.url("/healthz"), timeout=2, verify=self.verify)
                 if resp.status_code == 200 and resp.text.strip() == "ok":
                     break
             except requests.RequestException:
@@ -312,18 +315,23 @@ class Giaoban:
         return "\n".join(text[-lines:])
 
     # HTTP
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.http_port}"
+
     def url(self, path: str) -> str:
         return self.base_url + path
 
     def healthy(self) -> bool:
-        resp = requests.get(self.url("/healthz"), timeout=3)
+        resp = requests.get(self.url("/healthz"), timeout=3, verify=self.verify)
         return resp.status_code == 200 and resp.text.strip() == "ok"
 
     def metrics(self) -> Metrics:
         # /metrics needs an admin or observer token (or security.metrics_token_file's).
         if getattr(self, "_metrics_token", None) is None:
             self._metrics_token = self.token("metrics-reader", "observer")
-        resp = requests.get(self.url("/metrics"), headers={"Authorization": f"Bearer {self._metrics_token}"}, timeout=5)
+        resp = requests.get(self.url("/metrics"), headers={"Authorization": f"Bearer {self._metrics_token}"}, timeout=5,
+                            verify=self.verify)
         assert resp.status_code == 200, f"/metrics -> {resp.status_code}"
         return Metrics.parse(resp.text)
 

@@ -56,10 +56,10 @@ def chromium():
             pytest.fail(f"{path} is missing: scripts/test-interop.sh installs chromium and chromium-driver")
     drivers = []
 
-    def make():
+    def make(extra_flags: tuple[str, ...] = ()):
         options = Options()
         options.binary_location = CHROMIUM
-        for flag in FLAGS:
+        for flag in FLAGS + list(extra_flags):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

@@ -13,7 +13,7 @@
 //   room.publish(await navigator.mediaDevices.getUserMedia({ audio: true, video: true }));
 //   await room.restartIce(); // after a network change: new ICE credentials, same DTLS session
 
-import { waitForIceGathering } from "./whip-client.js";
+import { iceServerSource, waitForIceGathering } from "./whip-client.js";
 
 /** How long a request waits for the relay's reply (docs/protocol.md, "Matching replies"). */
 const REPLY_TIMEOUT_MS = 10000;
@@ -39,10 +39,12 @@ function within(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError, onGone, onClose, thumbnails = false, downlink = false }) {
+export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError, onGone, onClose, thumbnails = false, downlink = false,
+                          iceTransportPolicy = "all" }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/meetings/${meeting}/room?access_token=${encodeURIComponent(token)}`);
   const watching = new Map(); // subject → RTCPeerConnection
+  const pending = new Set(); // subjects whose receiving connection is being made
   const sessions = new Map(); // subject → receiving session id (from the answer)
   const layers = new Map(); // subject → simulcast layer asked for ("low" thumbnail, "high" main view)
   const outbox = [];
@@ -52,6 +54,10 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
   let publishRestart = null; // { resolve, reject } while an ICE restart of the publish connection waits
   let you = null;
   const fail = (e) => onError && onError(e);
+  // STUN/TURN servers of GET /api/ice-servers (TURN credentials for this token's subject);
+  // `iceTransportPolicy: "relay"` connects only through them.
+  const iceServers = iceServerSource(token);
+  const peerConnection = async () => new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
 
   function send(message) {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
@@ -65,7 +71,11 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
   }
 
   async function subscribe(subject) {
-    const pc = new RTCPeerConnection();
+    pending.add(subject);
+    let pc;
+    try { pc = await peerConnection(); } catch (err) { pending.delete(subject); throw err; }
+    // No longer publishing by the time the STUN/TURN servers arrived: nothing to watch.
+    if (!pending.delete(subject)) { pc.close(); return; }
     watching.set(subject, pc);
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -94,8 +104,8 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
 
     const subjectsOf = (tracks) => new Set([...tracks.values()].map((t) => t.participant));
 
-    function connection() {
-      const pc = new RTCPeerConnection();
+    async function connection() {
+      const pc = await peerConnection();
       pc.addEventListener("track", (event) => {
         const stream = event.streams[0] || new MediaStream([event.track]);
         const mid = event.transceiver ? event.transceiver.mid : null;
@@ -115,7 +125,7 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
 
     async function answer(message) {
       if (down.pc && message.session !== down.session) close(); // a new session: a new connection
-      if (!down.pc) down.pc = connection();
+      if (!down.pc) down.pc = await connection();
       const pc = down.pc;
       down.session = message.session;
       const before = subjectsOf(down.tracks);
@@ -221,8 +231,9 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
         if (down) break; // the relay's offers say what the downlink carries
         const publishing = new Set(message.participants.filter((p) => p.publishing).map((p) => p.subject));
         for (const subject of [...watching.keys()]) if (!publishing.has(subject)) forget(subject);
+        for (const subject of [...pending]) if (!publishing.has(subject)) pending.delete(subject);
         for (const subject of publishing) {
-          if (subject !== you && !watching.has(subject)) subscribe(subject).catch(fail);
+          if (subject !== you && !watching.has(subject) && !pending.has(subject)) subscribe(subject).catch(fail);
         }
         break;
       }
@@ -270,7 +281,7 @@ export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError
     send,
     /** Publishes the tracks of a MediaStream on this participant's stream. */
     async publish(stream) {
-      publisher = new RTCPeerConnection();
+      publisher = await peerConnection();
       for (const track of stream.getTracks()) publisher.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       await offer(publisher, { type: "publish" });
       return publisher;

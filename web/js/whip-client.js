@@ -5,6 +5,9 @@
 //   import { publish, watch, collectStats } from "./js/whip-client.js";
 //   const session = await publish({ endpoint: "/whip/s1", token, stream });
 //   await session.stop();
+//
+// STUN/TURN servers come from the relay (GET /api/ice-servers, TURN credentials minted for the
+// token's subject); without them a page uses host candidates only.
 
 /** A WHIP/WHEP request answered with an error status; message is "<status>: <reason>". */
 export class HttpError extends Error {
@@ -33,6 +36,44 @@ export function waitForIceGathering(pc, timeoutMs = 5000) {
 
 function authHeaders(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * The relay's STUN/TURN servers for `token`: `{ iceServers, ttl }` from GET /api/ice-servers
+ * on the server of `endpoint` (TURN entries carry a credential valid `ttl` seconds). On any
+ * error none, with a console warning: host candidates only, enough on the relay's network.
+ */
+export async function fetchIceServers(token, endpoint = "/") {
+  try {
+    const url = new URL("/api/ice-servers", new URL(endpoint, document.baseURI));
+    const response = await fetch(url, { headers: authHeaders(token), cache: "no-store" });
+    if (!response.ok) throw await errorFrom(response);
+    const body = await response.json();
+    if (!Array.isArray(body.iceServers)) throw new Error("the answer has no iceServers list");
+    return { iceServers: body.iceServers, ttl: Number(body.ttl) || 0 };
+  } catch (err) {
+    console.warn(`giaoban: GET /api/ice-servers failed (${err && err.message ? err.message : err}); no STUN/TURN servers, host candidates only`);
+    return { iceServers: [], ttl: 0 };
+  }
+}
+
+/**
+ * A function resolving to the current `iceServers` for `token`, fetched again once half the
+ * credentials' lifetime has passed (or at the next call after an error).
+ */
+export function iceServerSource(token, endpoint = "/") {
+  let servers = null;
+  let until = 0;
+  return () => {
+    if (!servers || Date.now() >= until) {
+      until = Infinity; // one request at a time
+      servers = fetchIceServers(token, endpoint).then(({ iceServers, ttl }) => {
+        until = Date.now() + ttl * 500;
+        return iceServers;
+      });
+    }
+    return servers;
+  };
 }
 
 async function errorFrom(response) {
@@ -88,11 +129,13 @@ export function simulcastEncodings(count) {
 }
 
 /**
- * Publishes a MediaStream to a WHIP endpoint (`simulcast`: 2 or 3 video encodings).
+ * Publishes a MediaStream to a WHIP endpoint (`simulcast`: 2 or 3 video encodings;
+ * `iceTransportPolicy: "relay"`: only through a TURN server of GET /api/ice-servers).
  * @param {{endpoint: string, token?: string, stream: MediaStream, onState?: (s: string) => void}} options
  */
-export async function publish({ endpoint, token, stream, onState, simulcast = 0 }) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+export async function publish({ endpoint, token, stream, onState, simulcast = 0, iceTransportPolicy = "all" }) {
+  const { iceServers } = await fetchIceServers(token, endpoint);
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
   if (onState) pc.addEventListener("connectionstatechange", () => onState(pc.connectionState));
   for (const track of stream.getTracks()) {
     const init = { direction: "sendonly", streams: [stream] };
@@ -108,11 +151,13 @@ export async function publish({ endpoint, token, stream, onState, simulcast = 0 
 }
 
 /**
- * Watches a WHEP endpoint; onStream receives the MediaStream of the relayed tracks.
+ * Watches a WHEP endpoint; onStream receives the MediaStream of the relayed tracks
+ * (`iceTransportPolicy` as for `publish`).
  * @param {{endpoint: string, token?: string, onStream: (s: MediaStream) => void, onState?: (s: string) => void}} options
  */
-export async function watch({ endpoint, token, onStream, onState }) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+export async function watch({ endpoint, token, onStream, onState, iceTransportPolicy = "all" }) {
+  const { iceServers } = await fetchIceServers(token, endpoint);
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
   if (onState) pc.addEventListener("connectionstatechange", () => onState(pc.connectionState));
   const stream = new MediaStream();
   pc.addEventListener("track", (event) => {
@@ -135,9 +180,21 @@ export async function collectStats(pc) {
     framesDecoded: 0, frameWidth: 0, frameHeight: 0, totalAudioEnergy: 0,
     packetsLost: 0, nackCount: 0, framesSent: 0, packetsSent: 0,
     state: pc ? pc.connectionState : "new",
+    // The selected candidate pair's local candidate: "host", "srflx" or "relay" (through TURN,
+    // then relayProtocol is how this browser reaches the TURN server: "udp", "tcp" or "tls").
+    localCandidateType: null, relayProtocol: null,
   };
   if (!pc) return out;
   const report = await pc.getStats();
+  report.forEach((s) => {
+    if (s.type !== "transport" || !s.selectedCandidatePairId) return;
+    const pair = report.get(s.selectedCandidatePairId);
+    const local = pair && report.get(pair.localCandidateId);
+    if (local) {
+      out.localCandidateType = local.candidateType || null;
+      out.relayProtocol = local.relayProtocol || null;
+    }
+  });
   report.forEach((s) => {
     if (s.type === "inbound-rtp") {
       out.packetsLost += s.packetsLost || 0;
@@ -161,7 +218,7 @@ export async function collectStats(pc) {
   return out;
 }
 
-/** Query-string settings shared by the pages: stream, token and an optional endpoint. */
+/** Query-string settings shared by the pages: stream, token, an optional endpoint and ICE policy. */
 export function pageSettings(kind) {
   const params = new URLSearchParams(location.search);
   const stream = params.get("stream") || "s1";
@@ -169,6 +226,8 @@ export function pageSettings(kind) {
     stream,
     token: params.get("token") || "",
     simulcast: Number(params.get("simulcast") || 0),
+    // ?ice=relay: connect only through a TURN server (to check a TURN deployment).
+    iceTransportPolicy: params.get("ice") === "relay" ? "relay" : "all",
     endpoint: params.get("endpoint") || `/${kind}/${encodeURIComponent(stream)}`,
   };
 }

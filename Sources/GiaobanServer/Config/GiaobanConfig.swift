@@ -17,6 +17,16 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var port = 8080
         /// `http.max_body_bytes`: the largest request body accepted.
         public var maxBodyBytes = 1_048_576
+        /// `http.tls_certificate`: PEM certificate chain; with `tls_private_key` the listener
+        /// speaks HTTPS (and WSS) only. Empty: plain HTTP. Re-read on SIGHUP.
+        public var tlsCertificate = ""
+        /// `http.tls_private_key`: the PEM private key of `tls_certificate`.
+        public var tlsPrivateKey = ""
+        /// `http.hsts_max_age_s`: `Strict-Transport-Security` max-age sent over HTTPS (0: none).
+        public var hstsMaxAgeS = 31_536_000
+
+        /// True when the listener speaks HTTPS.
+        public var usesTLS: Bool { !tlsCertificate.isEmpty }
     }
 
     /// `[media]`: the UDP media listener.
@@ -48,6 +58,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var certificate = ""
         /// The private key PEM file matching `certificate`.
         public var privateKey = ""
+        /// `media.ice_servers`: STUN/TURN URLs handed to clients by `GET /api/ice-servers`.
+        public var iceServers: [ICEServerURL] = []
+        /// `media.turn_secret_file`: the TURN REST shared secret (coturn's `static-auth-secret`).
+        public var turnSecretFile = ""
+        /// `media.turn_credential_ttl_s`: how long a minted TURN credential stays valid.
+        public var turnCredentialTTLSeconds = 3_600
     }
 
     /// `[auth]`: tokens.
@@ -172,6 +188,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         http.address = try reader.string("http.address", default: http.address)
         http.port = try reader.integer("http.port", default: http.port, in: 0...65_535)
         http.maxBodyBytes = try reader.integer("http.max_body_bytes", default: http.maxBodyBytes, in: 1_024...(1 << 30))
+        http.tlsCertificate = try reader.string("http.tls_certificate", default: http.tlsCertificate)
+        http.tlsPrivateKey = try reader.string("http.tls_private_key", default: http.tlsPrivateKey)
+        http.hstsMaxAgeS = try reader.integer("http.hsts_max_age_s", default: http.hstsMaxAgeS, in: 0...(2 * 366 * 86_400))
+        if http.tlsCertificate.isEmpty != http.tlsPrivateKey.isEmpty {
+            throw ConfigError("http.tls_certificate and http.tls_private_key go together: set both (HTTPS) or neither (HTTP)")
+        }
         media.address = try reader.string("media.address", default: media.address)
         media.udpPort = try reader.integer("media.udp_port", default: media.udpPort, in: 0...65_535)
         media.announcedAddress = try reader.string("media.announced_address", default: media.announcedAddress)
@@ -188,6 +210,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.packetCacheKiB = try reader.integer("media.packet_cache_kib", default: media.packetCacheKiB, in: 16...65_536)
         media.certificate = try reader.string("media.certificate", default: media.certificate)
         media.privateKey = try reader.string("media.private_key", default: media.privateKey)
+        try readICEServers(&reader, source: source)
         auth.secretFile = try reader.string("auth.secret_file", default: auth.secretFile)
         security.maxMediaSessionsPerSubject = try reader.integer("security.max_media_sessions_per_subject",
                                                                  default: security.maxMediaSessionsPerSubject, in: 1...100_000)

@@ -3,9 +3,13 @@ import HTTPTypes
 public import Hummingbird
 
 /// Adds `X-Content-Type-Options: nosniff` to every response, errors included, so that no
-/// browser guesses an active type from a body (a stored attachment, a snapshot, a message).
-struct NoSniffMiddleware<Context: RequestContext>: RouterMiddleware {
+/// browser guesses an active type from a body (a stored attachment, a snapshot, a message);
+/// over HTTPS also `Strict-Transport-Security`, so a browser never falls back to plain HTTP.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     static var header: HTTPField.Name { HTTPField.Name("X-Content-Type-Options")! }
+    static var hstsHeader: HTTPField.Name { HTTPField.Name("Strict-Transport-Security")! }
+    /// The HSTS max-age in seconds; 0 sends none (plain HTTP).
+    let hstsMaxAge: Int
 
     func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -14,6 +18,7 @@ struct NoSniffMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try error.response(from: request, context: context)
         }
         response.headers[Self.header] = "nosniff"
+        if hstsMaxAge > 0 { response.headers[Self.hstsHeader] = "max-age=\(hstsMaxAge)" }
         return response
     }
 }

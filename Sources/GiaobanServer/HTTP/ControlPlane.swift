@@ -38,9 +38,10 @@ public enum ControlPlane {
     }
 
     /// The router with every route of the control plane.
-    static func router(config: GiaobanConfig, services: Services) -> Router<BasicWebSocketRequestContext> {
+    /// `hsts`: the `Strict-Transport-Security` max-age to send (HTTPS only; 0: none).
+    static func router(config: GiaobanConfig, services: Services, hsts: Int = 0) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
-        router.add(middleware: NoSniffMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware(hstsMaxAge: hsts))
         router.add(middleware: CORSMiddleware(
             allowOrigin: .all,
             allowHeaders: [.accept, .authorization, .contentType, .origin],
@@ -58,6 +59,7 @@ public enum ControlPlane {
             try access.authorizeAny(request)
             return VersionInfo(name: config.server.name, version: GiaobanVersion.string)
         }
+        ICEServersRoute.add(to: router, media: config.media, tokens: access.tokens)
         services.hub?.addRoutes(to: router)
         services.rooms?.addRoutes(to: router)
         services.sessions?.addRoutes(to: router)
@@ -80,15 +82,18 @@ public enum ControlPlane {
 
     /// The application listening on `config.http`; a connection without a complete request
     /// for `security.http_idle_timeout_s` is closed.
+    /// With `tls`, the listener speaks HTTPS and WSS only (HTTP/1.1; see docs/deployment.md).
     public static func application(config: GiaobanConfig, services: Services = .init(sessions: nil, webRoot: nil),
-                                   logger: Logger) -> some ApplicationProtocol {
-        let router = router(config: config, services: services)
+                                   tls: TLSIdentity? = nil, logger: Logger) -> some ApplicationProtocol {
+        let router = router(config: config, services: services, hsts: tls == nil ? 0 : config.http.hstsMaxAgeS)
         let idle = TimeAmount.seconds(Int64(config.security.httpIdleTimeoutS))
         let webSocketResponder = router.buildResponder()
-        let server = HTTPServerBuilder { responder in
-            DeadlineHTTP1Channel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
-                                                                     configuration: .init(http1: .init(idleTimeout: idle))),
-                                 headTimeout: idle)
+        let server = HTTPServerBuilder { responder -> any ServerChildChannel in
+            let plain = DeadlineHTTP1Channel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
+                                                                                 configuration: .init(http1: .init(idleTimeout: idle))),
+                                             headTimeout: idle)
+            guard let tls else { return plain }
+            return ReloadableTLSChannel(base: plain, identity: tls)
         }
         return Application(
             router: router,

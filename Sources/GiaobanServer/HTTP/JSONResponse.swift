@@ -49,6 +49,9 @@ struct Nullable<Wrapped: Encodable>: Encodable {
     }
 }
 
+/// A null-or-value field travels between tasks as its value does.
+extension Nullable: Sendable where Wrapped: Sendable {}
+
 /// Reading the parts of a request the REST routes share, each failure a `PlainError` whose
 /// message says what to send instead.
 enum RequestParts {
