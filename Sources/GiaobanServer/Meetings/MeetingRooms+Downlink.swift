@@ -63,14 +63,7 @@ extension MeetingRooms {
 
     /// `downlink`: creates the participant's downlink (or changes whom it watches) and sends
     /// an offer with a fresh revision.
-    func requestDownlink(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        let watch: [String]?
-        switch message.participants {
-        case .all?: watch = nil
-        case .subjects(let list)? where list.count <= Self.maxWatched: watch = list
-        default:
-            return HubMessage.error(#"downlink needs "participants": "all" or a list of at most 64 subjects"#)
-        }
+    func requestDownlink(watch: [String]?, meeting id: Int64, claims: TokenClaims) async -> String? {
         // A downlink whose connection the media plane removed (closed, consent expired) is replaced.
         let existing = rooms.withLock { $0[id]?.downlinks[claims.sub] }
         var fresh = existing == nil
@@ -196,10 +189,7 @@ extension MeetingRooms {
     /// `answer`: the client's answer to a downlink offer. The first one creates the peer
     /// (ICE and DTLS start); later ones change the subscriptions, and restart ICE when the
     /// credentials changed.
-    func answerDownlink(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        guard let session = message.session, let revision = message.revision, let sdp = message.sdp else {
-            return HubMessage.error(#"answer needs "session", "revision" and "sdp""#)
-        }
+    func answerDownlink(session: String, revision: Int, sdp: String, meeting id: Int64, claims: TokenClaims) async -> String? {
         guard let downlink = rooms.withLock({ $0[id]?.downlinks[claims.sub] }), downlink.session == session else {
             return HubMessage.error("no downlink session '\(session.prefix(64))' of yours")
         }
@@ -257,8 +247,7 @@ extension MeetingRooms {
     }
 
     /// `restart` of the downlink: an offer with new ICE credentials.
-    func restartDownlink(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        guard let session = message.session else { return HubMessage.error(#"restart needs "session""#) }
+    func restartDownlink(session: String, meeting id: Int64, claims: TokenClaims) async -> String? {
         let seat = rooms.withLock { all in (all[id]?.downlinks[claims.sub]?.session, all[id]?.participants[claims.sub]?.publishing) }
         if seat.1 == session {
             return HubMessage.error(#"to restart ICE of the publish connection send {"type": "publish", "session": …, "sdp": <an offer with new ICE credentials>}"#)
@@ -271,15 +260,7 @@ extension MeetingRooms {
 
     /// `layer` with `participant`: caps the simulcast layer of that participant's video on the
     /// sender's downlink.
-    func capDownlinkLayer(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        guard let participant = message.participant, message.layer != nil else {
-            return HubMessage.error(#"layer needs "participant" (or "session") and "layer""#)
-        }
-        let rank: Int?
-        switch Self.layerRank(message) {
-        case .success(let value): rank = value
-        case .failure(let error): return HubMessage.error(error.message)
-        }
+    func capDownlinkLayer(participant: String, layer rank: Int, meeting id: Int64, claims: TokenClaims) async -> String? {
         let stream = Self.stream(meeting: id, subject: participant)
         // Caps name seated participants only, so the map stays as small as the room.
         let peerResult = rooms.withLock { all -> Result<String?, RoomError> in
@@ -307,8 +288,7 @@ extension MeetingRooms {
     /// `publish` with the `session` of the sender's publish connection: an ICE restart. The
     /// offer carries new ICE credentials; the answer carries the relay's new ones; the peer
     /// keeps its DTLS session, SSRCs and subscribers.
-    func restartPublish(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        guard let session = message.session, let sdp = message.sdp else { return HubMessage.error(#"publish needs "sdp": the offer"#) }
+    func restartPublish(session: String, sdp: String, meeting id: Int64, claims: TokenClaims) async -> String? {
         let stream = Self.stream(meeting: id, subject: claims.sub)
         guard rooms.withLock({ $0[id]?.participants[claims.sub]?.publishing }) == session,
               let peer = sessions.peerID(session: session, kind: "whip", subject: claims.sub) else {

@@ -12,19 +12,14 @@ extension MeetingRooms {
         await renegotiateDownlinks(id)
         let quality = await sessions.media.ask(.upstreamQuality)
         let byStream = Dictionary(quality.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
-        let changed = rooms.withLock { all -> Bool in
-            guard var room = all[id] else { return false }
-            var changed = false
-            for (subject, seat) in room.participants {
-                let q = byStream[Self.stream(meeting: id, subject: subject)]
-                let link = q.map { RoomMessage.Link(loss: ($0.loss * 1000).rounded() / 1000, jitter_ms: ($0.jitterMilliseconds * 10).rounded() / 10) }
-                if Self.differs(seat.link, link) { changed = true }
-                room.participants[subject]?.link = link
-            }
-            all[id] = room
-            return changed
+        let subjects = rooms.withLock { Array(($0[id]?.participants ?? [:]).keys) }
+        var links: [String: RoomMessage.Link?] = [:]
+        for subject in subjects {
+            let q = byStream[Self.stream(meeting: id, subject: subject)]
+            links[subject] = q.map { RoomMessage.Link(loss: ($0.loss * 1000).rounded() / 1000, jitter_ms: ($0.jitterMilliseconds * 10).rounded() / 10) }
         }
-        if changed { broadcastRoster(id) }
+        // The room sends the roster again when one moved noticeably (`differs`).
+        await post(id, .linksMeasured(links))
     }
 
     /// True when two link readings differ enough to tell everyone.

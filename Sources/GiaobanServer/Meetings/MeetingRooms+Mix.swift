@@ -13,11 +13,7 @@ extension MeetingRooms {
 
     /// `mode`: `mixed` gives the participant one mix-minus audio stream of the meeting's loudest
     /// speakers (then `subscribe` to `"mix"`); `forwarded` returns to per-participant streams.
-    func setMode(_ message: RoomMessage.Request, meeting id: Int64, claims: TokenClaims) async -> String? {
-        guard let mode = message.mode, mode == "mixed" || mode == "forwarded" else {
-            return HubMessage.error(#"mode needs "mode": "mixed" or "forwarded""#)
-        }
-        let mixed = mode == "mixed"
+    func setMode(mixed: Bool, meeting id: Int64, claims: TokenClaims) async -> String? {
         var created: MeetingMix?
         if mixed, rooms.withLock({ $0[id]?.mix == nil }) {
             do {
@@ -26,18 +22,23 @@ extension MeetingRooms {
                 return HubMessage.error("cannot start the meeting's mixer: \(error)")
             }
         }
-        let state = rooms.withLock { all -> (mix: MeetingMix?, listeners: [String], publishing: [String], isNew: Bool) in
-            guard var room = all[id], room.participants[claims.sub] != nil else { return (nil, [], [], false) }
-            room.participants[claims.sub]?.mixed = mixed
+        let seated = rooms.withLock { all -> (mix: MeetingMix?, isNew: Bool, actor: RoomActor)? in
+            guard var room = all[id], room.participants[claims.sub] != nil else { return nil }
             var isNew = false
             if room.mix == nil, let created {
                 room.mix = created
                 isNew = true
             }
             all[id] = room
+            return (room.mix, isNew, room.actor)
+        }
+        // The seat's mode is the room's (the roster shows it, the layout follows).
+        await seated?.actor.post(.modeChanged(subject: claims.sub, mixed: mixed))
+        let state = rooms.withLock { all -> (mix: MeetingMix?, listeners: [String], publishing: [String], isNew: Bool) in
+            guard let room = all[id], let seated else { return (nil, [], [], false) }
             let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
             let publishing = room.participants.filter { $0.value.publishing != nil }.map { Self.stream(meeting: id, subject: $0.key) }
-            return (room.mix, listeners, publishing, isNew)
+            return (seated.mix, listeners, publishing, seated.isNew)
         }
         if let mix = state.mix {
             mix.mixer.setListeners(state.listeners)
@@ -51,9 +52,8 @@ extension MeetingRooms {
                 logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
             }
         }
-        broadcastRoster(id)
         // A downlink carries the mix in mixed mode, everyone's streams otherwise.
         await offerDownlinks(meeting: id, subjects: [claims.sub], force: false)
-        return HubMessage.encode(RoomMessage.Mode(mode: mode))
+        return RoomOutbound.mode(mixed: mixed).text
     }
 }

@@ -18,21 +18,8 @@ extension MeetingRooms {
     /// How often each room's upstream links are read (`refreshLinks`).
     static let linksInterval: Duration = .seconds(2)
 
-    /// The composed video's layout: the spotlight (else the chair) large, the active speaker small.
-    func refreshLayout(_ id: Int64) {
-        let layout = rooms.withLock { all -> (mix: MeetingMix, main: String?, inset: String?)? in
-            guard let room = all[id], let mix = room.mix else { return nil }
-            let chair = room.participants.filter { $0.value.role == .chair || $0.value.role == .admin }
-                .min { $0.value.joinedAt < $1.value.joinedAt }?.key
-            let main = room.spotlight ?? chair
-            return (mix, main.map { Self.stream(meeting: id, subject: $0) }, room.speaker.map { Self.stream(meeting: id, subject: $0) })
-        }
-        guard let layout else { return }
-        layout.mix.compositor.setLayout(main: layout.main, inset: layout.inset)
-    }
-
-    /// What runs beside an open room: its stream group (created here, kept current by
-    /// `syncGroup`) and the link readings every `linksInterval`.
+    /// What runs beside an open room: the link readings every `linksInterval`. (Its stream
+    /// group is created and kept current by the room's `syncGroup` actions, `publish(_:of:actions:)`.)
     func startRoom(_ id: Int64) {
         rooms.withLock { all in
             guard all[id] != nil, all[id]?.linksTask == nil else { return }
@@ -43,7 +30,6 @@ extension MeetingRooms {
                 }
             }
         }
-        syncGroup(id)
     }
 
     /// Ends what `startRoom` started; called inside the rooms lock as the last participant
@@ -53,52 +39,26 @@ extension MeetingRooms {
         sessions.media.enqueue(.removeGroup(id: Self.group(meeting: id)))
     }
 
-    /// Tells the media plane the room's group as the room is now: its rules (the chair and the
-    /// spotlight always forwarded) and its members, the publishing participants' streams in
-    /// joining order. Queued inside the rooms lock, so the media thread sees the changes in
-    /// the order they were made; what did not change changes nothing there.
-    func syncGroup(_ id: Int64) {
-        rooms.withLock { all in
-            guard let room = all[id], !room.participants.isEmpty else { return }
-            let group = Self.group(meeting: id)
-            sessions.media.enqueue(.setGroup(id: group, settings: groupSettings(room, meeting: id)))
-            sessions.media.enqueue(.setGroupMembers(id: group, streams: Self.groupMembers(room, meeting: id)))
-        }
-    }
-
-    /// The group's rules for `room`: the speaker tick, K loudest, last-N, and the streams
-    /// last-N never holds back (every chair and admin, the spotlight).
-    func groupSettings(_ room: Room, meeting id: Int64) -> StreamGroup.Settings {
+    /// The group's rules: the speaker tick, K loudest, last-N, and the streams last-N never
+    /// holds back (every chair and admin, the spotlight).
+    func groupSettings(alwaysForwarded: Set<String>) -> StreamGroup.Settings {
         var settings = StreamGroup.Settings()
         settings.interval = speakerTick
         settings.loudestAudio = loudestAudio
         settings.lastN = lastN
-        var always = Set(room.participants.filter { $0.value.role == .chair || $0.value.role == .admin }.keys)
-        if let spotlight = room.spotlight { always.insert(spotlight) }
-        settings.alwaysForwarded = Set(always.map { Self.stream(meeting: id, subject: $0) })
+        settings.alwaysForwarded = alwaysForwarded
         return settings
-    }
-
-    /// The group's members: the streams of the participants who publish, in joining order.
-    static func groupMembers(_ room: Room, meeting id: Int64) -> [String] {
-        room.participants.filter { $0.value.publishing != nil }
-            .sorted { ($0.value.joinedAt, $0.key) < ($1.value.joinedAt, $1.key) }
-            .map { stream(meeting: id, subject: $0.key) }
     }
 
     /// A media-plane event for the rooms: a group's new speaker becomes its room's speaker,
     /// everyone is told, the mix's layout follows. Runs on the media thread: quick, no waiting.
     func mediaEvent(_ event: MediaEvent) {
         guard case .speakerChanged(let group, let stream) = event, let id = Self.meeting(group: group) else { return }
-        let subject = rooms.withLock { all -> String? in
-            guard let subject = all[id]?.participants.keys.first(where: { Self.stream(meeting: id, subject: $0) == stream }) else {
-                return nil
-            }
-            all[id]?.speaker = subject
-            return subject
+        let room = rooms.withLock { all in
+            all[id].flatMap { room in room.participants.keys.first { Self.stream(meeting: id, subject: $0) == stream }.map { (room.actor, $0) } }
         }
-        guard let subject else { return }
-        refreshLayout(id)
-        hub.events.publish(HubMessage.encode(RoomMessage.Speaker(participant: subject)), to: Self.channel(id))
+        guard let (actor, subject) = room else { return }
+        // The room's actor takes it from here (the roster's speaker, `speaker`, the layout).
+        Task { await actor.post(.speakerChanged(subject)) }
     }
 }

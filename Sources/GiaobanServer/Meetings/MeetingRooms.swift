@@ -18,36 +18,33 @@ import GiaobanRTP
 /// receives what it watches on one connection down (`downlink`, the relay offers and
 /// renegotiates; MeetingRooms+Downlink.swift), or per watched stream (`subscribe`, the client
 /// offers).
+///
+/// State: each open room's seats, roster and chair controls are a `RoomState` owned by the
+/// room's `RoomActor` (docs/architecture.md, "A meeting room's state"); this class keeps the
+/// registry of rooms and what stays beside the state machine: media negotiation, downlinks,
+/// the mix, link readings.
 public final class MeetingRooms: Sendable {
-    struct Participant: Sendable {
-        var role: Role
-        var connection: Int
-        var audioMuted = false
-        var mutedByChair = false
-        var hand = false
-        var publishing: String?
-        var joinedAt: Int64
-        /// `forwarded` (each stream as sent) or `mixed` (one mix-minus audio stream).
-        var mixed = false
-        /// The publishing link as the relay sees it, refreshed every 2 s.
-        var link: RoomMessage.Link?
-        /// The socket closed without `leave`: the seat waits `seatGrace` for a reconnect.
-        var disconnected = false
-    }
+    /// A participant's seat (the room's state machine owns it).
+    typealias Participant = RoomState.Seat
 
+    /// An open room in the registry: its actor, the copy of its state the actor writes after
+    /// every event (read by the media side), and the media side's own state.
     struct Room: Sendable {
-        var participants: [String: Participant] = [:]
-        var locked = false
-        var spotlight: String?
-        var speaker: String?
+        /// The room's owner: seats, roster, chair controls, grace and roster timers.
+        let actor: RoomActor
+        /// The actor's state as of its latest event; only the actor writes it.
+        var state: RoomState
         /// Reads the participants' upstream links every 2 s while the room is open.
         var linksTask: Task<Void, Never>?
         /// The audio mix, while someone is in mixed mode.
         var mix: MeetingMix?
-        /// A roster broadcast is on its way (changes until then go with it).
-        var rosterScheduled = false
         /// Each participant's one connection down, by subject.
         var downlinks: [String: Downlink] = [:]
+
+        var participants: [String: Participant] { state.seats }
+        var locked: Bool { state.locked }
+        var spotlight: String? { state.spotlight }
+        var speaker: String? { state.speaker }
     }
 
     let hub: Hub
@@ -68,8 +65,6 @@ public final class MeetingRooms: Sendable {
     let seatGrace: Duration
     /// The shortest time between two roster broadcasts of a room.
     let rosterInterval: Duration = .milliseconds(50)
-    /// Connections that sent `leave`: their close gives the seat up at once.
-    private let leaving = Mutex<Set<Int>>([])
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
@@ -83,7 +78,7 @@ public final class MeetingRooms: Sendable {
         self.speakerTick = speakerTick
         self.loudestAudio = loudestAudio
         self.seatGrace = seatGrace
-        hub.roomOccupancy.withLock { $0 = { [weak self] id in self?.rooms.withLock { $0[id]?.participants.count } ?? 0 } }
+        hub.roomOccupancy.withLock { $0 = { [weak self] id in self?.rooms.withLock { $0[id]?.state.seats.count } ?? 0 } }
         sessions.setGate { [weak self] kind, stream, claims in self?.admit(kind: kind, stream: stream, claims: claims) }
         sessions.media.onEvent { [weak self] event in self?.mediaEvent(event) }
     }
@@ -112,7 +107,7 @@ public final class MeetingRooms: Sendable {
             return PlainError(.forbidden, "role '\(claims.role.rawValue)' does not take part in meetings")
         }
         if claims.role == .chair || claims.role == .admin { return nil }
-        let refused = rooms.withLock { all in all[id].map { $0.locked && $0.participants[claims.sub] == nil } ?? false }
+        let refused = rooms.withLock { all in all[id].map { !$0.state.admits(claims.sub, role: claims.role) } ?? false }
         return refused ? PlainError(.forbidden, "the room of meeting \(id) is locked by the chair") : nil
     }
 
@@ -133,70 +128,54 @@ public final class MeetingRooms: Sendable {
 
     func serve(meeting id: Int64, claims: TokenClaims, inbound: WebSocketInboundStream,
                outbound: WebSocketOutboundWriter) async throws {
-        let connection = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
-        let isChair = claims.role == .chair || claims.role == .admin
-        let now = hub.clock()
-        // Join, or take over the seat of an earlier connection of the same subject.
-        let outcome = rooms.withLock { all -> (admitted: Bool, replaced: Bool) in
-            var room = all[id] ?? Room()
-            if room.locked, !isChair, room.participants[claims.sub] == nil { return (false, false) }
-            let replaced = room.participants[claims.sub] != nil
-            var seat = room.participants[claims.sub] ?? Participant(role: claims.role, connection: connection, joinedAt: now)
-            seat.connection = connection
-            seat.disconnected = false
-            room.participants[claims.sub] = seat
-            all[id] = room
-            return (true, replaced)
-        }
-        guard outcome.admitted else {
-            try await Hub.refuse(outbound, inbound, reason: "the room is locked by the chair")
-            return
-        }
-        if outcome.replaced {
-            hub.events.publish(HubMessage.encode(RoomMessage.Notice(type: "replaced", message: "you joined again from another connection")),
-                               to: Self.channel(id, claims.sub))
-        } else {
-            _ = try? await hub.meetings.join(meetingID: id, participant: claims.sub, role: claims.role.rawValue, now: now)
-        }
+        let caller = RoomEvent.Caller(subject: claims.sub, role: claims.role,
+                                      connection: nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue)
+        // Subscribed before entering, so that nothing sent on entering (a new offer to a
+        // reconnected downlink) is missed; written only after `joined`.
         let (roomSub, roomMailbox) = hub.events.subscribe(channel: Self.channel(id))
         let (ownSub, ownMailbox) = hub.events.subscribe(channel: Self.channel(id, claims.sub))
-        startRoom(id)
-        logger.info("joined meeting room", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "rejoin": "\(outcome.replaced)"])
-        try await outbound.write(.text(HubMessage.encode(RoomMessage.Joined(meeting: id, you: claims.sub, role: claims.role.rawValue,
-                                                                            stream: Self.stream(meeting: id, subject: claims.sub)))))
-        broadcastRoster(id)
-        if outcome.replaced, rooms.withLock({ $0[id]?.downlinks[claims.sub] != nil }) {
-            // An offer sent while the old socket was going away may be lost: offer again.
-            await offerDownlinks(meeting: id, subjects: [claims.sub], force: true)
-        }
         defer {
             hub.events.unsubscribe(channel: Self.channel(id), id: roomSub)
             hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub)
         }
+        let (outbox, continuation) = AsyncStream<RoomOutbound>.makeStream()
+        // Join, or take over the seat of an earlier connection of the same subject.
+        var entered: (room: RoomActor, replies: [RoomOutbound])?
+        while entered == nil {
+            let room = room(id)
+            switch await room.enter(caller, outbox: continuation) {
+            case .admitted(let replies): entered = (room, replies)
+            case .refused(let reason):
+                try await Hub.refuse(outbound, inbound, reason: reason)
+                return
+            case .retry: continue
+            }
+        }
+        guard let (room, replies) = entered else { return }
         var failure: (any Error)?
         do {
-            try await relay(roomMailbox, ownMailbox, inbound, outbound, meeting: id, claims: claims, connection: connection)
+            for reply in replies { try await outbound.write(.text(reply.text)) }
+            try await relay(roomMailbox, ownMailbox, outbox, inbound, outbound, room: room, meeting: id, claims: claims, caller: caller)
         } catch {
             failure = error
         }
-        if leaving.withLock({ $0.remove(connection) != nil }) {
-            await leave(meeting: id, subject: claims.sub, connection: connection)
-        } else {
-            await hold(meeting: id, subject: claims.sub, connection: connection)
-        }
+        // After `leave` or `ended` the seat goes now; otherwise it waits `seatGrace`.
+        await room.closed(subject: claims.sub, connection: caller.connection)
         if let failure { throw failure }
     }
 
-    /// Carries one socket: room and own messages out, requests in, until either side ends.
-    func relay(_ roomMailbox: AsyncStream<String>, _ ownMailbox: AsyncStream<String>, _ inbound: WebSocketInboundStream,
-               _ outbound: WebSocketOutboundWriter, meeting id: Int64, claims: TokenClaims, connection: Int) async throws {
+    /// Carries one socket: room, own and outbox messages out, requests in, until either side
+    /// ends. The outbox's `replaced` or `ended` closes the socket.
+    func relay(_ roomMailbox: AsyncStream<String>, _ ownMailbox: AsyncStream<String>, _ outbox: AsyncStream<RoomOutbound>,
+               _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, room: RoomActor, meeting id: Int64,
+               claims: TokenClaims, caller: RoomEvent.Caller) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for await text in roomMailbox { try await outbound.write(.text(text)) } }
+            group.addTask { for await text in ownMailbox { try await outbound.write(.text(text)) } }
             group.addTask {
-                for await text in ownMailbox {
-                    try await outbound.write(.text(text))
-                    if text.contains(#""type":"ended""#) { self.leaving.withLock { _ = $0.insert(connection) } }
-                    if text.contains(#""type":"replaced""#) || text.contains(#""type":"ended""#) {
+                for await message in outbox {
+                    try await outbound.write(.text(message.text))
+                    if message.closes != nil {
                         try await outbound.close(.normalClosure, reason: "replaced or ended")
                         return
                     }
@@ -208,7 +187,7 @@ public final class MeetingRooms: Sendable {
                         try await outbound.write(.text(HubMessage.error("send JSON text messages, not binary")))
                         continue
                     }
-                    if let reply = await self.handle(text, meeting: id, claims: claims, connection: connection) {
+                    for reply in await self.handle(text, room: room, meeting: id, claims: claims, caller: caller) {
                         try await outbound.write(.text(reply))
                     }
                 }
@@ -218,109 +197,45 @@ public final class MeetingRooms: Sendable {
         }
     }
 
-    /// A socket closed without `leave` (a network drop): the seat, its published stream, hand
-    /// and mute wait `seatGrace` for the same subject to connect again, then are given up.
-    func hold(meeting id: Int64, subject: String, connection: Int) async {
-        let held = rooms.withLock { all -> Bool in
-            guard all[id]?.participants[subject]?.connection == connection else { return false }
-            all[id]?.participants[subject]?.disconnected = true
-            return true
+    /// Handles one message: the room's state machine first, then, for a media request, the
+    /// negotiation beside it. Returns the replies to this client, in order.
+    func handle(_ text: String, room: RoomActor, meeting id: Int64, claims: TokenClaims, caller: RoomEvent.Caller) async -> [String] {
+        let event: RoomEvent
+        switch RoomRequest.parse(text) {
+        case .success(let request): event = .request(caller, request)
+        case .failure(let invalid): event = .invalid(caller, invalid)
         }
-        guard held else { return }
-        logger.info("room connection dropped; seat kept", metadata: ["meeting": "\(id)", "subject": "\(subject)", "for": "\(seatGrace)"])
-        let grace = seatGrace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
-            await self?.leave(meeting: id, subject: subject, connection: connection, onlyIfDisconnected: true)
-        }
+        let (replies, media) = await room.request(event, from: caller.connection)
+        var texts = replies.map(\.text)
+        if let media, let reply = await self.media(media, meeting: id, claims: claims) { texts.append(reply) }
+        return texts
     }
 
-    /// Removes the participant if this connection still holds its seat (and, with
-    /// `onlyIfDisconnected`, nobody reconnected to it).
-    func leave(meeting id: Int64, subject: String, connection: Int, onlyIfDisconnected: Bool = false) async {
-        let own = Self.stream(meeting: id, subject: subject)
-        var downlink: Downlink?
-        let left = rooms.withLock { all -> (left: Bool, publishing: String?, mix: MeetingMix?, listeners: [String], last: Bool) in
-            guard var room = all[id], let seat = room.participants[subject], seat.connection == connection,
-                  seat.disconnected || !onlyIfDisconnected else {
-                return (false, nil, nil, [], false)
-            }
-            room.participants.removeValue(forKey: subject)
-            downlink = room.downlinks.removeValue(forKey: subject)
-            if room.spotlight == subject { room.spotlight = nil }
-            let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
-            if room.participants.isEmpty {
-                stopRoom(id, room)
-                all.removeValue(forKey: id)
-            } else {
-                all[id] = room
-            }
-            return (true, seat.publishing, room.mix, listeners, room.participants.isEmpty)
+    /// A media request (SDP, downlinks, layers, the mix), carried out beside the room's state
+    /// machine; returns the reply, if any.
+    func media(_ request: RoomRequest, meeting id: Int64, claims: TokenClaims) async -> String? {
+        switch request {
+        case .publish(let sdp, _):
+            return await negotiate(publishing: true, target: claims.sub, sdp: sdp, layer: nil, meeting: id, claims: claims)
+        case .subscribe(let participant, let sdp, let layer):
+            return await negotiate(publishing: false, target: participant, sdp: sdp, layer: layer, meeting: id, claims: claims)
+        case .restartPublish(let session, let sdp):
+            return await restartPublish(session: session, sdp: sdp, meeting: id, claims: claims)
+        case .sessionLayer(let session, let layer):
+            return await chooseLayer(session: session, layer: layer, claims: claims)
+        case .downlinkLayer(let participant, let layer):
+            return await capDownlinkLayer(participant: participant, layer: layer, meeting: id, claims: claims)
+        case .downlink(let watch):
+            return await requestDownlink(watch: watch, meeting: id, claims: claims)
+        case .answer(let session, let revision, let sdp):
+            return await answerDownlink(session: session, revision: revision, sdp: sdp, meeting: id, claims: claims)
+        case .restart(let session):
+            return await restartDownlink(session: session, meeting: id, claims: claims)
+        case .mode(let mixed):
+            return await setMode(mixed: mixed, meeting: id, claims: claims)
+        case .ping, .leave, .mute, .hand, .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand:
+            return nil
         }
-        guard left.left else { return }
-        if let session = left.publishing {
-            _ = try? await sessions.close(kind: "whip", stream: own, id: session)
-        }
-        if let peer = downlink?.peerID {
-            await sessions.media.send(.removePeer(id: peer, reason: "left the meeting"))
-        }
-        if let mix = left.mix {
-            mix.peers.map.withLock { $0[own] = nil }
-            mix.mixer.setListeners(left.listeners)
-            mix.mixer.removeSource(own)
-            if left.last { await stopMix(mix, meeting: id) }
-        }
-        _ = try? await hub.meetings.leave(meetingID: id, participant: subject, now: hub.clock())
-        logger.info("left meeting room", metadata: ["meeting": "\(id)", "subject": "\(subject)"])
-        broadcastRoster(id)
-        await renegotiateDownlinks(id)
-    }
-
-    /// Handles one message; returns the reply to this client, if any.
-    func handle(_ text: String, meeting id: Int64, claims: TokenClaims, connection: Int) async -> String? {
-        let message: RoomMessage.Request
-        do { message = try JSONDecoder().decode(RoomMessage.Request.self, from: Data(text.utf8)) } catch {
-            return HubMessage.error(#"expected a JSON object with a "type" (docs/protocol.md)"#)
-        }
-        let isChair = claims.role == .chair || claims.role == .admin
-        func chairOnly() -> String? {
-            isChair ? nil : HubMessage.error("only the chair may \(message.type)")
-        }
-        switch message.type {
-        case "ping":
-            return #"{"type":"pong"}"#
-        case "leave":
-            leaving.withLock { _ = $0.insert(connection) }
-            return #"{"type":"bye"}"#
-        case "mute":
-            guard let muted = message.audio else { return HubMessage.error(#"mute needs "audio": true or false"#) }
-            update(id) { $0.participants[claims.sub]?.audioMuted = muted }
-        case "hand":
-            guard let raised = message.raised else { return HubMessage.error(#"hand needs "raised": true or false"#) }
-            update(id) { $0.participants[claims.sub]?.hand = raised }
-        case "mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand":
-            if let refusal = chairOnly() { return refusal }
-            return await chairControl(message, meeting: id, chair: claims.sub)
-        case "publish" where message.session != nil:
-            return await restartPublish(message, meeting: id, claims: claims)
-        case "publish", "subscribe":
-            return await negotiate(message, meeting: id, claims: claims)
-        case "layer" where message.participant != nil && message.session == nil:
-            return await capDownlinkLayer(message, meeting: id, claims: claims)
-        case "layer":
-            return await chooseLayer(message, claims: claims)
-        case "downlink":
-            return await requestDownlink(message, meeting: id, claims: claims)
-        case "answer":
-            return await answerDownlink(message, meeting: id, claims: claims)
-        case "restart":
-            return await restartDownlink(message, meeting: id, claims: claims)
-        case "mode":
-            return await setMode(message, meeting: id, claims: claims)
-        default:
-            return HubMessage.error("unknown message type '\(message.type.prefix(40))' (docs/protocol.md lists them)")
-        }
-        return nil
     }
 
     /// The counters of every meeting's audio mixer running now (for /metrics).

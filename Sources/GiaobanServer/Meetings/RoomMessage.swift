@@ -2,26 +2,6 @@ import Foundation
 
 /// The room protocol's messages (docs/protocol.md).
 enum RoomMessage {
-    struct Request: Decodable {
-        var type: String
-        var audio: Bool?
-        var raised: Bool?
-        var participant: String?
-        var muted: Bool?
-        var locked: Bool?
-        var sdp: String?
-        /// `subscribe` and `layer`: the highest simulcast layer wanted (`low`, `medium`, `high`).
-        var layer: String?
-        /// `layer`: the receiving session to change.
-        var session: String?
-        /// `mode`: `mixed` or `forwarded`.
-        var mode: String?
-        /// `downlink`: whom to watch, `"all"` or a list of subjects.
-        var participants: WatchList?
-        /// `answer`: the revision of the offer answered.
-        var revision: Int?
-    }
-
     /// `"all"` or a list of subjects; anything else is kept as `invalid` (an error reply, not
     /// a failed decoding of the whole message).
     enum WatchList: Decodable {

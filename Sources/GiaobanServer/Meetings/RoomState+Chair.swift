@@ -1,0 +1,56 @@
+/// The chair's controls (docs/protocol.md, "Client → server"): mute a participant at the relay,
+/// the spotlight, the lock, asking to unmute, lowering a hand, ending the meeting. The caller
+/// has been checked to be the chair or an admin.
+extension RoomState {
+    /// One of the chair's controls, from the chair or an admin.
+    mutating func chairControl(_ request: RoomRequest, from chair: RoomEvent.Caller) -> [RoomAction] {
+        func notInRoom(_ target: String) -> [RoomAction] {
+            [.reply(connection: chair.connection, .error("'\(target.prefix(64))' is not in the room"))]
+        }
+        func note(_ message: String, _ metadata: [String: String]) -> RoomAction {
+            .log(RoomLogEntry(notice: true, message: message, metadata: ["meeting": "\(meeting)"].merging(metadata) { a, _ in a }))
+        }
+        switch request {
+        case .muteParticipant(let target, let muted):
+            guard seats[target] != nil else { return notInRoom(target) }
+            seats[target]?.mutedByChair = muted
+            return rosterChanged() + [
+                .setAudioMuted(stream: stream(target), muted: muted),
+                .send(subject: target, .muted(muted: muted, by: chair.subject)),
+                note("participant muted by the chair", ["participant": target, "muted": "\(muted)"]),
+            ]
+        case .spotlight(let target?):
+            guard seats[target] != nil else { return notInRoom(target) }
+            spotlight = target
+            return rosterChanged()
+        case .spotlight(nil):
+            spotlight = nil
+            return rosterChanged()
+        case .lock(let value):
+            locked = value
+            return rosterChanged()
+        case .askUnmute(let target):
+            // The relay cannot turn a participant's microphone on: it asks them to.
+            guard seats[target] != nil else { return notInRoom(target) }
+            return [.send(subject: target, .unmuteRequested(by: chair.subject)),
+                    .log(RoomLogEntry(notice: false, message: "participant asked to unmute",
+                                      metadata: ["meeting": "\(meeting)", "participant": target]))]
+        case .lowerHand(let target):
+            guard seats[target] != nil else { return notInRoom(target) }
+            seats[target]?.hand = false
+            return rosterChanged()
+        case .end:
+            // Everyone hears it; each socket then closes, and its close gives the seat up.
+            var actions: [RoomAction] = [.broadcast(.ended)]
+            for subject in seats.keys.sorted() {
+                guard let connection = seats[subject]?.connection else { continue }
+                seats[subject]?.leaving = true
+                actions.append(.close(subject: subject, connection: connection, .ended))
+            }
+            actions.append(note("meeting ended by the chair", ["chair": chair.subject]))
+            return actions
+        default:
+            return []
+        }
+    }
+}

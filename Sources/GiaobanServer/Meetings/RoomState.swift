@@ -1,0 +1,190 @@
+/// A meeting room's seats, roster and chair controls as a state machine (docs/protocol.md):
+/// `handle(_:now:)` takes an event and returns the actions its owner carries out. It does no
+/// I/O, starts no task and reads no clock: time comes in as `now` (Unix ms), and timers go out
+/// as `scheduleRoster` and `startGrace` actions whose expiry comes back as an event.
+///
+/// Media negotiation (SDP, downlinks, the mix, speaker levels) stays with `MeetingRooms`: the
+/// state machine hands those requests on as `media` and hears back `published`, `modeChanged`,
+/// `speakerChanged` and `linksMeasured`.
+struct RoomState: Sendable {
+    /// A participant's place in the room.
+    struct Seat: Sendable, Equatable {
+        var role: Role
+        /// The socket that holds the seat.
+        var connection: Int
+        var audioMuted = false
+        var mutedByChair = false
+        var hand = false
+        /// The publish session, while the participant publishes.
+        var publishing: String?
+        var joinedAt: Int64
+        /// `forwarded` (each stream as sent) or `mixed` (one mix-minus audio stream).
+        var mixed = false
+        /// The publishing link as the relay sees it.
+        var link: RoomMessage.Link?
+        /// The socket closed without `leave`: the seat waits `seatGrace` for a reconnect.
+        var disconnected = false
+        /// The socket sent `leave` (or got `ended`): its close gives the seat up at once.
+        var leaving = false
+    }
+
+    /// The meeting's id (stream names carry it).
+    let meeting: Int64
+    /// How long a dropped socket's seat waits for a reconnect.
+    let seatGrace: Duration
+    /// The shortest time between two roster broadcasts.
+    let rosterInterval: Duration
+    /// The seats, by subject.
+    var seats: [String: Seat] = [:]
+    /// Nobody new may join (the chair still can; a reconnect keeps its seat).
+    var locked = false
+    /// Everyone's main view.
+    var spotlight: String?
+    /// The active speaker.
+    var speaker: String?
+    /// A roster broadcast is scheduled: changes until then go with it.
+    var rosterPending = false
+
+    /// An empty room of `meeting`.
+    init(meeting: Int64, seatGrace: Duration = .seconds(15), rosterInterval: Duration = .milliseconds(50)) {
+        self.meeting = meeting
+        self.seatGrace = seatGrace
+        self.rosterInterval = rosterInterval
+    }
+
+    /// The stream `subject` publishes on.
+    func stream(_ subject: String) -> String { MeetingRooms.stream(meeting: meeting, subject: subject) }
+
+    /// Whether `subject` with `role` may enter now: not while locked, unless the chair or seated.
+    func admits(_ subject: String, role: Role) -> Bool {
+        !locked || role == .chair || role == .admin || seats[subject] != nil
+    }
+
+    /// Applies `event` at `now` (Unix ms) and returns what to do about it, in order.
+    mutating func handle(_ event: RoomEvent, now: Int64) -> [RoomAction] {
+        switch event {
+        case .join(let caller): return join(caller, now: now)
+        case .socketClosed(let subject, let connection): return socketClosed(subject, connection: connection, now: now)
+        case .graceExpired(let subject, let connection):
+            guard let seat = seats[subject], seat.connection == connection, seat.disconnected else { return [] }
+            return release(subject, now: now)
+        case .request(let caller, let request): return handle(request, from: caller)
+        case .invalid(let caller, let invalid): return [.reply(connection: caller.connection, .error(invalid.reply(role: caller.role)))]
+        case .rosterDue:
+            rosterPending = false
+            return seats.isEmpty ? [] : [.broadcast(.roster(roster()))]
+        case .speakerChanged(let subject):
+            guard seats[subject] != nil else { return [] }
+            speaker = subject
+            return [layout(), .broadcast(.speaker(subject))]
+        case .published(let subject, let session):
+            guard seats[subject] != nil else { return [] }
+            seats[subject]?.publishing = session
+            var actions = rosterChanged()
+            actions.append(.renegotiateDownlinks)
+            if seats[subject]?.mutedByChair == true { actions.append(.setAudioMuted(stream: stream(subject), muted: true)) }
+            return actions
+        case .unpublished(let subject):
+            guard seats[subject]?.publishing != nil else { return [] }
+            seats[subject]?.publishing = nil
+            return rosterChanged() + [.renegotiateDownlinks]
+        case .modeChanged(let subject, let mixed):
+            guard seats[subject] != nil else { return [] }
+            seats[subject]?.mixed = mixed
+            return rosterChanged()
+        case .linksMeasured(let links):
+            var changed = false
+            for subject in seats.keys {
+                let link = links[subject] ?? nil
+                if MeetingRooms.differs(seats[subject]?.link, link) { changed = true }
+                seats[subject]?.link = link
+            }
+            return changed ? rosterChanged() : []
+        }
+    }
+
+    /// A socket opens: a new seat, or the same subject taking its seat over from an older socket.
+    private mutating func join(_ caller: RoomEvent.Caller, now: Int64) -> [RoomAction] {
+        guard admits(caller.subject, role: caller.role) else {
+            return [.refuse(connection: caller.connection, reason: "the room is locked by the chair")]
+        }
+        let joined = RoomOutbound.joined(RoomMessage.Joined(meeting: meeting, you: caller.subject, role: caller.role.rawValue,
+                                                            stream: stream(caller.subject)))
+        let log = RoomLogEntry(notice: false, message: "joined meeting room",
+                               metadata: ["meeting": "\(meeting)", "subject": caller.subject, "rejoin": "\(seats[caller.subject] != nil)"])
+        if let old = seats[caller.subject] {
+            seats[caller.subject]?.connection = caller.connection
+            seats[caller.subject]?.disconnected = false
+            seats[caller.subject]?.leaving = false
+            // An offer sent while the old socket was going away may be lost: offer again.
+            return [.close(subject: caller.subject, connection: old.connection, .replaced), .log(log),
+                    .reply(connection: caller.connection, joined)] + rosterChanged() + [.reofferDownlink(subject: caller.subject)]
+        }
+        let first = seats.isEmpty
+        seats[caller.subject] = Seat(role: caller.role, connection: caller.connection, joinedAt: now)
+        return [.recordJoin(subject: caller.subject, role: caller.role, at: now)] + (first ? [.opened] : []) +
+            [.log(log), .reply(connection: caller.connection, joined)] + rosterChanged()
+    }
+
+    /// A socket closed: after `leave` (or `end`) the seat goes now; otherwise it waits the grace.
+    private mutating func socketClosed(_ subject: String, connection: Int, now: Int64) -> [RoomAction] {
+        guard let seat = seats[subject], seat.connection == connection else { return [] }
+        if seat.leaving { return release(subject, now: now) }
+        seats[subject]?.disconnected = true
+        return [.log(RoomLogEntry(notice: false, message: "room connection dropped; seat kept",
+                                  metadata: ["meeting": "\(meeting)", "subject": subject, "for": "\(seatGrace)"])),
+                .startGrace(subject: subject, connection: connection, after: seatGrace)]
+    }
+
+    /// Gives a seat up: its publish session ends, its media is forgotten, attendance records it.
+    private mutating func release(_ subject: String, now: Int64) -> [RoomAction] {
+        guard let seat = seats.removeValue(forKey: subject) else { return [] }
+        if spotlight == subject { spotlight = nil }
+        var actions: [RoomAction] = []
+        if let session = seat.publishing { actions.append(.closePublisher(stream: stream(subject), session: session)) }
+        actions.append(.forgetMedia(subject: subject))
+        if seats.isEmpty { actions.append(.dissolved) }
+        actions.append(.recordLeave(subject: subject, at: now))
+        actions.append(.log(RoomLogEntry(notice: false, message: "left meeting room", metadata: ["meeting": "\(meeting)", "subject": subject])))
+        if !seats.isEmpty { actions += rosterChanged() + [.renegotiateDownlinks] }
+        return actions
+    }
+
+    /// The roster changed: the layout and the stream group follow at once, the roster within
+    /// `rosterInterval`.
+    mutating func rosterChanged() -> [RoomAction] {
+        guard !seats.isEmpty else { return [] }
+        let now: [RoomAction] = [group(), layout()]
+        guard !rosterPending else { return now }
+        rosterPending = true
+        return now + [.scheduleRoster(after: rosterInterval)]
+    }
+
+    /// The room's stream group on the media plane: the publishers' streams in joining order,
+    /// and those last-N never holds back (every chair and admin, the spotlight).
+    func group() -> RoomAction {
+        let members = seats.filter { $0.value.publishing != nil }
+            .sorted { ($0.value.joinedAt, $0.key) < ($1.value.joinedAt, $1.key) }
+            .map { stream($0.key) }
+        var always = Set(seats.filter { $0.value.role == .chair || $0.value.role == .admin }.keys)
+        if let spotlight { always.insert(spotlight) }
+        return .syncGroup(members: members, alwaysForwarded: Set(always.map(stream)))
+    }
+
+    /// The mix's composed picture: the spotlight (else the first chair) large, the speaker small.
+    func layout() -> RoomAction {
+        let chair = seats.filter { $0.value.role == .chair || $0.value.role == .admin }
+            .min { ($0.value.joinedAt, $0.key) < ($1.value.joinedAt, $1.key) }?.key
+        return .setLayout(main: (spotlight ?? chair).map(stream), inset: speaker.map(stream))
+    }
+
+    /// The roster everyone receives, in joining order.
+    func roster() -> RoomMessage.Roster {
+        let people = seats.map { subject, p in
+            RoomMessage.Roster.Entry(subject: subject, role: p.role.rawValue, audio_muted: p.audioMuted, muted_by_chair: p.mutedByChair,
+                                     hand: p.hand, publishing: p.publishing != nil, stream: stream(subject), joined_at: p.joinedAt,
+                                     mode: p.mixed ? "mixed" : "forwarded", link: Nullable(p.link))
+        }.sorted { $0.joined_at != $1.joined_at ? $0.joined_at < $1.joined_at : $0.subject < $1.subject }
+        return RoomMessage.Roster(participants: people, locked: locked, spotlight: Nullable(spotlight), speaker: Nullable(speaker))
+    }
+}
