@@ -7,6 +7,9 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
         case socket
         /// The HTTP exchange failed: no connection, a timeout, or a malformed response.
         case http
+        /// The TLS connection to the control plane failed: the certificate was not trusted
+        /// or not issued for the host, or the handshake broke off.
+        case tls
         /// The relay answered a WHIP/WHEP request with a status other than the expected one.
         case rejected
         /// The SDP answer lacks what the client needs (ICE credentials, fingerprint, candidate).

@@ -17,9 +17,10 @@ public struct WHIPClient: Sendable {
     /// The bearer token, if the relay asks for one.
     public var token: String?
 
-    /// A client for the relay at `baseURL` (e.g. `http://127.0.0.1:8080`).
-    public init(baseURL: String, token: String?) throws(ClientError) {
-        http = try HTTPClient(baseURL: baseURL)
+    /// A client for the relay at `baseURL` (e.g. `http://127.0.0.1:8080`, or `https://…` whose
+    /// certificate chains to a CA in `caFile`, or to the system's CAs without one).
+    public init(baseURL: String, token: String?, caFile: String? = nil) throws(ClientError) {
+        http = try HTTPClient(baseURL: baseURL, caFile: caFile)
         self.token = token
     }
 

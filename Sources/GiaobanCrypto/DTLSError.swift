@@ -29,6 +29,11 @@ public struct DTLSError: Error, Sendable, CustomStringConvertible {
         case notConnected
         /// Application data longer than one DTLS record carries (2^14 bytes, RFC 6347 §4.1).
         case messageTooLarge
+        /// A TLS server's certificate failed verification: untrusted, expired, or issued for
+        /// another host name or address (RFC 6125 §6).
+        case certificateRejected
+        /// A TLS connection's deadline passed while waiting for the socket.
+        case timedOut
     }
 
     /// What failed.

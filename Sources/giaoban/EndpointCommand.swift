@@ -43,9 +43,30 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+/// What an endpoint trusts for https:// and wss://: `--ca-file`, else `GIAOBAN_CA_FILE`, else
+/// the system's CAs.
+struct TrustOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("PEM file of the CA (or the self-signed certificate) the control plane's https:// certificate must chain to; default $GIAOBAN_CA_FILE, else the system's CAs.",
+                               valueName: "path"))
+    var caFile: String?
+
+    /// The CA file in effect, if any.
+    var path: String? {
+        if let caFile { return caFile }
+        let env = ProcessInfo.processInfo.environment["GIAOBAN_CA_FILE"] ?? ""
+        return env.isEmpty ? nil : env
+    }
+
+    func validate() throws {
+        if let path, !FileManager.default.isReadableFile(atPath: path) {
+            throw ValidationError("the CA file \(path) cannot be read")
+        }
+    }
+}
+
 /// Options the WHIP/WHEP endpoint commands take.
 struct EndpointOptions: ParsableArguments {
-    @Option(help: "The relay's control plane, e.g. http://127.0.0.1:8080.")
+    @Option(help: "The relay's control plane, e.g. http://127.0.0.1:8080 or https://relay.example:8443.")
     var url = "http://127.0.0.1:8080"
 
     @Option(help: "The stream name.")
@@ -53,6 +74,8 @@ struct EndpointOptions: ParsableArguments {
 
     @Option(help: "The bearer token (see `giaoban token`).")
     var token: String?
+
+    @OptionGroup var trust: TrustOptions
 
     @OptionGroup var output: OutputOptions
 
@@ -69,7 +92,7 @@ struct EndpointOptions: ParsableArguments {
     func join(_ mode: ClientOffer.Mode, videoCodec: String = "VP8", simulcastRIDs: [String] = []) throws
         -> (WHIPClient, ClientConnection, WHIPSession) {
         do {
-            let whip = try WHIPClient(baseURL: url, token: token)
+            let whip = try WHIPClient(baseURL: url, token: token, caFile: trust.path)
             let context = try DTLSContext(certificate: DTLSCertificate())
             let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: mode, context: context,
                                                                   timeout: .seconds(10), videoCodec: videoCodec,
@@ -87,6 +110,10 @@ struct EndpointOptions: ParsableArguments {
         switch error.reason {
         case .http:
             return "cannot reach the relay at \(url) (\(error.message)); check that `giaoban serve` runs there and the URL is right"
+        case .tls where error.message.hasPrefix("certificate verify failed") && trust.path == nil:
+            return "the relay's TLS certificate is not trusted (\(error.message)); pass the CA that signed it with --ca-file"
+        case .tls:
+            return "the TLS connection to the relay at \(url) failed (\(error.message)); check --ca-file and that the certificate names the host in the URL"
         case .rejected where error.message.contains(": 401") && token == nil:
             return "the relay requires a token (401); issue one with `giaoban token` and pass it with --token"
         case .rejected where error.message.contains(": 401"):

@@ -12,8 +12,10 @@ struct EndpointJoin: AsyncParsableCommand {
         abstract: "Join a meeting room: publish the synthetic source (or files) and watch the chair and the active speaker."
     )
 
-    @Option(help: "The control plane, e.g. http://127.0.0.1:8080.")
+    @Option(help: "The control plane, e.g. http://127.0.0.1:8080 or https://relay.example:8443 (the room socket is then wss://).")
     var server = "http://127.0.0.1:8080"
+
+    @OptionGroup var trust: TrustOptions
 
     @Option(help: "The meeting id (see POST /api/meetings).")
     var meeting: Int64
@@ -41,13 +43,14 @@ struct EndpointJoin: AsyncParsableCommand {
 
     func run() async throws {
         let (videoSource, audioSource, described) = try media.sources()
+        try checkTLS()
         let context: DTLSContext
         do { context = try DTLSContext(certificate: DTLSCertificate()) } catch {
             throw fail(EndpointFailure("cannot create the DTLS certificate: \(error)"))
         }
         var logger = Logger(label: "giaoban.endpoint")
         logger.logLevel = .warning
-        let room = RoomClient(server: server, meeting: meeting, token: token, logger: logger)
+        let room = RoomClient(server: server, meeting: meeting, token: token, caFile: trust.path, logger: logger)
         var settings = RoomEndpoint.Settings()
         settings.publish = !noPublish
         settings.watch = WatchPolicy(parsing: watch) ?? WatchPolicy()
@@ -92,6 +95,23 @@ struct EndpointJoin: AsyncParsableCommand {
     }
 
     /// One actionable line for a room that never seated us.
+    /// For an https:// (wss://) control plane, one `GET /healthz` first: a certificate the
+    /// room socket would refuse is then reported with its reason, not as a missing seat.
+    func checkTLS() throws {
+        var url = server
+        if url.hasPrefix("wss://") { url = "https://" + url.dropFirst("wss://".count) }
+        guard url.hasPrefix("https://") else { return }
+        do {
+            _ = try HTTPClient(baseURL: url, caFile: trust.path).request("GET", "/healthz")
+        } catch where error.reason == .tls {
+            let hint = error.message.hasPrefix("certificate verify failed") && trust.path == nil
+                ? "pass the CA that signed it with --ca-file" : "check --ca-file and that the certificate names the host in --server"
+            throw fail(EndpointFailure("the TLS connection to \(server) failed (\(error.message)); \(hint)"))
+        } catch {
+            return  // unreachable or refused: the room socket reports it
+        }
+    }
+
     func explain(_ ended: String?) -> String {
         guard let ended else {
             return "no seat in meeting \(meeting) within 10 s: cannot reach the room at \(server); check that `giaoban serve` runs there"

@@ -12,15 +12,18 @@ import Glibc
 #endif
 
 /// A one-shot HTTP server on 127.0.0.1: accepts one connection on its own thread, keeps the
-/// request it read, writes `response` and closes.
+/// request it read, writes `response` and closes. With `replyAtFirstRead` it answers after the
+/// first bytes, whatever they are (a TLS ClientHello, say).
 final class CannedHTTPServer: Sendable {
     let port: UInt16
     let request = Mutex<String>("")
     private let fd: Int32
     private let response: String
+    private let replyAtFirstRead: Bool
 
-    init(response: String) throws {
+    init(response: String, replyAtFirstRead: Bool = false) throws {
         self.response = response
+        self.replyAtFirstRead = replyAtFirstRead
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -47,6 +50,7 @@ final class CannedHTTPServer: Sendable {
             let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             bytes += chunk[0..<n]
+            if replyAtFirstRead { break }
             let text = String(decoding: bytes, as: UTF8.self)
             guard let end = text.range(of: "\r\n\r\n") else { continue }
             let length = text[..<end.lowerBound].split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }

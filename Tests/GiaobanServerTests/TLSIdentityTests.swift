@@ -31,6 +31,8 @@ struct TLSIdentityTests {
         #expect(both.http.usesTLS)
         #expect(both.http.hstsMaxAgeS == 31_536_000)
         #expect(!(try GiaobanConfig.load(path: nil, environment: [:])).http.usesTLS, "plain HTTP by default")
+        // The endpoint client's CA file may sit in the same environment: not a server setting.
+        _ = try GiaobanConfig.load(path: nil, environment: ["GIAOBAN_CA_FILE": "/etc/giaoban/ca.pem"])
     }
 
     @Test("unreadable files are refused naming the key and the file")

@@ -28,7 +28,7 @@ import pytest
 import requests
 import websockets
 
-from conftest import Giaoban, unique_stream, wait_for
+from conftest import Giaoban, server_command, unique_stream, wait_for
 from test_whip_whep_chromium import CONNECT_TIMEOUT, MEDIA_TIMEOUT, chromium, connected, describe, receiving, wait_page  # noqa: F401 - chromium is a fixture
 
 HOST = "giaoban.test"
@@ -163,6 +163,28 @@ def test_sighup_reloads_the_certificate_and_keeps_open_sockets(https_server, tls
     # New clients trust the renewed certificate from here on.
     https_server.verify = str(tls_dir / "renewed.crt")
     assert https_server.healthy()
+
+
+@pytest.mark.media
+def test_the_endpoint_publishes_over_https_trusting_its_ca_file(https_server):
+    """`giaoban endpoint publish --url https://… --ca-file …` (docs/endpoint.md): WHIP over the
+    client's own TLS, then media; without the CA file it stops with the verification reason."""
+    base = f"https://127.0.0.1:{https_server.http_port}"
+    token = https_server.token("xa-https", "commune")
+    published = subprocess.run(
+        server_command() + ["endpoint", "publish", "--url", base, "--ca-file", str(https_server.verify),
+                            "--stream", unique_stream("tls-ep"), "--token", token, "--duration", "3", "--json"],
+        capture_output=True, text=True, timeout=60)
+    assert published.returncode == 0, published.stderr[-800:]
+    summary = json.loads(published.stdout.strip().splitlines()[-1])
+    assert summary["videoFrames"] > 0 and summary["packetsSent"] > 0, summary
+    untrusted = subprocess.run(
+        server_command() + ["endpoint", "publish", "--url", base, "--stream", unique_stream("tls-ep"), "--token", token,
+                            "--duration", "3"],
+        capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "GIAOBAN_CA_FILE"})
+    assert untrusted.returncode == 1
+    assert "certificate verify failed: self-signed certificate" in untrusted.stderr, untrusted.stderr
+    assert "--ca-file" in untrusted.stderr
 
 
 @pytest.mark.chromium

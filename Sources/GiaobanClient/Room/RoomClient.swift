@@ -21,6 +21,8 @@ import Synchronization
 public final class RoomClient: Sendable {
     /// The room's WebSocket URL (the token rides in `access_token`).
     public let url: String
+    /// The PEM file of CAs trusted for `wss://` (nil: the system's CAs).
+    public let caFile: String?
     /// How long a request waits for its reply.
     public let requestTimeout: Duration
     /// Lost sockets in a row after which the client gives up.
@@ -58,15 +60,18 @@ public final class RoomClient: Sendable {
     }
 
     /// A client for meeting `meeting` on the control plane at `server` (`http://host:port`
-    /// or `ws://host:port`) with `token`. Nothing is sent before `start()`.
+    /// or `ws://host:port`; `https://` or `wss://` for TLS, the server's certificate chaining
+    /// to a CA in `caFile`, or to the system's CAs without one) with `token`. Nothing is sent
+    /// before `start()`.
     public init(server: String, meeting: Int64, token: String, requestTimeout: Duration = .seconds(10), maxReconnects: Int = 8,
-                logger: Logger = Logger(label: "giaoban.room")) {
+                caFile: String? = nil, logger: Logger = Logger(label: "giaoban.room")) {
         var base = server
         if base.hasPrefix("http://") { base = "ws://" + base.dropFirst(7) }
         if base.hasPrefix("https://") { base = "wss://" + base.dropFirst(8) }
         while base.hasSuffix("/") { base.removeLast() }
         let query = token.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=/?"))) ?? token
         url = "\(base)/api/meetings/\(meeting)/room?access_token=\(query)"
+        self.caFile = caFile
         self.requestTimeout = requestTimeout
         self.maxReconnects = maxReconnects
         self.logger = logger
@@ -225,7 +230,9 @@ public final class RoomClient: Sendable {
         var refusal: String?
         var failure = "the server closed the connection"
         do {
-            let close = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) {
+            let (configuration, tls) = connectionSettings()
+            let close = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls,
+                                                          logger: logger) {
                 inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {

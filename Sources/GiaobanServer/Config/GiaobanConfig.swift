@@ -276,10 +276,14 @@ public struct GiaobanConfig: Sendable, Equatable {
         return try GiaobanConfig(file, source: source)
     }
 
+    /// `GIAOBAN_*` variables that are not server settings: the configuration file's path and
+    /// the endpoint client's CA file (a station may run both with one environment).
+    static let notServerSettings: Set<String> = ["GIAOBAN_CONFIG", "GIAOBAN_CA_FILE"]
+
     /// Applies `GIAOBAN_SECTION_KEY=value` overrides; values parse like file values, and a
     /// bare word that is not a number or boolean is taken as a string.
     static func applyEnvironment(_ environment: [String: String], to file: inout ConfigFile) throws(ConfigError) {
-        for (name, raw) in environment where name.hasPrefix("GIAOBAN_") && name != "GIAOBAN_CONFIG" {
+        for (name, raw) in environment where name.hasPrefix("GIAOBAN_") && !Self.notServerSettings.contains(name) {
             let parts = name.dropFirst("GIAOBAN_".count).lowercased().split(separator: "_", maxSplits: 1)
             guard parts.count == 2 else { throw ConfigError("environment \(name): expected GIAOBAN_<SECTION>_<KEY>") }
             let key = "\(parts[0]).\(parts[1])"
