@@ -68,14 +68,20 @@ let package = Package(
         ),
 
         // MARK: Edges
+        .target(name: "GiaobanAuth", dependencies: ["GiaobanCrypto"], swiftSettings: strict),
+        .target(
+            name: "GiaobanHub",
+            dependencies: ["GiaobanStore", "GiaobanIncidents", "GiaobanAuth", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(name: "GiaobanTransport", dependencies: ["CUDPBatch", "GiaobanWire"], swiftSettings: strict),
         .target(name: "GiaobanIncidents", swiftSettings: strict),
         .target(name: "GiaobanStore", dependencies: ["CSQLite", "CPostgres", "GiaobanIncidents"], swiftSettings: strict),
         .target(
             name: "GiaobanServer",
             dependencies: [
-                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "GiaobanRTP", "GiaobanTransport", "GiaobanIncidents",
-                "GiaobanStore", "GiaobanMixer",
+                "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "GiaobanRTP", "GiaobanTransport", "GiaobanIncidents", "GiaobanAuth",
+                "GiaobanHub", "GiaobanStore", "GiaobanMixer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "giaoban",
             dependencies: [
-                "GiaobanServer", "GiaobanEngine", "GiaobanCrypto", "GiaobanClient", "GiaobanCodecs",
+                "GiaobanServer", "GiaobanAuth", "GiaobanHub", "GiaobanEngine", "GiaobanCrypto", "GiaobanClient", "GiaobanCodecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -117,7 +123,7 @@ let package = Package(
             name: "GiaobanBench",
             dependencies: [
                 "GiaobanWire", "GiaobanRTP", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
-                "GiaobanMixer", "GiaobanCodecs", "GiaobanTransport",
+                "GiaobanMixer", "GiaobanCodecs", "GiaobanTransport", "GiaobanAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,7 +152,7 @@ let package = Package(
             name: "GiaobanClientTests",
             dependencies: [
                 "GiaobanClient", "GiaobanServer", "GiaobanEngine", "GiaobanCrypto", "GiaobanICE", "GiaobanWire",
-                "GiaobanCodecs", "GiaobanRTP", "GiaobanTransport",
+                "GiaobanCodecs", "GiaobanRTP", "GiaobanTransport", "GiaobanAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -160,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "GiaobanServerTests",
             dependencies: [
-                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport",
+                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport", "GiaobanAuth", "GiaobanHub",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],

@@ -4,6 +4,8 @@ import GiaobanCrypto
 import GiaobanEngine
 import GiaobanServer
 import Logging
+import GiaobanAuth
+import GiaobanHub
 
 #if canImport(Glibc)
 import Glibc

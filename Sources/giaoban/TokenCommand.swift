@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GiaobanServer
+import GiaobanAuth
 
 /// `giaoban token`: mints a signed token for a commune, camera or officer.
 struct Token: ParsableCommand {

@@ -7,6 +7,7 @@ import GiaobanWire
 import Logging
 import Testing
 import GiaobanTransport
+import GiaobanAuth
 
 /// A `MediaServer` on 127.0.0.1 with a free port, and what the control plane would do
 /// for a WHIP or WHEP offer (negotiate, add the peer), without HTTP.

@@ -6,6 +6,7 @@ import GiaobanICE
 import GiaobanWire
 import Synchronization
 import Testing
+import GiaobanAuth
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,5 @@
+import GiaobanAuth
+import GiaobanHub
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -8,6 +8,8 @@ import Logging
 import Synchronization
 import Testing
 import GiaobanTestSupport
+import GiaobanAuth
+import GiaobanHub
 
 /// A clock the test steps by hand (milliseconds since 1970).
 final class ManualClock: Sendable {

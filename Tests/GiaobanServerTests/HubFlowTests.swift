@@ -9,6 +9,8 @@ import Logging
 import Synchronization
 import Testing
 import GiaobanTestSupport
+import GiaobanAuth
+import GiaobanHub
 
 @Suite("Hub: delivery, acknowledgement, escalation, briefings, roll call")
 struct HubFlowTests {

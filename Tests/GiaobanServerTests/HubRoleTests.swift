@@ -4,6 +4,8 @@ import GiaobanStore
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GiaobanAuth
+import GiaobanHub
 
 /// Every role boundary of the hub's REST surface: who may, who may not, and a missing,
 /// malformed or expired token.

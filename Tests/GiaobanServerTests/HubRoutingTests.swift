@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import GiaobanTestSupport
+import GiaobanHub
 
 @Suite("Hub: areas and routing")
 struct HubRoutingTests {

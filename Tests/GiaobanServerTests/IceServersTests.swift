@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import GiaobanAuth
 
 /// `media.ice_servers` and `GET /api/ice-servers`: STUN/TURN URLs for the pages, TURN entries
 /// with TURN REST credentials (draft-uberti-behave-turn-rest-00 §2.2) as coturn checks them.

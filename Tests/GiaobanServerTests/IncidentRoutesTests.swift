@@ -6,6 +6,8 @@ import HummingbirdTesting
 import Logging
 import Testing
 import GiaobanTestSupport
+import GiaobanAuth
+import GiaobanHub
 
 @Suite("Incident routes")
 struct IncidentRoutesTests {

@@ -3,6 +3,7 @@ import Foundation
 import GiaobanStore
 import HummingbirdTesting
 import Testing
+import GiaobanAuth
 
 /// A client's answer to a downlink offer: every sending m-line received, the others inactive,
 /// with the client's ICE credentials and DTLS fingerprint.

@@ -4,6 +4,7 @@ import GiaobanCrypto
 @testable import GiaobanServer
 import Logging
 import Testing
+import GiaobanAuth
 
 @Suite("Meeting room with endpoint clients receiving on one downlink each")
 struct MeetingRoomDownlinkEndpointTests {

@@ -4,6 +4,7 @@ import GiaobanCrypto
 @testable import GiaobanServer
 import Logging
 import Testing
+import GiaobanAuth
 
 /// Waits until `condition` holds, checking every 100 ms for at most `seconds`.
 func eventually(_ what: String, within seconds: Double = 30, _ condition: () async -> Bool) async throws {

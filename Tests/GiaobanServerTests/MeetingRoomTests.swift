@@ -7,6 +7,7 @@ import HummingbirdWSClient
 import HummingbirdWSTesting
 import Synchronization
 import Testing
+import GiaobanAuth
 
 /// One participant's room socket, driven by the test: what it received, and what to send.
 final class RoomClient: Sendable {

@@ -6,6 +6,8 @@ import Hummingbird
 import Logging
 import Testing
 import GiaobanTestSupport
+import GiaobanAuth
+import GiaobanHub
 
 /// docs/openapi.yaml documents exactly the routes the server serves.
 @Suite("OpenAPI document")

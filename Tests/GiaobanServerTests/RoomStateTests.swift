@@ -1,5 +1,6 @@
 @testable import GiaobanServer
 import Testing
+import GiaobanHub
 
 /// The room's state machine on its own: events in, actions out, time injected, no sockets.
 @Suite struct RoomStateTests {

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import GiaobanAuth
 
 /// Operator routes need a token, every response says nosniff, active attachments are
 /// downloads, and token times are checked (docs/security.md).

@@ -10,6 +10,8 @@ import Synchronization
 import Testing
 import GiaobanIncidents
 import GiaobanTestSupport
+import GiaobanAuth
+import GiaobanHub
 
 /// The operations hub's security rules over HTTP and the event WebSocket (docs/security.md):
 /// socket steps follow the REST roles, delivery on the shared command channel is per subject,

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GiaobanAuth
 
 /// Who may publish, watch and end media sessions (docs/security.md): stream ownership, room
 /// streams only through the room, a cap per subject, the injective participant-stream names.

@@ -7,6 +7,8 @@ import HummingbirdTesting
 import Logging
 import Testing
 import GiaobanTestSupport
+import GiaobanAuth
+import GiaobanHub
 
 /// The role table of docs/security.md is what the router does: every route is asked once per
 /// role (and once without a token), and the answers are written as the table. The document must

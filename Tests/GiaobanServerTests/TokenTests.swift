@@ -1,6 +1,7 @@
 @testable import GiaobanServer
 import Foundation
 import Testing
+import GiaobanAuth
 
 @Suite("Tokens (JWT HS256)")
 struct TokenTests {

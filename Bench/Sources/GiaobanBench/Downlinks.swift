@@ -5,6 +5,7 @@ import GiaobanCrypto
 import GiaobanServer
 import Logging
 import Synchronization
+import GiaobanAuth
 
 #if canImport(Glibc)
 import Glibc

@@ -5,6 +5,7 @@ import GiaobanServer
 import HummingbirdWSClient
 import Logging
 import Synchronization
+import GiaobanAuth
 
 /// `giaoban-bench hub`: the operations hub under load. N communes hold the event WebSocket
 /// open; each incident a camera posts is routed to all of them; the time from the POST to

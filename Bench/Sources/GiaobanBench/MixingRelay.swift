@@ -4,6 +4,7 @@ import GiaobanClient
 import GiaobanCrypto
 import GiaobanServer
 import Logging
+import GiaobanAuth
 
 #if canImport(Glibc)
 import Glibc

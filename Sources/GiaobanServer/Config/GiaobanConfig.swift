@@ -1,3 +1,4 @@
+public import GiaobanHub
 /// The server's configuration: what `conf/giaoban.toml` holds after environment overrides,
 /// typed and validated. Every key is documented in docs/configuration.md.
 public struct GiaobanConfig: Sendable, Equatable {

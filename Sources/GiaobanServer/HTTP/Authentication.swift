@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import GiaobanAuth
 
 extension TokenAuthority {
     /// The verified claims of the request's `Authorization: Bearer` token; 401 with the reason

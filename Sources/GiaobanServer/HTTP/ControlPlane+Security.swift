@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 public import Hummingbird
+import GiaobanAuth
 
 /// Adds `X-Content-Type-Options: nosniff` to every response, errors included, so that no
 /// browser guesses an active type from a body (a stored attachment, a snapshot, a message);

@@ -4,6 +4,8 @@ public import Logging
 import HummingbirdCore
 import HummingbirdWebSocket
 import NIOCore
+public import GiaobanAuth
+public import GiaobanHub
 
 /// The HTTP control plane: builds the Hummingbird application that serves Giaoban's routes.
 public enum ControlPlane {

@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import GiaobanAuth
 
 /// `GET /api/ice-servers`: the STUN/TURN servers of `media.ice_servers` for the caller, in the
 /// shape of `RTCConfiguration.iceServers`, TURN entries with credentials minted for the token's

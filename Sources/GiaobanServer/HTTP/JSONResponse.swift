@@ -2,6 +2,7 @@ import Foundation
 import GiaobanStore
 public import Hummingbird
 import GiaobanIncidents
+import GiaobanHub
 
 extension Response {
     /// A JSON response (keys sorted, slashes unescaped).

@@ -1,6 +1,7 @@
 public import GiaobanEngine
 import GiaobanMixer
 import Synchronization
+import GiaobanHub
 
 /// Prometheus text exposition (version 0.0.4) of the media plane's counters.
 enum MetricsText {

@@ -4,6 +4,7 @@ import GiaobanWire
 public import Hummingbird
 public import Logging
 import Synchronization
+public import GiaobanAuth
 
 /// WHIP (RFC 9725) and WHEP: publish and watch a stream with one HTTP exchange each.
 ///

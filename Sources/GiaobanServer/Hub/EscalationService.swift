@@ -1,4 +1,5 @@
 public import ServiceLifecycle
+public import GiaobanHub
 
 /// The hub's escalation timer as a service: checks overdue deliveries every interval until
 /// graceful shutdown.

@@ -2,6 +2,8 @@ import Foundation
 import GiaobanStore
 import Hummingbird
 import GiaobanIncidents
+import GiaobanAuth
+import GiaobanHub
 
 /// Briefing routes:
 ///
@@ -245,34 +247,3 @@ struct BriefingPage: Encodable {
     let next_before: Nullable<Int64>
 }
 
-/// A briefing as the API shows it.
-struct BriefingView: Encodable {
-    struct File: Encodable {
-        let id: Int64
-        let name: String
-        let content_type: String
-        let size: Int
-        let url: String
-    }
-    let id: Int64
-    let author: String
-    let title: String
-    let body: String
-    let priority: String
-    let audience: String
-    let created_at: Int64
-    let attachments: [File]
-
-    init(_ b: StoredBriefing) {
-        id = b.id
-        author = b.author
-        title = b.title
-        body = b.body
-        priority = b.priority
-        audience = b.audience
-        created_at = b.createdAt
-        attachments = b.attachments.map {
-            File(id: $0.id, name: $0.name, content_type: $0.contentType, size: $0.size, url: "/api/briefings/\(b.id)/attachments/\($0.id)")
-        }
-    }
-}

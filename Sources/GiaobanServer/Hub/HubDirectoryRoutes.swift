@@ -1,6 +1,8 @@
 import Foundation
 import GiaobanStore
 import Hummingbird
+import GiaobanAuth
+import GiaobanHub
 
 /// Directory routes: everyone but cameras reads; admin edits.
 ///

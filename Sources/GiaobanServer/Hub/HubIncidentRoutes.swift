@@ -2,6 +2,8 @@ import Foundation
 import GiaobanStore
 import Hummingbird
 import GiaobanIncidents
+import GiaobanAuth
+import GiaobanHub
 
 /// Incident routes (docs/openapi.yaml has every field):
 ///
@@ -180,9 +182,6 @@ extension Hub {
         return try await acknowledge(incidentID: id, recipient: recipient, actor: claims.sub)
     }
 
-    /// Who acknowledges (or marks read) an incident: a commune for its own row, a chair or an
-    /// admin for the command center's. An observer only reads.
-    static let incidentStepRoles: Set<Role> = [.commune, .chair, .admin]
 
     /// A recipient's acknowledgement, from REST or WebSocket; the command center hears of it.
     func acknowledge(incidentID id: Int64, recipient: String, actor: String) async throws(PlainError) -> Response {
@@ -240,10 +239,6 @@ extension Hub {
         }
     }
 
-    /// Tells the command center's connections.
-    func announce(_ message: some Encodable) {
-        metrics.messagesPushed.add(events.publish(HubMessage.encode(message), to: commandCenterRecipient), ordering: .relaxed)
-    }
 }
 
 /// The answer to an ingest.
@@ -297,46 +292,3 @@ struct DeliveryView: Encodable {
     }
 }
 
-/// One incident as the API shows it (the JSON input's shape, plus id, source, state and receipt time).
-struct IncidentView: Encodable {
-    struct Location: Encodable {
-        let lat: Double
-        let lon: Double
-    }
-    let id: Int64
-    let received_at: Int64
-    let source: String
-    let format: String
-    let sender: String?
-    let identifier: String
-    let type: String
-    let severity: String
-    let urgency: String
-    let certainty: String
-    let location: Location
-    let time: String
-    let text: String
-    let road: String?
-    let km: Double?
-    let state: String
-
-    init(_ stored: StoredIncident) {
-        let r = stored.record
-        id = stored.id
-        received_at = stored.receivedAt
-        source = r.source
-        format = r.format
-        sender = r.sender
-        identifier = r.identifier
-        type = r.type
-        severity = r.severity
-        urgency = r.urgency
-        certainty = r.certainty
-        location = Location(lat: r.latitude, lon: r.longitude)
-        time = r.time
-        text = r.text
-        road = r.road
-        km = r.km
-        state = stored.state.rawValue
-    }
-}

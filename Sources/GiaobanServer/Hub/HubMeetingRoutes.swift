@@ -2,6 +2,7 @@ import Foundation
 import GiaobanStore
 import Hummingbird
 import GiaobanIncidents
+public import GiaobanHub
 
 /// Meeting routes:
 ///

@@ -2,6 +2,8 @@ import Foundation
 import GiaobanStore
 import Hummingbird
 import HummingbirdWebSocket
+import GiaobanAuth
+import GiaobanHub
 
 /// `GET /api/events`: the WebSocket on which a commune or the command center receives its
 /// incidents, briefings, receipts and escalations live, and confirms them (docs/hub.md).

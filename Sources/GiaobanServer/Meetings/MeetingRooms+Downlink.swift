@@ -3,6 +3,8 @@ import GiaobanCrypto
 import GiaobanEngine
 import GiaobanICE
 import GiaobanWire
+import GiaobanAuth
+import GiaobanHub
 
 /// One connection down (docs/protocol.md, "One connection down"): the relay offers each
 /// participant one receiving peer connection with an m-line per watched track, and offers

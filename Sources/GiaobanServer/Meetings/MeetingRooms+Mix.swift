@@ -1,6 +1,8 @@
 import Foundation
 import GiaobanEngine
 import GiaobanMixer
+import GiaobanAuth
+import GiaobanHub
 
 /// Mixed mode in rooms (docs/mixing.md): the meeting's mix starts with its first listener.
 extension MeetingRooms {

@@ -1,5 +1,7 @@
 import GiaobanEngine
 import GiaobanWire
+import GiaobanAuth
+import GiaobanHub
 
 /// A participant's own media sessions: `publish` and `subscribe` (the client offers), and
 /// the simulcast layer of a receiving session.

@@ -9,6 +9,8 @@ import HummingbirdWebSocket
 public import Logging
 import Synchronization
 import GiaobanRTP
+import GiaobanAuth
+public import GiaobanHub
 
 /// Meeting rooms over WebSocket: `GET /api/meetings/{id}/room` (docs/protocol.md). One
 /// socket per participant carries the roster, chair controls, raised hands, the active

@@ -1,3 +1,4 @@
+import GiaobanAuth
 /// What `RoomState.handle(_:now:)` asks its owner to do: messages to sockets, the store, the
 /// media plane, timers. The state machine does none of it itself.
 enum RoomAction: Sendable, Equatable {

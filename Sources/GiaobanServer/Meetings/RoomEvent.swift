@@ -1,3 +1,4 @@
+import GiaobanAuth
 /// Something that happened to a meeting room, fed to `RoomState.handle(_:now:)`.
 enum RoomEvent: Sendable {
     /// One socket of a participant: the subject, its token's role, and the connection's number.

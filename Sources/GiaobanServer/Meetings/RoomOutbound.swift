@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanHub
 
 /// A message the room sends a participant (docs/protocol.md, "Server → client"). The socket's
 /// writer tells from the case, not the text, which ones end the connection (`closes`).

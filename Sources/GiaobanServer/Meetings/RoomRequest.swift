@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanAuth
 
 /// One message a participant sends on the room socket (docs/protocol.md, "Client → server"),
 /// decoded from the JSON object's `type` with the fields that type needs.

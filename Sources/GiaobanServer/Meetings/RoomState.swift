@@ -1,3 +1,4 @@
+import GiaobanAuth
 /// A meeting room's seats, roster and chair controls as a state machine (docs/protocol.md):
 /// `handle(_:now:)` takes an event and returns the actions its owner carries out. It does no
 /// I/O, starts no task and reads no clock: time comes in as `now` (Unix ms), and timers go out

@@ -38,7 +38,7 @@ public struct DirectoryFile: Sendable {
     }
 
     /// Validates one commune object (`{"id", "name", "area"}`).
-    static func commune(_ value: Any, where location: String) throws(DirectoryError) -> CommuneRecord {
+    static package func commune(_ value: Any, where location: String) throws(DirectoryError) -> CommuneRecord {
         guard let object = value as? [String: Any] else { throw DirectoryError("\(location): not an object") }
         let id = try identifier(object["id"], where: location)
         guard let name = object["name"] as? String, !name.isEmpty, UserText.problem(name, maxCharacters: 256) == nil else {
@@ -53,7 +53,7 @@ public struct DirectoryFile: Sendable {
     }
 
     /// Validates one camera object (`{"id", "name", "location": {"lat", "lon"}, "road"?, "km"?}`).
-    static func camera(_ value: Any, where location: String) throws(DirectoryError) -> CameraRecord {
+    static package func camera(_ value: Any, where location: String) throws(DirectoryError) -> CameraRecord {
         guard let object = value as? [String: Any] else { throw DirectoryError("\(location): not an object") }
         let id = try identifier(object["id"], where: location)
         guard let name = object["name"] as? String, !name.isEmpty, UserText.problem(name, maxCharacters: 256) == nil else {
@@ -71,7 +71,7 @@ public struct DirectoryFile: Sendable {
         return CameraRecord(id: id, name: name, latitude: lat, longitude: lon, road: road, km: km)
     }
 
-    static func identifier(_ value: Any?, where location: String) throws(DirectoryError) -> String {
+    static package func identifier(_ value: Any?, where location: String) throws(DirectoryError) -> String {
         guard let id = value as? String, (1...64).contains(id.count),
               id.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }) else {
             throw DirectoryError("\(location).id: 1–64 characters of a–z, 0–9, '-' and '_' are required")
@@ -84,14 +84,14 @@ public struct DirectoryFile: Sendable {
 public struct DirectoryError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, with where.
     public let message: String
-    init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
     public var description: String { message }
 }
 
 /// The communes' areas in memory, for routing: which communes an incident at a point
 /// concerns, and which an area-addressed briefing reaches. Rebuilt when the directory changes.
 public final class CommuneAreas: Sendable {
-    struct Entry: Sendable {
+    package struct Entry: Sendable {
         let id: String
         let area: GeoArea
     }
@@ -109,7 +109,7 @@ public final class CommuneAreas: Sendable {
         return parsed.skipped
     }
 
-    static func parse(_ communes: [CommuneRecord]) -> (entries: [Entry], skipped: [String]) {
+    static package func parse(_ communes: [CommuneRecord]) -> (entries: [Entry], skipped: [String]) {
         var entries: [Entry] = [], skipped: [String] = []
         for commune in communes {
             if let area = try? GeoArea(geoJSON: commune.area) { entries.append(Entry(id: commune.id, area: area)) } else { skipped.append(commune.id) }

@@ -47,7 +47,7 @@ public struct GeoArea: Sendable, Equatable {
         }
     }
 
-    static func polygon(_ value: Any?, path: String) throws(GeoJSONError) -> [[Point]] {
+    static package func polygon(_ value: Any?, path: String) throws(GeoJSONError) -> [[Point]] {
         guard let rings = value as? [Any], !rings.isEmpty else {
             throw GeoJSONError("\(path) must be a non-empty array of linear rings")
         }
@@ -93,7 +93,7 @@ public struct GeoArea: Sendable, Equatable {
     }
 
     /// Even–odd ray casting in longitude/latitude (areas are small; no antimeridian crossing).
-    static func inside(_ p: Point, _ ring: [Point]) -> Bool {
+    static package func inside(_ p: Point, _ ring: [Point]) -> Bool {
         var result = false
         var j = ring.count - 1
         for i in 0..<ring.count {
@@ -109,7 +109,7 @@ public struct GeoArea: Sendable, Equatable {
 
     /// Metres from `p` to segment `a`–`b`, on a local equirectangular projection around `p`
     /// (error well under 1 % at the few kilometres a routing radius covers).
-    static func segmentDistance(_ p: Point, _ a: Point, _ b: Point) -> Double {
+    static package func segmentDistance(_ p: Point, _ a: Point, _ b: Point) -> Double {
         let metresPerDegree = 111_320.0
         let scale = cos(p.lat * .pi / 180)
         func xy(_ q: Point) -> (Double, Double) { ((q.lon - p.lon) * metresPerDegree * scale, (q.lat - p.lat) * metresPerDegree) }
@@ -126,6 +126,6 @@ public struct GeoArea: Sendable, Equatable {
 public struct GeoJSONError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong.
     public let message: String
-    init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
     public var description: String { message }
 }

@@ -2,6 +2,7 @@ import Foundation
 public import GiaobanStore
 public import Logging
 public import Synchronization
+public import GiaobanAuth
 
 /// The operations hub: incidents routed to communes, briefings with receipts, the directory,
 /// meetings and their roll call, and live push over WebSocket. Every record is committed
@@ -30,31 +31,31 @@ public final class Hub: Sendable {
         public init() {}
     }
 
-    let database: any RecordDatabase
-    let incidents: IncidentStore
-    let deliveries: DeliveryStore
-    let directory: DirectoryStore
-    let briefings: BriefingStore
-    let meetings: MeetingStore
+    package let database: any RecordDatabase
+    package let incidents: IncidentStore
+    package let deliveries: DeliveryStore
+    package let directory: DirectoryStore
+    package let briefings: BriefingStore
+    package let meetings: MeetingStore
     /// Commune areas for routing.
     public let areas: CommuneAreas
     /// Live push to connected clients.
     public let events: HubEvents
-    let tokens: TokenAuthority
-    let settings: Settings
-    let logger: Logger
-    let clock: @Sendable () -> Int64
+    package let tokens: TokenAuthority
+    package let settings: Settings
+    package let logger: Logger
+    package let clock: @Sendable () -> Int64
     /// Counters for /metrics.
     public let metrics = HubMetrics()
     /// Receipt confirmations waiting to be written together.
-    let confirmations = Mutex<(pending: [Confirmation], scheduled: Bool)>(([], false))
+    package let confirmations = Mutex<(pending: [Confirmation], scheduled: Bool)>(([], false))
     /// Open event and room WebSockets, by token subject (`Settings.maxSocketsPerSubject`).
-    let socketsBySubject = Mutex<[String: Int]>([:])
+    package let socketsBySubject = Mutex<[String: Int]>([:])
     /// How many participants hold a seat in meeting `id`'s room now (set by `MeetingRooms`).
-    let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
+    package let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
 
     /// Participants seated in meeting `id`'s room now (0 without rooms).
-    func occupancy(_ id: Int64) -> Int { roomOccupancy.withLock { $0 }?(id) ?? 0 }
+    package func occupancy(_ id: Int64) -> Int { roomOccupancy.withLock { $0 }?(id) ?? 0 }
 
     /// A hub over an open, migrated database. `clock` gives milliseconds since 1970 (tests
     /// pass their own to step time).
@@ -81,7 +82,7 @@ public final class Hub: Sendable {
         return seeded
     }
 
-    func reloadAreas() async throws(StoreError) {
+    package func reloadAreas() async throws(StoreError) {
         let skipped = areas.replace(with: try await directory.communes())
         if !skipped.isEmpty { logger.warning("communes without a usable area are not routed to", metadata: ["ids": "\(skipped)"]) }
     }
@@ -103,7 +104,7 @@ public final class Hub: Sendable {
 
     /// One client's receipt confirmation: on the command channel, `subject` confirms for
     /// itself, and for the channel's row only when it may act for the command center.
-    struct Confirmation: Sendable {
+    package struct Confirmation: Sendable {
         var key: DeliveryKey
         var subject: String?
         var ofRecord: Bool
@@ -118,7 +119,7 @@ public final class Hub: Sendable {
     /// confirmation is kept for that subject (its own store and forward), and only a chair's
     /// or an admin's — the roles that act on the command center's row — marks the row
     /// delivered. An observer's never does.
-    func confirm(_ key: DeliveryKey, claims: TokenClaims) {
+    package func confirm(_ key: DeliveryKey, claims: TokenClaims) {
         let command = key.recipient == commandCenterRecipient
         let entry = Confirmation(key: key, subject: command ? claims.sub : nil,
                                  ofRecord: !command || Self.incidentStepRoles.contains(claims.role))
@@ -135,10 +136,10 @@ public final class Hub: Sendable {
     }
 
     /// How long confirmations gather before they are written.
-    static let confirmationDelay = Duration.milliseconds(20)
+    static package let confirmationDelay = Duration.milliseconds(20)
 
     /// Writes the queued confirmations and tells the command center of the new ones.
-    func flushConfirmations() async {
+    package func flushConfirmations() async {
         let batch = confirmations.withLock { state -> [Confirmation] in
             defer { state = ([], false) }
             return state.pending
@@ -189,13 +190,13 @@ public final class HubMetrics: Sendable {
     /// Event sockets closed because their mailbox overflowed (the client reconnects and replays).
     public let slowSocketsClosed = Atomic<Int>(0)
 
-    init() {}
+    package init() {}
 }
 
 /// Where a token's holder receives pushes and deliveries: a commune's own id, the command
 /// center for chair/admin/observer, nothing for a camera.
 extension TokenClaims {
-    var channel: String? {
+    package var channel: String? {
         switch role {
         case .commune: sub
         case .chair, .admin, .observer: commandCenterRecipient
@@ -203,59 +204,16 @@ extension TokenClaims {
         }
     }
 
-    var isCommandCenter: Bool { [.chair, .admin, .observer].contains(role) }
+    package var isCommandCenter: Bool { [.chair, .admin, .observer].contains(role) }
 }
 
 extension Hub {
-    /// Every hub route, the event WebSocket included.
-    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
-        addIncidentRoutes(to: router)
-        addDirectoryRoutes(to: router)
-        addBriefingRoutes(to: router)
-        addMeetingRoutes(to: router)
-        addEventSocket(to: router)
-    }
+    /// Who acknowledges (or marks read) an incident: a commune for its own row, a chair or an
+    /// admin for the command center's. An observer only reads.
+    static package let incidentStepRoles: Set<Role> = [.commune, .chair, .admin]
 
-    /// Opens the configured database, seeds the directory from `hub.directory_file` when the
-    /// database holds none, and returns the hub.
-    public static func open(config: GiaobanConfig, tokens: TokenAuthority, logger: Logger,
-                            clock: @escaping @Sendable () -> Int64 = StoreClock.nowMilliseconds) async throws -> Hub {
-        let database: any RecordDatabase
-        do { database = try config.storage.openDatabase(statementTimeoutMilliseconds: config.security.postgresqlStatementTimeoutMs) } catch {
-            let key = config.storage.backend == "postgresql" ? "storage.postgresql_url" : "storage.sqlite_path"
-            throw HubOpenError("\(key): \(error)")
-        }
-        logger.info("storage open", metadata: ["backend": "\(config.storage.backend)", "location": "\(config.storage.location)"])
-        let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes,
-                                                                                         maxSocketsPerSubject: config.security.maxSocketsPerSubject),
-                                logger: logger, clock: clock)
-        let path = config.hub.directoryFile
-        if !path.isEmpty, !FileManager.default.fileExists(atPath: path) {
-            logger.warning("the directory file does not exist; the directory starts as the database holds it",
-                           metadata: ["hub.directory_file": "\(path)"])
-        } else if !path.isEmpty {
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw HubOpenError("hub.directory_file: cannot read \(path): \(error.localizedDescription)")
-            }
-            let file: DirectoryFile
-            do { file = try DirectoryFile(parsing: data, source: path) } catch { throw HubOpenError("hub.directory_file: \(error.message)") }
-            if try await hub.seedDirectory(file) {
-                logger.notice("directory loaded", metadata: ["file": "\(path)", "communes": "\(file.communes.count)", "cameras": "\(file.cameras.count)"])
-            } else {
-                logger.info("directory kept from the database (the file seeds an empty directory only)", metadata: ["file": "\(path)"])
-            }
-        }
-        return hub
+    /// Tells the command center's connections.
+    package func announce(_ message: some Encodable) {
+        metrics.messagesPushed.add(events.publish(HubMessage.encode(message), to: commandCenterRecipient), ordering: .relaxed)
     }
 }
-
-/// Why the hub could not start; the message names the configuration key.
-public struct HubOpenError: Error, CustomStringConvertible {
-    /// What is wrong.
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
-import Hummingbird
-import HummingbirdWebSocket

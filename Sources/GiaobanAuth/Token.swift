@@ -42,7 +42,8 @@ public struct TokenClaims: Sendable, Equatable, Codable {
 public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong with the token, in words an operator can act on.
     public let message: String
-    init(_ message: String) { self.message = message }
+    /// An error with `message`.
+    package init(_ message: String) { self.message = message }
     public var description: String { message }
 }
 
@@ -76,7 +77,7 @@ public struct TokenAuthority: Sendable {
     }
 
     /// The HS256 signature of a JWS signing input (RFC 7515 §5.1).
-    func signature(of signingInput: String) -> [UInt8] {
+    package func signature(of signingInput: String) -> [UInt8] {
         HMACSHA256.authenticationCode(key: secret, message: Array(signingInput.utf8))
     }
 
@@ -120,7 +121,8 @@ public struct TokenAuthority: Sendable {
         }
     }
 
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    /// Compares two byte strings in time independent of where they differ.
+    package static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var diff: UInt8 = 0
         for i in 0..<a.count { diff |= a[i] ^ b[i] }
@@ -146,14 +148,16 @@ public struct TokenAuthority: Sendable {
 }
 
 /// base64url without padding (RFC 4648 §5), as JWS uses.
-enum Base64URL {
-    static func encode(_ bytes: [UInt8]) -> String {
+package enum Base64URL {
+    /// `bytes` as base64url without padding.
+    package static func encode(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
+    /// The bytes of base64url `text` (no padding), or nil when it is not base64url.
+    package static func decode(_ text: some StringProtocol) -> [UInt8]? {
         var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         guard !s.contains("=") else { return nil }
         while s.count % 4 != 0 { s += "=" }
