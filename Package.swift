@@ -11,9 +11,11 @@
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation; no I/O)
 //   Edges      -> GiaobanTransport (the only user of CUDPBatch: UDP socket, batches; shared by relay and client),
 //                 GiaobanIncidents (CAP and JSON incident parsing and validation; pure, fuzzed as it is),
-//                 GiaobanStore (SQLite or PostgreSQL: durable records)
-//   Mixing     -> GiaobanMixer (per meeting: audio mix-minus, video composition)
-//   Server     -> GiaobanServer (configuration, HTTP control plane, media thread, hub, meeting rooms)
+//                 GiaobanStore (SQLite or PostgreSQL: durable records), GiaobanAuth (tokens, roles)
+//   Logic      -> GiaobanHub (incidents routed, receipts, escalation, pushes; over the store, injected clock, no HTTP),
+//                 GiaobanRooms (a meeting room's state machine and its messages; pure),
+//                 GiaobanMixer (per meeting: audio mix-minus, video composition)
+//   Server     -> GiaobanServer (configuration, HTTP routes and sockets, media thread, the rooms' actors)
 //   Client     -> GiaobanClient (the endpoint stations run; beside the server, not under it)
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
@@ -69,6 +71,7 @@ let package = Package(
 
         // MARK: Edges
         .target(name: "GiaobanAuth", dependencies: ["GiaobanCrypto"], swiftSettings: strict),
+        .target(name: "GiaobanRooms", dependencies: ["GiaobanAuth", "GiaobanHub", "GiaobanCrypto"], swiftSettings: strict),
         .target(
             name: "GiaobanHub",
             dependencies: ["GiaobanStore", "GiaobanIncidents", "GiaobanAuth", .product(name: "Logging", package: "swift-log")],
@@ -81,7 +84,7 @@ let package = Package(
             name: "GiaobanServer",
             dependencies: [
                 "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "GiaobanRTP", "GiaobanTransport", "GiaobanIncidents", "GiaobanAuth",
-                "GiaobanHub", "GiaobanStore", "GiaobanMixer",
+                "GiaobanHub", "GiaobanRooms", "GiaobanStore", "GiaobanMixer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -141,6 +144,7 @@ let package = Package(
         .testTarget(name: "GiaobanWireTests", dependencies: ["GiaobanWire", "CAllocCounter"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "GiaobanRTPTests", dependencies: ["GiaobanRTP", "GiaobanWire"], swiftSettings: strict),
+        .testTarget(name: "GiaobanRoomsTests", dependencies: ["GiaobanRooms", "GiaobanAuth", "GiaobanHub"], swiftSettings: strict),
         .testTarget(name: "GiaobanIncidentsTests", dependencies: ["GiaobanIncidents"], exclude: ["Fixtures"],
                     swiftSettings: strict),
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
@@ -166,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "GiaobanServerTests",
             dependencies: [
-                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport", "GiaobanAuth", "GiaobanHub",
+                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport", "GiaobanAuth", "GiaobanHub", "GiaobanRooms",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],

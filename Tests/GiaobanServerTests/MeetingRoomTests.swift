@@ -8,6 +8,7 @@ import HummingbirdWSTesting
 import Synchronization
 import Testing
 import GiaobanAuth
+import GiaobanRooms
 
 /// One participant's room socket, driven by the test: what it received, and what to send.
 final class RoomClient: Sendable {
@@ -208,10 +209,10 @@ struct MeetingRoomLinkTests {
     @Test("the roster goes out again only when a link changes noticeably")
     func differs() {
         let clean = RoomMessage.Link(loss: 0, jitter_ms: 2)
-        #expect(!MeetingRooms.differs(nil, nil))
-        #expect(MeetingRooms.differs(nil, clean) && MeetingRooms.differs(clean, nil))
-        #expect(!MeetingRooms.differs(clean, RoomMessage.Link(loss: 0.01, jitter_ms: 8)))
-        #expect(MeetingRooms.differs(clean, RoomMessage.Link(loss: 0.05, jitter_ms: 2)))
-        #expect(MeetingRooms.differs(clean, RoomMessage.Link(loss: 0, jitter_ms: 30)))
+        #expect(!RoomMessage.Link.differs(nil, nil))
+        #expect(RoomMessage.Link.differs(nil, clean) && RoomMessage.Link.differs(clean, nil))
+        #expect(!RoomMessage.Link.differs(clean, RoomMessage.Link(loss: 0.01, jitter_ms: 8)))
+        #expect(RoomMessage.Link.differs(clean, RoomMessage.Link(loss: 0.05, jitter_ms: 2)))
+        #expect(RoomMessage.Link.differs(clean, RoomMessage.Link(loss: 0, jitter_ms: 30)))
     }
 }

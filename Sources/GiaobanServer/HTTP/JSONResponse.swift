@@ -37,21 +37,6 @@ extension Response {
     ]
 }
 
-/// An optional that JSON shows as `null` when absent, instead of leaving the key out (what
-/// synthesized `Encodable` does with a plain optional): clients see every field of a view.
-struct Nullable<Wrapped: Encodable>: Encodable {
-    let value: Wrapped?
-
-    init(_ value: Wrapped?) { self.value = value }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        if let value { try container.encode(value) } else { try container.encodeNil() }
-    }
-}
-
-/// A null-or-value field travels between tasks as its value does.
-extension Nullable: Sendable where Wrapped: Sendable {}
 
 /// Reading the parts of a request the REST routes share, each failure a `PlainError` whose
 /// message says what to send instead.

@@ -5,6 +5,7 @@ import GiaobanICE
 import GiaobanWire
 import GiaobanAuth
 import GiaobanHub
+import GiaobanRooms
 
 /// One connection down (docs/protocol.md, "One connection down"): the relay offers each
 /// participant one receiving peer connection with an m-line per watched track, and offers
@@ -59,7 +60,7 @@ extension MeetingRooms {
     }
 
     /// The most subjects a `downlink` may name.
-    static let maxWatched = 64
+    static var maxWatched: Int { RoomRequest.maxWatched }
     /// The `participant` of a meeting mix's tracks in an offer.
     static let mixParticipant = "mix"
 

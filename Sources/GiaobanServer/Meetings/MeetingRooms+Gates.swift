@@ -1,4 +1,5 @@
 import GiaobanEngine
+import GiaobanRooms
 
 /// Link quality in the roster. (The K loudest audio and last-N video gates are the room's
 /// stream group's, on the media thread: `MeetingRooms+Speaker.swift`, `StreamGroup`.)
@@ -20,14 +21,5 @@ extension MeetingRooms {
         }
         // The room sends the roster again when one moved noticeably (`differs`).
         await post(id, .linksMeasured(links))
-    }
-
-    /// True when two link readings differ enough to tell everyone.
-    static func differs(_ a: RoomMessage.Link?, _ b: RoomMessage.Link?) -> Bool {
-        switch (a, b) {
-        case (nil, nil): return false
-        case (let a?, let b?): return abs(a.loss - b.loss) >= 0.02 || abs(a.jitter_ms - b.jitter_ms) >= 10
-        default: return true
-        }
     }
 }

@@ -3,6 +3,7 @@ import GiaobanEngine
 import GiaobanMixer
 import GiaobanAuth
 import GiaobanHub
+import GiaobanRooms
 
 /// Mixed mode in rooms (docs/mixing.md): the meeting's mix starts with its first listener.
 extension MeetingRooms {

@@ -1,4 +1,5 @@
 import GiaobanEngine
+import GiaobanRooms
 
 /// The registry of open rooms: each room's actor, the copy of its state the actor writes, and
 /// what the media side does at once when that state changes.

@@ -2,6 +2,7 @@ import GiaobanEngine
 import GiaobanWire
 import GiaobanAuth
 import GiaobanHub
+import GiaobanRooms
 
 /// A participant's own media sessions: `publish` and `subscribe` (the client offers), and
 /// the simulcast layer of a receiving session.

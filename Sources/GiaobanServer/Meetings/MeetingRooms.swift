@@ -11,6 +11,7 @@ import Synchronization
 import GiaobanRTP
 import GiaobanAuth
 public import GiaobanHub
+import GiaobanRooms
 
 /// Meeting rooms over WebSocket: `GET /api/meetings/{id}/room` (docs/protocol.md). One
 /// socket per participant carries the roster, chair controls, raised hands, the active
@@ -87,18 +88,8 @@ public final class MeetingRooms: Sendable {
 
     static let roles: Set<Role> = [.chair, .admin, .commune, .observer]
 
-    /// The media stream a participant publishes on: `m<meeting>-<subject>` for a subject of up
-    /// to 48 letters, digits and '-'; any other subject gets `m<meeting>-_<32 hex digits>` of
-    /// its SHA-256-based digest. The two forms cannot meet ('_' never starts a plain subject),
-    /// so two subjects never share a stream.
-    static func stream(meeting: Int64, subject: String) -> String {
-        let plain = (1...48).contains(subject.utf8.count) && subject.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
-        }
-        if plain { return "m\(meeting)-\(subject)" }
-        let digest = HMACSHA256.authenticationCode(key: Array("giaoban room stream".utf8), message: Array(subject.utf8))
-        return "m\(meeting)-_" + digest.prefix(16).map { String($0, radix: 16).leftPadded(2) }.joined()
-    }
+    /// The media stream a participant publishes on (see `RoomStreams.name`).
+    static func stream(meeting: Int64, subject: String) -> String { RoomStreams.name(meeting: meeting, subject: subject) }
 
     /// Who may open a media session on a meeting's legacy media room `meeting-<id>` (WHIP/WHEP,
     /// recorded in the roll call): never a camera, and while the chair has locked the room only

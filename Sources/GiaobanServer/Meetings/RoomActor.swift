@@ -1,4 +1,5 @@
 import Logging
+import GiaobanRooms
 
 /// One meeting room's owner: it holds the room's `RoomState`, feeds it events one at a time
 /// and carries out the actions it returns — messages to the sockets, attendance, the media

@@ -2,7 +2,7 @@
 /// controls, and media requests handed on.
 extension RoomState {
     /// A decoded request from `caller`: chair-only types are refused to others first.
-    mutating func handle(_ request: RoomRequest, from caller: RoomEvent.Caller) -> [RoomAction] {
+    mutating package func handle(_ request: RoomRequest, from caller: RoomEvent.Caller) -> [RoomAction] {
         func refuse(_ message: String) -> [RoomAction] { [.reply(connection: caller.connection, .error(message))] }
         if RoomRequest.chairOnly.contains(request.type), !caller.isChair { return refuse("only the chair may \(request.type)") }
         let own = caller.subject

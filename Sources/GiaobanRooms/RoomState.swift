@@ -1,4 +1,6 @@
-import GiaobanAuth
+package import GiaobanAuth
+package import GiaobanHub
+
 /// A meeting room's seats, roster and chair controls as a state machine (docs/protocol.md):
 /// `handle(_:now:)` takes an event and returns the actions its owner carries out. It does no
 /// I/O, starts no task and reads no clock: time comes in as `now` (Unix ms), and timers go out
@@ -7,62 +9,62 @@ import GiaobanAuth
 /// Media negotiation (SDP, downlinks, the mix, speaker levels) stays with `MeetingRooms`: the
 /// state machine hands those requests on as `media` and hears back `published`, `modeChanged`,
 /// `speakerChanged` and `linksMeasured`.
-struct RoomState: Sendable {
+package struct RoomState: Sendable {
     /// A participant's place in the room.
-    struct Seat: Sendable, Equatable {
-        var role: Role
+    package struct Seat: Sendable, Equatable {
+        package var role: Role
         /// The socket that holds the seat.
-        var connection: Int
-        var audioMuted = false
-        var mutedByChair = false
-        var hand = false
+        package var connection: Int
+        package var audioMuted = false
+        package var mutedByChair = false
+        package var hand = false
         /// The publish session, while the participant publishes.
-        var publishing: String?
-        var joinedAt: Int64
+        package var publishing: String?
+        package var joinedAt: Int64
         /// `forwarded` (each stream as sent) or `mixed` (one mix-minus audio stream).
-        var mixed = false
+        package var mixed = false
         /// The publishing link as the relay sees it.
-        var link: RoomMessage.Link?
+        package var link: RoomMessage.Link?
         /// The socket closed without `leave`: the seat waits `seatGrace` for a reconnect.
-        var disconnected = false
+        package var disconnected = false
         /// The socket sent `leave` (or got `ended`): its close gives the seat up at once.
-        var leaving = false
+        package var leaving = false
     }
 
     /// The meeting's id (stream names carry it).
-    let meeting: Int64
+    package let meeting: Int64
     /// How long a dropped socket's seat waits for a reconnect.
-    let seatGrace: Duration
+    package let seatGrace: Duration
     /// The shortest time between two roster broadcasts.
-    let rosterInterval: Duration
+    package let rosterInterval: Duration
     /// The seats, by subject.
-    var seats: [String: Seat] = [:]
+    package var seats: [String: Seat] = [:]
     /// Nobody new may join (the chair still can; a reconnect keeps its seat).
-    var locked = false
+    package var locked = false
     /// Everyone's main view.
-    var spotlight: String?
+    package var spotlight: String?
     /// The active speaker.
-    var speaker: String?
+    package var speaker: String?
     /// A roster broadcast is scheduled: changes until then go with it.
-    var rosterPending = false
+    package var rosterPending = false
 
     /// An empty room of `meeting`.
-    init(meeting: Int64, seatGrace: Duration = .seconds(15), rosterInterval: Duration = .milliseconds(50)) {
+    package init(meeting: Int64, seatGrace: Duration = .seconds(15), rosterInterval: Duration = .milliseconds(50)) {
         self.meeting = meeting
         self.seatGrace = seatGrace
         self.rosterInterval = rosterInterval
     }
 
     /// The stream `subject` publishes on.
-    func stream(_ subject: String) -> String { MeetingRooms.stream(meeting: meeting, subject: subject) }
+    package func stream(_ subject: String) -> String { RoomStreams.name(meeting: meeting, subject: subject) }
 
     /// Whether `subject` with `role` may enter now: not while locked, unless the chair or seated.
-    func admits(_ subject: String, role: Role) -> Bool {
+    package func admits(_ subject: String, role: Role) -> Bool {
         !locked || role == .chair || role == .admin || seats[subject] != nil
     }
 
     /// Applies `event` at `now` (Unix ms) and returns what to do about it, in order.
-    mutating func handle(_ event: RoomEvent, now: Int64) -> [RoomAction] {
+    mutating package func handle(_ event: RoomEvent, now: Int64) -> [RoomAction] {
         switch event {
         case .join(let caller): return join(caller, now: now)
         case .socketClosed(let subject, let connection): return socketClosed(subject, connection: connection, now: now)
@@ -97,7 +99,7 @@ struct RoomState: Sendable {
             var changed = false
             for subject in seats.keys {
                 let link = links[subject] ?? nil
-                if MeetingRooms.differs(seats[subject]?.link, link) { changed = true }
+                if RoomMessage.Link.differs(seats[subject]?.link, link) { changed = true }
                 seats[subject]?.link = link
             }
             return changed ? rosterChanged() : []
@@ -153,7 +155,7 @@ struct RoomState: Sendable {
 
     /// The roster changed: the layout and the stream group follow at once, the roster within
     /// `rosterInterval`.
-    mutating func rosterChanged() -> [RoomAction] {
+    mutating package func rosterChanged() -> [RoomAction] {
         guard !seats.isEmpty else { return [] }
         let now: [RoomAction] = [group(), layout()]
         guard !rosterPending else { return now }
@@ -163,7 +165,7 @@ struct RoomState: Sendable {
 
     /// The room's stream group on the media plane: the publishers' streams in joining order,
     /// and those last-N never holds back (every chair and admin, the spotlight).
-    func group() -> RoomAction {
+    package func group() -> RoomAction {
         let members = seats.filter { $0.value.publishing != nil }
             .sorted { ($0.value.joinedAt, $0.key) < ($1.value.joinedAt, $1.key) }
             .map { stream($0.key) }
@@ -173,14 +175,14 @@ struct RoomState: Sendable {
     }
 
     /// The mix's composed picture: the spotlight (else the first chair) large, the speaker small.
-    func layout() -> RoomAction {
+    package func layout() -> RoomAction {
         let chair = seats.filter { $0.value.role == .chair || $0.value.role == .admin }
             .min { ($0.value.joinedAt, $0.key) < ($1.value.joinedAt, $1.key) }?.key
         return .setLayout(main: (spotlight ?? chair).map(stream), inset: speaker.map(stream))
     }
 
     /// The roster everyone receives, in joining order.
-    func roster() -> RoomMessage.Roster {
+    package func roster() -> RoomMessage.Roster {
         let people = seats.map { subject, p in
             RoomMessage.Roster.Entry(subject: subject, role: p.role.rawValue, audio_muted: p.audioMuted, muted_by_chair: p.mutedByChair,
                                      hand: p.hand, publishing: p.publishing != nil, stream: stream(subject), joined_at: p.joinedAt,

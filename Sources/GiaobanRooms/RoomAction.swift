@@ -1,7 +1,8 @@
-import GiaobanAuth
+package import GiaobanAuth
+
 /// What `RoomState.handle(_:now:)` asks its owner to do: messages to sockets, the store, the
 /// media plane, timers. The state machine does none of it itself.
-enum RoomAction: Sendable, Equatable {
+package enum RoomAction: Sendable, Equatable {
     /// Send to one connection (a reply, `joined`).
     case reply(connection: Int, RoomOutbound)
     /// Send to the participant's socket, whichever connection holds the seat.
@@ -47,11 +48,11 @@ enum RoomAction: Sendable, Equatable {
 }
 
 /// A log line the room asks for, with its metadata.
-struct RoomLogEntry: Sendable, Equatable {
+package struct RoomLogEntry: Sendable, Equatable {
     /// `notice` for the chair's actions, `info` otherwise.
-    let notice: Bool
+    package let notice: Bool
     /// The line.
-    let message: String
+    package let message: String
     /// Its metadata.
-    let metadata: [String: String]
+    package let metadata: [String: String]
 }

@@ -1,9 +1,9 @@
 import Foundation
-import GiaobanHub
+package import GiaobanHub
 
 /// A message the room sends a participant (docs/protocol.md, "Server → client"). The socket's
 /// writer tells from the case, not the text, which ones end the connection (`closes`).
-enum RoomOutbound: Encodable, Sendable, Equatable {
+package enum RoomOutbound: Encodable, Sendable, Equatable {
     case joined(RoomMessage.Joined)
     case roster(RoomMessage.Roster)
     /// To one participant: the chair held back (or released) their audio.
@@ -23,7 +23,7 @@ enum RoomOutbound: Encodable, Sendable, Equatable {
     case error(String)
 
     /// The close that follows this message, if it ends the connection.
-    var closes: RoomCloseReason? {
+    package var closes: RoomCloseReason? {
         switch self {
         case .replaced: .replaced
         case .ended: .ended
@@ -32,10 +32,10 @@ enum RoomOutbound: Encodable, Sendable, Equatable {
     }
 
     /// The message as sent: JSON with sorted keys.
-    var text: String { HubMessage.encode(self) }
+    package var text: String { HubMessage.encode(self) }
 
     /// Encodes as the protocol's JSON object.
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         switch self {
         case .joined(let value): try value.encode(to: encoder)
         case .roster(let value): try value.encode(to: encoder)
@@ -53,7 +53,7 @@ enum RoomOutbound: Encodable, Sendable, Equatable {
     }
 
     /// Two messages are the same when they would be sent the same.
-    static func == (a: RoomOutbound, b: RoomOutbound) -> Bool { a.text == b.text }
+    static package func == (a: RoomOutbound, b: RoomOutbound) -> Bool { a.text == b.text }
 
     private struct Bare: Encodable {
         let type: String
@@ -61,14 +61,14 @@ enum RoomOutbound: Encodable, Sendable, Equatable {
 }
 
 /// Why the room closes a participant's socket.
-enum RoomCloseReason: Sendable, Equatable {
+package enum RoomCloseReason: Sendable, Equatable {
     /// The same subject joined again from another connection.
     case replaced
     /// The chair ended the meeting.
     case ended
 
     /// The text of the notice sent before the close.
-    var message: String {
+    package var message: String {
         switch self {
         case .replaced: "you joined again from another connection"
         case .ended: "the chair ended the meeting"

@@ -1,6 +1,7 @@
-@testable import GiaobanServer
-import Testing
+import GiaobanAuth
 import GiaobanHub
+@testable import GiaobanRooms
+import Testing
 
 /// The room's state machine on its own: events in, actions out, time injected, no sockets.
 @Suite struct RoomStateTests {

@@ -3,7 +3,7 @@
 /// has been checked to be the chair or an admin.
 extension RoomState {
     /// One of the chair's controls, from the chair or an admin.
-    mutating func chairControl(_ request: RoomRequest, from chair: RoomEvent.Caller) -> [RoomAction] {
+    mutating package func chairControl(_ request: RoomRequest, from chair: RoomEvent.Caller) -> [RoomAction] {
         func notInRoom(_ target: String) -> [RoomAction] {
             [.reply(connection: chair.connection, .error("'\(target.prefix(64))' is not in the room"))]
         }

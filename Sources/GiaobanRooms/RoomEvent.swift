@@ -1,17 +1,23 @@
-import GiaobanAuth
+package import GiaobanAuth
+
 /// Something that happened to a meeting room, fed to `RoomState.handle(_:now:)`.
-enum RoomEvent: Sendable {
+package enum RoomEvent: Sendable {
     /// One socket of a participant: the subject, its token's role, and the connection's number.
-    struct Caller: Sendable, Equatable {
+    package struct Caller: Sendable, Equatable {
         /// The token's subject: the seat.
-        let subject: String
+        package let subject: String
         /// The token's role (a reconnect may come with another token).
-        let role: Role
+        package let role: Role
         /// The socket's number, unique in the process.
-        let connection: Int
+        package let connection: Int
+
+        /// A caller: `subject` with `role` on socket `connection`.
+        package init(subject: String, role: Role, connection: Int) {
+            (self.subject, self.role, self.connection) = (subject, role, connection)
+        }
 
         /// True for the chair and admins: they may use the chair's controls.
-        var isChair: Bool { role == .chair || role == .admin }
+        package var isChair: Bool { role == .chair || role == .admin }
     }
 
     /// A socket was opened into the room.

@@ -1,5 +1,5 @@
 import Foundation
-import GiaobanAuth
+package import GiaobanAuth
 
 /// One message a participant sends on the room socket (docs/protocol.md, "Client → server"),
 /// decoded from the JSON object's `type` with the fields that type needs.
@@ -7,7 +7,10 @@ import GiaobanAuth
 /// A message that cannot be carried out as sent decodes to a `RoomRequest.Invalid` error whose
 /// `message` is the reply's text; `reply(role:)` puts the role checks first, as the room does:
 /// a commune sending `lock` without `locked` hears that only the chair may lock.
-enum RoomRequest: Decodable, Sendable, Equatable {
+package enum RoomRequest: Decodable, Sendable, Equatable {
+    /// The most subjects a `downlink` may name.
+    static package let maxWatched = 64
+
     case ping
     case leave
     /// The sender's own microphone state, for the roster.
@@ -38,10 +41,10 @@ enum RoomRequest: Decodable, Sendable, Equatable {
     case mode(mixed: Bool)
 
     /// The message types only the chair (or an admin) may send.
-    static let chairOnly: Set<String> = ["mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand"]
+    static package let chairOnly: Set<String> = ["mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand"]
 
     /// The message's `type` as sent.
-    var type: String {
+    package var type: String {
         switch self {
         case .ping: "ping"
         case .leave: "leave"
@@ -64,26 +67,26 @@ enum RoomRequest: Decodable, Sendable, Equatable {
     }
 
     /// A message the room cannot carry out as sent: its type (nil when there is none) and the reply.
-    struct Invalid: Error, Equatable {
+    package struct Invalid: Error, Equatable {
         /// The `type` as sent, when the message had one.
-        let type: String?
+        package let type: String?
         /// The error reply's text.
-        let message: String
+        package let message: String
         /// True for `publish` without `session` (an observer's is refused before its fields are read).
-        var newPublish = false
+        package var newPublish = false
 
         /// The reply for a sender of `role`: the role checks come before the fields.
-        func reply(role: Role) -> String {
+        package func reply(role: Role) -> String {
             if let type, Self.isChair(role) == false, RoomRequest.chairOnly.contains(type) { return "only the chair may \(type)" }
             if newPublish, role == .observer { return "an observer does not publish" }
             return message
         }
 
-        static func isChair(_ role: Role) -> Bool { role == .chair || role == .admin }
+        static package func isChair(_ role: Role) -> Bool { role == .chair || role == .admin }
     }
 
     /// Decodes one socket message.
-    static func parse(_ text: String) -> Result<RoomRequest, Invalid> {
+    static package func parse(_ text: String) -> Result<RoomRequest, Invalid> {
         let fields: Fields
         do { fields = try JSONDecoder().decode(Fields.self, from: Data(text.utf8)) } catch {
             return .failure(Invalid(type: nil, message: #"expected a JSON object with a "type" (docs/protocol.md)"#))
@@ -92,7 +95,7 @@ enum RoomRequest: Decodable, Sendable, Equatable {
     }
 
     /// The rank of a `layer` name (0 = lowest).
-    static func layerRank(_ name: String?, type: String) throws(Invalid) -> Int? {
+    static package func layerRank(_ name: String?, type: String) throws(Invalid) -> Int? {
         guard let name else { return nil }
         guard let rank = RoomMessage.layers.firstIndex(of: name) else {
             throw Invalid(type: type, message: #"layer: one of "low", "medium", "high""#, newPublish: type == "publish")
@@ -101,23 +104,23 @@ enum RoomRequest: Decodable, Sendable, Equatable {
     }
 
     /// Every field any message may carry; which ones a type needs is `init(_:)`'s business.
-    struct Fields: Decodable {
-        var type: String
-        var audio: Bool?
-        var raised: Bool?
-        var participant: String?
-        var muted: Bool?
-        var locked: Bool?
-        var sdp: String?
-        var layer: String?
-        var session: String?
-        var mode: String?
-        var participants: RoomMessage.WatchList?
-        var revision: Int?
+    package struct Fields: Decodable {
+        package var type: String
+        package var audio: Bool?
+        package var raised: Bool?
+        package var participant: String?
+        package var muted: Bool?
+        package var locked: Bool?
+        package var sdp: String?
+        package var layer: String?
+        package var session: String?
+        package var mode: String?
+        package var participants: RoomMessage.WatchList?
+        package var revision: Int?
     }
 
     /// Decodes a message; a message that cannot be carried out throws `Invalid`.
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         try self.init(Fields(from: decoder))
     }
 
@@ -166,7 +169,7 @@ enum RoomRequest: Decodable, Sendable, Equatable {
         case "downlink":
             switch f.participants {
             case .all?: self = .downlink(watch: nil)
-            case .subjects(let list)? where list.count <= MeetingRooms.maxWatched: self = .downlink(watch: list)
+            case .subjects(let list)? where list.count <= RoomRequest.maxWatched: self = .downlink(watch: list)
             default: throw invalid(#"downlink needs "participants": "all" or a list of at most 64 subjects"#)
             }
         case "answer":
