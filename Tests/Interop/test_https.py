@@ -122,6 +122,8 @@ def test_a_garbage_handshake_is_closed_and_others_are_served(https_server):
             pass
     assert https_server.healthy()
     assert https_server.alive()
+    assert https_server.metrics().total("giaoban_tls_handshake_failures_total") >= 1, "the failed handshake is counted"
+    assert https_server.metrics().total("giaoban_tls_handshakes_total") >= 1
 
 
 def test_sighup_reloads_the_certificate_and_keeps_open_sockets(https_server, tls_dir):

@@ -41,7 +41,8 @@ public enum ControlPlane {
 
     /// The router with every route of the control plane.
     /// `hsts`: the `Strict-Transport-Security` max-age to send (HTTPS only; 0: none).
-    static func router(config: GiaobanConfig, services: Services, hsts: Int = 0) -> Router<BasicWebSocketRequestContext> {
+    static func router(config: GiaobanConfig, services: Services, hsts: Int = 0, tls: TLSIdentity? = nil)
+        -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: SecurityHeadersMiddleware(hstsMaxAge: hsts))
         router.add(middleware: CORSMiddleware(
@@ -71,6 +72,7 @@ public enum ControlPlane {
             var text = services.sessions.map { MetricsText.render($0.media.snapshot) } ?? ""
             if let hub = services.hub { text += MetricsText.render(hub) }
             if let rooms = services.rooms { text += MetricsText.render(rooms) }
+            if let tls { text += MetricsText.render(tls) }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
@@ -87,7 +89,7 @@ public enum ControlPlane {
     /// With `tls`, the listener speaks HTTPS and WSS only (HTTP/1.1; see docs/deployment.md).
     public static func application(config: GiaobanConfig, services: Services = .init(sessions: nil, webRoot: nil),
                                    tls: TLSIdentity? = nil, logger: Logger) -> some ApplicationProtocol {
-        let router = router(config: config, services: services, hsts: tls == nil ? 0 : config.http.hstsMaxAgeS)
+        let router = router(config: config, services: services, hsts: tls == nil ? 0 : config.http.hstsMaxAgeS, tls: tls)
         let idle = TimeAmount.seconds(Int64(config.security.httpIdleTimeoutS))
         let webSocketResponder = router.buildResponder()
         let server = HTTPServerBuilder { responder -> any ServerChildChannel in

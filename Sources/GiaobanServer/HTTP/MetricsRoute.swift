@@ -55,6 +55,15 @@ enum MetricsText {
             + metric("counter", "giaoban_mixer_encodes_total", "Opus encodes of the audio mixers (one per distinct mix per tick).", sum(\.encodes))
     }
 
+    /// The HTTPS listener's handshakes.
+    static func render(_ tls: TLSIdentity) -> String {
+        metric("counter", "giaoban_tls_handshakes_total", "TLS handshakes completed on the control plane.",
+               tls.handshakes.load(ordering: .relaxed))
+            + metric("counter", "giaoban_tls_handshake_failures_total",
+                     "Control-plane connections closed because their TLS handshake failed.",
+                     tls.handshakeFailures.load(ordering: .relaxed))
+    }
+
     static func render(_ hub: Hub) -> String {
         let m = hub.metrics
         var out = ""

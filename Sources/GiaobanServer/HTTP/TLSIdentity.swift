@@ -2,7 +2,8 @@ import HummingbirdCore
 public import Logging
 import NIOCore
 import NIOSSL
-import Synchronization
+import NIOTLS
+public import Synchronization
 
 /// The control plane's TLS certificate and key (`http.tls_certificate`, `http.tls_private_key`),
 /// read from PEM files at start and again on `reload` (SIGHUP): connections made after a reload
@@ -13,6 +14,11 @@ public final class TLSIdentity: Sendable {
     /// The private key's PEM file.
     public let privateKeyPath: String
     private let context: Mutex<NIOSSLContext>
+    /// TLS handshakes completed (`giaoban_tls_handshakes_total`).
+    public let handshakes = Atomic<Int>(0)
+    /// Connections closed because their TLS handshake failed: garbage, plain HTTP, an
+    /// unsupported version (`giaoban_tls_handshake_failures_total`).
+    public let handshakeFailures = Atomic<Int>(0)
 
     /// Why the certificate or key could not be used.
     public struct LoadError: Error, CustomStringConvertible {
@@ -77,6 +83,7 @@ struct ReloadableTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
         let context = identity.current
         do {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatch(identity: identity))
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -85,5 +92,34 @@ struct ReloadableTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Counts a connection's TLS handshake, completed or failed, for /metrics; a failed one is
+/// closed (the TLS layer has sent its alert).
+final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let identity: TLSIdentity
+    private var completed = false
+
+    init(identity: TLSIdentity) { self.identity = identity }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, !completed {
+            completed = true
+            identity.handshakes.add(1, ordering: .relaxed)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !completed {
+            completed = true
+            identity.handshakeFailures.add(1, ordering: .relaxed)
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
     }
 }
