@@ -6,7 +6,7 @@
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
 //   RTP media  -> GiaobanRTP (packetizers, frame assembler, jitter buffer, reception statistics, feedback recorder,
 //                 sequence rewriter, packet cache, dominant speaker; pure, above Wire only)
-//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS), GiaobanSRTP (libsrtp2),
+//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS, SRTP on EVP), GiaobanSRTP (libsrtp2),
 //                 GiaobanICE (ICE-lite)
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation; no I/O)
 //   Edges      -> GiaobanTransport (the only user of CUDPBatch: UDP socket, batches; shared by relay and client),
@@ -126,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "GiaobanBench",
             dependencies: [
-                "GiaobanWire", "GiaobanRTP", "GiaobanEngine", "GiaobanSRTP", "CAllocCounter", "GiaobanClient", "GiaobanServer",
+                "GiaobanWire", "GiaobanRTP", "GiaobanEngine", "GiaobanSRTP", "GiaobanCrypto", "CAllocCounter", "GiaobanClient", "GiaobanServer",
                 "GiaobanMixer", "GiaobanCodecs", "GiaobanTransport", "GiaobanAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(name: "GiaobanIncidentsTests", dependencies: ["GiaobanIncidents"], exclude: ["Fixtures"],
                     swiftSettings: strict),
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
-        .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP"], swiftSettings: strict),
+        .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP", "CAllocCounter"], swiftSettings: strict),
         .testTarget(name: "GiaobanMixerTests", dependencies: ["GiaobanMixer", "GiaobanCodecs", "GiaobanWire", "GiaobanRTP"],
                     swiftSettings: strict),
         .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "GiaobanRTP", "CAllocCounter"], swiftSettings: strict),

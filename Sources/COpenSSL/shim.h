@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/ec.h>
 #include <openssl/srtp.h>
+#include <openssl/sha.h>
 
 static inline int giaoban_ssl_ctx_set_min_proto(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_min_proto_version(ctx, version); }
 static inline int giaoban_ssl_ctx_set_max_proto(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_max_proto_version(ctx, version); }
@@ -37,6 +38,14 @@ static inline long long giaoban_dtls_timeout_us(SSL *ssl) {
     if (DTLSv1_get_timeout(ssl, &tv) != 1) return -1;
     return (long long)tv.tv_sec * 1000000 + (long long)tv.tv_usec;
 }
+
+// SHA-1 on a caller-owned SHA_CTX, for SRTP's HMAC-SHA1 with the key pads hashed once per
+// session: copying a SHA_CTX is a struct copy, while OpenSSL 3.0's EVP_MD_CTX_copy_ex (and so HMAC_Init_ex
+// and EVP_MAC reuse) duplicates the provider's digest context, an allocation, on every call.
+// Deprecated in OpenSSL 3.0 but present; wrapped here so Swift sees no deprecation.
+static inline int giaoban_sha1_init(SHA_CTX *c) { return SHA1_Init(c); }
+static inline int giaoban_sha1_update(SHA_CTX *c, const void *data, size_t len) { return SHA1_Update(c, data, len); }
+static inline int giaoban_sha1_final(unsigned char *md, SHA_CTX *c) { return SHA1_Final(md, c); }
 
 static const uint64_t GIAOBAN_SSL_OP_NO_QUERY_MTU = SSL_OP_NO_QUERY_MTU;
 static const uint64_t GIAOBAN_SSL_OP_NO_TICKET = SSL_OP_NO_TICKET;

@@ -43,8 +43,8 @@ public final class ClientPeer {
     var ice: ICEConnectivityCheck?
     let dtls: DTLSTransport?
     let connectDeadline: ContinuousClock.Instant
-    var srtpOut: SRTPSession?
-    var srtpIn: SRTPSession?
+    var srtpOut: SRTPContext?
+    var srtpIn: SRTPContext?
     private var outbox: [[UInt8]] = []
 
     /// How long a peer may stay without a consent response once connected (RFC 7675 §5.1).
@@ -184,8 +184,8 @@ public final class ClientPeer {
 
     private func installKeys(_ keys: SRTPKeyingMaterial) throws(ClientError) {
         do {
-            srtpOut = try SRTPSession(profile: keys.profile, direction: .outbound, key: keys.localKey, salt: keys.localSalt)
-            srtpIn = try SRTPSession(profile: keys.profile, direction: .inbound, key: keys.remoteKey, salt: keys.remoteSalt)
+            srtpOut = try SRTPContext(profile: keys.profile, direction: .outbound, key: keys.localKey, salt: keys.localSalt)
+            srtpIn = try SRTPContext(profile: keys.profile, direction: .inbound, key: keys.remoteKey, salt: keys.remoteSalt)
         } catch {
             throw ClientError(.dtlsFailed, "SRTP keys unusable: \(error)")
         }

@@ -101,8 +101,9 @@ struct SimulcastTests {
         #expect(s.framesIncomplete == 0 && s.videoLost == 0, "\(s)")
         let end = await relay.subscriberVideo("sub")
         let switches = try #require(end?.switches)
-        // On a busy machine the way down or up may pass through the middle layer for a moment.
-        #expect(switches >= 3 && switches <= 5, "start, down, up (each may stop at the middle layer): \(switches)")
+        // Start, down, up; on a busy machine (the whole suite in parallel) the way down or up may
+        // stop at the middle layer, or the estimate bounce once: a handful, never a thrash.
+        #expect(switches >= 3 && switches <= 8, "start, down, up, not a thrash: \(switches)")
         // Keyframe requests: one per switch and a few from the watcher's own PLIs, not one per
         // layer choice (every 250 ms): the per-layer throttle holds them back.
         let requests = await relay.media.ask(.counters).keyframeRequests

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GiaobanCrypto
 import GiaobanEngine
 import GiaobanRTP
 import GiaobanSRTP
@@ -83,6 +84,21 @@ struct Micro: ParsableCommand {
                 let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                 var sequence: UInt16 = 0  // always forward across rounds, as a real stream
                 results.append(measure("srtp protect 1200 B (\(profile.rawValue))", iterations: iterations / 4) { _ in
+                    scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    sequence &+= 1
+                    scratch.setU16(sequence, at: 2)
+                    blackHole(try! tx.protectRTP(scratch, length: bytes.count))
+                })
+            }
+        }
+        // The same work on OpenSSL's EVP (SRTPContext), without libsrtp2 and its NSS backend.
+        for profile in SRTPProfile.allCases {
+            let key = [UInt8](repeating: 1, count: profile.keyLength), salt = [UInt8](repeating: 2, count: profile.saltLength)
+            let tx = try SRTPContext(profile: profile, direction: .outbound, key: key, salt: salt)
+            packet.withUnsafeBytes { raw in
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                var sequence: UInt16 = 0
+                results.append(measure("srtp protect 1200 B (\(profile.rawValue), OpenSSL EVP)", iterations: iterations / 4) { _ in
                     scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
                     sequence &+= 1
                     scratch.setU16(sequence, at: 2)

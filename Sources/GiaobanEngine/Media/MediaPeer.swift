@@ -26,9 +26,9 @@ public final class MediaPeer {
     /// Where media goes: the nominated ICE address.
     public internal(set) var address: STUNAddress?
     /// SRTP for packets from the peer.
-    var srtpIn: SRTPSession?
+    var srtpIn: SRTPContext?
     /// SRTP for packets to the peer.
-    var srtpOut: SRTPSession?
+    var srtpOut: SRTPContext?
     /// When the peer was created (handshake timeout).
     let created: ContinuousClock.Instant
     /// When DTLS completed.
@@ -89,8 +89,8 @@ public final class MediaPeer {
 
     /// Installs SRTP sessions from the DTLS keying material (RFC 5764 §4.2).
     func installKeys(_ keys: SRTPKeyingMaterial) throws(SRTPError) {
-        srtpIn = try SRTPSession(profile: keys.profile, direction: .inbound, key: keys.remoteKey, salt: keys.remoteSalt)
-        srtpOut = try SRTPSession(profile: keys.profile, direction: .outbound, key: keys.localKey, salt: keys.localSalt)
+        srtpIn = try SRTPContext(profile: keys.profile, direction: .inbound, key: keys.remoteKey, salt: keys.remoteSalt)
+        srtpOut = try SRTPContext(profile: keys.profile, direction: .outbound, key: keys.localKey, salt: keys.localSalt)
     }
 }
 
