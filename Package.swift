@@ -6,7 +6,8 @@
 //   Wire       -> GiaobanWire (RTP, RTCP, STUN, SDP, payload descriptors; no I/O, no dependencies)
 //   RTP media  -> GiaobanRTP (packetizers, frame assembler, jitter buffer, reception statistics, feedback recorder,
 //                 sequence rewriter, packet cache, dominant speaker; pure, above Wire only)
-//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS, SRTP on EVP), GiaobanSRTP (libsrtp2),
+//   Protocol   -> GiaobanCodecs (libopus, libvpx), GiaobanCrypto (OpenSSL: DTLS, SRTP on EVP),
+//                 GiaobanSRTP (libsrtp2: the tests' and the benchmark's reference only),
 //                 GiaobanICE (ICE-lite)
 //   Engine     -> GiaobanEngine (media router: forwarding, feedback, SDP negotiation; no I/O)
 //   Edges      -> GiaobanTransport (the only user of CUDPBatch: UDP socket, batches; shared by relay and client),
@@ -58,14 +59,15 @@ let package = Package(
 
         // MARK: Protocol
         .target(name: "GiaobanCodecs", dependencies: ["COpus", "CVPX"], swiftSettings: strict),
-        .target(name: "GiaobanCrypto", dependencies: ["COpenSSL", "GiaobanSRTP"], swiftSettings: strict),
-        .target(name: "GiaobanSRTP", dependencies: ["CSRTP"], swiftSettings: strict),
+        .target(name: "GiaobanCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // libsrtp2, kept as the reference the tests and the benchmark compare SRTPContext with.
+        .target(name: "GiaobanSRTP", dependencies: ["CSRTP", "GiaobanCrypto"], swiftSettings: strict),
         .target(name: "GiaobanICE", dependencies: ["GiaobanWire"], swiftSettings: strict),
 
         // MARK: Engine
         .target(
             name: "GiaobanEngine",
-            dependencies: ["GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP"],
+            dependencies: ["GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto"],
             swiftSettings: strict
         ),
 
@@ -98,7 +100,7 @@ let package = Package(
         .target(
             name: "GiaobanClient",
             dependencies: [
-                "GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanSRTP", "GiaobanCodecs", "GiaobanTransport",
+                "GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanCodecs", "GiaobanTransport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -152,7 +154,8 @@ let package = Package(
         .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP", "CAllocCounter"], swiftSettings: strict),
         .testTarget(name: "GiaobanMixerTests", dependencies: ["GiaobanMixer", "GiaobanCodecs", "GiaobanWire", "GiaobanRTP"],
                     swiftSettings: strict),
-        .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "GiaobanRTP", "CAllocCounter"], swiftSettings: strict),
+        .testTarget(name: "GiaobanEngineTests", dependencies: ["GiaobanEngine", "GiaobanRTP", "GiaobanSRTP", "CAllocCounter"],
+                    swiftSettings: strict),
         .testTarget(
             name: "GiaobanClientTests",
             dependencies: [

@@ -1,4 +1,4 @@
-public import GiaobanSRTP
+public import GiaobanCrypto
 
 extension ClientPeer {
     /// What one received datagram turned out to be.

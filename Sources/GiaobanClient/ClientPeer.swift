@@ -1,6 +1,5 @@
 public import GiaobanCrypto
 public import GiaobanICE
-import GiaobanSRTP
 public import GiaobanWire
 
 /// One WebRTC connection to the relay, as an I/O-free state machine: ICE checks as the

@@ -1,5 +1,4 @@
 internal import COpenSSL
-import GiaobanSRTP
 
 /// The DTLS-SRTP configuration every peer of the relay shares: DTLS 1.2 only
 /// (RFC 6347), the relay's certificate, ECDHE-ECDSA cipher suites and the use_srtp

@@ -1,5 +1,4 @@
 internal import COpenSSL
-public import GiaobanSRTP
 
 /// The SRTP master keys and salts a DTLS-SRTP handshake yields (RFC 5764 §4.2), already
 /// split into this endpoint's sending keys (`local*`) and the peer's (`remote*`).

@@ -1,4 +1,5 @@
 internal import CSRTP
+public import GiaobanCrypto
 
 /// One direction of SRTP/SRTCP protection (RFC 3711, RFC 7714) for one peer, backed by
 /// libsrtp2: either `.inbound` (unprotect, replay protection) or `.outbound` (protect).
@@ -7,12 +8,7 @@ internal import CSRTP
 /// A session is not thread-safe; the media worker that owns the peer owns its sessions.
 public final class SRTPSession {
     /// Which way packets go through this session.
-    public enum Direction: Sendable {
-        /// Packets from the peer: unprotect and check replay.
-        case inbound
-        /// Packets to the peer: protect.
-        case outbound
-    }
+    public typealias Direction = SRTPDirection
 
     /// The negotiated protection profile.
     public let profile: SRTPProfile

@@ -1,3 +1,4 @@
+import GiaobanCrypto
 import GiaobanSRTP
 import Testing
 

@@ -1,4 +1,3 @@
-public import GiaobanSRTP
 
 extension SRTPContext {
     /// Protects the RTCP compound packet in `buffer[0..<length]` in place (SRTCP, encrypted,

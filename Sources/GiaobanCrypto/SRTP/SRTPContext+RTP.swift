@@ -1,4 +1,3 @@
-public import GiaobanSRTP
 
 extension SRTPContext {
     /// Encrypts and authenticates the RTP packet in `buffer[0..<length]` in place and returns

@@ -1,4 +1,3 @@
-public import GiaobanSRTP
 
 /// One direction of SRTP/SRTCP protection (RFC 3711 AES_CM_128_HMAC_SHA1_80, RFC 7714
 /// AEAD_AES_128_GCM) for one peer, on OpenSSL's EVP: the same interface as `SRTPSession`,
@@ -11,7 +10,7 @@ public import GiaobanSRTP
 /// authenticate. A context is not thread-safe; the media worker that owns the peer owns it.
 public final class SRTPContext {
     /// Which way packets go through this context (the same cases as `SRTPSession`).
-    public typealias Direction = SRTPSession.Direction
+    public typealias Direction = SRTPDirection
 
     /// The negotiated protection profile.
     public let profile: SRTPProfile

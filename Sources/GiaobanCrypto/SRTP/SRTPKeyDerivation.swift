@@ -1,5 +1,4 @@
 internal import COpenSSL
-package import GiaobanSRTP
 
 /// The session keys of one SRTP/SRTCP direction (RFC 3711 §4.3), as `SRTPContext` uses them.
 package struct SRTPSessionKeys: Sendable {

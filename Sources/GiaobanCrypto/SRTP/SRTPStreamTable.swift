@@ -1,4 +1,3 @@
-internal import GiaobanSRTP
 
 /// What an `SRTPContext` remembers per SSRC (RFC 3711 §3.2.3): the highest SRTP packet index
 /// (rollover counter ‖ sequence number), the SRTCP index, and a replay window for each.

@@ -1,6 +1,5 @@
 public import GiaobanCrypto
 public import GiaobanICE
-public import GiaobanSRTP
 public import GiaobanWire
 import GiaobanRTP
 

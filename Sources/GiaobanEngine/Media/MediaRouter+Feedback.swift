@@ -1,4 +1,3 @@
-internal import GiaobanSRTP
 public import GiaobanWire
 import GiaobanRTP
 

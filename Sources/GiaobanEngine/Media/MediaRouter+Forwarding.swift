@@ -1,4 +1,4 @@
-internal import GiaobanSRTP
+internal import GiaobanCrypto
 public import GiaobanWire
 
 extension MediaRouter {

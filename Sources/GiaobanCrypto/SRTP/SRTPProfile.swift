@@ -17,3 +17,11 @@ public enum SRTPProfile: String, Sendable, CaseIterable {
     /// The profile's IANA identifier in the use_srtp extension.
     public var identifier: UInt16 { self == .aeadAES128GCM ? 0x0007 : 0x0001 }
 }
+
+/// Which way packets go through an SRTP session.
+public enum SRTPDirection: Sendable {
+    /// Packets from the peer: unprotect and check replay.
+    case inbound
+    /// Packets to the peer: protect.
+    case outbound
+}
