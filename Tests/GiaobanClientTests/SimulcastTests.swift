@@ -128,20 +128,22 @@ struct SimulcastTests {
         // A third of the video lost on the way in (before decryption, retransmissions included).
         watcher.dropEveryVideoPacket = 3
         // The estimate that lowered the layer may already be climbing again (probing) when it is
-        // read, so the lowest estimate seen while the loss lasts is what must be under the top rate.
+        // read, so the lowest estimate seen while the loss lasts is what must fall under the top
+        // rate. Loss is judged per window of 300 ms and smoothed (docs/simulcast.md), so the
+        // estimate comes down over a few seconds, longer on a busy machine.
         var lowered: MediaRouter.SubscriberVideo?
         var lowest: Int?
-        var pollsAfterLowering = 0
-        for _ in 0..<40 where pollsAfterLowering < 5 {
+        let reserve = MediaRouter.Settings().audioReserve
+        for _ in 0..<75 {
             _ = try exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
             guard let v = await relay.subscriberVideo("sub") else { continue }
             if let estimate = v.estimate { lowest = min(lowest ?? estimate, estimate) }
             if v.targetRank < 2 { lowered = lowered ?? v }
-            if lowered != nil { pollsAfterLowering += 1 }
+            if let top = lowered?.layerBitrates.last, let low = lowest, low < top + reserve { break }
         }
         let down = try #require(lowered, "the layer went down under loss")
         let topRate = try #require(down.layerBitrates.last)
-        #expect((lowest ?? .max) < topRate + MediaRouter.Settings().audioReserve, "the top layer no longer fits: \(down), lowest \(String(describing: lowest))")
+        #expect((lowest ?? .max) < topRate + reserve, "the top layer no longer fits: \(down), lowest \(String(describing: lowest))")
 
         // The loss stops: after a calm while the relay probes the next layer up, then the next.
         watcher.dropEveryVideoPacket = 0

@@ -14,7 +14,12 @@ struct SyntheticLink {
 
     struct TransportFeedbackBuilderInput { var sequence: UInt16; var arrival: Int64? }
 
-    mutating func run(seconds: Double, sendRate: Int, linkRate: Int, lossEvery: Int = 0) throws {
+    /// A deterministic pseudo-random sequence (xorshift64) for random loss.
+    var random: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// Packets the link lost so far.
+    var lostPackets = 0
+
+    mutating func run(seconds: Double, sendRate: Int, linkRate: Int, lossEvery: Int = 0, lossProbability: Double = 0) throws {
         let end = now + Int64(seconds * 1e6)
         let size = 1_200
         let interval = Int64(Double(size * 8) / Double(sendRate) * 1e6)
@@ -26,7 +31,12 @@ struct SyntheticLink {
             let serialise = Int64(Double(size * 8) / Double(linkRate) * 1e6)
             let leaves = max(queueFree, now) + serialise
             queueFree = leaves
-            let lost = lossEvery > 0 && count % lossEvery == 0
+            random ^= random << 13
+            random ^= random >> 7
+            random ^= random << 17
+            let lost = (lossEvery > 0 && count % lossEvery == 0)
+                || Double(random % 1_000_000) / 1_000_000 < lossProbability
+            if lost { lostPackets += 1 }
             pending.append(.init(sequence: sequence, arrival: lost ? nil : leaves + 20_000))
             now += interval
             if now >= nextFeedback {
@@ -77,14 +87,24 @@ struct BandwidthEstimatorTests {
         #expect(link.estimator.estimate > 300_000, "not collapsed: \(link.estimator.estimate)")
     }
 
+    @Test("5 % random loss (a commune's lossy line, not congestion) does not pull the estimate down")
+    func randomLossHolds() throws {
+        var link = SyntheticLink()
+        try link.run(seconds: 30, sendRate: 500_000, linkRate: 10_000_000, lossProbability: 0.05)
+        let sent = 30 * 500_000 / (1_200 * 8)
+        #expect(Double(link.lostPackets) > 0.04 * Double(sent), "about 5 % was lost: \(link.lostPackets) of \(sent)")
+        #expect(link.estimator.estimate >= 900_000, "held near the start (1 Mbit/s): \(link.estimator.estimate)")
+    }
+
     @Test("a quarter of the packets lost lowers the estimate; calm afterwards, a probe lifts it")
     func lossAndProbe() throws {
         var link = SyntheticLink()
-        try link.run(seconds: 2, sendRate: 500_000, linkRate: 10_000_000, lossEvery: 4)
+        try link.run(seconds: 3, sendRate: 500_000, linkRate: 10_000_000, lossEvery: 4)
         let lowered = link.estimator.estimate
         #expect(lowered < 600_000, "loss-based decrease: \(lowered)")
         #expect(!link.estimator.isCalm(now: link.now, quiet: 1_000_000))
-        try link.run(seconds: 2, sendRate: 300_000, linkRate: 10_000_000)
+        // The smoothed loss takes a few windows to fall under 2 %: calm, then growth.
+        try link.run(seconds: 8, sendRate: 300_000, linkRate: 10_000_000)
         #expect(link.estimator.isCalm(now: link.now, quiet: 1_000_000), "no loss or delay growth for a second")
         #expect(link.estimator.estimate > lowered, "grows again without loss")
         link.estimator.probe(to: 2_000_000)

@@ -48,17 +48,19 @@ final class RoomClient: Sendable {
         }
     }
 
-    /// The last message of `type`, once one satisfies `condition` (bounded wait).
+    /// The last message of `type`, once one satisfies `condition` (bounded wait: 15 s, room for
+    /// the whole suite running in parallel on two cores).
     @discardableResult
     func wait(for type: String, _ what: String = "", where condition: @escaping ([String: Any]) -> Bool = { _ in true }) async throws -> [String: Any] {
-        for _ in 0..<500 {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
             let messages = received.withLock { $0 }.map(jsonObject)
             if let found = messages.last(where: { $0["type"] as? String == type && condition($0) }) { return found }
             try await Task.sleep(for: .milliseconds(10))
         }
         let types = received.withLock { $0 }.map { jsonObject($0)["type"] as? String ?? "?" }
-        Issue.record("\(subject) got no '\(type)' message \(what) within 5 s; got \(types)")
-        throw TimeoutError(seconds: 5)
+        Issue.record("\(subject) got no '\(type)' message \(what) within 15 s; got \(types)")
+        throw TimeoutError(seconds: 15)
     }
 
     /// Leaves the room (the seat is given up at once) and closes the socket.

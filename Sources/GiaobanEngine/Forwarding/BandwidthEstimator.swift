@@ -10,8 +10,11 @@ public import GiaobanWire
 ///   threshold means queues are growing (over-use), below its negative means they drain;
 /// - **rate control**: over-use sets the estimate to 85 % of the rate that arrived; otherwise
 ///   it grows by `increasePerSecond`;
-/// - **loss**: more than 10 % lost in a feedback window lowers the estimate by half the loss
-///   fraction; under 2 % lets it grow;
+/// - **loss**: judged per window of at least 300 ms and 20 packets, smoothed over windows
+///   (a quarter of each new one): above 10 % lowers the estimate by half that fraction, once
+///   per window; under 2 % lets it grow; in between it holds. A link that loses a steady few
+///   percent at random (a commune's radio or DSL line) is not congested: single feedback
+///   messages there often exceed 10 % by chance and would pull the estimate down to nothing;
 /// - **probing**: the relay may `probe` a higher value (by switching a subscriber up a layer,
 ///   so the real media is the probe); delay or loss that follow bring the estimate back down.
 ///
@@ -55,6 +58,14 @@ public struct BandwidthEstimator: Sendable {
     var overuseSince: Int64?
     var lastUpdate: Int64?
     var lastDecrease: Int64?
+    // Loss-based state: the packets reported in the current window, and the windows' smoothed loss.
+    var lossWindow = (total: 0, lost: 0, start: Int64(-1))
+    var windowLoss = 0.0
+    var windowsJudged = 0
+
+    /// The shortest loss window (µs) and the fewest packets one is judged on.
+    static let lossWindowMicroseconds: Int64 = 300_000
+    static let lossWindowPackets = 20
 
     /// An estimator starting at `initial` bit/s, kept within `minimum`…`maximum`.
     public init(initial: Int = 1_000_000, minimum: Int = 30_000, maximum: Int = 50_000_000, increasePerSecond: Double = 0.08) {
@@ -106,7 +117,19 @@ public struct BandwidthEstimator: Sendable {
         }
         let loss = Double(lost) / Double(total)
         lossFraction = lossFraction * 0.5 + loss * 0.5
-        update(now: now, loss: loss)
+        if lossWindow.start < 0 { lossWindow.start = now }
+        lossWindow.total += total
+        lossWindow.lost += lost
+        var judged = false
+        if now - lossWindow.start >= Self.lossWindowMicroseconds && lossWindow.total >= Self.lossWindowPackets {
+            let fraction = Double(lossWindow.lost) / Double(lossWindow.total)
+            windowLoss = windowsJudged == 0 ? fraction : 0.75 * windowLoss + 0.25 * fraction
+            windowsJudged += 1
+            lossWindow = (0, 0, now)
+            judged = true
+        }
+        // Before the first window closes, the feedback's own smoothed loss stands in.
+        update(now: now, loss: windowsJudged == 0 ? lossFraction : windowLoss, judged: judged)
     }
 
     /// Tries a higher estimate (a probe); congestion afterwards brings it down again.
@@ -188,7 +211,9 @@ public struct BandwidthEstimator: Sendable {
 
     // MARK: Rate
 
-    mutating func update(now: Int64, loss: Double) {
+    /// `loss`: the windows' smoothed loss fraction; `judged`: a window closed just now (a
+    /// decrease for loss happens at most once per window).
+    mutating func update(now: Int64, loss: Double, judged: Bool) {
         let elapsed = lastUpdate.map { min(Double(now - $0) / 1e6, 1) } ?? 0
         lastUpdate = now
         var next = Double(estimate)
@@ -207,7 +232,7 @@ public struct BandwidthEstimator: Sendable {
             if loss < 0.02 { next *= 1 + increasePerSecond * elapsed }
         }
         if loss > 0.1 {
-            if lastDecrease.map({ now - $0 >= 300_000 }) ?? true {
+            if judged {
                 next *= 1 - 0.5 * loss
                 lastDecrease = now
             }
