@@ -13,6 +13,8 @@ public struct HTTPClient: Sendable {
     public let host: String
     /// The server's TCP port.
     public let port: UInt16
+    /// The largest response read (the relay's answers are SDP and small JSON; 16 MiB leaves room).
+    public static let maxResponseBytes = 16 << 20
     /// The longest a whole exchange may take.
     public var timeout: Duration = .seconds(10)
     /// The trust settings for `https://`; nil for `http://`.
@@ -61,6 +63,9 @@ public struct HTTPClient: Sendable {
         while true {
             let n = try receive(fd, session, into: &chunk, deadline: deadline)
             received += chunk[0..<n]
+            guard received.count <= Self.maxResponseBytes else {
+                throw ClientError(.http, "the response from \(host):\(port) exceeds \(Self.maxResponseBytes) bytes")
+            }
             if let response = try HTTPResponse.parse(received, atEOF: n == 0) { return response }
         }
     }

@@ -72,6 +72,9 @@ public struct HTTPResponse: Sendable {
             guard let size = Int(sizeText.trimmingSpaces(), radix: 16), size >= 0 else {
                 throw ClientError(.http, "malformed chunk size")
             }
+            guard size <= HTTPClient.maxResponseBytes else {
+                throw ClientError(.http, "a chunk of \(size) bytes is larger than any answer the relay sends")
+            }
             i = lineEnd + 2
             if size == 0 { return find([13, 10], in: raw, from: i) == nil ? nil : body }  // trailers are ignored
             guard raw.count >= i + size + 2 else { return nil }

@@ -38,3 +38,46 @@ struct RouterTransportFeedbackTests {
         #expect(reported.map(\.1) == [true, true, false, true])
     }
 }
+
+@Suite("Retransmissions under the same SRTP index")
+struct RetransmissionIdentityTests {
+    @Test("a NACKed packet goes out again byte for byte (its transport-wide number too), so AES-GCM never sees one nonce twice with different data")
+    func sameBytes() throws {
+        let h = try Harness()
+        let pub = try LoopbackPeer(port: 9100, relayFingerprint: h.relayCertificate.fingerprint)
+        let sub = try LoopbackPeer(port: 9101, relayFingerprint: h.relayCertificate.fingerprint)
+        h.peers = [pub, sub]
+        try h.router.addPeer(pub.setup(role: .publisher, stream: "rx", id: "pub", relayICE: .random(), ssrc: 0), now: h.now)
+        var setup = sub.setup(role: .subscriber, stream: "rx", id: "sub", relayICE: .random(), ssrc: 0xABCD)
+        setup.transportCCExtensionID = 5
+        try h.router.addPeer(setup, now: h.now)
+        try h.connect(pub)
+        try h.connect(sub)
+        _ = try sub.takeRTCP()
+        for i in 0..<3 {
+            let plain: [UInt8] = [0x80, 96, 0, UInt8(i), 0, 0, 0, UInt8(i), 0, 0, 0x11, 0x11, 0x10, 1, 2, 3, UInt8(i)]
+            h.send(try pub.protect(plain), from: pub)
+        }
+        // The protected packets as they left the relay, before the subscriber decrypts them.
+        var originals: [[UInt8]] = []
+        for i in 0..<h.out.count where h.out.destinations[i] == sub.address { originals.append(Array(h.out.datagram(i))) }
+        h.deliver()
+        let plainOut = try sub.takeRTP()
+        #expect(plainOut.count == 3 && originals.count == 3)
+        let lost = try plainOut[1].withUnsafeBytes { try RTPPacketView($0).sequenceNumber }
+
+        // A packet sent later moves the transport-wide numbers on; then the NACK for the second.
+        h.send(try pub.protect([0x80, 96, 0, 3, 0, 0, 0, 3, 0, 0, 0x11, 0x11, 0x10, 9]), from: pub)
+        h.deliver()
+        _ = try sub.takeRTP()
+        let nack = GenericNACKBuilder(senderSSRC: 9, mediaSSRC: 0xABCD, lost: [lost])
+        var rtcp = [UInt8](repeating: 0, count: 64)
+        let n = try rtcp.withUnsafeMutableBytes { try RTCPCompound.marshal(ReceiverReportBuilder(ssrc: 9), nack, into: $0) }
+        h.send(try sub.protect(Array(rtcp.prefix(n)), rtcp: true), from: sub)
+        var resent: [[UInt8]] = []
+        for i in 0..<h.out.count where h.out.destinations[i] == sub.address
+            && !(192...223).contains(Array(h.out.datagram(i))[1]) { resent.append(Array(h.out.datagram(i))) }
+        #expect(h.router.counters.rtpRetransmitted == 1)
+        #expect(resent == [originals[1]], "the same protected bytes as the first time")
+    }
+}

@@ -19,7 +19,9 @@ final class SRTPTransform {
     let digest: UnsafeMutablePointer<UInt8>
 
     init?(gcm: Bool, cipherKey: [UInt8], authKey: [UInt8], salt: [UInt8]) {
-        guard cipherKey.count == 16, authKey.count <= 64, let cipher = EVP_CIPHER_CTX_new() else { return nil }
+        // RFC 7714 §12: a 12-byte salt with GCM; RFC 3711 §8.2: 14 bytes with AES-CM.
+        guard cipherKey.count == 16, authKey.count <= 64, salt.count == (gcm ? 12 : 14),
+              let cipher = EVP_CIPHER_CTX_new() else { return nil }
         let keyed = cipherKey.withUnsafeBufferPointer {
             EVP_EncryptInit_ex(cipher, gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr(), nil, $0.baseAddress, nil)
         }

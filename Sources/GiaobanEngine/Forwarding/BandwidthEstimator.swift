@@ -91,6 +91,18 @@ public struct BandwidthEstimator: Sendable {
         return sequence
     }
 
+    /// Counts packet `sequence` as lost: the subscriber asked for it again (a NACK). Its
+    /// retransmission carries the same transport-wide number (the same bytes under the same SRTP
+    /// index), so feedback about that number afterwards is ignored; feedback that already
+    /// reported it leaves it as reported.
+    public mutating func resent(_ sequence: UInt16) {
+        let slot = Int(sequence) & (Self.historySize - 1)
+        guard sentSequence[slot] == sequence, sentTime[slot] >= 0 else { return }
+        sentTime[slot] = -1
+        lossWindow.total += 1
+        lossWindow.lost += 1
+    }
+
     /// Reads one feedback message received at `now` µs and updates the estimate.
     public mutating func read(_ feedback: TransportWideFeedback, now: Int64) {
         var total = 0, lost = 0, bytes = 0, firstBytes = 0
@@ -98,6 +110,8 @@ public struct BandwidthEstimator: Sendable {
         for result in feedback {
             let slot = Int(result.sequenceNumber) & (Self.historySize - 1)
             guard sentSequence[slot] == result.sequenceNumber, sentTime[slot] >= 0 else { continue }
+            let sendTime = sentTime[slot]
+            sentTime[slot] = -1  // reported once (a retransmission reuses the number)
             total += 1
             guard let arrival = result.arrivalMicroseconds else {
                 lost += 1
@@ -107,7 +121,7 @@ public struct BandwidthEstimator: Sendable {
             if arrival < firstArrival { firstBytes = Int(sentSize[slot]) }
             firstArrival = min(firstArrival, arrival)
             lastArrival = max(lastArrival, arrival)
-            arrived(sendTime: sentTime[slot], arrival: arrival)
+            arrived(sendTime: sendTime, arrival: arrival)
         }
         guard total > 0 else { return }
         feedbacks += 1

@@ -52,6 +52,11 @@ public final class MediaPeer {
     var bandwidth: BandwidthEstimator?
     /// The transport-wide sequence number extension id written on packets to the subscriber (0: none).
     var egressTransportCC: UInt8 = 0
+    /// The transport-wide number each recent packet to the subscriber carried, by (SSRC,
+    /// sequence number): a retransmission must go out byte for byte as the original did, since
+    /// SRTP protects it under the same index again (with AES-GCM a second, different packet
+    /// under one nonce would give away the authentication key, RFC 7714 §8.1).
+    var sentTransport = SentTransportNumbers()
     /// Retransmissions the subscriber may still ask for this second (`nackMaxPerSecond`).
     var retransmissionBudget = TokenBucket()
 
@@ -300,4 +305,30 @@ public protocol VideoSink: AnyObject, Sendable {
 public protocol AudioSink: AnyObject, Sendable {
     /// One Opus packet of `source` (the stream name), with its RFC 6464 level if negotiated.
     func push(source: String, sequence: UInt16, timestamp: UInt32, payload: UnsafeRawBufferPointer, level: AudioLevelExtension?)
+}
+
+/// The transport-wide numbers of the last 2,048 packets sent to one peer, by SSRC and sequence
+/// number (a fixed table; no allocation after creation).
+struct SentTransportNumbers {
+    private var keys = [UInt64](repeating: .max, count: 2048)
+    private var numbers = [UInt16](repeating: 0, count: 2048)
+
+    private static func key(ssrc: UInt32, sequence: UInt16) -> UInt64 { UInt64(ssrc) << 16 | UInt64(sequence) }
+    private static func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key ^ key >> 29) & 2047) }
+
+    /// Remembers that the packet `ssrc`/`sequence` carried transport-wide number `number`.
+    @inline(__always)
+    mutating func record(ssrc: UInt32, sequence: UInt16, number: UInt16) {
+        let key = Self.key(ssrc: ssrc, sequence: sequence)
+        let slot = Self.slot(key)
+        keys[slot] = key
+        numbers[slot] = number
+    }
+
+    /// The number packet `ssrc`/`sequence` carried, or nil when it is no longer remembered.
+    func number(ssrc: UInt32, sequence: UInt16) -> UInt16? {
+        let key = Self.key(ssrc: ssrc, sequence: sequence)
+        let slot = Self.slot(key)
+        return keys[slot] == key ? numbers[slot] : nil
+    }
 }

@@ -97,11 +97,15 @@ extension MediaRouter {
             }
             let slot = out.nextSlot()
             let n = writeEgress(packet, to: peer, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
-                                timestamp: timestamp, now: now, into: slot)
+                                timestamp: timestamp, now: now, resend: true, into: slot)
             if rewritesPictures, n > 0, let vp8 = try? VP8PayloadDescriptor(packet.payload) {
                 subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[(n - packet.payload.count)..<n]))
             }
-            guard n > 0, let protected = try? srtp.protectRTP(slot, length: n) else { return }
+            guard n > 0 else {
+                counters.nackMisses &+= 1  // its transport-wide number is no longer known
+                return
+            }
+            guard let protected = try? srtp.protectRTP(slot, length: n) else { return }
             out.commit(length: protected, to: destination)
             log.recordSent(serial: serial)
             counters.rtpRetransmitted &+= 1

@@ -201,20 +201,23 @@ extension MediaRouter {
     /// subscriber's header (see `writePacket`); returns its length, 0 when it does not fit.
     @inline(__always)
     func writeEgress(_ packet: RTPPacketView, to subscriber: MediaPeer, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
-                     timestamp: UInt32, now: ContinuousClock.Instant, into slot: UnsafeMutableRawBufferPointer) -> Int {
+                     timestamp: UInt32, now: ContinuousClock.Instant, resend: Bool = false,
+                     into slot: UnsafeMutableRawBufferPointer) -> Int {
         writePacket(packet.payload, to: subscriber, marker: packet.marker, payloadType: payloadType, ssrc: ssrc,
-                    sequence: sequence, timestamp: timestamp, now: now, into: slot)
+                    sequence: sequence, timestamp: timestamp, now: now, resend: resend, into: slot)
     }
 
     /// Writes an RTP packet with `payload` for `subscriber` into `slot` (RFC 3550 §5.1 header, no
     /// CSRCs, no padding); returns its length, 0 when the slot cannot also hold an SRTP tag.
     /// One-byte extension elements (RFC 8285 §4.2) follow when wanted: with transport-wide
     /// congestion control negotiated, the next transport-wide sequence number (the estimator
-    /// remembers the send time and size), then the audio level when given.
+    /// remembers the send time and size), then the audio level when given. A `resend` carries
+    /// the number the original carried, so it is the same bytes under the same SRTP index; 0
+    /// when that number is no longer known (the packet is then not sent again).
     @inline(__always)
     func writePacket(_ payload: UnsafeRawBufferPointer, to subscriber: MediaPeer, marker: Bool, payloadType: UInt8, ssrc: UInt32,
                      sequence: UInt16, timestamp: UInt32, level: (id: UInt8, byte: UInt8)? = nil, now: ContinuousClock.Instant,
-                     into slot: UnsafeMutableRawBufferPointer) -> Int {
+                     resend: Bool = false, into slot: UnsafeMutableRawBufferPointer) -> Int {
         var header = RTPEgressHeader(payloadType: payloadType, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
                                      marker: marker)
         let id = subscriber.egressTransportCC
@@ -222,8 +225,16 @@ extension MediaRouter {
         if let level { header.appendElement(id: level.id, length: 1, value: UInt32(level.byte)) }
         let length = header.write(payload: payload, into: slot)
         if numbered, length > 0 {
-            // The estimator hands out the number and records the size with IP and UDP headers (28 bytes).
-            let transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
+            let transport: UInt16
+            if resend {
+                guard let original = subscriber.sentTransport.number(ssrc: ssrc, sequence: sequence) else { return 0 }
+                transport = original
+                subscriber.bandwidth?.resent(original)  // lost once, whatever feedback says of the resend
+            } else {
+                // The estimator hands out the number and records the size with IP and UDP headers (28 bytes).
+                transport = subscriber.bandwidth?.sent(size: length + 28, at: microseconds(now)) ?? 0
+                subscriber.sentTransport.record(ssrc: ssrc, sequence: sequence, number: transport)
+            }
             slot.setU16(transport, at: header.elementDataOffset(0))
         }
         return length
