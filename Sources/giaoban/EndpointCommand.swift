@@ -58,6 +58,9 @@ struct TrustOptions: ParsableArguments {
     }
 
     func validate() throws {
+        // OpenSSL's socket BIO writes with write(2), without MSG_NOSIGNAL: a server resetting a
+        // TLS connection mid-write must give this command an error, not kill it with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         if let path, !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("the CA file \(path) cannot be read")
         }
