@@ -35,15 +35,7 @@ final class LoopbackPeer {
     /// A binding request as a controlling agent sends it (RFC 8445 §7.1.2).
     func bindingRequest(password: String? = nil, nominate: Bool = true) throws -> [UInt8] {
         let relay = try #require(relayICE)
-        var builder = STUNMessageBuilder(type: .bindingRequest, transactionID: .random(),
-                                         integrityKey: HMACSHA1(key: password ?? relay.pwd), fingerprint: true)
-        try builder.append(.username("\(relay.ufrag):\(ice.ufrag)"))
-        try builder.append(.priority(1_853_824_767))
-        try builder.append(.iceControlling(42))
-        if nominate { try builder.append(.useCandidate) }
-        var bytes = [UInt8](repeating: 0, count: builder.marshalSize)
-        _ = try bytes.withUnsafeMutableBytes { try builder.marshal(into: $0) }
-        return bytes
+        return try controllingCheck(relay: relay, remote: ice, password: password, nominate: nominate)
     }
 
     func receive(_ datagram: [UInt8], now: ContinuousClock.Instant) -> [[UInt8]] {
@@ -96,6 +88,21 @@ final class LoopbackPeer {
         inbox.removeAll()
         return result
     }
+}
+
+/// A connectivity check as a controlling agent sends it to `relay` (RFC 8445 §7.1.2), signed
+/// with `password` (default: the relay's).
+func controllingCheck(relay: ICECredentials, remote: ICECredentials, id: STUNTransactionID = .random(),
+                      password: String? = nil, nominate: Bool = true) throws -> [UInt8] {
+    var builder = STUNMessageBuilder(type: .bindingRequest, transactionID: id,
+                                     integrityKey: HMACSHA1(key: password ?? relay.pwd), fingerprint: true)
+    try builder.append(.username("\(relay.ufrag):\(remote.ufrag)"))
+    try builder.append(.priority(1_853_824_767))
+    try builder.append(.iceControlling(42))
+    if nominate { try builder.append(.useCandidate) }
+    var bytes = [UInt8](repeating: 0, count: builder.marshalSize)
+    _ = try bytes.withUnsafeMutableBytes { try builder.marshal(into: $0) }
+    return bytes
 }
 
 /// The router plus the peers around it, exchanging datagrams in memory.

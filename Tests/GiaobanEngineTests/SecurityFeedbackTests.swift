@@ -117,14 +117,7 @@ struct SecurityFeedbackTests {
 
     /// A check as the controlling browser sends it (RFC 8445 §7.1.2).
     static func check(_ id: STUNTransactionID = .random(), nominate: Bool = true) throws -> [UInt8] {
-        var builder = STUNMessageBuilder(type: .bindingRequest, transactionID: id, integrityKey: HMACSHA1(key: relay.pwd), fingerprint: true)
-        try builder.append(.username("\(relay.ufrag):\(remote.ufrag)"))
-        try builder.append(.priority(1_853_824_767))
-        try builder.append(.iceControlling(42))
-        if nominate { try builder.append(.useCandidate) }
-        var bytes = [UInt8](repeating: 0, count: builder.marshalSize)
-        _ = try bytes.withUnsafeMutableBytes { try builder.marshal(into: $0) }
-        return bytes
+        try controllingCheck(relay: relay, remote: remote, id: id, nominate: nominate)
     }
 
     static func handle(_ agent: ICELiteAgent, _ bytes: [UInt8], from source: STUNAddress,
