@@ -59,8 +59,6 @@ extension MeetingRooms {
         let tracks: [Track]
     }
 
-    /// The most subjects a `downlink` may name.
-    static var maxWatched: Int { RoomRequest.maxWatched }
     /// The `participant` of a meeting mix's tracks in an offer.
     static let mixParticipant = "mix"
 
