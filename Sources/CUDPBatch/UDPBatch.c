@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,7 +43,9 @@ static void from_sockaddr(const struct sockaddr_storage *ss, giaoban_addr *a) {
     }
 }
 
-int giaoban_udp_open(const char *ip, uint16_t port, uint16_t *bound_port) {
+/// Opens a non-blocking socket of `type` bound to `ip`:`port`: a UDP one with large kernel
+/// buffers, or a TCP one with SO_REUSEADDR, listening. Returns the descriptor or -errno.
+static int open_bound(const char *ip, uint16_t port, int type, uint16_t *bound_port) {
     giaoban_addr a = {0};
     struct sockaddr_storage ss;
     if (inet_pton(AF_INET, ip, a.addr) == 1) {
@@ -54,12 +57,17 @@ int giaoban_udp_open(const char *ip, uint16_t port, uint16_t *bound_port) {
     }
     a.port = port;
     socklen_t len = to_sockaddr(&a, &ss);
-    int fd = socket(a.family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(a.family == 6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    int size = 8 * 1024 * 1024;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+    if (type == SOCK_DGRAM) {
+        int size = 8 * 1024 * 1024;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    } else {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || (type == SOCK_STREAM && listen(fd, 128) != 0)) {
         int e = errno;
         close(fd);
         return -e;
@@ -72,6 +80,44 @@ int giaoban_udp_open(const char *ip, uint16_t port, uint16_t *bound_port) {
         *bound_port = b.port;
     }
     return fd;
+}
+
+int giaoban_udp_open(const char *ip, uint16_t port, uint16_t *bound_port) {
+    return open_bound(ip, port, SOCK_DGRAM, bound_port);
+}
+
+int giaoban_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
+    return open_bound(ip, port, SOCK_STREAM, bound_port);
+}
+
+int giaoban_tcp_accept(int fd, giaoban_addr *peer) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) return -errno;
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    from_sockaddr(&ss, peer);
+    return c;
+}
+
+int giaoban_tcp_write(int fd, const uint8_t *data, int length) {
+    for (;;) {
+        ssize_t n = send(fd, data, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) return (int)n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        return -errno;
+    }
+}
+
+int giaoban_tcp_read(int fd, uint8_t *buffer, int capacity) {
+    for (;;) {
+        ssize_t n = recv(fd, buffer, (size_t)capacity, MSG_DONTWAIT);
+        if (n >= 0) return (int)n;
+        if (errno == EINTR) continue;
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
 }
 
 int giaoban_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int count, int *lengths,

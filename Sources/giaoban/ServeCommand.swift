@@ -73,6 +73,7 @@ struct Serve: AsyncParsableCommand {
         mediaSettings.nackMaxPerPacket = settings.security.nackMaxPerPacket
         mediaSettings.nackMaxPerSecond = settings.security.nackMaxPerSecond
         let media = try MediaServer(address: settings.media.address, ports: settings.media.candidatePorts,
+                                    tcpPort: settings.media.tcpPort == 0 ? nil : settings.media.tcpPort,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
                                     settings: mediaSettings, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS)),
@@ -94,9 +95,13 @@ struct Serve: AsyncParsableCommand {
                                                                                lastN: settings.meetings.lastN,
                                                                                seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
                                            tls: tls, logger: logger)
-        // SIGHUP: read the certificate and key again (a renewed certificate), meetings untouched.
-        let reload = tls.map { tls in SignalWatch(signal: SIGHUP) { tls.reload(logger: logger) } }
-        defer { reload?.cancel() }
+        // SIGHUP (`systemctl reload`): read the certificate and key again (a renewed certificate),
+        // meetings untouched. Without TLS there is nothing to reload, but the signal must not end
+        // the process as its default action would.
+        let reload = SignalWatch(signal: SIGHUP) {
+            if let tls { tls.reload(logger: logger) } else { logger.notice("SIGHUP: no TLS certificate to reload") }
+        }
+        defer { reload.cancel() }
         // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
         // flight and closes, the escalation timer stops, then the media thread and its socket.
         try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), application],

@@ -1,5 +1,5 @@
-// Batched UDP I/O for the media loop: recvmmsg/sendmmsg are not visible through Swift's
-// Glibc module, so this small C target (built with _GNU_SOURCE) exposes them.
+// Socket I/O for the media loop: batched UDP (recvmmsg/sendmmsg are not visible through Swift's
+// Glibc module) and the ICE-TCP listener's non-blocking TCP calls; built with _GNU_SOURCE.
 #ifndef GIAOBAN_UDP_BATCH_H
 #define GIAOBAN_UDP_BATCH_H
 #include <stdint.h>
@@ -36,4 +36,19 @@ void giaoban_udp_close(int fd);
 /// Gives memory the allocator holds free back to the kernel (glibc: malloc_trim(0), which
 /// also releases free pages inside its heaps); a no-op elsewhere. Returns 1 if any was released.
 int giaoban_release_free_memory(void);
+/// Opens a non-blocking TCP listening socket bound to `ip`:`port` (port 0 picks one) with
+/// SO_REUSEADDR, for ICE-TCP passive candidates (RFC 6544). Returns the descriptor, or -errno.
+int giaoban_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
+
+/// Accepts one connection on a listening socket: non-blocking, close-on-exec, TCP_NODELAY.
+/// Returns the descriptor and the peer's address, or -errno (-EAGAIN when none is waiting).
+int giaoban_tcp_accept(int fd, giaoban_addr *peer);
+
+/// Writes up to `length` bytes without blocking and without SIGPIPE. Returns the bytes
+/// written, 0 when the kernel buffer is full, or -errno.
+int giaoban_tcp_write(int fd, const uint8_t *data, int length);
+
+/// Reads up to `capacity` bytes without blocking. Returns the bytes read, 0 at end of
+/// stream, -EAGAIN when nothing is waiting, or another -errno.
+int giaoban_tcp_read(int fd, uint8_t *buffer, int capacity);
 #endif

@@ -1,4 +1,4 @@
-import GiaobanWire
+public import GiaobanWire
 public import GiaobanCrypto
 
 /// The peer table: peers negotiated by the control plane come and go, and the events that tell it so.
@@ -94,4 +94,10 @@ extension MediaRouter {
 
     /// True when a peer with `id` exists.
     public func hasPeer(id: String) -> Bool { peers[id] != nil }
+
+    /// Forgets `address` as a path: the TCP connection it names closed (ICE-TCP). A peer whose
+    /// media went there gets nothing until it nominates another path, or its consent expires.
+    public func pathClosed(_ address: STUNAddress) {
+        peersByAddress.removeValue(forKey: address)
+    }
 }

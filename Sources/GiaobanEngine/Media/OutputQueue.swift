@@ -19,6 +19,8 @@ public final class OutputQueue {
     public let destinations: UnsafeMutableBufferPointer<STUNAddress>
     /// Number of datagrams queued.
     public private(set) var count = 0
+    /// How many of them go to a TCP connection (ICE-TCP) rather than over UDP.
+    public private(set) var streamed = 0
     /// Sends `count` queued datagrams; installed by the socket loop.
     public var flush: (OutputQueue) -> Void
 
@@ -53,6 +55,7 @@ public final class OutputQueue {
         lengths[count] = Int32(length)
         destinations[count] = destination
         count += 1
+        if destination.connection != 0 { streamed += 1 }
     }
 
     /// Copies `bytes` into a slot and queues it.
@@ -68,10 +71,14 @@ public final class OutputQueue {
         guard count > 0 else { return }
         flush(self)
         count = 0
+        streamed = 0
     }
 
     /// Empties the queue without sending (tests read the slots first).
-    public func removeAll() { count = 0 }
+    public func removeAll() {
+        count = 0
+        streamed = 0
+    }
 
     /// The bytes of queued datagram `index` (tests and diagnostics).
     public func datagram(_ index: Int) -> UnsafeRawBufferPointer {

@@ -17,13 +17,16 @@ public struct LocalTransport: Sendable {
     public var address: String
     /// The shared UDP port.
     public var port: UInt16
+    /// The ICE-TCP port (a passive candidate, RFC 6544), nil when ICE-TCP is off.
+    public var tcpPort: UInt16?
     /// The DTLS certificate fingerprint.
     public var fingerprint: CertificateFingerprint
 
     /// Creates the local transport description.
-    public init(address: String, port: UInt16, fingerprint: CertificateFingerprint) {
+    public init(address: String, port: UInt16, tcpPort: UInt16? = nil, fingerprint: CertificateFingerprint) {
         self.address = address
         self.port = port
+        self.tcpPort = tcpPort
         self.fingerprint = fingerprint
     }
 }
@@ -231,11 +234,20 @@ public enum Negotiation {
                 SDPAttribute("ssrc", "\(ssrc) msid:\(stream) \(label)")]
     }
 
-    /// The relay's one host candidate, and the end of candidates (ICE-lite gathers nothing more).
+    /// The relay's host candidates: UDP, then ICE-TCP passive when on, then the end of
+    /// candidates (ICE-lite gathers nothing more).
     static func candidateAttributes(_ local: LocalTransport) -> [SDPAttribute] {
-        let priority: UInt32 = 2_130_706_431  // type preference 126 (host), local 65535, component 1
-        return [SDPCandidate(foundation: "1", priority: priority, address: local.address, port: local.port).attribute,
-                SDPAttribute("end-of-candidates")]
+        // Type preference 126 (host), component 1 (RFC 8445 §5.1.2.1); local preference 65535
+        // for UDP, and for TCP (RFC 6544 §4.2) direction preference 4 (passive) of 7 times
+        // 2^13 plus 8191: 40959, so that every agent prefers UDP when both work.
+        let udp = SDPCandidate(foundation: "1", priority: 126 << 24 | 65_535 << 8 | 255, address: local.address, port: local.port)
+        var attributes = [udp.attribute]
+        if let tcpPort = local.tcpPort {
+            let tcp = SDPCandidate(foundation: "2", transport: "tcp", priority: 126 << 24 | (4 << 13 | 8_191) << 8 | 255,
+                                   address: local.address, port: tcpPort, extensions: [SDPParameter("tcptype", "passive")])
+            attributes.append(tcp.attribute)
+        }
+        return attributes + [SDPAttribute("end-of-candidates")]
     }
 
     static func describe(_ tracks: PublishedTracks?) -> String {

@@ -39,6 +39,9 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `media.udp_port_range`: "first-last"; when set, the relay binds the first free port
         /// of the range instead of `udp_port` (several relays on one host). Empty: not used.
         public var udpPortRange = ""
+        /// `media.tcp_port`: the ICE-TCP listener (RFC 6544 passive candidate, RFC 4571 framing)
+        /// for peers whose UDP is blocked, on `media.address`; 0: off.
+        public var tcpPort = 0
 
         /// The ports to try, in order: the range if set, else `udpPort`.
         public var candidatePorts: ClosedRange<Int> {
@@ -199,6 +202,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.udpPort = try reader.integer("media.udp_port", default: media.udpPort, in: 0...65_535)
         media.announcedAddress = try reader.string("media.announced_address", default: media.announcedAddress)
         media.udpPortRange = try reader.string("media.udp_port_range", default: media.udpPortRange)
+        media.tcpPort = try reader.integer("media.tcp_port", default: media.tcpPort, in: 0...65_535)
         if !media.udpPortRange.isEmpty {
             let parts = media.udpPortRange.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingWhitespace()) }
             guard parts.count == 2, let first = parts[0], let last = parts[1], 1 <= first, first <= last, last <= 65_535 else {

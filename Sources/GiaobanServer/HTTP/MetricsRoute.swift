@@ -1,4 +1,5 @@
 public import GiaobanEngine
+import GiaobanTransport
 import GiaobanMixer
 import Synchronization
 import GiaobanHub
@@ -36,6 +37,26 @@ enum MetricsText {
         counter("giaoban_dtls_failed_total", "DTLS handshakes failed.", c.dtlsFailed)
         counter("giaoban_consent_expired_total", "Peers removed after consent expired (RFC 7675).", c.consentExpired)
         gauge("giaoban_peers", "Peer connections.", snapshot.peers)
+        if let tcp = snapshot.tcp { out += render(tcp) }
+        return out
+    }
+
+    /// The ICE-TCP listener: connections and frames, and why connections were closed.
+    static func render(_ tcp: ICETCPListener.Counters) -> String {
+        var out = metric("counter", "giaoban_ice_tcp_accepted_total", "ICE-TCP connections accepted.", tcp.accepted)
+            + metric("counter", "giaoban_ice_tcp_refused_total", "ICE-TCP connections refused: too many open.", tcp.refused)
+            + metric("counter", "giaoban_ice_tcp_closed_total", "ICE-TCP connections closed, for any reason.", tcp.closed)
+            + metric("gauge", "giaoban_ice_tcp_connections", "ICE-TCP connections open.", tcp.open)
+            + metric("counter", "giaoban_ice_tcp_frames_received_total", "RFC 4571 frames received on ICE-TCP connections.", tcp.framesReceived)
+            + metric("counter", "giaoban_ice_tcp_frames_sent_total", "RFC 4571 frames sent on ICE-TCP connections.", tcp.framesSent)
+            + metric("counter", "giaoban_ice_tcp_send_dropped_total",
+                     "Frames not sent: the connection was gone or its peer stopped reading.", tcp.sendDropped)
+        out += "# HELP giaoban_ice_tcp_rejected_total ICE-TCP connections closed for bad input or silence, by reason.\n"
+            + "# TYPE giaoban_ice_tcp_rejected_total counter\n"
+        for (reason, value) in [("oversize_frame", tcp.oversizeFrames), ("bad_frame", tcp.badFrames),
+                                ("not_stun_first", tcp.notSTUNFirst), ("timeout", tcp.timedOut)] {
+            out += "giaoban_ice_tcp_rejected_total{reason=\"\(reason)\"} \(value)\n"
+        }
         return out
     }
 

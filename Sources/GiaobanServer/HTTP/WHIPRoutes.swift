@@ -144,7 +144,7 @@ public final class RelaySessions: Sendable {
             guard published != nil else { throw PlainError(.notFound, "nobody is publishing stream '\(stream)'") }
         }
         let sessionID = SecureRandomID.make()
-        let local = LocalTransport(address: media.announcedAddress, port: media.port, fingerprint: media.certificate.fingerprint)
+        let local = media.localTransport
         let answer: SessionDescription
         let setup: PeerSetup
         do {

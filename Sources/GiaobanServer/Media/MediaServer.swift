@@ -1,4 +1,4 @@
-internal import GiaobanTransport
+public import GiaobanTransport
 public import GiaobanCrypto
 public import GiaobanEngine
 public import GiaobanWire
@@ -12,7 +12,9 @@ import Glibc
 
 /// The media plane's I/O: one UDP socket, one thread. The thread reads datagrams in
 /// batches (`recvmmsg`), hands each to the `MediaRouter`, drives its timers, and sends
-/// what it queued in batches (`sendmmsg`).
+/// what it queued in batches (`sendmmsg`). With ICE-TCP on, the same thread also serves a
+/// TCP listener (RFC 6544 passive candidate) whose connections carry framed packets
+/// (RFC 4571) for peers whose UDP is blocked; the router sees them as addresses of their own.
 ///
 /// The control plane never touches the router directly: it sends typed commands (`send`)
 /// and queries (`ask`), which the thread executes in order between read batches; hears of
@@ -27,15 +29,20 @@ public final class MediaServer: @unchecked Sendable {
         public var counters = MediaCounters()
         /// Connected peers.
         public var peers = 0
+        /// The ICE-TCP listener's counters; nil when ICE-TCP is off.
+        public var tcp: ICETCPListener.Counters?
     }
 
     /// The bound UDP port.
     public let port: UInt16
+    /// The bound ICE-TCP port; nil when ICE-TCP is off.
+    public let tcpPort: UInt16?
     /// The address peers are told to send to (ICE candidate).
     public let announcedAddress: String
     /// The DTLS certificate whose fingerprint goes in every answer.
     public let certificate: DTLSCertificate
     private let socket: UDPSocket
+    private let tcp: ICETCPListener?
     private let logger: Logger
     private let router: MediaRouter
     private let output: OutputQueue
@@ -61,14 +68,22 @@ public final class MediaServer: @unchecked Sendable {
     }
 
     /// Opens the UDP socket on `address` and the first port of `ports` that is free (0 picks
-    /// any port), and starts the media thread.
-    public init(address: String, ports: ClosedRange<Int>, announcedAddress: String, certificate: DTLSCertificate,
-                settings: MediaRouter.Settings = .init(), logger: Logger) throws {
+    /// any port), with `tcpPort` the ICE-TCP listener (nil: none; 0: any free port), and
+    /// starts the media thread.
+    public init(address: String, ports: ClosedRange<Int>, tcpPort: Int? = nil, announcedAddress: String,
+                certificate: DTLSCertificate, settings: MediaRouter.Settings = .init(), logger: Logger) throws {
         let socket: UDPSocket
         do { socket = try UDPSocket(host: address, ports: ports) } catch { throw StartError(description: error.description) }
         self.socket = socket
         let bound = socket.port
         self.port = bound
+        var tcp: ICETCPListener?
+        if let tcpPort {
+            guard let port = UInt16(exactly: tcpPort) else { throw StartError(description: "media.tcp_port \(tcpPort) is not a port") }
+            do { tcp = try ICETCPListener(host: address, port: port) } catch { throw StartError(description: error.description) }
+        }
+        self.tcp = tcp
+        self.tcpPort = tcp?.port
         self.announcedAddress = announcedAddress.isEmpty ? address : announcedAddress
         self.certificate = certificate
         self.logger = logger
@@ -77,20 +92,32 @@ public final class MediaServer: @unchecked Sendable {
         let queue = OutputQueue(capacity: 512, slotSize: 1600)
         output = queue
         queue.flush = { q in
-            socket.send(slots: q.storage, slotSize: q.slotSize, lengths: q.lengths, destinations: q.destinations, count: q.count)
+            guard let tcp, q.streamed > 0 else {
+                socket.send(slots: q.storage, slotSize: q.slotSize, lengths: q.lengths, destinations: q.destinations, count: q.count)
+                return
+            }
+            Self.send(q, udp: socket, tcp: tcp)
         }
         let thread = Thread { [self] in self.loop() }
         thread.name = "giaoban-media"
         thread.start()
         logger.info("media socket bound", metadata: ["udp": "\(address):\(bound)", "announced": "\(self.announcedAddress)",
+                                                     "ice_tcp": "\(tcp.map { "\(address):\($0.port)" } ?? "off")",
                                                      "fingerprint": "\(certificate.fingerprint.sdpValue)"])
     }
 
-    /// Opens the UDP socket on `address`:`port` (0 picks a port) and starts the media thread.
-    public convenience init(address: String, port: Int, announcedAddress: String, certificate: DTLSCertificate,
-                            settings: MediaRouter.Settings = .init(), logger: Logger) throws {
-        try self.init(address: address, ports: port...port, announcedAddress: announcedAddress, certificate: certificate,
-                      settings: settings, logger: logger)
+    /// Opens the UDP socket on `address`:`port` (0 picks a port), and the ICE-TCP listener on
+    /// `tcpPort` when given, and starts the media thread.
+    public convenience init(address: String, port: Int, tcpPort: Int? = nil, announcedAddress: String,
+                            certificate: DTLSCertificate, settings: MediaRouter.Settings = .init(), logger: Logger) throws {
+        try self.init(address: address, ports: port...port, tcpPort: tcpPort, announcedAddress: announcedAddress,
+                      certificate: certificate, settings: settings, logger: logger)
+    }
+
+    /// What every answer and offer of the relay says about its side: the announced address,
+    /// the UDP port, the ICE-TCP port if any, and the DTLS fingerprint.
+    public var localTransport: LocalTransport {
+        LocalTransport(address: announcedAddress, port: port, tcpPort: tcpPort, fingerprint: certificate.fingerprint)
     }
 
     /// Executes `command` on the media thread, after everything sent before it; returns why it
@@ -145,8 +172,18 @@ public final class MediaServer: @unchecked Sendable {
         // Peers removed since memory was last given back (see `releaseFreedMemory`).
         var removedSinceTrim = 0
         var lastTrim = lastTick
+        var descriptors: [pollfd] = []
         while running.load(ordering: .relaxed) {
-            let n = socket.receive(into: received, timeoutMilliseconds: 5)
+            let n: Int
+            if let tcp {
+                descriptors.removeAll(keepingCapacity: true)
+                descriptors.append(pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0))
+                tcp.addPollDescriptors(to: &descriptors)
+                _ = poll(&descriptors, nfds_t(descriptors.count), 5)
+                n = descriptors[0].revents != 0 ? socket.receive(into: received, timeoutMilliseconds: 0) : 0
+            } else {
+                n = socket.receive(into: received, timeoutMilliseconds: 5)
+            }
             let now = ContinuousClock.now
             for i in 0..<n {
                 guard received.lengths[i] > 0 else {
@@ -154,6 +191,12 @@ public final class MediaServer: @unchecked Sendable {
                     continue
                 }
                 router.handle(received.datagram(i), from: received.address(i), now: now, out: output)
+            }
+            if let tcp {
+                let (router, output) = (router, output)
+                tcp.service(descriptors[1...], now: now, deliver: { frame, address in
+                    router.handle(frame, from: address, now: now, out: output)
+                }, closed: { router.pathClosed($0) })
             }
             if socket.lastReceiveError != 0 {
                 logger.error("UDP receive failed", metadata: ["error": "\(String(cString: strerror(socket.lastReceiveError)))"])
@@ -179,7 +222,7 @@ public final class MediaServer: @unchecked Sendable {
             }
             if now - lastSnapshot >= .milliseconds(100) {
                 lastSnapshot = now
-                let snap = Snapshot(counters: router.counters, peers: router.peerCount)
+                let snap = Snapshot(counters: router.counters, peers: router.peerCount, tcp: tcp?.counters)
                 latest.withLock { $0 = snap }
             }
         }
@@ -198,6 +241,24 @@ public final class MediaServer: @unchecked Sendable {
             logger.debug("speaker changed", metadata: ["group": "\(group)", "stream": "\(stream)"])
         }
         for handler in eventHandlers.withLock({ $0 }) { handler(event) }
+    }
+
+    /// Sends a queue that holds ICE-TCP frames: runs of UDP datagrams with `sendmmsg`, each
+    /// frame on its connection, in the queue's order.
+    private static func send(_ q: OutputQueue, udp: UDPSocket, tcp: ICETCPListener) {
+        var start = 0
+        func sendUDP(upTo end: Int) {
+            guard end > start else { return }
+            udp.send(slots: UnsafeMutableRawBufferPointer(rebasing: q.storage[(start * q.slotSize)...]), slotSize: q.slotSize,
+                     lengths: UnsafeMutableBufferPointer(rebasing: q.lengths[start...]),
+                     destinations: UnsafeMutableBufferPointer(rebasing: q.destinations[start...]), count: end - start)
+        }
+        for i in 0..<q.count where q.destinations[i].connection != 0 {
+            sendUDP(upTo: i)
+            tcp.send(q.datagram(i), to: q.destinations[i])
+            start = i + 1
+        }
+        sendUDP(upTo: q.count)
     }
 
     /// At most how often freed memory is given back to the kernel after peers were removed.

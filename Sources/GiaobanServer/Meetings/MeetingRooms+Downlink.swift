@@ -116,8 +116,7 @@ extension MeetingRooms {
         }
         // Mixed mode: the meeting's mix instead of everyone's streams (docs/mixing.md).
         let mix = mixStream.flatMap { stream in mixTracks.map { (subject: Self.mixParticipant, stream: stream, tracks: $0) } }
-        let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
-                                   fingerprint: sessions.media.certificate.fingerprint)
+        let local = sessions.media.localTransport
         // Whose each stream is, for the offers' `tracks` (built once for every downlink).
         let bySubject = Dictionary((tracks + (mix.map { [$0] } ?? [])).map { ($0.stream, $0.subject) },
                                    uniquingKeysWith: { a, _ in a })
@@ -299,8 +298,7 @@ extension MeetingRooms {
         do { offer = try SessionDescription(parsing: sdp) } catch {
             return HubMessage.error("malformed SDP offer: \(error)")
         }
-        let local = LocalTransport(address: sessions.media.announcedAddress, port: sessions.media.port,
-                                   fingerprint: sessions.media.certificate.fingerprint)
+        let local = sessions.media.localTransport
         let answer: SessionDescription, setup: PeerSetup
         do {
             (answer, setup) = try Negotiation.answer(offer: offer, role: .publisher, stream: stream, peerID: peer, local: local, published: nil)

@@ -22,6 +22,10 @@ public struct STUNAddress: Hashable, Sendable, CustomStringConvertible {
     public let family: Family
     /// The port, host order.
     public var port: UInt16
+    /// The relay's TCP connection the address was seen on (ICE-TCP, RFC 6544), 0 for UDP:
+    /// the same address and port over UDP and over a connection are two different paths.
+    /// Not part of the attribute value.
+    public var connection: UInt32 = 0
     /// IPv6: the first 8 address bytes; IPv4: 0.
     public let high: UInt64
     /// IPv6: the last 8 address bytes; IPv4: the address in the low 32 bits.
@@ -104,8 +108,21 @@ public struct STUNAddress: Hashable, Sendable, CustomStringConvertible {
         return (UInt64(STUNMessageView.magicCookie) << 32 | UInt64(id.high), id.low)
     }
 
-    /// "192.0.2.1:32853" or "[2001:db8::1]:3478" (RFC 5952 text form).
+    /// The same address seen on the relay's TCP connection `id` (0: over UDP).
+    @inlinable
+    public func onConnection(_ id: UInt32) -> STUNAddress {
+        var copy = self
+        copy.connection = id
+        return copy
+    }
+
+    /// "192.0.2.1:32853" or "[2001:db8::1]:3478" (RFC 5952 text form), "tcp/7 192.0.2.1:32853"
+    /// when seen on the relay's TCP connection 7.
     public var description: String {
+        connection == 0 ? text : "tcp/\(connection) \(text)"
+    }
+
+    private var text: String {
         switch family {
         case .ipv4:
             let a = UInt32(truncatingIfNeeded: low)
