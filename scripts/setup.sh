@@ -9,7 +9,8 @@ set -euo pipefail
 
 packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev libsqlite3-dev libpq-dev)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(python3 python3-venv postgresql coturn)  # postgresql, coturn: servers the tests start
+    packages+=(python3 python3-venv postgresql coturn iproute2 nftables)  # postgresql, coturn: servers the tests start; ip, nft: network namespaces
+    packages+=(systemd)  # systemd-analyze verify checks conf/giaoban.service (the service manager is not started)
 fi
 
 missing=()

@@ -26,8 +26,9 @@ class RoomPublisher:
     """Joins a room as the chair on its own event loop thread and publishes aiortc's pattern
     and tone through `publish` on the room socket; keeps every message it receives."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ssl=None) -> None:
         self.url = url
+        self.ssl = ssl  # an SSLContext trusting the server's certificate, for wss://
         self.messages: list[dict] = []
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -41,7 +42,7 @@ class RoomPublisher:
         pc.addTransceiver(SineAudioTrack(), direction="sendonly")
         pc.addTransceiver(PatternVideoTrack(), direction="sendonly")
         try:
-            async with websockets.connect(self.url, open_timeout=10) as socket:
+            async with websockets.connect(self.url, open_timeout=10, ssl=self.ssl) as socket:
                 self.socket = socket
                 await pc.setLocalDescription(await pc.createOffer())
                 await socket.send(json.dumps({"type": "publish", "sdp": pc.localDescription.sdp}))

@@ -45,8 +45,8 @@ TURN_STARTUP_TIMEOUT = 15.0
 RELAY_PORTS = 20  # coturn's relayed UDP ports: a small range
 
 
-def free_port_range(count: int) -> tuple[int, int]:
-    """`count` consecutive UDP ports, all free now, above the ephemeral range's usual start."""
+def free_port_range(count: int, ip: str = "127.0.0.1") -> tuple[int, int]:
+    """`count` consecutive UDP ports on `ip`, all free now, above the ephemeral range's usual start."""
     for _ in range(200):
         first = 20000 + (free_port(socket.SOCK_DGRAM) % 20000)
         sockets = []
@@ -54,7 +54,7 @@ def free_port_range(count: int) -> tuple[int, int]:
             for port in range(first, first + count):
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sockets.append(s)
-                s.bind(("127.0.0.1", port))
+                s.bind((ip, port))
             return first, first + count - 1
         except OSError:
             continue
@@ -64,13 +64,13 @@ def free_port_range(count: int) -> tuple[int, int]:
     pytest.fail(f"no {count} consecutive free UDP ports for coturn's relay range")
 
 
-def free_tcp_udp_port() -> int:
-    """A port free for both TCP and UDP (coturn listens on both)."""
+def free_tcp_udp_port(ip: str = "127.0.0.1") -> int:
+    """A port free on `ip` for both TCP and UDP (coturn listens on both)."""
     for _ in range(100):
         port = free_port(socket.SOCK_STREAM)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind((ip, port))
             except OSError:
                 continue
         return port
@@ -78,14 +78,16 @@ def free_tcp_udp_port() -> int:
 
 
 class Coturn:
-    """coturn on 127.0.0.1: TURN over UDP and TCP on one listening port, REST API credentials."""
+    """coturn on `ip` (127.0.0.1 unless told): TURN over UDP and TCP on one listening port, REST
+    API credentials."""
 
-    def __init__(self) -> None:
+    def __init__(self, ip: str = "127.0.0.1") -> None:
         if not Path(TURNSERVER).exists():
             pytest.fail("turnserver is missing: the TURN tests need Debian's coturn (scripts/setup.sh --test installs it)")
+        self.ip = ip
         self.directory = Path(tempfile.mkdtemp(prefix="giaoban-coturn-"))
-        self.port = free_tcp_udp_port()
-        self.min_port, self.max_port = free_port_range(RELAY_PORTS)
+        self.port = free_tcp_udp_port(ip)
+        self.min_port, self.max_port = free_port_range(RELAY_PORTS, ip)
         self.secret = secrets.token_hex(32)
         self.secret_file = self.directory / "turn.secret"
         self.secret_file.write_text(self.secret + "\n")
@@ -94,8 +96,8 @@ class Coturn:
         self.config_path = self.directory / "turnserver.conf"
         # The same lines as docs/configuration.md's TURN section, for loopback.
         self.config_path.write_text("\n".join([
-            "listening-ip=127.0.0.1",
-            "relay-ip=127.0.0.1",
+            f"listening-ip={ip}",
+            f"relay-ip={ip}",
             f"listening-port={self.port}",
             f"min-port={self.min_port}",
             f"max-port={self.max_port}",
@@ -120,7 +122,7 @@ class Coturn:
                                      stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         try:
-            wait_for(self._listening, TURN_STARTUP_TIMEOUT, what=f"turnserver listening on 127.0.0.1:{self.port}")
+            wait_for(self._listening, TURN_STARTUP_TIMEOUT, what=f"turnserver listening on {ip}:{self.port}")
         except BaseException:
             self.stop()
             raise
@@ -128,11 +130,11 @@ class Coturn:
     def _listening(self) -> bool:
         if self.proc.poll() is not None:
             pytest.fail(f"turnserver exited with status {self.proc.returncode} at start:\n{self.log()}")
-        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+        with socket.create_connection((self.ip, self.port), timeout=1):
             return True
 
     def url(self, transport: str) -> str:
-        return f"turn:127.0.0.1:{self.port}?transport={transport}"
+        return f"turn:{self.ip}:{self.port}?transport={transport}"
 
     def log(self) -> str:
         parts = []

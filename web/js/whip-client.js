@@ -183,6 +183,8 @@ export async function collectStats(pc) {
     // The selected candidate pair's local candidate: "host", "srflx" or "relay" (through TURN,
     // then relayProtocol is how this browser reaches the TURN server: "udp", "tcp" or "tls").
     localCandidateType: null, relayProtocol: null,
+    // Its transport: "udp", or "tcp" for ICE over TCP (RFC 6544) or a TCP path to TURN.
+    localProtocol: null,
   };
   if (!pc) return out;
   const report = await pc.getStats();
@@ -193,6 +195,7 @@ export async function collectStats(pc) {
     if (local) {
       out.localCandidateType = local.candidateType || null;
       out.relayProtocol = local.relayProtocol || null;
+      out.localProtocol = local.protocol || null;
     }
   });
   report.forEach((s) => {
