@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "GiaobanServerTests",
             dependencies: [
-                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport", "GiaobanAuth", "GiaobanHub", "GiaobanRooms",
+                "GiaobanServer", "GiaobanStore", "GiaobanIncidents", "GiaobanCrypto", "GiaobanClient", "GiaobanTestSupport", "GiaobanAuth", "GiaobanHub", "GiaobanRooms", "GiaobanTransport", "GiaobanWire",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],
