@@ -11,7 +11,9 @@
 # A target is compiled with the sources of GiaobanWire, unless its first lines name another
 # pure target (one that imports no other Giaoban module), e.g.
 #   // fuzz-sources: Sources/GiaobanIncidents
-# Those sources and the target are compiled as one module, as they are.
+# Those sources and the target are compiled as one module, as they are. A line
+#   // fuzz-flags: -I Sources/COpenSSL …
+# adds compiler flags (a C module's map, a package name for `package` declarations).
 # A line `// fuzz-options: …` adds libFuzzer options for that target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +46,8 @@ for t in "${targets[@]}"; do
             exit 2
         fi
     fi
-    swiftc -sanitize=fuzzer,address -parse-as-library -O "${target_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
+    read -r -a flags <<< "$(sed -n 's#^// fuzz-flags: ##p' "$src" | head -n 1)"
+    swiftc -sanitize=fuzzer,address -parse-as-library -O "${flags[@]}" "${target_sources[@]}" "$src" -o "$out/fuzz-$t" 2>&1 \
         | grep -v "Cannot export local symbol" || true
     [[ -x "$out/fuzz-$t" ]] || { echo "fuzz: $t did not build" >&2; exit 1; }
     mkdir -p "$out/corpus/$t" "Tests/Fuzz/corpus/$t"
