@@ -47,12 +47,15 @@ extension RelayFixture {
     }
 }
 
-/// Steps `publisher` and `watcher` in turn for `duration` (the relay runs on its own thread).
-func exchange(_ publisher: EndpointPublisher, _ watcher: EndpointWatcher, for duration: Duration) throws {
-    let deadline = ContinuousClock.now + duration
-    while ContinuousClock.now < deadline {
-        try publisher.step(maxWaitMilliseconds: 0)
-        watcher.step(maxWaitMilliseconds: 5)
+/// Steps `publisher` and `watcher` in turn for `duration` (the relay runs on its own thread,
+/// the loop on another, `offPool`).
+func exchange(_ publisher: EndpointPublisher, _ watcher: EndpointWatcher, for duration: Duration) async throws {
+    try await offPool {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            try publisher.step(maxWaitMilliseconds: 0)
+            watcher.step(maxWaitMilliseconds: 5)
+        }
     }
 }
 
@@ -66,7 +69,7 @@ struct EndpointMediaTests {
         let video = MemoryOutput()
         watcher.videoOutput = video
 
-        try exchange(publisher, watcher, for: .seconds(3))
+        try await exchange(publisher, watcher, for: .seconds(3))
         let stats = watcher.stats
         #expect(stats.framesDecoded >= 15, "about 45 frames sent; got \(stats)")
         #expect(stats.keyframesDecoded >= 1)
@@ -96,7 +99,7 @@ struct EndpointMediaTests {
         watcher.dropEveryVideoPacket = 20
         watcher.maxNACKRetries = 0  // PLI only: NACK recovery is EndpointRecoveryTests' subject
 
-        try exchange(publisher, watcher, for: .seconds(3))
+        try await exchange(publisher, watcher, for: .seconds(3))
         let stats = watcher.stats
         #expect(stats.framesIncomplete >= 1, "\(stats)")
         #expect(stats.keyframesRequested >= 2, "one at the start, more after losses: \(stats)")

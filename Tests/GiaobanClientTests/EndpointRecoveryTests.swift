@@ -9,9 +9,9 @@ struct EndpointRecoveryTests {
         let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "n")
         watcher.dropEveryVideoPacket = 10
 
-        try exchange(publisher, watcher, for: .seconds(2))
+        try await exchange(publisher, watcher, for: .seconds(2))
         let early = watcher.stats
-        try exchange(publisher, watcher, for: .seconds(2))
+        try await exchange(publisher, watcher, for: .seconds(2))
         let s = watcher.stats
         #expect(early.nacksSent > 0, "losses began in the first half: \(early)")
         #expect(s.framesDecoded - early.framesDecoded >= 10, "decoding goes on while packets are lost: \(s)")

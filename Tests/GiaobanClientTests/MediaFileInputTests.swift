@@ -90,7 +90,7 @@ struct MediaFileInputTests {
 
         let relay = try RelayFixture()
         let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "f", video: .ivf(ivfReader), audio: .oggOpus(oggReader))
-        try exchange(publisher, watcher, for: .seconds(3))
+        try await exchange(publisher, watcher, for: .seconds(3))
         let s = watcher.stats
         #expect(s.framesDecoded > 10, "more pictures than the file holds: it looped. \(s)")
         #expect(s.width == 160 && s.height == 120)

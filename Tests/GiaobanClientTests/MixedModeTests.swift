@@ -62,10 +62,12 @@ struct MixedModeTests {
             for l in listeners { l.watcher.connection.close() }
         }
 
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            for p in publishers { try p.step(maxWaitMilliseconds: 0) }
-            for l in listeners { l.watcher.step(maxWaitMilliseconds: 1) }
+        try await offPool {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline {
+                for p in publishers { try p.step(maxWaitMilliseconds: 0) }
+                for l in listeners { l.watcher.step(maxWaitMilliseconds: 1) }
+            }
         }
 
         for (i, listener) in listeners.enumerated() {

@@ -43,16 +43,19 @@ extension RelayFixture {
     }
 }
 
-/// Steps both ends until `condition` holds or `limit` passes; returns whether it held.
+/// Steps both ends until `condition` holds or `limit` passes (on a thread of its own,
+/// `offPool`); returns whether it held.
 func exchange(_ publisher: EndpointPublisher, _ watcher: EndpointWatcher, upTo limit: Duration,
-              until condition: () -> Bool) throws -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        try publisher.step(maxWaitMilliseconds: 0)
-        watcher.step(maxWaitMilliseconds: 5)
-        if condition() { return true }
+              until condition: @escaping () -> Bool) async throws -> Bool {
+    try await offPool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            try publisher.step(maxWaitMilliseconds: 0)
+            watcher.step(maxWaitMilliseconds: 5)
+            if condition() { return true }
+        }
+        return condition()
     }
-    return condition()
 }
 
 @Suite("Simulcast: three encodings in, one layer per subscriber out, chosen from its estimate")
@@ -69,7 +72,7 @@ struct SimulcastTests {
         }
 
         // No estimate: the highest layer.
-        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 320 && watcher.stats.framesDecoded >= 10 },
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 320 && watcher.stats.framesDecoded >= 10 },
                 "the full-size layer arrives: \(watcher.stats)")
         let top = await relay.subscriberVideo("sub")
         #expect(top?.layers == 3 && top?.rid == "h" && top?.layerRank == 2, "\(String(describing: top))")
@@ -79,20 +82,20 @@ struct SimulcastTests {
         #expect(rates.count == 3 && rates[0] < rates[1] && rates[1] < rates[2], "\(rates)")
         let cap = MediaRouter.Settings().audioReserve + (rates[0] + rates[1]) / 2
         watcher.bandwidthCap = cap
-        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 },
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 },
                 "moved down to the low layer: \(watcher.stats)")
         let low = await relay.subscriberVideo("sub")
         #expect(low?.rid == "l" && low?.layerRank == 0 && abs((low?.estimate ?? 0) - cap) <= cap / 100, "\(String(describing: low))")
         let framesLow = watcher.stats.framesDecoded
-        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        _ = try await exchange(publisher, watcher, upTo: .seconds(1)) { false }
         #expect(watcher.stats.framesDecoded - framesLow >= 8, "the low layer keeps decoding: \(watcher.stats)")
 
         // Released: back up, after the higher layer has fitted for a while.
         watcher.bandwidthCap = 5_000_000
-        #expect(try exchange(publisher, watcher, upTo: .seconds(8)) { watcher.stats.width == 320 },
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(8)) { watcher.stats.width == 320 },
                 "moved back up to the full-size layer: \(watcher.stats)")
         let framesHigh = watcher.stats.framesDecoded
-        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        _ = try await exchange(publisher, watcher, upTo: .seconds(1)) { false }
         #expect(watcher.stats.framesDecoded - framesHigh >= 8)
 
         let s = watcher.stats
@@ -120,7 +123,7 @@ struct SimulcastTests {
             publisher.connection.close()
             watcher.connection.close()
         }
-        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 320 }, "\(watcher.stats)")
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 320 }, "\(watcher.stats)")
         let clear = try #require(await relay.subscriberVideo("sub"))
         #expect(clear.transportFeedbacks > 0, "the watcher reports arrivals: \(clear)")
         #expect(clear.estimate != nil, "the relay's own estimate: \(clear)")
@@ -135,7 +138,7 @@ struct SimulcastTests {
         var lowest: Int?
         let reserve = MediaRouter.Settings().audioReserve
         for _ in 0..<75 {
-            _ = try exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
+            _ = try await exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
             guard let v = await relay.subscriberVideo("sub") else { continue }
             if let estimate = v.estimate { lowest = min(lowest ?? estimate, estimate) }
             if v.targetRank < 2 { lowered = lowered ?? v }
@@ -147,7 +150,7 @@ struct SimulcastTests {
 
         // The loss stops: after a calm while the relay probes the next layer up, then the next.
         watcher.dropEveryVideoPacket = 0
-        #expect(try exchange(publisher, watcher, upTo: .seconds(15)) { watcher.stats.width == 320 && watcher.stats.sizeChanges >= 2 },
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(15)) { watcher.stats.width == 320 && watcher.stats.sizeChanges >= 2 },
                 "back on the full-size layer: \(watcher.stats)")
         await relay.media.shutdown()
     }
@@ -162,18 +165,18 @@ struct SimulcastTests {
         }
         let capped = await relay.media.send(.setMaxLayer(peer: "sub", stream: nil, rank: 0))
         #expect(capped == nil)
-        #expect(try exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 && watcher.stats.framesDecoded >= 5 },
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.width == 80 && watcher.stats.framesDecoded >= 5 },
                 "the thumbnail layer only: \(watcher.stats)")
 
         watcher.bandwidthCap = 70_000  // less than audio's reserve: nothing fits
         var paused = false
         for _ in 0..<20 where !paused {
-            _ = try exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
+            _ = try await exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
             paused = (await relay.subscriberVideo("sub"))?.layerRank == -1
         }
         #expect(paused, "video paused")
         let frames = watcher.stats.framesDecoded, audio = watcher.stats.audioFrames
-        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        _ = try await exchange(publisher, watcher, upTo: .seconds(1)) { false }
         #expect(watcher.stats.framesDecoded - frames <= 2, "no new pictures while paused: \(watcher.stats)")
         #expect(watcher.stats.audioFrames - audio >= 25, "audio is never paused: \(watcher.stats)")
         let pauses = await relay.media.ask(.counters).videoPauses
@@ -192,17 +195,17 @@ struct VideoGateTests {
             publisher.connection.close()
             watcher.connection.close()
         }
-        #expect(try exchange(publisher, watcher, upTo: .seconds(5)) { watcher.stats.framesDecoded >= 10 }, "\(watcher.stats)")
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(5)) { watcher.stats.framesDecoded >= 10 }, "\(watcher.stats)")
         let known = await relay.media.send(.setVideoGates(["gate": true]))
         #expect(known == nil)
-        _ = try exchange(publisher, watcher, upTo: .milliseconds(500)) { false }  // what was in flight drains
+        _ = try await exchange(publisher, watcher, upTo: .milliseconds(500)) { false }  // what was in flight drains
         let (frames, audio) = (watcher.stats.framesDecoded, watcher.stats.audioFrames)
-        _ = try exchange(publisher, watcher, upTo: .seconds(1)) { false }
+        _ = try await exchange(publisher, watcher, upTo: .seconds(1)) { false }
         #expect(watcher.stats.framesDecoded - frames <= 1, "no pictures while held back: \(watcher.stats)")
         #expect(watcher.stats.audioFrames - audio >= 25, "audio goes on")
         let requestsBefore = publisher.stats.keyframesRequested
         await relay.media.send(.setVideoGates(["gate": false]))
-        #expect(try exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 10 }, "\(watcher.stats)")
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 10 }, "\(watcher.stats)")
         #expect(publisher.stats.keyframesRequested > requestsBefore, "a keyframe was asked for at once")
         #expect(watcher.stats.decodeErrors == 0 && watcher.stats.framesIncomplete == 0, "\(watcher.stats)")
         // The publisher's upstream as the room's roster shows it: known, and clean on loopback.

@@ -51,7 +51,7 @@ struct VP9SendingTests {
         let relay = try RelayFixture()
         let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "v9", codec: .vp9)
         #expect(watcher.videoCodec == .vp9, "the watcher offered VP8 and VP9; the relay answered the publisher's")
-        try exchange(publisher, watcher, for: .seconds(3))
+        try await exchange(publisher, watcher, for: .seconds(3))
         let s = watcher.stats
         #expect(s.framesDecoded >= 15, "\(s)")
         #expect(s.keyframesDecoded >= 1 && s.decodeErrors == 0)

@@ -37,7 +37,7 @@ struct HubFixture {
 
     init(_ backend: StoreBackend = .sqlite, radius: Double = 1_000, ackTimeoutSeconds: Int64 = 300,
          maxBody: Int = 1_048_576) async throws {
-        temp = try TemporaryStore(backend)
+        temp = try await TemporaryStore.make(backend)
         var settings = Hub.Settings()
         settings.routingRadiusMetres = radius
         settings.acknowledgementTimeoutMilliseconds = ackTimeoutSeconds * 1000

@@ -212,4 +212,41 @@ struct MeetingDownlinkTests {
             await chair.finish()
         }
     }
+
+    @Test("mixed mode while the room renegotiates all along (the 2 s catch-all, a publish): the mix's offer still comes")
+    func mixedModeUnderRenegotiation() async throws {
+        let fixture = try await HubFixture()
+        defer { fixture.cleanup() }
+        _ = try await RoomServer.run(fixture) { server, client in
+            let (rooms, meeting) = (server.rooms, server.meeting)
+            let chair = try await Self.seated(client, meeting: meeting, "officer", .chair)
+            let listener = try await Self.seated(client, meeting: meeting, "xa-m", .commune)
+            let offer = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-offer.sdp"), encoding: .utf8)
+            chair.send.yield(try json(["type": "publish", "sdp": offer]))
+            try await chair.wait(for: "answer")
+            listener.send.yield(#"{"type": "downlink", "participants": "all"}"#)
+            let forwarded = try await listener.wait(for: "offer", "with the chair") { MeetingDownlinkTests.tracks($0) == ["officer/audio", "officer/video"] }
+            let session = try #require(forwarded["session"] as? String)
+            listener.send.yield(try json(["type": "answer", "session": session, "revision": forwarded["revision"] as? Int ?? 0,
+                                          "sdp": downlinkAnswer(to: forwarded["sdp"] as? String ?? "")]))
+            try await listener.sync()
+
+            // Renegotiation rounds back to back, as the catch-all and publishes start them: one
+            // reads the room while the mix is being created and started, and must not offer a
+            // downlink without tracks ahead of the mix's offer.
+            let rounds = Task {
+                while !Task.isCancelled { await rooms.renegotiateDownlinks(meeting) }
+            }
+            defer { rounds.cancel() }
+            listener.send.yield(#"{"type": "mode", "mode": "mixed"}"#)
+            let mixed = try await listener.wait(for: "offer", "with the mix") { MeetingDownlinkTests.tracks($0) == ["mix/audio", "mix/video"] }
+            let offers = listener.received.withLock { $0 }.map(jsonObject).filter { $0["type"] as? String == "offer" }
+            #expect(offers.allSatisfy { !MeetingDownlinkTests.tracks($0).isEmpty }, "no offer without tracks: \(offers.map(MeetingDownlinkTests.tracks))")
+            #expect(mixed["revision"] as? Int == (forwarded["revision"] as? Int ?? 0) + 1)
+            rounds.cancel()
+            await listener.finish()
+            await chair.finish()
+        }
+    }
 }

@@ -58,7 +58,17 @@ final class RoomClient: Sendable {
             if let found = messages.last(where: { $0["type"] as? String == type && condition($0) }) { return found }
             try await Task.sleep(for: .milliseconds(10))
         }
-        let types = received.withLock { $0 }.map { jsonObject($0)["type"] as? String ?? "?" }
+        // Each message's type; an offer with its revision and tracks, an error with its text.
+        let types = received.withLock { $0 }.map(jsonObject).map { message -> String in
+            let kind = message["type"] as? String ?? "?"
+            switch kind {
+            case "offer":
+                let tracks = (message["tracks"] as? [[String: Any]] ?? []).map { "\($0["participant"] ?? "?")/\($0["kind"] ?? "?")" }
+                return "offer#\(message["revision"] ?? "?")\(tracks)"
+            case "error": return "error(\(message["message"] ?? ""))"
+            default: return kind
+            }
+        }
         Issue.record("\(subject) got no '\(type)' message \(what) within 15 s; got \(types)")
         throw TimeoutError(seconds: 15)
     }

@@ -3,7 +3,7 @@
 import Testing
 import GiaobanTestSupport
 
-@Suite("Storage configuration")
+@Suite("Storage configuration", .postgresStarted)
 struct StorageConfigTests {
     @Test("postgresql from the environment opens the server's database; logs and --check-config hide the password")
     func postgresqlFromEnvironment() throws {

@@ -5,7 +5,7 @@ import GiaobanTestSupport
 
 /// Escalation on several nodes: two stores on one PostgreSQL database escalate at the same
 /// moment; every overdue delivery is escalated by exactly one of them.
-@Suite("Escalation claimed once across nodes")
+@Suite("Escalation claimed once across nodes", .postgresStarted)
 struct EscalationClaimTests {
     @Test("two stores racing on one PostgreSQL database: each delivery escalated once, one event each")
     func race() async throws {

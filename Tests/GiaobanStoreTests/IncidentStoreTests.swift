@@ -4,7 +4,7 @@ import Testing
 import GiaobanIncidents
 import GiaobanTestSupport
 
-@Suite("Incident store")
+@Suite("Incident store", .postgresStarted)
 struct IncidentStoreTests {
     static func incident(_ identifier: String, source: String = "cam-ql1a-km1836") -> IncidentRecord {
         IncidentRecord(source: source, identifier: identifier, format: "json", type: "Tai nạn giao thông",

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import GiaobanTestSupport
 
-@Suite("Store migrations")
+@Suite("Store migrations", .postgresStarted)
 struct MigrationTests {
     @Test("a new file gets every migration once, in WAL mode with synchronous=FULL and foreign keys")
     func freshDatabase() throws {

@@ -4,7 +4,7 @@ import Testing
 import GiaobanTestSupport
 
 /// The SQL session both backends offer: values, parameters and errors.
-@Suite("SQL sessions")
+@Suite("SQL sessions", .postgresStarted)
 struct SQLSessionTests {
     static let table = Migration(version: 1, name: "samples", sql: """
         CREATE TABLE samples (
@@ -120,7 +120,7 @@ struct SQLSessionTests {
 }
 
 /// What only PostgreSQL has: connections, URLs, concurrent migrations, parameter typing.
-@Suite("PostgreSQL database")
+@Suite("PostgreSQL database", .postgresStarted)
 struct PostgresDatabaseTests {
     @Test("nodes opening a new database together apply the migrations once")
     func concurrentMigrations() async throws {

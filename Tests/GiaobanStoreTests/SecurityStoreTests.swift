@@ -6,7 +6,7 @@ import GiaobanTestSupport
 
 /// The records are private to the server's user, and a slow or hung PostgreSQL fails a
 /// statement instead of stalling every route (docs/security.md).
-@Suite("SecurityStoreTests")
+@Suite("SecurityStoreTests", .postgresStarted)
 struct SecurityStoreTests {
     static func mode(_ path: String) -> mode_t? {
         var info = stat()

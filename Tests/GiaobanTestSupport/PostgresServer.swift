@@ -22,6 +22,16 @@ public struct PostgresServer: Sendable {
     /// The server of this test run, started at first use.
     public static func shared() throws -> PostgresServer { try started.get() }
 
+    /// The server of this test run, started at first use on a thread of its own: a test that
+    /// waits here (initdb and pg_ctl take seconds, longer on a busy machine) holds none of the
+    /// cooperative pool's threads, as many as the machine has cores, which every other test
+    /// running in parallel in the process needs.
+    public static func start() async throws -> PostgresServer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try shared() }) }.start()
+        }
+    }
+
     private static let started = Result { () throws -> PostgresServer in try PostgresServer() }
 
     /// A URL for database `name` as the superuser (trust authentication on 127.0.0.1).

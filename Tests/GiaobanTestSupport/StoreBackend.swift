@@ -25,6 +25,13 @@ public struct TemporaryStore: Sendable {
         postgresURL = backend == .postgresql ? try PostgresServer.shared().createDatabase() : nil
     }
 
+    /// A new empty database, waiting for the PostgreSQL server off the cooperative pool
+    /// (`PostgresServer.start`); what tests use.
+    public static func make(_ backend: StoreBackend) async throws -> TemporaryStore {
+        if backend == .postgresql { _ = try await PostgresServer.start() }
+        return try TemporaryStore(backend)
+    }
+
     /// Opens the database, applying `migrations`.
     public func open(migrations: [Migration] = Migration.all) throws(StoreError) -> any RecordDatabase {
         switch backend {

@@ -143,7 +143,12 @@ extension MeetingRooms {
                     if published.audio != nil { wanted.append(.init(stream: stream, kind: .audio, codec: "opus")) }
                     if let video = published.video { wanted.append(.init(stream: stream, kind: .video, codec: video.codec)) }
                 }
-                let changed = DownlinkNegotiation.reconcile(&downlink.lines, wanted: wanted)
+                // Mixed mode (read now) with no running mix in this reading (taken before `mode`
+                // created or started it): the lines stay; `setMode` offers the mix once it runs.
+                // Reconciling with nothing would offer no tracks, and that unanswered offer would
+                // hold back the mix's until the client answered it.
+                let mixPending = mixed && mix == nil
+                let changed = !mixPending && DownlinkNegotiation.reconcile(&downlink.lines, wanted: wanted)
                 guard changed || force || restart else { continue }
                 if restart { downlink.localICE = ICECredentials.random() }
                 downlink.revision += 1
