@@ -1,5 +1,6 @@
 internal import CUDPBatch
 public import GiaobanWire
+import Synchronization
 
 #if canImport(Glibc)
 public import Glibc
@@ -10,6 +11,11 @@ public import Glibc
 /// UDP is blocked. Used from one thread, the media thread, which polls its descriptors beside
 /// the UDP socket's, hands every complete frame to the router with the connection's address
 /// (`STUNAddress.connection` set), and sends to such an address through `send`.
+///
+/// Frames may be sent from other threads too (the egress workers, `media.workers`): `send`
+/// and everything it shares with the media thread (the connection table, the bytes waiting
+/// to be written, the send counters) is behind one lock, taken per TCP frame: ICE-TCP is the
+/// way in for a few blocked stations, not the fast path.
 ///
 /// A connection is closed, and the reason counted, when its stream cannot be trusted any more:
 /// a frame longer than `maxFrame` (RFC 4571 allows 65,535 bytes, WebRTC sends at most about
@@ -101,7 +107,20 @@ public final class ICETCPListener {
     /// The limits in force.
     public let limits: Limits
     /// What happened so far.
-    public private(set) var counters = Counters()
+    public var counters: Counters {
+        lock.withLock { _ in
+            var all = received
+            all.framesSent = sent.framesSent
+            all.sendDropped = sent.sendDropped
+            return all
+        }
+    }
+    /// The counters only the media thread changes.
+    private var received = Counters()
+    /// The send counters (under `lock`).
+    private var sent = Counters()
+    private let lock = Mutex<Void>(())
+    /// Changed by the media thread under `lock`, read by it without.
     var connections: [UInt32: Connection] = [:]
     var order: [UInt32] = []
     var nextID: UInt32 = 1
@@ -131,10 +150,12 @@ public final class ICETCPListener {
     public func addPollDescriptors(to fds: inout [pollfd]) {
         fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
         order.removeAll(keepingCapacity: true)
-        for (id, connection) in connections {
-            order.append(id)
-            let events = Int16(POLLIN) | (connection.pendingBytes > 0 ? Int16(POLLOUT) : 0)
-            fds.append(pollfd(fd: connection.fd, events: events, revents: 0))
+        lock.withLock { _ in
+            for (id, connection) in connections {
+                order.append(id)
+                let events = Int16(POLLIN) | (connection.pendingBytes > 0 ? Int16(POLLOUT) : 0)
+                fds.append(pollfd(fd: connection.fd, events: events, revents: 0))
+            }
         }
     }
 
@@ -150,7 +171,7 @@ public final class ICETCPListener {
             defer { index += 1 }
             guard index < fds.endIndex, let connection = connections[id] else { continue }
             let events = fds[index].revents
-            if events & Int16(POLLOUT) != 0 && !writePending(connection) {
+            if events & Int16(POLLOUT) != 0 && !lock.withLock({ _ in writePending(connection) }) {
                 drop(id, closed: closed)
                 continue
             }
@@ -165,24 +186,28 @@ public final class ICETCPListener {
     /// connection is gone or not reading (the frame is dropped and counted).
     @discardableResult
     public func send(_ bytes: UnsafeRawBufferPointer, to destination: STUNAddress) -> Bool {
+        lock.withLock { _ in sendLocked(bytes, to: destination) }
+    }
+
+    private func sendLocked(_ bytes: UnsafeRawBufferPointer, to destination: STUNAddress) -> Bool {
         guard let connection = connections[destination.connection], bytes.count <= 0xFFFF, let source = bytes.baseAddress else {
-            counters.sendDropped += 1
+            sent.sendDropped += 1
             return false
         }
         let length = bytes.count
         if connection.pendingBytes > 0 {
             guard connection.pendingBytes + length + 2 <= limits.maxPendingBytes else {
-                counters.sendDropped += 1
+                sent.sendDropped += 1
                 return false
             }
             connection.pending.append(UInt8(length >> 8))
             connection.pending.append(UInt8(length & 0xFF))
             connection.pending.append(contentsOf: bytes)
-            counters.framesSent += 1
+            sent.framesSent += 1
             return true
         }
         guard length <= limits.maxFrame else {
-            counters.sendDropped += 1
+            sent.sendDropped += 1
             return false
         }
         frame[0] = UInt8(length >> 8)
@@ -190,14 +215,14 @@ public final class ICETCPListener {
         (frame.baseAddress! + 2).copyMemory(from: source, byteCount: length)
         let written = giaoban_tcp_write(connection.fd, frame.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(length + 2))
         if written < 0 {
-            counters.sendDropped += 1
+            sent.sendDropped += 1
             return false  // reset: the next poll reports it and closes the connection
         }
         if Int(written) < length + 2 {
             connection.pending = Array(UnsafeRawBufferPointer(rebasing: frame[Int(written)..<(length + 2)]))
             connection.pendingStart = 0
         }
-        counters.framesSent += 1
+        sent.framesSent += 1
         return true
     }
 
@@ -211,15 +236,15 @@ public final class ICETCPListener {
             if client < 0 { return }
             guard connections.count < limits.maxConnections else {
                 close(client)
-                counters.refused += 1
+                received.refused += 1
                 continue
             }
             let id = nextID
             nextID = nextID == UInt32.max ? 1 : nextID + 1
-            connections[id] = Connection(fd: client, address: STUNAddress(peer).onConnection(id),
-                                         capacity: 2 + limits.maxFrame, now: now)
-            counters.accepted += 1
-            counters.open = connections.count
+            let connection = Connection(fd: client, address: STUNAddress(peer).onConnection(id), capacity: 2 + limits.maxFrame, now: now)
+            lock.withLock { _ in connections[id] = connection }
+            received.accepted += 1
+            received.open = connections.count
         }
     }
 
@@ -256,7 +281,7 @@ public final class ICETCPListener {
         while connection.buffered - start >= 2 {
             let length = Int(input[start]) << 8 | Int(input[start + 1])
             guard length <= limits.maxFrame else {
-                counters.oversizeFrames += 1
+                received.oversizeFrames += 1
                 return false
             }
             guard connection.buffered - start >= 2 + length else { return true }
@@ -268,15 +293,15 @@ public final class ICETCPListener {
             case 0...3: break
             case 20...63, 128...191:
                 guard connection.framesIn > 0 else {
-                    counters.notSTUNFirst += 1
+                    received.notSTUNFirst += 1
                     return false
                 }
             default:
-                counters.badFrames += 1
+                received.badFrames += 1
                 return false
             }
             connection.framesIn += 1
-            counters.framesReceived += 1
+            received.framesReceived += 1
             deliver(body, connection.address)
         }
         return true
@@ -302,16 +327,17 @@ public final class ICETCPListener {
             let silent = connection.framesIn == 0 ? now - connection.opened > limits.firstFrameTimeout
                                                   : now - connection.lastHeard > limits.idleTimeout
             if silent {
-                counters.timedOut += 1
+                received.timedOut += 1
                 drop(id, closed: closed)
             }
         }
     }
 
     private func drop(_ id: UInt32, closed: (STUNAddress) -> Void) {
-        guard let connection = connections.removeValue(forKey: id) else { return }
-        counters.closed += 1
-        counters.open = connections.count
-        closed(connection.address)
+        let address = lock.withLock { _ -> STUNAddress? in connections.removeValue(forKey: id)?.address }
+        guard let address else { return }
+        received.closed += 1
+        received.open = connections.count
+        closed(address)
     }
 }

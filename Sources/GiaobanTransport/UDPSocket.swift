@@ -29,8 +29,8 @@ public final class UDPSocket {
     public let localAddress: STUNAddress
     /// The errno of the last receive that failed (0 when the last one succeeded).
     public private(set) var lastReceiveError: Int32 = 0
-    /// Destinations converted for `sendmmsg` (grown once to the largest batch sent).
-    private var sendAddresses = UnsafeMutableBufferPointer<giaoban_addr>(start: nil, count: 0)
+    /// Sends output slots for the thread that owns the socket (`send(slots:…)`).
+    private lazy var slotSender = UDPSlotSender(fd: fd, owner: nil)
 
     /// Binds `host`:`port` (an IPv4 literal; port 0 picks a free one).
     public convenience init(host: String = "127.0.0.1", port: UInt16 = 0) throws(TransportError) {
@@ -58,7 +58,6 @@ public final class UDPSocket {
 
     deinit {
         giaoban_udp_close(fd)
-        sendAddresses.deallocate()
     }
 
     /// The bound port.
@@ -95,15 +94,7 @@ public final class UDPSocket {
     @discardableResult
     public func send(slots storage: UnsafeMutableRawBufferPointer, slotSize: Int, lengths: UnsafeMutableBufferPointer<Int32>,
                      destinations: UnsafeMutableBufferPointer<STUNAddress>, count: Int) -> Int {
-        guard count > 0, let base = storage.baseAddress else { return 0 }
-        if sendAddresses.count < count {
-            sendAddresses.deallocate()
-            sendAddresses = .allocate(capacity: max(count, destinations.count))
-            sendAddresses.initialize(repeating: giaoban_addr())
-        }
-        for i in 0..<count { sendAddresses[i] = destinations[i].socketAddress }
-        return Int(giaoban_udp_send_batch(fd, base.assumingMemoryBound(to: UInt8.self), Int32(slotSize), lengths.baseAddress!,
-                                          sendAddresses.baseAddress!, Int32(count)))
+        slotSender.send(slots: storage, slotSize: slotSize, lengths: lengths, destinations: destinations, count: count)
     }
 
     /// Waits up to `timeoutMilliseconds` (0: not at all) for datagrams, then reads as many as
@@ -129,5 +120,44 @@ public final class UDPSocket {
             value = value << 8 | UInt32(byte)
         }
         return STUNAddress(ipv4: value, port: port)
+    }
+}
+
+/// Sends slots of datagrams on a socket with `sendmmsg`, with its own buffer of converted
+/// destinations: each thread that sends on a shared socket (the media thread, every egress
+/// worker) has its own sender.
+public final class UDPSlotSender {
+    private let fd: Int32
+    /// The socket, kept open as long as the sender lives (nil for the socket's own sender).
+    private let owner: UDPSocket?
+    /// Destinations converted for `sendmmsg` (grown once to the largest batch sent).
+    private var addresses = UnsafeMutableBufferPointer<giaoban_addr>(start: nil, count: 0)
+
+    /// A sender on `socket`.
+    public convenience init(socket: UDPSocket) {
+        self.init(fd: socket.fd, owner: socket)
+    }
+
+    init(fd: Int32, owner: UDPSocket?) {
+        self.fd = fd
+        self.owner = owner
+    }
+
+    deinit { addresses.deallocate() }
+
+    /// Sends `count` datagrams laid out as slots of `slotSize` bytes in `storage` (slot i:
+    /// `lengths[i]` bytes to `destinations[i]`); returns how many the kernel took.
+    @discardableResult
+    public func send(slots storage: UnsafeMutableRawBufferPointer, slotSize: Int, lengths: UnsafeMutableBufferPointer<Int32>,
+                     destinations: UnsafeMutableBufferPointer<STUNAddress>, count: Int) -> Int {
+        guard count > 0, let base = storage.baseAddress else { return 0 }
+        if addresses.count < count {
+            addresses.deallocate()
+            addresses = .allocate(capacity: max(count, destinations.count))
+            addresses.initialize(repeating: giaoban_addr())
+        }
+        for i in 0..<count { addresses[i] = destinations[i].socketAddress }
+        return Int(giaoban_udp_send_batch(fd, base.assumingMemoryBound(to: UInt8.self), Int32(slotSize), lengths.baseAddress!,
+                                          addresses.baseAddress!, Int32(count)))
     }
 }

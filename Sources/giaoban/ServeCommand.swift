@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
         let media = try MediaServer(address: settings.media.address, ports: settings.media.candidatePorts,
                                     tcpPort: settings.media.tcpPort == 0 ? nil : settings.media.tcpPort,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
-                                    settings: mediaSettings, logger: logger)
+                                    settings: mediaSettings, workers: settings.media.workerCount, logger: logger)
         let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS)),
                                      maxBodyBytes: settings.http.maxBodyBytes,
                                      maxSessionsPerSubject: settings.security.maxMediaSessionsPerSubject, logger: logger)

@@ -26,8 +26,11 @@ public final class MediaPeer {
     public internal(set) var address: STUNAddress?
     /// SRTP for packets from the peer.
     var srtpIn: SRTPContext?
-    /// SRTP for packets to the peer.
+    /// SRTP for packets to the peer: once keyed, used only by the thread of the peer's
+    /// egress lane (the media thread for lane 0, that lane's worker otherwise).
     var srtpOut: SRTPContext?
+    /// The egress lane every packet to this peer takes (`OutputQueue`), fixed for its life.
+    public internal(set) var lane = 0
     /// When the peer was created (handshake timeout).
     let created: ContinuousClock.Instant
     /// When DTLS completed.

@@ -95,7 +95,7 @@ extension MediaRouter {
                 counters.nackMisses &+= 1
                 return
             }
-            let slot = out.nextSlot()
+            let slot = out.nextSlot(lane: peer.lane)
             let n = writeEgress(packet, to: peer, payloadType: track.payloadType, ssrc: track.ssrc, sequence: sequence,
                                 timestamp: timestamp, now: now, resend: true, into: slot)
             if rewritesPictures, n > 0, let vp8 = try? VP8PayloadDescriptor(packet.payload) {
@@ -105,8 +105,7 @@ extension MediaRouter {
                 counters.nackMisses &+= 1  // its transport-wide number is no longer known
                 return
             }
-            guard let protected = try? srtp.protectRTP(slot, length: n) else { return }
-            out.commit(length: protected, to: destination)
+            guard out.commitProtected(length: n, to: destination, lane: peer.lane, context: srtp, rtcp: false) else { return }
             log.recordSent(serial: serial)
             counters.rtpRetransmitted &+= 1
         }
@@ -146,10 +145,9 @@ extension MediaRouter {
     /// and queues it for `peer`.
     func sendRTCP(to peer: MediaPeer, out: OutputQueue, _ build: (UnsafeMutableRawBufferPointer) throws(WireError) -> Int) {
         guard let destination = peer.address, let srtp = peer.srtpOut else { return }
-        let slot = out.nextSlot()
+        let slot = out.nextSlot(lane: peer.lane)
         guard let n = try? build(UnsafeMutableRawBufferPointer(rebasing: slot[0..<(slot.count - 32)])),
-              let protected = try? srtp.protectRTCP(slot, length: n) else { return }
-        out.commit(length: protected, to: destination)
+              out.commitProtected(length: n, to: destination, lane: peer.lane, context: srtp, rtcp: true) else { return }
         counters.rtcpSent &+= 1
     }
 }

@@ -130,18 +130,17 @@ extension MediaRouter {
             let mapped = isVideo ? subscriber.videoOut.rewrite(sequence: packet.sequenceNumber, timestamp: packet.timestamp)
                                  : subscriber.audioOut.rewrite(sequence: packet.sequenceNumber, timestamp: packet.timestamp)
             guard let (sequence, timestamp) = mapped else { continue }
-            let slot = out.nextSlot()
+            let slot = out.nextSlot(lane: peer.lane)
             let length = writeEgress(packet, to: peer, payloadType: track.payloadType, ssrc: track.ssrc,
                                      sequence: sequence, timestamp: timestamp, now: now, into: slot)
             if let vp8, length > 0 {
                 let start = length - packet.payload.count
                 subscriber.pictures.apply(vp8, to: UnsafeMutableRawBufferPointer(rebasing: slot[start..<length]))
             }
-            guard length > 0, let protected = try? srtp.protectRTP(slot, length: length) else {
+            guard length > 0, out.commitProtected(length: length, to: destination, lane: peer.lane, context: srtp, rtcp: false) else {
                 counters.drop(.noRoom)
                 continue
             }
-            out.commit(length: protected, to: destination)
             counters.rtpForwarded &+= 1
             if isVideo {
                 subscriber.videoSent.packets &+= 1

@@ -36,6 +36,8 @@ extension MediaRouter {
     }
 
     func register(_ peer: MediaPeer) {
+        peer.lane = registered % max(1, settings.egressLanes)
+        registered &+= 1
         peers[peer.setup.id] = peer
         peersByUfrag[peer.setup.localICE.ufrag] = peer
     }
@@ -44,7 +46,7 @@ extension MediaRouter {
     public func removePeer(id: String, reason: String, out: OutputQueue?) {
         guard let peer = peers.removeValue(forKey: id) else { return }
         if let out, let address = peer.address {
-            for datagram in peer.dtls.close() { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+            for datagram in peer.dtls.close() { datagram.withUnsafeBytes { out.enqueue($0, to: address, lane: peer.lane) } }
         }
         if peersByUfrag[peer.ice.local.ufrag] === peer { peersByUfrag.removeValue(forKey: peer.ice.local.ufrag) }
         if let address = peer.address, peersByAddress[address] === peer { peersByAddress.removeValue(forKey: address) }

@@ -35,6 +35,8 @@ public final class MediaRouter {
         public var nackMaxPerPacket = 3
         /// Retransmissions to one subscriber per second at most (`security.nack_max_per_second`).
         public var nackMaxPerSecond = 500
+        /// Egress lanes peers are spread over (`media.workers`): the `OutputQueue` must have as many.
+        public var egressLanes = 1
 
         /// Defaults.
         public init() {}
@@ -61,6 +63,8 @@ public final class MediaRouter {
     /// Numbers the RTCP compounds read from subscribers (never 0): a NACKed sequence number
     /// repeated within one compound is answered once.
     var rtcpCompound: UInt32 = 0
+    /// Peers registered so far: new peers take the egress lanes in turn.
+    var registered = 0
 
     /// Creates a router whose DTLS sessions use `dtlsContext`.
     public init(settings: Settings = Settings(), dtlsContext: DTLSContext, now: ContinuousClock.Instant) {
@@ -95,7 +99,7 @@ public final class MediaRouter {
         guard message.type == .bindingRequest else { return counters.drop(.stunNotRequest) }
         guard let username = message.username, let ufrag = ICELiteAgent.localUfrag(ofUsername: username.value),
               let peer = peersByUfrag[ufrag] else { return counters.drop(.stunUnknownUser) }
-        let slot = out.nextSlot()
+        let slot = out.nextSlot(lane: peer.lane)
         switch peer.ice.handle(message, from: source, now: now, into: slot) {
         case .drop(let reason):
             switch reason {
@@ -106,7 +110,7 @@ public final class MediaRouter {
             case .replayed: counters.drop(.stunReplayed)
             }
         case .respond(let length, let nominated):
-            out.commit(length: length, to: source)
+            out.commit(length: length, to: source, lane: peer.lane)
             counters.stunAnswered &+= 1
             if nominated { nominate(peer, address: source, now: now, out: out) }
         }
@@ -119,7 +123,7 @@ public final class MediaRouter {
         peersByAddress[address] = peer
         events.append(.nominated(peer: peer.setup.id, address: address))
         if firstTime && peer.setup.dtlsClient {
-            for datagram in peer.dtls.start(now: now) { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+            for datagram in peer.dtls.start(now: now) { datagram.withUnsafeBytes { out.enqueue($0, to: address, lane: peer.lane) } }
         }
     }
 
@@ -133,7 +137,7 @@ public final class MediaRouter {
 
     func apply(_ step: DTLSStep, to peer: MediaPeer, now: ContinuousClock.Instant, out: OutputQueue) {
         if let address = peer.address {
-            for datagram in step.outgoing { datagram.withUnsafeBytes { out.enqueue($0, to: address) } }
+            for datagram in step.outgoing { datagram.withUnsafeBytes { out.enqueue($0, to: address, lane: peer.lane) } }
         }
         for event in step.events { handle(event, of: peer, now: now, out: out) }
     }
@@ -186,13 +190,14 @@ extension MediaRouter {
             guard let mapped = subscription.videoOut.rewrite(sequence: sequence, timestamp: timestamp) else { return false }
             (sequence, timestamp) = mapped
         }
-        let slot = out.nextSlot()
+        let slot = out.nextSlot(lane: peer.lane)
         let levelID = kind == .audio ? peer.setup.audioLevelExtensionID : nil
         let length = writePacket(payload, to: peer, marker: marker, payloadType: track.payloadType, ssrc: track.ssrc,
                                  sequence: sequence, timestamp: timestamp, level: levelID.flatMap { id in level.map { (id, $0.byte) } },
                                  now: now, into: slot)
-        guard length > 0, let protected = try? srtp.protectRTP(slot, length: length) else { return false }
-        out.commit(length: protected, to: destination)
+        guard length > 0, out.commitProtected(length: length, to: destination, lane: peer.lane, context: srtp, rtcp: false) else {
+            return false
+        }
         counters.rtpMixed &+= 1
         if kind == .audio {
             subscription.audioSent.packets &+= 1

@@ -1,3 +1,4 @@
+public import GiaobanCrypto
 public import GiaobanWire
 
 /// Datagrams waiting for the next batched send: preallocated slots, each with a length and
@@ -6,6 +7,13 @@ public import GiaobanWire
 ///
 /// When the queue is full, `flush` is called to make room, so a fan-out to many subscribers
 /// never drops for lack of slots.
+///
+/// With more than one egress lane (`media.workers`), every peer belongs to one lane
+/// (`MediaPeer.lane`). Lane 0 is this queue, protected as packets are committed and sent by
+/// the media thread itself; every other lane fills an `EgressBatch` whose SRTP protection is
+/// left to that lane's worker thread, which gets the batch whole through `handOff` (at a
+/// flush, or when the batch is full) and sends it. So a frame's fan-out to many watchers is
+/// protected and sent on every core, and one peer's packets stay in order on its lane.
 public final class OutputQueue {
     /// Bytes per slot: the largest datagram plus SRTP's tag.
     public let slotSize: Int
@@ -23,11 +31,20 @@ public final class OutputQueue {
     public private(set) var streamed = 0
     /// Sends `count` queued datagrams; installed by the socket loop.
     public var flush: (OutputQueue) -> Void
+    /// The number of egress lanes (1: everything on lane 0).
+    public let laneCount: Int
+    /// The batches being filled for lanes 1…, at index lane − 1.
+    var batches: [EgressBatch]
+    /// Gives lane `lane`'s full batch to its worker and returns an empty one to fill next;
+    /// installed by the socket loop when there is more than one lane.
+    public var handOff: (Int, EgressBatch) -> EgressBatch = { _, batch in batch.reset(); return batch }
 
     /// Creates a queue of `capacity` slots of `slotSize` bytes; `flush` sends them.
-    public init(capacity: Int = 512, slotSize: Int = 1600, flush: @escaping (OutputQueue) -> Void = { _ in }) {
+    public init(capacity: Int = 512, slotSize: Int = 1600, lanes: Int = 1, flush: @escaping (OutputQueue) -> Void = { _ in }) {
         self.capacity = capacity
         self.slotSize = slotSize
+        laneCount = max(1, lanes)
+        batches = (1..<max(1, lanes)).map { _ in EgressBatch(capacity: capacity, slotSize: slotSize) }
         storage = .allocate(byteCount: capacity * slotSize, alignment: 16)
         lengths = .allocate(capacity: capacity)
         lengths.initialize(repeating: 0)
@@ -58,16 +75,55 @@ public final class OutputQueue {
         if destination.connection != 0 { streamed += 1 }
     }
 
-    /// Copies `bytes` into a slot and queues it.
-    public func enqueue(_ bytes: UnsafeRawBufferPointer, to destination: STUNAddress) {
+    /// Copies `bytes` into a slot of `lane` and queues it as it is.
+    public func enqueue(_ bytes: UnsafeRawBufferPointer, to destination: STUNAddress, lane: Int = 0) {
         guard bytes.count <= slotSize, let src = bytes.baseAddress else { return }
-        let slot = nextSlot()
+        let slot = nextSlot(lane: lane)
         slot.baseAddress!.copyMemory(from: src, byteCount: bytes.count)
-        commit(length: bytes.count, to: destination)
+        commit(length: bytes.count, to: destination, lane: lane)
     }
 
-    /// Sends what is queued and empties the queue.
+    /// The next free slot of `lane` (lane 0: this queue's), handing the lane's batch off
+    /// first if it is full. Write into it, then `commit` or `commitProtected` on the same lane.
+    @inline(__always)
+    public func nextSlot(lane: Int) -> UnsafeMutableRawBufferPointer {
+        guard lane > 0 else { return nextSlot() }
+        var batch = batches[lane - 1]
+        if batch.count == batch.capacity {
+            batch = handOff(lane, batch)
+            batches[lane - 1] = batch
+        }
+        return batch.slot(batch.count)
+    }
+
+    /// Queues the slot of `lane` returned by `nextSlot(lane:)` as it is (STUN, DTLS).
+    @inline(__always)
+    public func commit(length: Int, to destination: STUNAddress, lane: Int) {
+        guard lane > 0 else { return commit(length: length, to: destination) }
+        batches[lane - 1].append(length: length, to: destination, protection: nil, rtcp: false)
+    }
+
+    /// Queues the plain RTP (or with `rtcp`, RTCP) packet in the slot of `lane` returned by
+    /// `nextSlot(lane:)`, to be protected with `context`: at once on lane 0 (false when that
+    /// fails, and nothing is queued), by the lane's worker on the others.
+    @inline(__always)
+    public func commitProtected(length: Int, to destination: STUNAddress, lane: Int, context: SRTPContext, rtcp: Bool) -> Bool {
+        guard lane > 0 else {
+            let slot = UnsafeMutableRawBufferPointer(rebasing: storage[(count * slotSize)..<((count + 1) * slotSize)])
+            let protected = rtcp ? try? context.protectRTCP(slot, length: length) : try? context.protectRTP(slot, length: length)
+            guard let protected else { return false }
+            commit(length: protected, to: destination)
+            return true
+        }
+        batches[lane - 1].append(length: length, to: destination, protection: context, rtcp: rtcp)
+        return true
+    }
+
+    /// Sends what is queued on lane 0 and hands every other lane's non-empty batch to its worker.
     public func flushNow() {
+        for lane in 1..<laneCount where batches[lane - 1].count > 0 {
+            batches[lane - 1] = handOff(lane, batches[lane - 1])
+        }
         guard count > 0 else { return }
         flush(self)
         count = 0

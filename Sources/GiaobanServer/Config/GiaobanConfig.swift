@@ -1,4 +1,5 @@
 public import GiaobanHub
+import Foundation
 /// The server's configuration: what `conf/giaoban.toml` holds after environment overrides,
 /// typed and validated. Every key is documented in docs/configuration.md.
 public struct GiaobanConfig: Sendable, Equatable {
@@ -42,6 +43,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `media.tcp_port`: the ICE-TCP listener (RFC 6544 passive candidate, RFC 4571 framing)
         /// for peers whose UDP is blocked, on `media.address`; 0: off.
         public var tcpPort = 0
+        /// `media.workers`: egress lanes, each with a thread that protects and sends the
+        /// packets of its share of the peers (the media thread is the first); 0: one per core.
+        public var workers = 0
+
+        /// The egress lanes to run: `workers`, or the number of cores when it is 0.
+        public var workerCount: Int { workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
         /// The ports to try, in order: the range if set, else `udpPort`.
         public var candidatePorts: ClosedRange<Int> {
@@ -203,6 +210,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.announcedAddress = try reader.string("media.announced_address", default: media.announcedAddress)
         media.udpPortRange = try reader.string("media.udp_port_range", default: media.udpPortRange)
         media.tcpPort = try reader.integer("media.tcp_port", default: media.tcpPort, in: 0...65_535)
+        media.workers = try reader.integer("media.workers", default: media.workers, in: 0...64)
         if !media.udpPortRange.isEmpty {
             let parts = media.udpPortRange.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingWhitespace()) }
             guard parts.count == 2, let first = parts[0], let last = parts[1], 1 <= first, first <= last, last <= 65_535 else {

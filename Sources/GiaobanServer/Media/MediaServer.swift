@@ -31,6 +31,8 @@ public final class MediaServer: @unchecked Sendable {
         public var peers = 0
         /// The ICE-TCP listener's counters; nil when ICE-TCP is off.
         public var tcp: ICETCPListener.Counters?
+        /// Packets the egress workers could not protect (and so did not send).
+        public var egressProtectFailures = 0
     }
 
     /// The bound UDP port.
@@ -43,6 +45,10 @@ public final class MediaServer: @unchecked Sendable {
     public let certificate: DTLSCertificate
     private let socket: UDPSocket
     private let tcp: ICETCPListener?
+    /// The egress lanes' threads beyond the media thread's own lane 0 (`media.workers` − 1).
+    private let workers: [EgressWorker]
+    /// The number of egress lanes (`media.workers`).
+    public var workerCount: Int { workers.count + 1 }
     private let logger: Logger
     private let router: MediaRouter
     private let output: OutputQueue
@@ -69,9 +75,9 @@ public final class MediaServer: @unchecked Sendable {
 
     /// Opens the UDP socket on `address` and the first port of `ports` that is free (0 picks
     /// any port), with `tcpPort` the ICE-TCP listener (nil: none; 0: any free port), and
-    /// starts the media thread.
+    /// starts the media thread and `workers` − 1 egress workers.
     public init(address: String, ports: ClosedRange<Int>, tcpPort: Int? = nil, announcedAddress: String,
-                certificate: DTLSCertificate, settings: MediaRouter.Settings = .init(), logger: Logger) throws {
+                certificate: DTLSCertificate, settings: MediaRouter.Settings = .init(), workers: Int = 1, logger: Logger) throws {
         let socket: UDPSocket
         do { socket = try UDPSocket(host: address, ports: ports) } catch { throw StartError(description: error.description) }
         self.socket = socket
@@ -88,30 +94,40 @@ public final class MediaServer: @unchecked Sendable {
         self.certificate = certificate
         self.logger = logger
         let context = try DTLSContext(certificate: certificate)
+        let lanes = max(1, workers)
+        var settings = settings
+        settings.egressLanes = lanes
         router = MediaRouter(settings: settings, dtlsContext: context, now: .now)
-        let queue = OutputQueue(capacity: 512, slotSize: 1600)
+        let queue = OutputQueue(capacity: 512, slotSize: 1600, lanes: lanes)
         output = queue
+        let sender = UDPSlotSender(socket: socket)
         queue.flush = { q in
-            guard let tcp, q.streamed > 0 else {
-                socket.send(slots: q.storage, slotSize: q.slotSize, lengths: q.lengths, destinations: q.destinations, count: q.count)
-                return
-            }
-            Self.send(q, udp: socket, tcp: tcp)
+            EgressSend.send(q.storage, slotSize: q.slotSize, lengths: q.lengths, destinations: q.destinations, count: q.count,
+                            streamed: q.streamed > 0, udp: sender, tcp: tcp)
+        }
+        let workers = (1..<lanes).map { lane in
+            EgressWorker.start(lane: lane, socket: socket, tcp: tcp, capacity: queue.capacity, slotSize: queue.slotSize)
+        }
+        self.workers = workers
+        if !workers.isEmpty {
+            queue.handOff = { lane, batch in workers[lane - 1].handOff(batch) }
         }
         let thread = Thread { [self] in self.loop() }
         thread.name = "giaoban-media"
         thread.start()
         logger.info("media socket bound", metadata: ["udp": "\(address):\(bound)", "announced": "\(self.announcedAddress)",
                                                      "ice_tcp": "\(tcp.map { "\(address):\($0.port)" } ?? "off")",
+                                                     "workers": "\(lanes)",
                                                      "fingerprint": "\(certificate.fingerprint.sdpValue)"])
     }
 
     /// Opens the UDP socket on `address`:`port` (0 picks a port), and the ICE-TCP listener on
     /// `tcpPort` when given, and starts the media thread.
     public convenience init(address: String, port: Int, tcpPort: Int? = nil, announcedAddress: String,
-                            certificate: DTLSCertificate, settings: MediaRouter.Settings = .init(), logger: Logger) throws {
+                            certificate: DTLSCertificate, settings: MediaRouter.Settings = .init(), workers: Int = 1,
+                            logger: Logger) throws {
         try self.init(address: address, ports: port...port, tcpPort: tcpPort, announcedAddress: announcedAddress,
-                      certificate: certificate, settings: settings, logger: logger)
+                      certificate: certificate, settings: settings, workers: workers, logger: logger)
     }
 
     /// What every answer and offer of the relay says about its side: the announced address,
@@ -222,10 +238,13 @@ public final class MediaServer: @unchecked Sendable {
             }
             if now - lastSnapshot >= .milliseconds(100) {
                 lastSnapshot = now
-                let snap = Snapshot(counters: router.counters, peers: router.peerCount, tcp: tcp?.counters)
+                let snap = Snapshot(counters: router.counters, peers: router.peerCount, tcp: tcp?.counters,
+                                    egressProtectFailures: workers.reduce(0) { $0 + $1.protectFailures.load(ordering: .relaxed) })
                 latest.withLock { $0 = snap }
             }
         }
+        output.flushNow()
+        for worker in workers { worker.stop() }
         finished.store(true, ordering: .releasing)
         stopped.withLock { $0?.resume(); $0 = nil }
     }
@@ -241,24 +260,6 @@ public final class MediaServer: @unchecked Sendable {
             logger.debug("speaker changed", metadata: ["group": "\(group)", "stream": "\(stream)"])
         }
         for handler in eventHandlers.withLock({ $0 }) { handler(event) }
-    }
-
-    /// Sends a queue that holds ICE-TCP frames: runs of UDP datagrams with `sendmmsg`, each
-    /// frame on its connection, in the queue's order.
-    private static func send(_ q: OutputQueue, udp: UDPSocket, tcp: ICETCPListener) {
-        var start = 0
-        func sendUDP(upTo end: Int) {
-            guard end > start else { return }
-            udp.send(slots: UnsafeMutableRawBufferPointer(rebasing: q.storage[(start * q.slotSize)...]), slotSize: q.slotSize,
-                     lengths: UnsafeMutableBufferPointer(rebasing: q.lengths[start...]),
-                     destinations: UnsafeMutableBufferPointer(rebasing: q.destinations[start...]), count: end - start)
-        }
-        for i in 0..<q.count where q.destinations[i].connection != 0 {
-            sendUDP(upTo: i)
-            tcp.send(q.datagram(i), to: q.destinations[i])
-            start = i + 1
-        }
-        sendUDP(upTo: q.count)
     }
 
     /// At most how often freed memory is given back to the kernel after peers were removed.

@@ -1,0 +1,115 @@
+import Foundation
+import GiaobanEngine
+import GiaobanTransport
+import GiaobanWire
+import Synchronization
+
+/// One egress lane's thread (`media.workers` beyond the first): takes the batches the media
+/// thread hands off for the peers of its lane, protects them (SRTP, SRTCP) and sends them,
+/// UDP with `sendmmsg` on the shared socket, ICE-TCP frames through the listener.
+///
+/// Batches go round a small pool: the media thread fills one while the worker sends the
+/// others; when all are in flight the media thread waits for one to come back (so a worker
+/// that falls behind slows the fan-out down rather than losing packets or memory). The only
+/// synchronization is per batch (up to 512 packets), never per packet.
+final class EgressWorker: @unchecked Sendable {
+    // @unchecked: `filled` and `free` are behind their mutexes; a batch is touched by one
+    // thread at a time (the hand-off orders it); `sender` is the worker thread's own.
+
+    /// Batches per lane: one being filled, the rest in flight or free.
+    static let poolSize = 4
+
+    let lane: Int
+    private let sender: UDPSlotSender
+    private let tcp: ICETCPListener?
+    private let filled = Mutex<[EgressBatch]>([])
+    private let free: Mutex<[EgressBatch]>
+    private let filledSignal = DispatchSemaphore(value: 0)
+    private let freeSignal: DispatchSemaphore
+    private let running = Atomic<Bool>(true)
+    private let done = DispatchSemaphore(value: 0)
+    /// Packets whose protection failed on this lane (read by the snapshot).
+    let protectFailures = Atomic<Int>(0)
+
+    /// Starts the lane's thread, with the pool's batches besides the one the media thread fills.
+    static func start(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, capacity: Int, slotSize: Int) -> EgressWorker {
+        let batches = (1..<poolSize).map { _ in EgressBatch(capacity: capacity, slotSize: slotSize) }
+        let worker = EgressWorker(lane: lane, socket: socket, tcp: tcp, free: batches)
+        let thread = Thread { worker.run() }
+        thread.name = "giaoban-egress-\(lane)"
+        thread.start()
+        return worker
+    }
+
+    private init(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, free: [EgressBatch]) {
+        self.lane = lane
+        sender = UDPSlotSender(socket: socket)
+        self.tcp = tcp
+        self.free = Mutex(free)
+        freeSignal = DispatchSemaphore(value: free.count)
+    }
+
+    /// Called by the media thread: queues `batch` for sending and returns an empty one,
+    /// waiting for one if every batch of the pool is in flight.
+    func handOff(_ batch: EgressBatch) -> EgressBatch {
+        filled.withLock { $0.append(batch) }
+        filledSignal.signal()
+        freeSignal.wait()
+        return free.withLock { $0.removeLast() }
+    }
+
+    /// Stops the thread once what was handed off is sent, and waits for it.
+    func stop() {
+        running.store(false, ordering: .releasing)
+        filledSignal.signal()
+        done.wait()
+    }
+
+    private func run() {
+        while true {
+            filledSignal.wait()
+            guard let batch = filled.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else {
+                if !running.load(ordering: .acquiring) { break }
+                continue
+            }
+            let failed = batch.protectAll()
+            if failed > 0 { protectFailures.add(failed, ordering: .relaxed) }
+            EgressSend.send(batch.storage, slotSize: batch.slotSize, lengths: batch.lengths, destinations: batch.destinations,
+                            count: batch.count, streamed: batch.streamed > 0 || failed > 0, udp: sender, tcp: tcp)
+            batch.reset()
+            free.withLock { $0.append(batch) }
+            freeSignal.signal()
+        }
+        done.signal()
+    }
+}
+
+/// Sends slots of datagrams: all with one `sendmmsg` when none goes to a TCP connection or
+/// is empty, else runs of UDP slots with `sendmmsg` and each TCP frame on its connection, in
+/// order, skipping empty slots (a protection that failed).
+enum EgressSend {
+    static func send(_ storage: UnsafeMutableRawBufferPointer, slotSize: Int, lengths: UnsafeMutableBufferPointer<Int32>,
+                     destinations: UnsafeMutableBufferPointer<STUNAddress>, count: Int, streamed: Bool,
+                     udp: UDPSlotSender, tcp: ICETCPListener?) {
+        guard streamed else {
+            udp.send(slots: storage, slotSize: slotSize, lengths: lengths, destinations: destinations, count: count)
+            return
+        }
+        var start = 0
+        func sendUDP(upTo end: Int) {
+            guard end > start else { return }
+            udp.send(slots: UnsafeMutableRawBufferPointer(rebasing: storage[(start * slotSize)...]), slotSize: slotSize,
+                     lengths: UnsafeMutableBufferPointer(rebasing: lengths[start...]),
+                     destinations: UnsafeMutableBufferPointer(rebasing: destinations[start...]), count: end - start)
+        }
+        for i in 0..<count where destinations[i].connection != 0 || lengths[i] <= 0 {
+            sendUDP(upTo: i)
+            if lengths[i] > 0 {
+                let bytes = UnsafeRawBufferPointer(rebasing: storage[(i * slotSize)..<(i * slotSize + Int(lengths[i]))])
+                tcp?.send(bytes, to: destinations[i])
+            }
+            start = i + 1
+        }
+        sendUDP(upTo: count)
+    }
+}
