@@ -72,6 +72,25 @@ struct StepOptions: ParsableArguments {
     @Option(help: "The relay binary (default: giaoban next to this program).")
     var relay: String?
 
+    @Option(help: "media.workers of the relay, comma-separated: one relay run per value, named \"relay w<N>\" (default: one run with the relay's default, one lane per core).")
+    var workers: String?
+
+    /// The relay runs to make: one per `--workers` value, or one with the relay's default (nil).
+    var workerRuns: [Int?] {
+        let values = workers.map { Broadcast.counts($0) } ?? []
+        return values.isEmpty ? [nil] : values.map { $0 }
+    }
+
+    /// The relay's environment for a run with `workers` egress lanes (nil: its default).
+    static func relayEnvironment(workers: Int?) -> [String: String] {
+        workers.map { ["GIAOBAN_MEDIA_WORKERS": String($0)] } ?? [:]
+    }
+
+    /// The scenario name of a relay run with `workers` lanes.
+    static func relayName(_ base: String, workers: Int?) -> String {
+        workers.map { "\(base) w\($0)" } ?? base
+    }
+
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
@@ -81,6 +100,9 @@ struct StepOptions: ParsableArguments {
     func validate() throws {
         guard seconds >= 1, seconds <= 600, warmup >= 0, warmup <= 60 else {
             throw ValidationError("--seconds 1…600 and --warmup 0…60")
+        }
+        guard workerRuns.allSatisfy({ $0.map { (1...64).contains($0) } ?? true }) else {
+            throw ValidationError("--workers: comma-separated counts between 1 and 64")
         }
     }
 
@@ -144,11 +166,14 @@ extension Broadcast {
         return steps
     }
 
-    /// Publisher (WHIP) → the relay process → N subscribers (WHEP).
-    func runRelay() -> ForwarderRun {
+    /// Publisher (WHIP) → the relay process (with `workers` egress lanes, nil: its default) → N subscribers (WHEP).
+    func runRelay(workers: Int?) -> ForwarderRun {
         let binary = RelayProcess.binary(options.relay)
-        progress("relay: starting \(binary) serve")
-        return runForwarder("relay", counts: counts) { try RelayTarget(process: RelayProcess(binary: binary)) }
+        let name = StepOptions.relayName("relay", workers: workers)
+        progress("\(name): starting \(binary) serve")
+        return runForwarder(name, counts: counts) {
+            try RelayTarget(process: RelayProcess(binary: binary, environment: StepOptions.relayEnvironment(workers: workers)))
+        }
     }
 
     /// Fresh SRTP keys with the profile the relay negotiates (AES-GCM, RFC 7714).

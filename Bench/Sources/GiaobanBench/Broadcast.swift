@@ -94,9 +94,12 @@ struct Broadcast: ParsableCommand, SteppedRun {
             if let step = try runDirect() { steps.append(step) }
             steps += try runKernelFloor()
         }
-        let relayRun = runRelay()
-        steps += relayRun.steps
-        if let error = relayRun.error { print("relay: \(error)") }
+        var relayRun = ForwarderRun()
+        for workers in options.workerRuns {
+            relayRun = runRelay(workers: workers)
+            steps += relayRun.steps
+            if let error = relayRun.error { print("\(StepOptions.relayName("relay", workers: workers)): \(error)") }
+        }
         var janusRun: ForwarderRun?
         if case .success(let path) = janusBinary {
             let run = runJanus(binary: path)

@@ -95,7 +95,11 @@ struct PlotPanel {
 /// The broadcast run as an SVG document: latency percentiles vs subscribers, and forwarder
 /// CPU per packet vs subscribers, each with the references of the same run.
 func broadcastSVG(_ report: BroadcastReport) -> String {
-    func steps(_ scenario: String) -> [BroadcastStep] { report.steps.filter { $0.scenario == scenario } }
+    // With a --workers sweep the plot shows the last relay run ("relay w2").
+    let relayName = report.steps.last { $0.scenario.hasPrefix("relay") }?.scenario ?? "relay"
+    func steps(_ scenario: String) -> [BroadcastStep] {
+        report.steps.filter { $0.scenario == (scenario == "relay" ? relayName : scenario) }
+    }
     func line(_ scenario: String, _ value: (BroadcastStep) -> Double?) -> [(x: Double, y: Double)] {
         steps(scenario).compactMap { s in value(s).map { (Double(s.subscribers), $0) } }
     }

@@ -143,7 +143,7 @@ struct BroadcastComparison: Codable {
             guard let a, let b, a.isFinite, b.isFinite, b > 0 else { return nil }
             return a / b
         }
-        return steps.filter { $0.scenario == "relay" }.compactMap { relay in
+        return steps.filter { $0.scenario.hasPrefix("relay") }.compactMap { relay in
             guard let janus = steps.first(where: { $0.scenario == "janus" && $0.subscribers == relay.subscribers }) else { return nil }
             let floor = steps.first { $0.scenario == "kernel-floor" && $0.subscribers == relay.subscribers }
             return BroadcastComparison(subscribers: relay.subscribers,
@@ -175,12 +175,12 @@ func broadcastTable(_ steps: [BroadcastStep]) -> String {
 /// Formats the relay-versus-Janus comparisons as an aligned table.
 func comparisonTable(_ comparisons: [BroadcastComparison]) -> String {
     alignedTable([
-        ("N", 4), ("relay p50", 10), ("janus p50", 10), ("÷", 5), ("relay p99", 10), ("janus p99", 10), ("÷", 5),
+        ("relay", 9), ("N", 4), ("relay p50", 10), ("janus p50", 10), ("÷", 5), ("relay p99", 10), ("janus p99", 10), ("÷", 5),
         ("relay µs/pkt", 12), ("janus µs/pkt", 12), ("÷", 5), ("relay KiB/sub", 13), ("janus KiB/sub", 13), ("÷", 5),
         ("relay loss %", 12), ("janus loss %", 12),
     ], rows: comparisons.map { c in
         [
-            String(c.subscribers), cell(c.relay.latency.p50, 0), cell(c.janus.latency.p50, 0), cell(c.p50RelayOverJanus, 2),
+            c.relay.scenario, String(c.subscribers), cell(c.relay.latency.p50, 0), cell(c.janus.latency.p50, 0), cell(c.p50RelayOverJanus, 2),
             cell(c.relay.latency.p99, 0), cell(c.janus.latency.p99, 0), cell(c.p99RelayOverJanus, 2),
             cell(c.relay.cpuMicrosPerPacket, 2), cell(c.janus.cpuMicrosPerPacket, 2), cell(c.cpuRelayOverJanus, 2),
             cell(c.relay.rssPerSubscriberKiB, 0), cell(c.janus.rssPerSubscriberKiB, 0), cell(c.rssPerSubscriberRelayOverJanus, 2),

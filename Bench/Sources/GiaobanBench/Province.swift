@@ -90,8 +90,11 @@ struct Province: ParsableCommand, SteppedRun {
         let direct = noDirect ? nil : try runDirect()
         let binary = RelayProcess.binary(options.relay)
         progress("province: starting \(binary) serve")
-        let run = runForwarder("province", counts: counts) {
-            try ProvinceTarget(process: RelayProcess(binary: binary), chair: chair, commune: commune, thumbnailPercent: thumbnails)
+        // One relay run: the last --workers value (or the relay's default).
+        let workers = options.workerRuns.last ?? nil
+        let run = runForwarder(StepOptions.relayName("province", workers: workers), counts: counts) {
+            try ProvinceTarget(process: RelayProcess(binary: binary, environment: StepOptions.relayEnvironment(workers: workers)),
+                               chair: chair, commune: commune, thumbnailPercent: thumbnails)
         }
         if let error = run.error { print("relay: \(error)") }
         let report = ProvinceReport(command: CommandLine.arguments.joined(separator: " "), chair: chair, commune: commune,
