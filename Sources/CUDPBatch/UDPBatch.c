@@ -101,6 +101,41 @@ int giaoban_tcp_accept(int fd, giaoban_addr *peer) {
     return c;
 }
 
+int giaoban_tcp_connect(const giaoban_addr *remote, int timeout_ms) {
+    struct sockaddr_storage ss;
+    socklen_t len = to_sockaddr(remote, &ss);
+    int fd = socket(remote->family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        if (errno != EINPROGRESS) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int r;
+        do { r = poll(&p, 1, timeout_ms); } while (r < 0 && errno == EINTR);
+        int error = r == 0 ? ETIMEDOUT : 0;
+        socklen_t elen = sizeof(error);
+        if (r < 0) error = errno;
+        else if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &elen) != 0) error = errno;
+        if (error != 0) {
+            close(fd);
+            return -error;
+        }
+    }
+    return fd;
+}
+
+int giaoban_tcp_wait(int fd, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0) return errno == EINTR ? 0 : -errno;
+    return r;
+}
+
 int giaoban_tcp_write(int fd, const uint8_t *data, int length) {
     for (;;) {
         ssize_t n = send(fd, data, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -137,6 +137,12 @@ public final class ClientPeer {
         if state != .failed { state = .closed }
     }
 
+    /// The path to the relay is gone (an ICE-TCP connection closed, a TURN allocation lost):
+    /// the peer fails with `.closed` and `message`, as a relay's close_notify would end it.
+    public func pathClosed(_ message: String) {
+        fail(.closed, message)
+    }
+
     // MARK: Control datagrams
 
     /// A STUN message from the relay: a response to one of our checks, or a check of its own.

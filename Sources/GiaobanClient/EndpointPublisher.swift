@@ -223,7 +223,7 @@ public final class EndpointPublisher {
 
     private func transmit(_ buffer: UnsafeMutableRawBufferPointer, length: Int) {
         guard let n = try? connection.peer.protectRTP(buffer, length: length) else { return }
-        if connection.socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: connection.peer.relayAddress) {
+        if connection.send(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) {
             stats.packetsSent += 1
             stats.bytesSent += n
         }

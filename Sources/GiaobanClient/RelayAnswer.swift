@@ -25,6 +25,9 @@ public struct RelayAnswer: Sendable, Equatable {
     public var dtlsRole: DTLSRole
     /// Where to send: the relay's first IPv4 UDP candidate.
     public var candidate: STUNAddress
+    /// The relay's first IPv4 passive ICE-TCP candidate (RFC 6544 §4.5, `tcptype passive`);
+    /// nil when it listens on no TCP port.
+    public var tcpCandidate: STUNAddress?
     /// The accepted audio section, if any.
     public var audio: Track?
     /// The accepted video section, if any.
@@ -51,6 +54,9 @@ public struct RelayAnswer: Sendable, Equatable {
         fingerprint = CertificateFingerprint(algorithm: sdpFingerprint.hashFunction, digest: sdpFingerprint.bytes)
         dtlsRole = transport.setup == .active ? .server : .client
         self.candidate = address
+        tcpCandidate = transport.candidates.lazy
+            .filter { $0.transport.lowercased() == "tcp" && $0.component == 1 && $0.extensionValue("tcptype") == "passive" }
+            .compactMap { Self.address($0.address, port: $0.port) }.first
         for m in answer.media where !m.isRejected {
             guard let codec = m.codecs.first(where: { !$0.isRTX }) else { continue }
             let track = Track(payloadType: codec.payloadType, codec: codec.encodingName, ssrc: m.ssrcs.first ?? 0)

@@ -80,6 +80,8 @@ struct EndpointOptions: ParsableArguments {
 
     @OptionGroup var trust: TrustOptions
 
+    @OptionGroup var mediaPath: MediaPathOptions
+
     @OptionGroup var output: OutputOptions
 
     var duration: Double { output.duration }
@@ -97,12 +99,16 @@ struct EndpointOptions: ParsableArguments {
         do {
             let whip = try WHIPClient(baseURL: url, token: token, caFile: trust.path)
             let context = try DTLSContext(certificate: DTLSCertificate())
+            let turn = try mediaPath.turnServer(url: url, token: token, caFile: trust.path)
             let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: mode, context: context,
                                                                   timeout: .seconds(10), videoCodec: videoCodec,
-                                                                  simulcastRIDs: simulcastRIDs)
+                                                                  simulcastRIDs: simulcastRIDs, transport: mediaPath.transport,
+                                                                  turn: turn)
             return (whip, connection, session)
         } catch let error as ClientError {
             throw EndpointFailure(explain(error, watching: mode == .watch))
+        } catch let failure as EndpointFailure {
+            throw failure
         } catch {
             throw EndpointFailure("cannot create the DTLS certificate: \(error)")
         }
@@ -127,6 +133,10 @@ struct EndpointOptions: ParsableArguments {
             return "nobody publishes stream '\(stream)' (404); start the publisher first"
         case .rejected:
             return "the relay rejected the request: \(error.message)"
+        case .iceFailed where mediaPath.transport == .tcp:
+            return "ICE timed out (\(error.message)): the relay's ICE-TCP port answered no check; check the firewall and the relay's media.tcp_port"
+        case .socket where mediaPath.transport == .tcp:
+            return "cannot reach the relay's ICE-TCP port (\(error.message)); check that media.tcp_port is open on the relay and in the firewall"
         case .iceFailed:
             return "ICE timed out (\(error.message)): the relay's media port did not answer over UDP; check the firewall and the relay's media.announced_address"
         case .dtlsFailed:

@@ -17,6 +17,8 @@ struct EndpointJoin: AsyncParsableCommand {
 
     @OptionGroup var trust: TrustOptions
 
+    @OptionGroup var mediaPath: MediaPathOptions
+
     @Option(help: "The meeting id (see POST /api/meetings).")
     var meeting: Int64
 
@@ -64,6 +66,8 @@ struct EndpointJoin: AsyncParsableCommand {
         settings.toneLevel = media.toneLevelDbov
         settings.simulcastRIDs = ClientOffer.simulcastRIDs(count: media.simulcast)
         settings.grain = media.grain
+        settings.transport = mediaPath.transport
+        do { settings.turn = try mediaPath.turnServer(url: server, token: token, caFile: trust.path) } catch { throw fail(error) }
         let endpoint = RoomEndpoint(room: room, settings: settings, context: context, video: videoSource, audio: audioSource)
         endpoint.start()
         let start = ContinuousClock.now

@@ -37,6 +37,7 @@ struct EndpointPublish: ParsableCommand {
         do { publisher = try EndpointPublisher(connection: connection, settings: settings, video: videoSource, audio: audioSource) } catch {
             throw fail(EndpointFailure("cannot start the encoders: \(error)"))
         }
+        options.status("media path: \(connection.pathDescription)")
         options.status("publishing '\(options.stream)' to \(options.url): \(described), \(media.codec.uppercased()) \(media.bitrate) kbit/s \(media.fps) fps")
         let start = ContinuousClock.now
         var previous = EndpointPublisher.Stats()
@@ -59,7 +60,7 @@ struct EndpointPublish: ParsableCommand {
         let s = publisher.stats
         let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
         options.summary([
-            ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
+            ("stream", options.stream), ("mediaPath", connection.pathDescription), ("seconds", (seconds * 10).rounded() / 10),
             ("width", size.width), ("height", size.height), ("videoFrames", s.videoFrames), ("keyframes", s.keyframes),
             ("audioFrames", s.audioFrames), ("packetsSent", s.packetsSent), ("bytesSent", s.bytesSent),
             ("averageKbps", kbps(s.bytesSent, over: seconds)), ("keyframesRequested", s.keyframesRequested),

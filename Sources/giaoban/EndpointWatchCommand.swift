@@ -79,6 +79,7 @@ struct EndpointWatch: ParsableCommand {
         } catch {
             throw fail(EndpointFailure("cannot create the recording: \(error.message); check the directory exists and is writable"))
         }
+        options.status("media path: \(connection.pathDescription)")
         options.status("watching '\(options.stream)' from \(options.url)")
         let start = ContinuousClock.now
         var previous = EndpointWatcher.Stats()
@@ -110,6 +111,7 @@ struct EndpointWatch: ParsableCommand {
         let dominant = AudioAnalysis.dominant(of: frequencies, in: Array(watcher.audioSamples.dropFirst(4800)))
         let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
         options.summary([
+            ("mediaPath", connection.pathDescription),
             ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
             ("framesDecoded", s.framesDecoded), ("keyframesDecoded", s.keyframesDecoded),
             ("framesIncomplete", s.framesIncomplete), ("decodeErrors", s.decodeErrors), ("width", s.width), ("height", s.height),

@@ -15,11 +15,13 @@ final class RelayFixture {
     let certificate: DTLSCertificate
     let media: MediaServer
 
-    init() throws {
+    /// `tcp`: the relay also listens for ICE-TCP (RFC 6544) on a free port.
+    init(tcp: Bool = false) throws {
         certificate = try DTLSCertificate()
         var logger = Logger(label: "client-test")
         logger.logLevel = .warning
-        media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: certificate, logger: logger)
+        media = try MediaServer(address: "127.0.0.1", port: 0, tcpPort: tcp ? 0 : nil, announcedAddress: "",
+                                certificate: certificate, logger: logger)
     }
 
     /// Answers `offer` as the relay's WHIP/WHEP routes do and adds the peer to the router.
@@ -30,7 +32,7 @@ final class RelayFixture {
             published = await media.ask(.publishedTracks(stream: stream))
             try #require(published != nil, "someone publishes \(stream)")
         }
-        let local = LocalTransport(address: "127.0.0.1", port: media.port, fingerprint: certificate.fingerprint)
+        let local = media.localTransport
         let (answer, setup) = try Negotiation.answer(offer: parsed, role: role, stream: stream, peerID: id, local: local,
                                                      published: published)
         let failure = await media.send(.addPeer(setup))

@@ -223,3 +223,85 @@ def test_endpoint_simulcast_one_layer_per_watcher(giaoban):
     finally:
         if publisher.poll() is None:
             publisher.kill()
+
+
+def test_endpoint_publishes_over_ice_tcp(tmp_path):
+    """`giaoban endpoint publish --ice-transport tcp` reaches a relay with media.tcp_port set over
+    ICE-TCP (RFC 6544, RFC 4571 frames), and aiortc, over UDP, decodes what it sends."""
+    from conftest import Giaoban, free_port  # noqa: PLC0415
+
+    relay = Giaoban("test_endpoint_ice_tcp", tmp_path)
+    tcp_port = free_port()
+    relay.extra_env = {"GIAOBAN_MEDIA_TCP_PORT": str(tcp_port)}
+    relay.start()
+    stream = unique_stream("eptcp")
+    try:
+        publisher = subprocess.Popen(
+            endpoint(relay, "publish", "--stream", stream, "--token", relay.token("xa-tcp", "commune"), "--duration", "12",
+                     "--width", str(WIDTH), "--height", str(HEIGHT), "--tone", "1000", "--ice-transport", "tcp", "--json"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for_publisher(relay, stream)
+            watched = run_async(watch_when_published(relay.url(f"/whep/{stream}"), relay.token("observer-tcp", "observer"), 5.0), 60)
+            metrics = relay.metrics()
+            published = finish(publisher, 30)
+        finally:
+            if publisher.poll() is None:
+                publisher.kill()
+        print(json.dumps({"publisher": published, "watcher": watched}, sort_keys=True))
+        assert published["mediaPath"] == f"tcp 127.0.0.1:{tcp_port}"
+        assert watched["video_frames"] >= 30 and watched["video_sizes"].get(f"{WIDTH}x{HEIGHT}", 0) >= 30, watched
+        assert abs(watched["audio_dominant_hz"] - 1000) <= 20
+        assert metrics.total("giaoban_ice_tcp_accepted_total") == 1
+        assert metrics.total("giaoban_ice_tcp_frames_received_total") >= 200, "the publisher's RTP came in as frames"
+    finally:
+        relay.stop()
+
+
+def test_endpoint_joins_a_meeting_over_ice_tcp(tmp_path):
+    """`giaoban endpoint join --ice-transport tcp`: a commune whose uplink and downlink both go
+    over ICE-TCP decodes the chair (over UDP), and the chair decodes the commune."""
+    import requests  # noqa: PLC0415
+
+    from conftest import Giaoban, free_port  # noqa: PLC0415
+
+    relay = Giaoban("test_endpoint_join_ice_tcp", tmp_path)
+    relay.extra_env = {"GIAOBAN_MEDIA_TCP_PORT": str(free_port())}
+    relay.start()
+    procs: list[subprocess.Popen] = []
+    try:
+        chair_token, commune_token = relay.token("chi-huy-tcp", "chair"), relay.token("xa-tcp-join", "commune")
+        resp = requests.post(relay.url("/api/meetings"), headers={"Authorization": f"Bearer {chair_token}"},
+                             json={"title": "Giao ban qua ICE-TCP", "scheduled_at": "2026-12-07T07:30:00+07:00"}, timeout=5)
+        assert resp.status_code in (200, 201), resp.text
+        meeting = str(resp.json()["id"])
+
+        def join(token: str, watch: str, *extra: str) -> subprocess.Popen:
+            proc = subprocess.Popen(
+                server_command() + ["endpoint", "join", "--server", relay.base_url, "--meeting", meeting, "--token", token,
+                                    "--watch", watch, "--duration", "12", "--width", "160", "--height", "120", "--fps", "10",
+                                    "--json", *extra],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs.append(proc)
+            return proc
+
+        chair = join(chair_token, "all")
+        time.sleep(1)
+        commune = join(commune_token, "chair", "--ice-transport", "tcp")
+        time.sleep(6)
+        metrics = relay.metrics()
+        summaries = {}
+        for name, proc in (("chair", chair), ("commune", commune)):
+            out, err = proc.communicate(timeout=40)
+            assert proc.returncode == 0, f"{name}: exit {proc.returncode}: {err[-800:]}"
+            summaries[name] = json.loads(out.strip().splitlines()[-1])
+        print(json.dumps(summaries, sort_keys=True))
+        assert summaries["commune"]["watched"]["chi-huy-tcp"]["framesDecoded"] >= 30, summaries["commune"]["watched"]
+        assert summaries["chair"]["watched"]["xa-tcp-join"]["framesDecoded"] >= 30, summaries["chair"]["watched"]
+        assert metrics.total("giaoban_ice_tcp_accepted_total") >= 2, "the commune's uplink and downlink came over TCP"
+        assert metrics.total("giaoban_ice_tcp_connections") >= 2
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        relay.stop()

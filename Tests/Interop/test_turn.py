@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ARTIFACTS, Giaoban, free_port, unique_stream, wait_for
+from conftest import ARTIFACTS, Giaoban, free_port, run_async, server_command, unique_stream, wait_for
 from test_whip_whep_chromium import (  # noqa: F401  (chromium is a fixture)
     CONNECT_TIMEOUT, MEDIA_TIMEOUT, chromium, connected, describe, receiving, screenshot, wait_page,
 )
@@ -248,3 +248,45 @@ def test_chromium_publishes_through_turn_only(relay_with_turn, coturn, chromium,
     finally:
         screenshot(publisher, artifacts, f"turn-{transport}-publisher")
         screenshot(watcher, artifacts, f"turn-{transport}-watcher")
+
+
+def test_endpoint_publishes_through_turn(relay_with_turn, coturn):
+    """`giaoban endpoint publish --ice-server turn:…?transport=udp` (credentials minted by the
+    relay's GET /api/ice-servers for its token) publishes through coturn, and aiortc decodes it."""
+    from test_endpoint_interop import finish, watch_when_published  # noqa: PLC0415
+
+    server = relay_with_turn("udp")
+    subject = "xa-turn-endpoint"
+    token = server.token(subject, "commune")
+    stream = unique_stream("turnep")
+    publisher = subprocess.Popen(
+        server_command() + ["endpoint", "publish", "--url", server.base_url, "--stream", stream, "--token", token,
+                            "--ice-server", coturn.url("udp"), "--duration", "14", "--width", "320", "--height", "240",
+                            "--tone", "1000", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: allocations(coturn, subject) or publisher.poll() is not None, 15,
+                 what=f"coturn to log the allocation of {subject}")
+        assert publisher.poll() is None, f"the endpoint exited early: {publisher.communicate()[1][-800:]}"
+        watched = run_async(watch_when_published(server.url(f"/whep/{stream}"), server.token("observer-turn-ep", "observer"), 6.0), 60)
+        published = finish(publisher, 30)
+        print(json.dumps({"publisher": published, "watcher": watched, "coturn": allocations(coturn, subject)}, sort_keys=True))
+        assert watched["video_frames"] >= 30, watched
+        assert watched["video_sizes"].get("320x240", 0) >= 30, watched["video_sizes"]
+        assert abs(watched["audio_dominant_hz"] - 1000) <= 20, "the endpoint's 1000 Hz tone"
+        # "turn 127.0.0.1:<coturn> relayed 127.0.0.1:<relayed port> to 127.0.0.1:<relay's UDP port>"
+        words = published["mediaPath"].split()
+        assert words[0] == "turn" and words[1] == f"{coturn.ip}:{coturn.port}", published["mediaPath"]
+        relayed_port = int(words[3].rsplit(":", 1)[1])
+        assert coturn.min_port <= relayed_port <= coturn.max_port, f"the relayed address is coturn's: {published['mediaPath']}"
+        assert words[5] == f"127.0.0.1:{server.udp_port}", published["mediaPath"]
+        # The relay saw the publisher at coturn's relayed address, not at the endpoint's own socket.
+        nominated = [line for line in server.log_path.read_text(errors="replace").splitlines() if "ICE nominated" in line]
+        assert any(f"address=127.0.0.1:{relayed_port} " in line for line in nominated), \
+            f"the relay nominated coturn's relayed address 127.0.0.1:{relayed_port}: {nominated}"
+    except BaseException:
+        print(f"coturn log:\n{coturn.log()[-6000:]}")
+        raise
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()

@@ -44,6 +44,15 @@ int giaoban_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
 /// Returns the descriptor and the peer's address, or -errno (-EAGAIN when none is waiting).
 int giaoban_tcp_accept(int fd, giaoban_addr *peer);
 
+/// Connects a non-blocking TCP socket (close-on-exec, TCP_NODELAY) to `remote`, waiting up to
+/// `timeout_ms` for the handshake: the active side of ICE-TCP (RFC 6544) or a TURN client.
+/// Returns the descriptor, or -errno (-ETIMEDOUT when the handshake did not finish).
+int giaoban_tcp_connect(const giaoban_addr *remote, int timeout_ms);
+
+/// Waits up to `timeout_ms` for `fd` to be readable (or closed). Returns 1 when it is, 0 on
+/// timeout, or -errno.
+int giaoban_tcp_wait(int fd, int timeout_ms);
+
 /// Writes up to `length` bytes without blocking and without SIGPIPE. Returns the bytes
 /// written, 0 when the kernel buffer is full, or -errno.
 int giaoban_tcp_write(int fd, const uint8_t *data, int length);

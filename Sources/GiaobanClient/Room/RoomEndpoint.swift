@@ -27,6 +27,10 @@ public final class RoomEndpoint: Sendable {
         public var grain = 0
         /// The address our media sockets bind.
         public var host = "127.0.0.1"
+        /// The path media takes to the relay: UDP, or ICE-TCP (RFC 6544) to its passive candidate.
+        public var transport: ClientConnection.Transport = .udp
+        /// A TURN server to relay media through (over UDP), nil for a direct path.
+        public var turn: TURNServer?
         /// How long ICE and DTLS may take per connection.
         public var connectTimeout: Duration = .seconds(10)
         /// Receive everything watched on one connection the relay offers (`downlink`, the
@@ -184,7 +188,7 @@ public final class RoomEndpoint: Sendable {
         do throws(ClientError) {
             let pending = try PendingConnection(mode: .publish(audioSSRC: audioSSRC, videoSSRC: videoSSRC), context: context,
                                                 host: settings.host, videoCodec: settings.codec == .vp9 ? "VP9" : "VP8",
-                                                simulcastRIDs: settings.simulcastRIDs)
+                                                simulcastRIDs: settings.simulcastRIDs, transport: settings.transport, turn: settings.turn)
             let answer = try RelayAnswer(sdp: try await room.publish(offer: pending.sdp).sdp)
             let publisher = try await pending.connectOnOwnThread(answer: answer, timeout: settings.connectTimeout) {
                 connection throws(CodecError) in
@@ -212,7 +216,7 @@ public final class RoomEndpoint: Sendable {
     private func watch(_ participant: String) async {
         let settings = self.settings, context = self.context
         do throws(ClientError) {
-            let pending = try PendingConnection(mode: .watch, context: context, host: settings.host)
+            let pending = try PendingConnection(mode: .watch, context: context, host: settings.host, transport: settings.transport, turn: settings.turn)
             let answer = try RelayAnswer(sdp: try await room.subscribe(participant: participant, offer: pending.sdp).sdp)
             let watcher = try await pending.connectOnOwnThread(answer: answer, timeout: settings.connectTimeout) {
                 connection throws(CodecError) in try EndpointWatcher(connection: connection, answer: answer)
@@ -267,7 +271,7 @@ public final class RoomEndpoint: Sendable {
         } else {
             // A new session: its socket and ICE credentials last as long as it does.
             do throws(ClientError) {
-                pending = Handoff(try PendingConnection(mode: .watch, context: context, host: settings.host))
+                pending = Handoff(try PendingConnection(mode: .watch, context: context, host: settings.host, transport: settings.transport, turn: settings.turn))
             } catch {
                 failed("downlink", "downlink socket: \(error)")
                 return
