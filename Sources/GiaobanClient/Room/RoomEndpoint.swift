@@ -71,6 +71,10 @@ public final class RoomEndpoint: Sendable {
         var downlinkSession: String?
         var downlinkPending: Handoff<PendingConnection>?
         var downlinkConnected = false
+        /// A connection of the session is being made (off the room's task).
+        var downlinkConnecting = false
+        /// The tracks of the latest answered offer, for the connection being made.
+        var downlinkLatest: (tracks: [DownlinkOffer.Track], participants: [String: String])?
         /// Downlink connections handed to the media thread.
         var downlinksPosted = 0
     }
@@ -280,6 +284,8 @@ public final class RoomEndpoint: Sendable {
                 s.downlinkSession = offer.session
                 s.downlinkPending = pending
                 s.downlinkConnected = false
+                s.downlinkConnecting = false
+                s.downlinkLatest = nil
             }
         }
         let sdp = parsed.answer(ice: pending.value.ice, fingerprint: context.fingerprint, host: settings.host,
@@ -294,26 +300,56 @@ public final class RoomEndpoint: Sendable {
         }
         let participants = Dictionary(offer.tracks.map { ($0.stream, $0.participant) }, uniquingKeysWith: { a, _ in a })
         let tracks = parsed.tracks
-        state.withLock { $0.watching = Set(offer.tracks.map(\.participant)) }
-        if state.withLock({ $0.downlinkConnected && $0.downlinkSession == offer.session }) {
-            loop.post(.downlinkTracks(tracks, participants))
-            return
+        // The offer's tracks go to the connection, or wait for the one being made. Posted under
+        // the lock, so that the media thread gets the connection before any later tracks.
+        let connect = state.withLock { s -> Bool in
+            s.watching = Set(offer.tracks.map(\.participant))
+            guard s.downlinkSession == offer.session else { return false }
+            if s.downlinkConnected {
+                loop.post(.downlinkTracks(tracks, participants))
+                return false
+            }
+            s.downlinkLatest = (tracks, participants)
+            guard !s.downlinkConnecting else { return false }
+            s.downlinkConnecting = true
+            return true
         }
+        guard connect else { return }
+        // Connected off the room's task, so that the offers that follow are answered meanwhile:
+        // the relay ignores the answer to an offer it has replaced (a watch list that changed,
+        // a forced offer) and makes the connection's peer on the answer to its latest offer; a
+        // connection waiting on the first answer alone would see no check answered.
+        let session = offer.session, relay = parsed.relay, timeout = settings.connectTimeout
+        Task { await self.connectDownlink(pending, relay: relay, session: session, timeout: timeout) }
+    }
+
+    /// Makes the downlink session's connection and hands it to the media thread with the
+    /// latest answered offer's tracks; on failure the session is dropped and asked for again.
+    private func connectDownlink(_ pending: Handoff<PendingConnection>, relay: RelayAnswer, session: String,
+                                 timeout: Duration) async {
         do throws(ClientError) {
-            let downlink = try await pending.value.connectOnOwnThread(answer: parsed.relay, timeout: settings.connectTimeout) {
+            let downlink = try await pending.value.connectOnOwnThread(answer: relay, timeout: timeout) {
                 connection throws(CodecError) in DownlinkWatcher(connection: connection)
             }
-            loop.post(.downlink(downlink, tracks, participants))
-            state.withLock { s in
+            let handed = Handoff(downlink)
+            let posted = state.withLock { s -> Bool in
+                guard s.downlinkSession == session, !s.stopping, let latest = s.downlinkLatest else { return false }
+                loop.post(.downlink(handed.value, latest.tracks, latest.participants))
+                s.downlinkConnecting = false
                 s.downlinkConnected = true
                 s.downlinksPosted += 1
+                return true
             }
+            if !posted { handed.value.connection.close() }
         } catch {
             failed("downlink", "downlink connection: \(error)")
             state.withLock { s in
+                guard s.downlinkSession == session else { return }
                 s.downlinkRequest = nil
                 s.downlinkSession = nil
                 s.downlinkPending = nil
+                s.downlinkConnecting = false
+                s.downlinkLatest = nil
             }
         }
     }
