@@ -15,13 +15,14 @@ final class RelayFixture {
     let certificate: DTLSCertificate
     let media: MediaServer
 
-    /// `tcp`: the relay also listens for ICE-TCP (RFC 6544) on a free port.
-    init(tcp: Bool = false) throws {
+    /// `tcp`: the relay also listens for ICE-TCP (RFC 6544) on a free port; `workers`: its
+    /// egress lanes (`media.workers`; peers take them in turn as they are added).
+    init(tcp: Bool = false, workers: Int = 1) throws {
         certificate = try DTLSCertificate()
         var logger = Logger(label: "client-test")
         logger.logLevel = .warning
         media = try MediaServer(address: "127.0.0.1", port: 0, tcpPort: tcp ? 0 : nil, announcedAddress: "",
-                                certificate: certificate, logger: logger)
+                                certificate: certificate, workers: workers, logger: logger)
     }
 
     /// Answers `offer` as the relay's WHIP/WHEP routes do and adds the peer to the router.
