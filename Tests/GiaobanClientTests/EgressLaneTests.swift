@@ -6,8 +6,8 @@ import GiaobanWire
 import Testing
 
 /// `media.workers`: peers spread over egress lanes whose threads protect and send their
-/// packets. Peers take the lanes in turn as they are added, so with N lanes the k-th peer
-/// (from 0) is on lane k mod N.
+/// packets. A publisher stays on lane 0; each new subscriber takes the lane with the fewest
+/// subscribers, the highest on a tie.
 @Suite("Relay egress lanes (media.workers) against a real MediaServer")
 struct EgressLaneTests {
     @Test("with three lanes, every watcher on every lane gets every packet, in order, decryptable")
@@ -15,7 +15,7 @@ struct EgressLaneTests {
         let relay = try RelayFixture(workers: 3)
         #expect(relay.media.workerCount == 3)
         let context = try DTLSContext(certificate: DTLSCertificate())
-        // The publisher is on lane 0; the watchers on lanes 1, 2, 0, 1, 2.
+        // The publisher is on lane 0; the watchers on lanes 2, 1, 0, 2, 1.
         let publisher = try await relay.connect(.publish(audioSSRC: 0x1111, videoSSRC: 0x2222), stream: "s", id: "pub",
                                                 context: context)
         var watchers: [ClientConnection] = []

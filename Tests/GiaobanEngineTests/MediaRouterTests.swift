@@ -109,11 +109,13 @@ func controllingCheck(relay: ICECredentials, remote: ICECredentials, id: STUNTra
 final class Harness {
     let relayCertificate: DTLSCertificate
     let router: MediaRouter
-    let out = OutputQueue(capacity: 256)
+    let out: OutputQueue
     var peers: [LoopbackPeer] = []
     var now = ContinuousClock.now
 
-    init(settings: MediaRouter.Settings = .init()) throws {
+    /// `lanes`: the output queue's egress lanes (set `settings.egressLanes` to match).
+    init(settings: MediaRouter.Settings = .init(), lanes: Int = 1) throws {
+        out = OutputQueue(capacity: 256, lanes: lanes)
         relayCertificate = try DTLSCertificate()
         router = MediaRouter(settings: settings, dtlsContext: try DTLSContext(certificate: relayCertificate), now: now)
     }

@@ -59,6 +59,7 @@ public final class EgressBatch: @unchecked Sendable {
 
     @inline(__always)
     func append(length: Int, to destination: STUNAddress, protection: SRTPContext?, rtcp: Bool) {
+        precondition(count < capacity, "a slot is committed once, after nextSlot(lane:) on the same lane")
         lengths[count] = Int32(length)
         destinations[count] = destination
         protections[count] = protection

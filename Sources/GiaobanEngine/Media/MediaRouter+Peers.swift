@@ -35,9 +35,20 @@ extension MediaRouter {
         streams[name] ?? RelayStream(name: name, cacheSize: settings.packetCacheSize, cacheBytes: settings.packetCacheBytes)
     }
 
+    /// Files the peer and gives it its egress lane: a subscriber takes the lane with the fewest
+    /// subscribers (on a tie the highest, as lane 0 is also the media thread's own); a publisher,
+    /// whose egress is a little RTCP, stays on lane 0. A meeting's uplinks and downlinks come in
+    /// pairs, so taking lanes in turn would put every downlink on the same lanes.
     func register(_ peer: MediaPeer) {
-        peer.lane = registered % max(1, settings.egressLanes)
-        registered &+= 1
+        if peer.setup.role == .subscriber && settings.egressLanes > 1 {
+            if laneSubscribers.count != settings.egressLanes { laneSubscribers = Array(repeating: 0, count: settings.egressLanes) }
+            var lane = laneSubscribers.count - 1
+            for candidate in laneSubscribers.indices.reversed() where laneSubscribers[candidate] < laneSubscribers[lane] {
+                lane = candidate
+            }
+            peer.lane = lane
+            laneSubscribers[lane] += 1
+        }
         peers[peer.setup.id] = peer
         peersByUfrag[peer.setup.localICE.ufrag] = peer
     }
@@ -45,6 +56,7 @@ extension MediaRouter {
     /// Removes a peer (DELETE of its session, or a timeout); sends a DTLS close_notify if `out` is given.
     public func removePeer(id: String, reason: String, out: OutputQueue?) {
         guard let peer = peers.removeValue(forKey: id) else { return }
+        if peer.setup.role == .subscriber && peer.lane < laneSubscribers.count { laneSubscribers[peer.lane] -= 1 }
         if let out, let address = peer.address {
             for datagram in peer.dtls.close() { datagram.withUnsafeBytes { out.enqueue($0, to: address, lane: peer.lane) } }
         }

@@ -63,8 +63,8 @@ public final class MediaRouter {
     /// Numbers the RTCP compounds read from subscribers (never 0): a NACKed sequence number
     /// repeated within one compound is answered once.
     var rtcpCompound: UInt32 = 0
-    /// Peers registered so far: new peers take the egress lanes in turn.
-    var registered = 0
+    /// Subscribers per egress lane (`register`).
+    var laneSubscribers: [Int] = []
 
     /// Creates a router whose DTLS sessions use `dtlsContext`.
     public init(settings: Settings = Settings(), dtlsContext: DTLSContext, now: ContinuousClock.Instant) {

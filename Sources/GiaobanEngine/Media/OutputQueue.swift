@@ -36,8 +36,11 @@ public final class OutputQueue {
     /// The batches being filled for lanes 1…, at index lane − 1.
     var batches: [EgressBatch]
     /// Gives lane `lane`'s full batch to its worker and returns an empty one to fill next;
-    /// installed by the socket loop when there is more than one lane.
-    public var handOff: (Int, EgressBatch) -> EgressBatch = { _, batch in batch.reset(); return batch }
+    /// installed by the socket loop when there is more than one lane (without one, packets of
+    /// lanes beyond 0 would be lost: that is a programming error).
+    public var handOff: (Int, EgressBatch) -> EgressBatch = { lane, _ in
+        preconditionFailure("OutputQueue lane \(lane) has no handOff: install one for every lane beyond 0")
+    }
 
     /// Creates a queue of `capacity` slots of `slotSize` bytes; `flush` sends them.
     public init(capacity: Int = 512, slotSize: Int = 1600, lanes: Int = 1, flush: @escaping (OutputQueue) -> Void = { _ in }) {
@@ -84,7 +87,8 @@ public final class OutputQueue {
     }
 
     /// The next free slot of `lane` (lane 0: this queue's), handing the lane's batch off
-    /// first if it is full. Write into it, then `commit` or `commitProtected` on the same lane.
+    /// first if it is full. Write into it, then `commit` or `commitProtected` on the same lane,
+    /// before asking for any other slot: a full lane 0 flushes, and so hands off every lane.
     @inline(__always)
     public func nextSlot(lane: Int) -> UnsafeMutableRawBufferPointer {
         guard lane > 0 else { return nextSlot() }

@@ -48,7 +48,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var workers = 0
 
         /// The egress lanes to run: `workers`, or the number of cores when it is 0.
-        public var workerCount: Int { workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount) }
+        public var workerCount: Int { workers > 0 ? workers : min(64, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
         /// The ports to try, in order: the range if set, else `udpPort`.
         public var candidatePorts: ClosedRange<Int> {

@@ -37,6 +37,9 @@ enum MetricsText {
         counter("giaoban_dtls_failed_total", "DTLS handshakes failed.", c.dtlsFailed)
         counter("giaoban_consent_expired_total", "Peers removed after consent expired (RFC 7675).", c.consentExpired)
         gauge("giaoban_peers", "Peer connections.", snapshot.peers)
+        counter("giaoban_egress_protect_failures_total",
+                "Packets an egress worker could not protect (SRTP), and so did not send (media.workers).",
+                snapshot.egressProtectFailures)
         if let tcp = snapshot.tcp { out += render(tcp) }
         return out
     }
