@@ -61,6 +61,12 @@ public struct MediaCounters: Sendable {
     public var rtcpSent = 0
     /// PLI sent to publishers.
     public var keyframeRequests = 0
+    /// Sequence numbers asked for again from publishers (Generic NACK upstream; each retry counts).
+    public var upstreamNACKs = 0
+    /// Packets publishers sent again when asked: loss on the way in, recovered.
+    public var upstreamRecovered = 0
+    /// Packets lost on the way in and given up after every retry (a keyframe is asked for instead).
+    public var upstreamGivenUp = 0
     /// Simulcast layer switches made for subscribers (each on a keyframe).
     public var layerSwitches = 0
     /// Times a subscriber's video was paused because even the lowest layer did not fit its estimate.

@@ -57,6 +57,11 @@ extension MediaRouter {
             layerNumber = index
             let layer = stream.layers[index]
             layer.cache.store(bytes, sequence: packet.sequenceNumber)
+            switch layer.nacks.received(packet.sequenceNumber, now: now) {
+            case .retransmission: counters.upstreamRecovered &+= 1
+            case .gapTooWide: layer.keyframeRequestPending = true  // too much lost to ask for packet by packet
+            case .inOrder, .reordered: break
+            }
             layer.reception.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp,
                                    arrival: rtpTime(now, clockRate: video.clockRate))
             layer.lastTimestamp = packet.timestamp

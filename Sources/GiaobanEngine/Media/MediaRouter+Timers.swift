@@ -35,6 +35,9 @@ extension MediaRouter {
         for (id, reason) in expired { removePeer(id: id, reason: reason, out: out) }
         for stream in streams.values {
             let layers = stream.layers
+            for index in 0..<layers.count where layers[index].nacks.pendingCount > 0 {
+                requestLost(stream, layer: index, now: now, out: out)
+            }
             for index in 0..<layers.count where layers[index].keyframeRequestPending {
                 requestKeyframe(stream, layer: index, now: now, out: out)
             }
@@ -112,5 +115,33 @@ extension MediaRouter {
         let delay = now - sr.at
         let units = Double(delay.components.seconds) * 65_536 + Double(delay.components.attoseconds) * 65_536e-18
         return (UInt32(truncatingIfNeeded: sr.ntp >> 16), UInt32(clamping: Int64(units)))
+    }
+}
+
+extension MediaRouter {
+    /// The shortest time between two NACKs for the same packet to a publisher: a round trip
+    /// on a provincial WAN, so that a retransmission on its way is not asked for again.
+    static let upstreamNACKInterval: Duration = .milliseconds(100)
+
+    /// Asks the publisher of `stream` again for the packets of layer `index` that were lost on
+    /// the way in and are due (Generic NACK, RFC 4585 §6.2.1: at once, then every
+    /// `upstreamNACKInterval`, three times); what is given up turns into a keyframe request.
+    /// Watchers get a recovered packet late, renumbered like the others, and the packet cache
+    /// has it for their own NACKs.
+    func requestLost(_ stream: RelayStream, layer index: Int, now: ContinuousClock.Instant, out: OutputQueue) {
+        let layer = stream.layers[index]
+        guard let publisher = stream.publisher, publisher.isReady, layer.ssrc != 0 else { return }
+        var lost: [UInt16] = []
+        let givenUp = layer.nacks.due(now: now, roundTrip: nil) { lost.append($0) }
+        if !lost.isEmpty {
+            let rr = ReceiverReportBuilder(ssrc: publisher.relaySSRC)
+            let nack = GenericNACKBuilder(senderSSRC: publisher.relaySSRC, mediaSSRC: layer.ssrc, lost: lost)
+            sendRTCP(to: publisher, out: out) { slot throws(WireError) in try RTCPCompound.marshal(rr, nack, into: slot) }
+            counters.upstreamNACKs &+= lost.count
+        }
+        if givenUp > 0 {
+            counters.upstreamGivenUp &+= givenUp
+            layer.keyframeRequestPending = true
+        }
     }
 }

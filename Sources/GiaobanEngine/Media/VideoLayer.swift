@@ -16,6 +16,8 @@ final class VideoLayer {
     let cache: PacketCache
     /// Reception statistics (receiver reports to the publisher).
     var reception = ReceptionStatistics()
+    /// Packets lost on the way from the publisher, to ask for again (Generic NACK upstream).
+    var nacks = NACKScheduler(maxRetries: 3, minimumRetryInterval: MediaRouter.upstreamNACKInterval)
     /// The publisher's last sender report about this layer.
     var lastSR: (ntp: UInt64, rtp: UInt32, at: ContinuousClock.Instant)?
     /// Highest input timestamp seen.
