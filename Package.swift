@@ -63,6 +63,8 @@ let package = Package(
         // libsrtp2, kept as the reference the tests and the benchmark compare SRTPContext with.
         .target(name: "GiaobanSRTP", dependencies: ["CSRTP", "GiaobanCrypto"], swiftSettings: strict),
         .target(name: "GiaobanICE", dependencies: ["GiaobanWire"], swiftSettings: strict),
+        // WebM (Matroska/EBML) writing for recordings: pure, no I/O of its own.
+        .target(name: "GiaobanRecording", swiftSettings: strict),
 
         // MARK: Engine
         .target(
@@ -81,7 +83,7 @@ let package = Package(
         ),
         .target(name: "GiaobanTransport", dependencies: ["CUDPBatch", "GiaobanWire"], swiftSettings: strict),
         .target(name: "GiaobanIncidents", swiftSettings: strict),
-        .target(name: "GiaobanStore", dependencies: ["CSQLite", "CPostgres", "GiaobanIncidents"], swiftSettings: strict),
+        .target(name: "GiaobanStore", dependencies: ["CSQLite", "CPostgres", "GiaobanIncidents", "GiaobanCrypto"], swiftSettings: strict),
         .target(
             name: "GiaobanServer",
             dependencies: [
@@ -100,7 +102,7 @@ let package = Package(
         .target(
             name: "GiaobanClient",
             dependencies: [
-                "GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanCodecs", "GiaobanTransport",
+                "GiaobanWire", "GiaobanRTP", "GiaobanICE", "GiaobanCrypto", "GiaobanCodecs", "GiaobanTransport", "GiaobanRecording",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -119,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "giaoban",
             dependencies: [
-                "GiaobanServer", "GiaobanAuth", "GiaobanHub", "GiaobanEngine", "GiaobanCrypto", "GiaobanClient", "GiaobanCodecs",
+                "GiaobanServer", "GiaobanAuth", "GiaobanHub", "GiaobanStore", "GiaobanEngine", "GiaobanCrypto", "GiaobanClient", "GiaobanCodecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -151,6 +153,7 @@ let package = Package(
         .testTarget(name: "GiaobanIncidentsTests", dependencies: ["GiaobanIncidents"], exclude: ["Fixtures"],
                     swiftSettings: strict),
         .testTarget(name: "GiaobanCodecsTests", dependencies: ["GiaobanCodecs"], swiftSettings: strict),
+        .testTarget(name: "GiaobanRecordingTests", dependencies: ["GiaobanRecording", "GiaobanCodecs"], swiftSettings: strict),
         .testTarget(name: "GiaobanCryptoTests", dependencies: ["GiaobanCrypto", "GiaobanSRTP", "CAllocCounter"], swiftSettings: strict),
         .testTarget(name: "GiaobanMixerTests", dependencies: ["GiaobanMixer", "GiaobanCodecs", "GiaobanWire", "GiaobanRTP"],
                     swiftSettings: strict),

@@ -189,6 +189,8 @@ public final class HubMetrics: Sendable {
     public let locationsFlagged = Atomic<Int>(0)
     /// Event sockets closed because their mailbox overflowed (the client reconnects and replays).
     public let slowSocketsClosed = Atomic<Int>(0)
+    /// Audit rows that could not be written (the action went ahead; docs/audit.md).
+    public let auditAppendFailures = Atomic<Int>(0)
 
     package init() {}
 }

@@ -132,6 +132,26 @@ public struct Migration: Sendable, Equatable {
                 PRIMARY KEY (kind, item_id, subject)
             );
             """),
+        // Append-only: ids are given by the appender (last + 1) and each row's hash covers
+        // the previous row's (AuditLog, docs/audit.md).
+        Migration(version: 4, name: "audit", sql: """
+            CREATE TABLE audit_log (
+                id        INTEGER PRIMARY KEY,
+                at        INTEGER NOT NULL,
+                subject   TEXT    NOT NULL,
+                role      TEXT    NOT NULL,
+                remote    TEXT,
+                action    TEXT    NOT NULL,
+                target    TEXT    NOT NULL,
+                detail    TEXT    NOT NULL,
+                result    TEXT    NOT NULL,
+                prev_hash TEXT    NOT NULL,
+                hash      TEXT    NOT NULL
+            );
+            CREATE INDEX audit_log_subject ON audit_log (subject, id);
+            CREATE INDEX audit_log_action ON audit_log (action, id);
+            CREATE INDEX audit_log_at ON audit_log (at);
+            """),
     ]
 }
 

@@ -7,7 +7,8 @@ import GiaobanAuth
 struct Token: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Issue a signed access token (JWT, HS256) and print it.",
-        discussion: "The secret comes from --secret-file, else auth.secret_file of the configuration (created if missing)."
+        discussion: "The secret comes from --secret-file, else auth.secret_file of the configuration (created if missing). "
+            + "With a configuration file, the issue is recorded in its database's audit trail (docs/audit.md)."
     )
 
     @Option(help: "Who the token is for: a commune id, camera id or officer.")
@@ -54,5 +55,8 @@ struct Token: ParsableCommand {
         guard !overflow else { throw ValidationError("--ttl \(ttl) is too large") }
         let claims = TokenClaims(sub: subject, role: Role(rawValue: role)!, exp: exp, iat: now)
         print(TokenAuthority(secret: secret, maxLifetime: maxLifetime).issue(claims))
+        // Recorded in the configured database's audit trail when the token is signed with the
+        // configured secret; a script or test naming only --secret-file has no database here.
+        if secretFile == nil || config != nil { CommandLineStore.audit(settings, action: "token.issue", target: "token/\(subject)", detail: "role=\(role) ttl=\(ttl)") }
     }
 }

@@ -28,6 +28,11 @@ enum MetricsText {
         counter("giaoban_rtcp_received_total", "RTCP compounds received.", c.rtcpReceived)
         counter("giaoban_rtcp_sent_total", "RTCP compounds sent.", c.rtcpSent)
         counter("giaoban_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", c.keyframeRequests)
+        counter("giaoban_upstream_nacks_total", "Sequence numbers asked for again from publishers (Generic NACK; retries count).",
+                c.upstreamNACKs)
+        counter("giaoban_upstream_recovered_total", "Packets lost on the way in that publishers sent again when asked.",
+                c.upstreamRecovered)
+        counter("giaoban_upstream_given_up_total", "Packets lost on the way in and given up after every retry.", c.upstreamGivenUp)
         counter("giaoban_layer_switches_total", "Simulcast layer switches made for subscribers.", c.layerSwitches)
         counter("giaoban_ice_restarts_total", "ICE restarts (new credentials, the same DTLS session).", c.iceRestarts)
         counter("giaoban_video_pauses_total", "Subscriber videos paused because no layer fitted their estimate.", c.videoPauses)
@@ -104,6 +109,8 @@ enum MetricsText {
                m.socketsRefused.load(ordering: .relaxed))
         metric("counter", "giaoban_hub_slow_sockets_closed_total", "Event sockets closed because their mailbox overflowed; the client replays at reconnect.",
                m.slowSocketsClosed.load(ordering: .relaxed))
+        metric("counter", "giaoban_audit_append_failures_total", "Privileged actions whose audit row could not be written (docs/audit.md).",
+               m.auditAppendFailures.load(ordering: .relaxed))
         return out
     }
 }

@@ -13,6 +13,7 @@ extension Hub {
         addDirectoryRoutes(to: router)
         addBriefingRoutes(to: router)
         addMeetingRoutes(to: router)
+        addAuditRoutes(to: router)
         addEventSocket(to: router)
     }
 

@@ -51,7 +51,7 @@ extension Hub {
     }
 
     func sendBriefing(_ request: Request) async throws -> Response {
-        let claims = try tokens.authorize(request, roles: [.chair, .admin])
+        let claims = try await authorizePrivileged(request, roles: [.chair, .admin], action: "briefing.send", target: "briefing")
         let b = try await RequestParts.json(BriefingBody.self, request, limit: settings.maxBodyBytes, what: "briefing")
         guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty else {
             throw PlainError(.badRequest, "invalid briefing: title: 1–256 characters are required")
@@ -89,6 +89,7 @@ extension Hub {
         let now = clock()
         let id = try await stored("store the briefing") { () async throws(StoreError) in try await briefings.create(draft, now: now) }
         metrics.briefingsSent.add(1, ordering: .relaxed)
+        await audit(claims, "briefing.send", target: "briefing/\(id)", detail: "priority=\(priority) recipients=\(recipients.count)")
         logger.info("briefing sent", metadata: ["id": "\(id)", "author": "\(claims.sub)", "priority": "\(priority)",
                                                 "recipients": "\(recipients.count)"])
         if let stored = try? await briefings.get(id: id) {

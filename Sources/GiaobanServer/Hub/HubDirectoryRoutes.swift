@@ -59,8 +59,8 @@ extension Hub {
     }
 
     func putDirectoryEntry(_ request: Request, _ context: some RequestContext, _ table: DirectoryTable) async throws -> Response {
-        let claims = try tokens.authorize(request, roles: [.admin])
         let id = context.parameters.get("id") ?? ""
+        let claims = try await authorizePrivileged(request, roles: [.admin], action: "directory.change", target: "\(table.rawValue)/\(id)")
         guard RequestParts.mediaType(request) == "application/json" else {
             throw PlainError(.unsupportedMediaType, "send the entry as application/json")
         }
@@ -90,18 +90,20 @@ extension Hub {
             created = try await stored("store camera \(id)") { () async throws(StoreError) in try await directory.put(camera, now: now) }
         }
         logger.notice("directory edited", metadata: ["table": "\(table.rawValue)", "id": "\(id)", "by": "\(claims.sub)", "created": "\(created)"])
+        await audit(claims, "directory.change", target: "\(table.rawValue)/\(id)", detail: created ? "created" : "replaced")
         var response = Self.rawJSON(try await directoryJSON(table, id: id).first ?? [:])
         response.status = created ? .created : .ok
         return response
     }
 
     func deleteDirectoryEntry(_ request: Request, _ context: some RequestContext, _ table: DirectoryTable) async throws -> Response {
-        let claims = try tokens.authorize(request, roles: [.admin])
         let id = context.parameters.get("id") ?? ""
+        let claims = try await authorizePrivileged(request, roles: [.admin], action: "directory.change", target: "\(table.rawValue)/\(id)")
         let deleted = try await stored("delete \(id)") { () async throws(StoreError) in try await directory.delete(table, id: id) }
         guard deleted else { throw PlainError(.notFound, "no \(table == .communes ? "commune" : "camera") '\(id.prefix(64))'") }
         if table == .communes { try await stored("reload the commune areas") { () async throws(StoreError) in try await reloadAreas() } }
         logger.notice("directory entry deleted", metadata: ["table": "\(table.rawValue)", "id": "\(id)", "by": "\(claims.sub)"])
+        await audit(claims, "directory.change", target: "\(table.rawValue)/\(id)", detail: "deleted")
         return .plain(.ok, "deleted")
     }
 }

@@ -176,10 +176,17 @@ extension Hub {
     }
 
     func acknowledgeIncident(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let claims = try tokens.authorize(request, roles: Self.incidentStepRoles)
+        let target = "incident/\(context.parameters.get("id") ?? "")"
+        let claims = try await authorizePrivileged(request, roles: Self.incidentStepRoles, action: "incident.ack", target: target)
         let id = try RequestParts.id(context, what: "an incident")
         let recipient = claims.channel ?? claims.sub
-        return try await acknowledge(incidentID: id, recipient: recipient, actor: claims.sub)
+        let response: Response
+        do throws(PlainError) { response = try await acknowledge(incidentID: id, recipient: recipient, actor: claims.sub) } catch {
+            guard error.status == .forbidden else { throw error }
+            throw await refusing(claims, "incident.ack", target: target, error)
+        }
+        await audit(claims, "incident.ack", target: target, detail: "recipient=\(recipient)")
+        return response
     }
 
 
@@ -212,8 +219,10 @@ extension Hub {
 
     func changeState(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (incident, claims) = try await visibleIncident(request, context)
+        let target = "incident/\(incident.id)"
         guard claims.role != .observer else {
-            throw PlainError(.forbidden, "an observer reads incidents; a chair, an admin or a commune it was routed to changes their state")
+            throw await refusing(claims, "incident.state", target: target,
+                                 PlainError(.forbidden, "an observer reads incidents; a chair, an admin or a commune it was routed to changes their state"))
         }
         let body = try await RequestParts.json(StateBody.self, request, limit: 16_384, what: "state change")
         let allowed = IncidentState.allCases.dropFirst().map(\.rawValue)
@@ -229,13 +238,16 @@ extension Hub {
         case .changed(let from, let to):
             logger.info("incident state changed", metadata: ["id": "\(incident.id)", "from": "\(from.rawValue)", "to": "\(to.rawValue)", "by": "\(claims.sub)"])
             announce(HubMessage.StateChange(id: incident.id, from: from.rawValue, to: to.rawValue, actor: claims.sub, at: now))
+            await audit(claims, "incident.state", target: target, detail: "\(from.rawValue)->\(to.rawValue)")
             return .json(.ok, StateAnswer(id: incident.id, state: to.rawValue, changed: true))
         case .unchanged(let current), .recorded(let current):
             return .json(.ok, StateAnswer(id: incident.id, state: current.rawValue, changed: false))
         case .backwards(let from, let to):
             throw PlainError(.conflict, "incident \(incident.id) is \(from.rawValue); it cannot go back to \(to.rawValue) (new → acknowledged → dispatched → resolved)")
         case .notFound: throw PlainError(.notFound, "no incident \(incident.id)")
-        case .notRecipient: throw PlainError(.forbidden, "incident \(incident.id) was not routed to '\(claims.sub)'")
+        case .notRecipient:
+            throw await refusing(claims, "incident.state", target: target,
+                                 PlainError(.forbidden, "incident \(incident.id) was not routed to '\(claims.sub)'"))
         }
     }
 

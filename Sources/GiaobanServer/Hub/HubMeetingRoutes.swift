@@ -27,7 +27,7 @@ extension Hub {
     }
 
     func scheduleMeeting(_ request: Request) async throws -> Response {
-        let claims = try tokens.authorize(request, roles: [.chair, .admin])
+        let claims = try await authorizePrivileged(request, roles: [.chair, .admin], action: "meeting.create", target: "meeting")
         let b = try await RequestParts.json(MeetingBody.self, request, limit: 16_384, what: "meeting")
         guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty else {
             throw PlainError(.badRequest, "invalid meeting: title: 1–256 characters are required")
@@ -44,6 +44,7 @@ extension Hub {
             try await meetings.create(title: title, scheduledAt: when, durationMinutes: minutes, createdBy: claims.sub, now: now)
         }
         logger.info("meeting scheduled", metadata: ["id": "\(id)", "by": "\(claims.sub)", "at": "\(when)"])
+        await audit(claims, "meeting.create", target: "meeting/\(id)", detail: "scheduled_at=\(when)")
         let meeting = StoredMeeting(id: id, title: title, scheduledAt: when, durationMinutes: minutes, createdBy: claims.sub, createdAt: now)
         return .json(.created, MeetingView(meeting, inRoom: occupancy(id)), location: "/api/meetings/\(id)")
     }

@@ -178,12 +178,16 @@ extension Hub {
             if kind == .incident { try claims.require(Self.incidentStepRoles) } else { try Self.requireBriefingStepRole(claims) }
             if type == "ack", kind == .incident {
                 _ = try await acknowledge(incidentID: id, recipient: channel, actor: claims.sub)
+                await audit(claims, "incident.ack", target: "incident/\(id)", detail: "recipient=\(channel)")
             } else {
                 let step: DeliveryStep = type == "read" ? .read : .acknowledged(by: claims.sub)
                 try await record(step, kind: kind, itemID: id, recipient: channel)
             }
             return nil
         } catch {
+            if type == "ack", kind == .incident, error.status == .forbidden {
+                _ = await refusing(claims, "incident.ack", target: "incident/\(id)", error)
+            }
             return HubMessage.error(error.message)
         }
     }

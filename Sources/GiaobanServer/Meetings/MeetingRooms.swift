@@ -194,11 +194,13 @@ public final class MeetingRooms: Sendable {
     /// negotiation beside it. Returns the replies to this client, in order.
     func handle(_ text: String, room: RoomActor, meeting id: Int64, claims: TokenClaims, caller: RoomEvent.Caller) async -> [String] {
         let event: RoomEvent
-        switch RoomRequest.parse(text) {
+        let parsed = RoomRequest.parse(text)
+        switch parsed {
         case .success(let request): event = .request(caller, request)
         case .failure(let invalid): event = .invalid(caller, invalid)
         }
         let (replies, media) = await room.request(event, from: caller.connection)
+        if case .success(let request) = parsed { await audit(request, replies: replies, meeting: id, claims: claims) }
         var texts = replies.map(\.text)
         if let media, let reply = await self.media(media, meeting: id, claims: claims) { texts.append(reply) }
         return texts

@@ -1,0 +1,43 @@
+import GiaobanAuth
+import GiaobanHub
+import GiaobanStore
+import Hummingbird
+
+/// Recording privileged actions in the audit trail (docs/audit.md). Each call site records
+/// what it decided with one call: `audit` once the action is done, `authorizePrivileged` or
+/// `refusing` where a valid token's holder is refused. A row that cannot be written is
+/// logged at error level and counted (`giaoban_audit_append_failures_total`); the action
+/// goes ahead all the same.
+extension Hub {
+    /// The audit trail in the hub's database.
+    var auditLog: AuditLog { AuditLog(database: database) }
+
+    /// Records that `claims`' holder did `action` on `target` (`result` "ok" or "refused: …").
+    func audit(_ claims: TokenClaims, _ action: String, target: String, detail: String = "", result: String = "ok") async {
+        let entry = AuditEntry(at: clock(), subject: claims.sub, role: claims.role.rawValue, action: action, target: target,
+                               detail: detail, result: result)
+        do throws(StoreError) { try await auditLog.append(entry) } catch {
+            metrics.auditAppendFailures.add(1, ordering: .relaxed)
+            logger.error("audit row not written; the action went ahead", metadata: [
+                "action": "\(action)", "target": "\(target)", "subject": "\(claims.sub)", "result": "\(result)", "error": "\(error)",
+            ])
+        }
+    }
+
+    /// The request's claims when its role is one of `roles`. A valid token of another role is
+    /// refused (403) and the refusal of `action` on `target` recorded; a missing or invalid
+    /// token is refused (401) unrecorded: there is nobody to record.
+    func authorizePrivileged(_ request: Request, roles: Set<Role>, action: String, target: String) async throws(PlainError) -> TokenClaims {
+        let claims = try tokens.authorize(request)
+        do throws(PlainError) { try claims.require(roles) } catch {
+            throw await refusing(claims, action, target: target, error)
+        }
+        return claims
+    }
+
+    /// Records `error` as the refusal of `action` on `target` and returns it, for `throw`.
+    func refusing(_ claims: TokenClaims, _ action: String, target: String, _ error: PlainError) async -> PlainError {
+        await audit(claims, action, target: target, result: "refused: \(error.message)")
+        return error
+    }
+}
