@@ -11,6 +11,7 @@ packages=(pkg-config libopus-dev libvpx-dev libssl-dev libsrtp2-dev libsqlite3-d
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(python3 python3-venv postgresql coturn iproute2 nftables)  # postgresql, coturn: servers the tests start; ip, nft: network namespaces
     packages+=(systemd)  # systemd-analyze verify checks conf/giaoban.service (the service manager is not started)
+    packages+=(ffmpeg mkvtoolnix)  # ffprobe, mkvinfo: judge the WebM recordings (GiaobanRecordingTests, endpoint watch --output)
 fi
 
 missing=()

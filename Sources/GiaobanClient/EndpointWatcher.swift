@@ -6,8 +6,7 @@ public import GiaobanRTP
 /// goes through its own `JitterBuffer` (reordered, held `videoDelay`/`audioDelay`, released
 /// in order). Video: missing packets are asked for again with Generic NACK (RFC 4585
 /// §6.2.1, bounded retries); frames are reassembled (VP8 RFC 7741, VP9 RFC 9628) and decoded
-/// with libvpx; an
-/// incomplete frame or a NACK given up asks for a keyframe with PLI (§6.3.1), at most every
+/// with libvpx; an incomplete frame or a NACK given up asks for a keyframe with PLI (§6.3.1), at most every
 /// `pliInterval`, and delta frames are skipped until one arrives. Audio: decoded with libopus;
 /// a lost packet is recovered from the next one's FEC data, else concealed (RFC 6716
 /// §2.1.7). About every second a receiver report (RFC 3550 §6.4.2) tells the relay the loss
@@ -113,6 +112,8 @@ public final class EndpointWatcher {
     public var wavRecorder: WAVWriter?
     /// Where the received Opus packets go as Ogg Opus, packet by packet.
     public var oggRecorder: OggOpusRecorder?
+    /// Where the received frames and Opus packets go as one WebM file.
+    public var webmRecorder: WebMRecorder?
     /// The first recording error; recording stops there, receiving goes on.
     public private(set) var recordingFailure: ClientError?
     /// Drops every n-th received video packet before decryption (0: none), as a lossy
@@ -243,6 +244,7 @@ public final class EndpointWatcher {
         try ivf?.finish()
         try wavRecorder?.finish()
         try oggRecorder?.finish()
+        try webmRecorder?.finish()
     }
 
     func receive(_ packet: RTPPacketView, length: Int) {
@@ -333,6 +335,8 @@ public final class EndpointWatcher {
         if stats.width != 0 && (stats.width != picture.width || stats.height != picture.height) { stats.sizeChanges += 1 }
         stats.width = picture.width
         stats.height = picture.height
+        record { () throws(ClientError) in try webmRecorder?.video(data, rtpTimestamp: timestamp, keyframe: isKeyframe,
+            width: picture.width, height: picture.height, arrival: .now - videoBuffer.targetDelay) }
         guard let videoOutput, recordingFailure == nil else { return }
         do throws(ClientError) {
             if ivf == nil {
@@ -349,7 +353,7 @@ public final class EndpointWatcher {
 
     private func releaseAudio(_ output: JitterBuffer.Output) {
         switch output {
-        case .packet(_, _, _, let payload):
+        case .packet(_, let timestamp, _, let payload):
             let samples = pcm.withUnsafeMutableBufferPointer { out in try? audioDecoder.decode(payload, into: out) }
             guard let samples else {
                 stats.decodeErrors += 1
@@ -358,6 +362,7 @@ public final class EndpointWatcher {
             stats.audioFrames += 1
             keep(samples)
             record { () throws(ClientError) in try oggRecorder?.append(payload, samples: samples) }
+            record { () throws(ClientError) in try webmRecorder?.audio(payload, rtpTimestamp: timestamp, arrival: .now - audioBuffer.targetDelay) }
         case .lost(_, let next):
             // The lost frame is recovered from the next packet's FEC data when that one is
             // here already and can carry FEC (SILK or hybrid mode; CELT has none, RFC 6716

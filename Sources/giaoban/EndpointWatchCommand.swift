@@ -18,6 +18,9 @@ struct EndpointWatch: ParsableCommand {
     @Option(help: "Write the received audio to this file: .ogg/.opus keeps the Opus packets (Ogg Opus), .wav the decoded 16-bit mono 48 kHz samples.")
     var recordAudio: String?
 
+    @Option(help: "Write the received video and audio to this WebM file: the frames and Opus packets as they came, one Cluster per keyframe, playable while it is written and after a crash (see docs/recording.md).")
+    var output: String?
+
     @Option(help: "Comma-separated tone frequencies (Hz) to pick the dominant one from.")
     var candidates = "300,440,1000,2000,3000"
 
@@ -68,6 +71,10 @@ struct EndpointWatch: ParsableCommand {
         watcher.dropEveryVideoPacket = max(0, dropEvery)
         watcher.bandwidthCap = maxBitrate.map { $0 * 1000 }
         do {
+            if let output {
+                watcher.webmRecorder = WebMRecorder(output: try FileOutput(path: output),
+                                                    videoCodec: watcher.videoPayloadType == nil ? nil : watcher.videoCodec)
+            }
             if let recordVideo { watcher.videoOutput = try FileOutput(path: recordVideo) }
             if let recordAudio {
                 let file = try FileOutput(path: recordAudio)
@@ -104,6 +111,7 @@ struct EndpointWatch: ParsableCommand {
             try watcher.finishRecordings()
             if let recordVideo, watcher.ivf != nil { written.append(recordVideo) }
             if let recordAudio { written.append(recordAudio) }
+            if let output, watcher.webmRecorder?.writer != nil { written.append(output) }
         } catch {
             throw fail(EndpointFailure("cannot write the recording: \(error.message)"))
         }
