@@ -133,10 +133,12 @@ extension SteppedRun {
 }
 
 extension Broadcast {
-    /// Publisher → a bare UDP fan-out thread → N subscriber sockets, pre-keyed SRTP end to end.
+    /// Publisher → a bare UDP fan-out (as many sending threads as the relay's largest
+    /// `--workers` value of the run, else one) → N subscriber sockets, pre-keyed SRTP end to end.
     func runKernelFloor() throws -> [BroadcastStep] {
         let keys = Broadcast.randomKeys()
-        let forwarder = try KernelForwarder()
+        let forwarder = try KernelForwarder(threads: options.workerRuns.compactMap { $0 }.max() ?? 1)
+        if forwarder.threads > 1 { progress("kernel-floor: \(forwarder.threads) sending threads, like the relay's lanes") }
         let receiver = ReceiveLoop()
         let publisher = PacedPublisher(connection: ClientConnection(socket: try UDPSocket(),
                                                                     peer: try ClientPeer(keys: keys, relayAddress: forwarder.address)),
@@ -149,7 +151,7 @@ extension Broadcast {
             forwarder.stop()
             receiver.stop()
         }
-        let meter = ForwarderMeter(cpuSeconds: { Double(forwarder.cpuMicros.load(ordering: .relaxed)) / 1e6 },
+        let meter = ForwarderMeter(cpuSeconds: { Double(forwarder.cpuMicros) / 1e6 },
                                    forwarded: { Double(forwarder.forwarded.load(ordering: .relaxed)) }, insideGenerator: true)
         var destinations: [STUNAddress] = []
         var steps: [BroadcastStep] = []
