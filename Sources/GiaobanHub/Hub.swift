@@ -53,6 +53,8 @@ public final class Hub: Sendable {
     package let socketsBySubject = Mutex<[String: Int]>([:])
     /// How many participants hold a seat in meeting `id`'s room now (set by `MeetingRooms`).
     package let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
+    /// The other nodes on the same PostgreSQL database, once `joinCluster` ran.
+    package let cluster = Mutex<HubCluster?>(nil)
 
     /// Participants seated in meeting `id`'s room now (0 without rooms).
     package func occupancy(_ id: Int64) -> Int { roomOccupancy.withLock { $0 }?(id) ?? 0 }
@@ -98,6 +100,7 @@ public final class Hub: Sendable {
                            metadata: ["incident": "\(row.itemID)", "commune": "\(row.recipient)"])
             events.publish(HubMessage.escalation(incidentID: row.itemID, recipient: row.recipient, routedAt: row.createdAt,
                                                  escalatedAt: now), to: commandCenterRecipient)
+            await tellPeers(.escalation(incidentID: row.itemID, recipient: row.recipient))
         }
         return due
     }
@@ -153,6 +156,7 @@ public final class Hub: Sendable {
             for key in ofRecord.isEmpty ? [] : try await deliveries.recordDelivered(ofRecord, now: now) {
                 announce(HubMessage.Receipt(kind: key.kind.rawValue, id: key.itemID, recipient: key.recipient,
                                             step: "delivered", by: key.recipient, at: now))
+                await tellPeers(.receipt(kind: key.kind, itemID: key.itemID, step: "delivered", recipient: key.recipient))
             }
         } catch {
             logger.error("receipt confirmations not recorded; the items will be sent again at reconnect",

@@ -103,7 +103,7 @@ public final class PostgresDatabase: RecordDatabase, @unchecked Sendable {
 }
 
 /// Calls `body` with a NULL-terminated array of C strings that live for the call.
-private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     let copies = strings.map { strdup($0) }
     defer { copies.forEach { free($0) } }
     let pointers = copies.map { UnsafePointer($0) } + [nil]

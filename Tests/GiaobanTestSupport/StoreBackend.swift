@@ -18,6 +18,8 @@ public struct TemporaryStore: Sendable {
     public let backend: StoreBackend
     private let file = TemporaryDatabase()
     private let postgresURL: String?
+    /// The PostgreSQL database's URL (nil on SQLite), for a second connection to it.
+    public var url: String? { postgresURL }
 
     /// A new empty database; throws (failing the test) when PostgreSQL cannot be started.
     public init(_ backend: StoreBackend) throws {

@@ -47,6 +47,10 @@ extension Hub {
                 logger.info("directory kept from the database (the file seeds an empty directory only)", metadata: ["file": "\(path)"])
             }
         }
+        if config.storage.backend == "postgresql" {
+            // Other nodes on the same database push what they commit to this node's sockets.
+            try await hub.joinCluster(url: config.storage.postgresqlURL, node: config.server.name)
+        }
         return hub
     }
 }

@@ -92,10 +92,8 @@ extension Hub {
         await audit(claims, "briefing.send", target: "briefing/\(id)", detail: "priority=\(priority) recipients=\(recipients.count)")
         logger.info("briefing sent", metadata: ["id": "\(id)", "author": "\(claims.sub)", "priority": "\(priority)",
                                                 "recipients": "\(recipients.count)"])
-        if let stored = try? await briefings.get(id: id) {
-            let push = HubMessage.encode(HubMessage.BriefingPush(briefing: BriefingView(stored)))
-            for recipient in recipients { metrics.messagesPushed.add(events.publish(push, to: recipient), ordering: .relaxed) }
-        }
+        await push(briefingID: id, to: recipients)
+        await tellPeers(.briefing(id))
         return .json(.created, BriefingCreated(id: id, recipients: recipients), location: "/api/briefings/\(id)")
     }
 
@@ -218,6 +216,7 @@ extension Hub {
         case .acknowledged(let by): ("acknowledged", by)
         }
         announce(HubMessage.Receipt(kind: kind.rawValue, id: itemID, recipient: recipient, step: name, by: by, at: now))
+        await tellPeers(.receipt(kind: kind, itemID: itemID, step: name, recipient: recipient))
     }
 }
 

@@ -73,6 +73,7 @@ extension Hub {
             if let misplaced { await flag(incidentID: outcome.id, source: record.source, detail: misplaced) }
             // Committed: the camera's answer need not wait for the pushes.
             Task { await push(incidentID: outcome.id, to: recipients) }
+            await tellPeers(.incident(outcome.id))
         }
         return .json(outcome.created ? .created : .ok, IngestAnswer(id: outcome.id, created: outcome.created, recipients: recipients),
                      location: "/api/incidents/\(outcome.id)")
@@ -106,13 +107,6 @@ extension Hub {
         do throws(StoreError) { try await incidents.note(id: id, actor: "giaoban", action: "location_flagged", detail: detail, now: clock()) } catch {
             logger.error("the location flag was not recorded in the incident's history", metadata: ["id": "\(id)", "error": "\(error)"])
         }
-    }
-
-    /// Pushes a stored incident to the connected recipients (the others get it at reconnect).
-    func push(incidentID: Int64, to recipients: [String]) async {
-        guard recipients.contains(where: events.isConnected), let stored = try? await incidents.get(id: incidentID) else { return }
-        let text = HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(stored)))
-        for recipient in recipients { metrics.messagesPushed.add(events.publish(text, to: recipient), ordering: .relaxed) }
     }
 
     /// The incident, if `claims` may see it: the command center sees all, a commune those
@@ -204,10 +198,13 @@ extension Hub {
             return .json(.ok, StateAnswer(id: id, state: state.rawValue, changed: false))
         case .recorded(let state):
             announce(HubMessage.Receipt(kind: "incident", id: id, recipient: recipient, step: "acknowledged", by: actor, at: now))
+            await tellPeers(.receipt(kind: .incident, itemID: id, step: "acknowledged", recipient: recipient))
             return .json(.ok, StateAnswer(id: id, state: state.rawValue, changed: false))
         case .changed(_, let to):
             announce(HubMessage.Receipt(kind: "incident", id: id, recipient: recipient, step: "acknowledged", by: actor, at: now))
             announce(HubMessage.StateChange(id: id, from: IncidentState.new.rawValue, to: to.rawValue, actor: actor, at: now))
+            await tellPeers(.receipt(kind: .incident, itemID: id, step: "acknowledged", recipient: recipient))
+            await tellPeers(.state(incidentID: id, from: IncidentState.new.rawValue, to: to.rawValue))
             return .json(.ok, StateAnswer(id: id, state: to.rawValue, changed: true))
         }
     }
@@ -238,6 +235,7 @@ extension Hub {
         case .changed(let from, let to):
             logger.info("incident state changed", metadata: ["id": "\(incident.id)", "from": "\(from.rawValue)", "to": "\(to.rawValue)", "by": "\(claims.sub)"])
             announce(HubMessage.StateChange(id: incident.id, from: from.rawValue, to: to.rawValue, actor: claims.sub, at: now))
+            await tellPeers(.state(incidentID: incident.id, from: from.rawValue, to: to.rawValue))
             await audit(claims, "incident.state", target: target, detail: "\(from.rawValue)->\(to.rawValue)")
             return .json(.ok, StateAnswer(id: incident.id, state: to.rawValue, changed: true))
         case .unchanged(let current), .recorded(let current):
