@@ -19,8 +19,9 @@ final class LoopbackPeer {
     var srtpIn: SRTPSession?
     var inbox: [[UInt8]] = []
 
-    init(port: UInt16, relayFingerprint: CertificateFingerprint) throws {
-        address = STUNAddress(ipv4: 127, 0, 0, 1, port: port)
+    /// A peer at 127.0.0.1:`port`, over UDP or (with `connection`) the relay's TCP connection of that number.
+    init(port: UInt16, connection: UInt32 = 0, relayFingerprint: CertificateFingerprint) throws {
+        address = STUNAddress(ipv4: 127, 0, 0, 1, port: port).onConnection(connection)
         certificate = try DTLSCertificate()
         dtls = try DTLSTransport(context: DTLSContext(certificate: certificate), role: .client, remoteFingerprint: relayFingerprint)
     }
@@ -149,7 +150,7 @@ final class Harness {
             let message = try STUNMessageView(bytes)
             #expect(message.type == .bindingSuccess)
             try message.verifyMessageIntegrity(password: peer.relayICE!.pwd)
-            #expect(try message.xorMappedAddress() == peer.address)
+            #expect(try message.xorMappedAddress() == peer.address.onConnection(0), "the address, not the connection")
         }
         out.removeAll()
         for datagram in peer.dtls.start(now: now) { send(datagram, from: peer) }

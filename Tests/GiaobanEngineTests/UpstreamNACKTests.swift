@@ -81,3 +81,34 @@ struct UpstreamNACKTests {
         #expect(h.router.counters.keyframeRequests >= 1, "a PLI instead of the lost packet")
     }
 }
+
+@Suite("A closed ICE-TCP path")
+struct ClosedPathTests {
+    @Test("a watcher whose TCP connection closed gets nothing more, and stays until it nominates another path")
+    func closedPath() throws {
+        let h = try Harness()
+        let fingerprint = h.relayCertificate.fingerprint
+        let pub = try LoopbackPeer(port: 5000, relayFingerprint: fingerprint)
+        let sub = try LoopbackPeer(port: 5001, connection: 7, relayFingerprint: fingerprint)
+        h.peers = [pub, sub]
+        try h.router.addPeer(pub.setup(role: .publisher, stream: "s", id: "pub", relayICE: .random(), ssrc: 0), now: h.now)
+        try h.router.addPeer(sub.setup(role: .subscriber, stream: "s", id: "sub", relayICE: .random(), ssrc: 0xABCD), now: h.now)
+        try h.connect(pub)
+        try h.connect(sub)
+        func send(_ i: Int) throws {
+            let plain = vp8Packet(sequence: UInt16(i), timestamp: 0, ssrc: 0x1111, payload: [0x10, UInt8(i)])
+            h.send(try pub.protect(plain), from: pub)
+        }
+        try send(0)
+        #expect(h.out.streamed == 1, "the packet goes to the TCP connection")
+        h.deliver()
+        #expect(try sub.takeRTP().count == 1)
+        let forwarded = h.router.counters.rtpForwarded
+
+        h.router.pathClosed(sub.address)
+        try send(1)
+        #expect(h.out.count == 0, "nothing queued for a closed connection")
+        #expect(h.router.counters.rtpForwarded == forwarded)
+        #expect(h.router.hasPeer(id: "sub"), "the peer stays: it may nominate another path")
+    }
+}

@@ -35,6 +35,8 @@ public final class MediaPeer {
     let created: ContinuousClock.Instant
     /// When DTLS completed.
     public internal(set) var connectedAt: ContinuousClock.Instant?
+    /// Whether the relay, as the DTLS client, has started the handshake (on the first nomination only).
+    var dtlsStarted = false
 
     // Publisher side: the audio SSRC seen (video SSRCs are per layer, in the stream).
     var audioSSRC: UInt32 = 0

@@ -110,8 +110,10 @@ extension MediaRouter {
     public func hasPeer(id: String) -> Bool { peers[id] != nil }
 
     /// Forgets `address` as a path: the TCP connection it names closed (ICE-TCP). A peer whose
-    /// media went there gets nothing until it nominates another path, or its consent expires.
+    /// media went there gets nothing (nothing is protected for it either) until it nominates
+    /// another path, or its consent expires.
     public func pathClosed(_ address: STUNAddress) {
-        peersByAddress.removeValue(forKey: address)
+        guard let peer = peersByAddress.removeValue(forKey: address) else { return }
+        if peer.address == address { peer.address = nil }
     }
 }

@@ -118,11 +118,11 @@ public final class MediaRouter {
 
     func nominate(_ peer: MediaPeer, address: STUNAddress, now: ContinuousClock.Instant, out: OutputQueue) {
         if let old = peer.address, peersByAddress[old] === peer { peersByAddress.removeValue(forKey: old) }
-        let firstTime = peer.address == nil
         peer.address = address
         peersByAddress[address] = peer
         events.append(.nominated(peer: peer.setup.id, address: address))
-        if firstTime && peer.setup.dtlsClient {
+        if !peer.dtlsStarted && peer.setup.dtlsClient {
+            peer.dtlsStarted = true
             for datagram in peer.dtls.start(now: now) { datagram.withUnsafeBytes { out.enqueue($0, to: address, lane: peer.lane) } }
         }
     }
