@@ -3,34 +3,45 @@ import Synchronization
 
 /// One packet copied in by `PacketInbox.push`: its RTP fields and where its payload lies in
 /// the batch's byte arena.
-struct InboxPacket: Sendable {
-    var source: String
-    var sequence: UInt16
-    var timestamp: UInt32
-    var marker: Bool
-    var level: AudioLevelExtension?
-    var offset: Int
-    var length: Int
+public struct InboxPacket: Sendable {
+    /// The stream it came from.
+    public var source: String
+    /// Its RTP sequence number.
+    public var sequence: UInt16
+    /// Its RTP timestamp.
+    public var timestamp: UInt32
+    /// Its RTP marker bit.
+    public var marker: Bool
+    /// Its RFC 6464 audio level, if any.
+    public var level: AudioLevelExtension?
+    /// Where its payload starts in the batch's bytes.
+    public var offset: Int
+    /// Its payload's length.
+    public var length: Int
 }
 
 /// What the consuming thread takes out of the inbox in one swap.
-struct InboxBatch: Sendable {
-    var packets: [InboxPacket] = []
-    var bytes: [UInt8] = []
+public struct InboxBatch: Sendable {
+    /// The packets, in arrival order.
+    public var packets: [InboxPacket] = []
+    /// Their payloads, back to back.
+    public var bytes: [UInt8] = []
     /// Packets refused since the last swap because the batch was full.
-    var dropped = 0
+    public var dropped = 0
 
-    init(packetCapacity: Int, byteCapacity: Int) {
+    /// An empty batch with room reserved.
+    public init(packetCapacity: Int, byteCapacity: Int) {
         packets.reserveCapacity(packetCapacity)
         bytes.reserveCapacity(byteCapacity)
     }
 
     /// The payload of `packet` (valid while the batch is not mutated).
-    func withPayload<R>(_ packet: InboxPacket, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    public func withPayload<R>(_ packet: InboxPacket, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         bytes.withUnsafeBytes { all in body(UnsafeRawBufferPointer(rebasing: all[packet.offset..<packet.offset + packet.length])) }
     }
 
-    mutating func clear() {
+    /// Empties the batch, keeping its capacity.
+    public mutating func clear() {
         packets.removeAll(keepingCapacity: true)
         bytes.removeAll(keepingCapacity: true)
         dropped = 0
@@ -44,19 +55,20 @@ struct InboxBatch: Sendable {
 ///
 /// A batch holds at most `maxBytes` of payload; beyond that packets are refused and
 /// counted, so a stalled consumer cannot make the media thread's memory grow.
-final class PacketInbox: Sendable {
+public final class PacketInbox: Sendable {
     private let batch: Mutex<InboxBatch>
     /// The most payload bytes one batch holds.
-    let maxBytes: Int
+    public let maxBytes: Int
 
-    init(maxBytes: Int, packetCapacity: Int) {
+    /// An inbox of at most `maxBytes` payload per batch.
+    public init(maxBytes: Int, packetCapacity: Int) {
         self.maxBytes = maxBytes
         batch = Mutex(InboxBatch(packetCapacity: packetCapacity, byteCapacity: maxBytes))
     }
 
     /// Copies one packet in; returns false (and counts it) when the batch is full.
     @discardableResult
-    func push(source: String, sequence: UInt16, timestamp: UInt32, marker: Bool, level: AudioLevelExtension?,
+    public func push(source: String, sequence: UInt16, timestamp: UInt32, marker: Bool, level: AudioLevelExtension?,
               payload: UnsafeRawBufferPointer) -> Bool {
         batch.withLock { b in
             guard b.bytes.count + payload.count <= maxBytes else {
@@ -71,7 +83,7 @@ final class PacketInbox: Sendable {
     }
 
     /// Exchanges the filled batch for `spare` (which the caller cleared after its last use).
-    func swap(_ spare: inout InboxBatch) {
+    public func swap(_ spare: inout InboxBatch) {
         batch.withLock { b in Swift.swap(&b, &spare) }
     }
 }

@@ -43,6 +43,8 @@ package enum RoomAction: Sendable, Equatable {
     /// A media request (publish, subscribe, layer, downlink, answer, restart, mode), carried out
     /// outside the state machine; its reply goes to the caller's connection.
     case media(RoomEvent.Caller, RoomRequest)
+    /// Start (true) or stop the meeting's recording.
+    case setRecording(Bool)
     /// A line for the log.
     case log(RoomLogEntry)
 }

@@ -69,6 +69,8 @@ package enum RoomMessage {
         package let locked: Bool
         package let spotlight: Nullable<String>
         package let speaker: Nullable<String>
+        /// The meeting is being recorded.
+        package let recording: Bool
     }
 
     package struct MutedByChair: Encodable {

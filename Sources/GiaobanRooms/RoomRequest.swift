@@ -39,9 +39,11 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
     case answer(session: String, revision: Int, sdp: String)
     case restart(session: String)
     case mode(mixed: Bool)
+    /// Chair: start (true) or stop the meeting's recording (`meetings.record = "on_request"`).
+    case record(Bool)
 
     /// The message types only the chair (or an admin) may send.
-    static package let chairOnly: Set<String> = ["mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand"]
+    static package let chairOnly: Set<String> = ["mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand", "record"]
 
     /// The message's `type` as sent.
     package var type: String {
@@ -63,6 +65,7 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
         case .answer: "answer"
         case .restart: "restart"
         case .mode: "mode"
+        case .record: "record"
         }
     }
 
@@ -117,6 +120,7 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
         package var mode: String?
         package var participants: RoomMessage.WatchList?
         package var revision: Int?
+        package var on: Bool?
     }
 
     /// Decodes a message; a message that cannot be carried out throws `Invalid`.
@@ -185,6 +189,9 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
                 throw invalid(#"mode needs "mode": "mixed" or "forwarded""#)
             }
             self = .mode(mixed: mode == "mixed")
+        case "record":
+            guard let on = f.on else { throw invalid(#"record needs "on": true or false"#) }
+            self = .record(on)
         default:
             throw invalid("unknown message type '\(f.type.prefix(40))' (docs/protocol.md lists them)")
         }

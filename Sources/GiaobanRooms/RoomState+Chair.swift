@@ -39,6 +39,17 @@ extension RoomState {
             guard seats[target] != nil else { return notInRoom(target) }
             seats[target]?.hand = false
             return rosterChanged()
+        case .record(let on):
+            switch recordMode {
+            case .off: return [.reply(connection: chair.connection, .error("recording is off on this server (meetings.record)"))]
+            case .always where !on:
+                return [.reply(connection: chair.connection, .error(#"this server records every meeting (meetings.record = "always")"#))]
+            default: break
+            }
+            guard recording != on else { return [] }
+            recording = on
+            return [.setRecording(on)] + rosterChanged() + [note(on ? "recording started by the chair" : "recording stopped by the chair",
+                                                                 ["chair": chair.subject])]
         case .end:
             // Everyone hears it; each socket then closes, and its close gives the seat up.
             var actions: [RoomAction] = [.broadcast(.ended)]

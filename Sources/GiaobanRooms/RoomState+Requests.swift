@@ -22,7 +22,7 @@ extension RoomState {
             return refuse("an observer does not publish")
         case .publish, .restartPublish, .subscribe, .sessionLayer, .downlinkLayer, .downlink, .answer, .restart, .mode:
             return [.media(caller, request)]
-        case .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand:
+        case .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand, .record:
             return chairControl(request, from: caller)
         }
     }

@@ -45,11 +45,17 @@ package struct RoomState: Sendable {
     package var spotlight: String?
     /// The active speaker.
     package var speaker: String?
+    /// Whether meetings are recorded (`meetings.record`).
+    package let recordMode: RoomRecordMode
+    /// The meeting is being recorded.
+    package var recording = false
     /// A roster broadcast is scheduled: changes until then go with it.
     package var rosterPending = false
 
     /// An empty room of `meeting`.
-    package init(meeting: Int64, seatGrace: Duration = .seconds(15), rosterInterval: Duration = .milliseconds(50)) {
+    package init(meeting: Int64, seatGrace: Duration = .seconds(15), rosterInterval: Duration = .milliseconds(50),
+                 recordMode: RoomRecordMode = .off) {
+        self.recordMode = recordMode
         self.meeting = meeting
         self.seatGrace = seatGrace
         self.rosterInterval = rosterInterval
@@ -125,7 +131,12 @@ package struct RoomState: Sendable {
         }
         let first = seats.isEmpty
         seats[caller.subject] = Seat(role: caller.role, connection: caller.connection, joinedAt: now)
-        return [.recordJoin(subject: caller.subject, role: caller.role, at: now)] + (first ? [.opened] : []) +
+        var opening: [RoomAction] = first ? [.opened] : []
+        if first && recordMode == .always {
+            recording = true
+            opening.append(.setRecording(true))
+        }
+        return [.recordJoin(subject: caller.subject, role: caller.role, at: now)] + opening +
             [.log(log), .reply(connection: caller.connection, joined)] + rosterChanged()
     }
 
@@ -188,6 +199,7 @@ package struct RoomState: Sendable {
                                      hand: p.hand, publishing: p.publishing != nil, stream: stream(subject), joined_at: p.joinedAt,
                                      mode: p.mixed ? "mixed" : "forwarded", link: Nullable(p.link))
         }.sorted { $0.joined_at != $1.joined_at ? $0.joined_at < $1.joined_at : $0.subject < $1.subject }
-        return RoomMessage.Roster(participants: people, locked: locked, spotlight: Nullable(spotlight), speaker: Nullable(speaker))
+        return RoomMessage.Roster(participants: people, locked: locked, spotlight: Nullable(spotlight), speaker: Nullable(speaker),
+                                 recording: recording)
     }
 }

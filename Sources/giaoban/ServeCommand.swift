@@ -93,7 +93,11 @@ struct Serve: AsyncParsableCommand {
                                                                                loudestAudio: settings.meetings.loudestAudio,
                                                                                mixVideo: settings.meetings.mixVideo,
                                                                                lastN: settings.meetings.lastN,
-                                                                               seatGrace: .seconds(settings.meetings.seatGraceSeconds))),
+                                                                               seatGrace: .seconds(settings.meetings.seatGraceSeconds),
+                                                                               recording: MeetingRecordingSettings(
+                                                                                   mode: settings.meetings.record,
+                                                                                   directory: settings.storage.recordingsDir,
+                                                                                   secret: secret))),
                                            tls: tls, logger: logger)
         // SIGHUP (`systemctl reload`): read the certificate and key again (a renewed certificate),
         // meetings untouched. Without TLS there is nothing to reload, but the signal must not end

@@ -18,17 +18,19 @@ struct RoomServer: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Builds the server over `fixture`'s hub (forwarding the `loudestAudio` loudest
-    /// participants' audio, keeping a dropped socket's seat `seatGrace`), runs `body` against
+    /// participants' audio, keeping a dropped socket's seat `seatGrace`,
+    /// recording meetings per `recording`), runs `body` against
     /// it, then shuts the relay down; returns the meeting's id.
     @discardableResult
     static func run(_ fixture: HubFixture, loudestAudio: Int = 3, maxSessionsPerSubject: Int = 32, seatGrace: Duration = .seconds(15),
-                    _ body: @escaping @Sendable (RoomServer, any TestClientProtocol) async throws -> Void) async throws -> Int64 {
+                    recording: MeetingRecordingSettings = .off, _ body: @escaping @Sendable (RoomServer, any TestClientProtocol) async throws -> Void) async throws -> Int64 {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
         let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536,
                                      maxSessionsPerSubject: maxSessionsPerSubject, logger: logger)
-        let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger, loudestAudio: loudestAudio, seatGrace: seatGrace)
+        let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger, loudestAudio: loudestAudio, seatGrace: seatGrace,
+                                 recording: recording)
         var config = GiaobanConfig()
         config.http.port = 0
         let app = ControlPlane.application(config: config, services: .init(sessions: sessions, webRoot: nil, hub: fixture.hub, rooms: rooms),

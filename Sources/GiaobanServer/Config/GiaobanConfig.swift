@@ -92,6 +92,8 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `storage.postgresql_url`: a libpq conninfo string or `postgresql://` URL; required
         /// when `backend` is "postgresql".
         public var postgresqlURL = ""
+        /// `storage.recordings_dir`: meeting recordings, one directory per meeting id (docs/recording.md).
+        public var recordingsDir = "var/recordings"
     }
 
     /// `[hub]`: the operations hub (incidents, briefings, directory, meetings).
@@ -141,6 +143,9 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var lastN = 0
         /// `meetings.seat_grace_s`: how long a seat whose socket dropped waits for a reconnect.
         public var seatGraceSeconds = 15
+        /// `meetings.record`: "off", "on_request" (the chair starts and stops it) or "always"
+        /// (from the first participant); docs/recording.md.
+        public var record = "off"
     }
 
     /// `[security]`: limits per subject and on tokens (docs/security.md).
@@ -254,6 +259,14 @@ public struct GiaobanConfig: Sendable, Equatable {
         storage.backend = try reader.string("storage.backend", default: storage.backend)
         storage.sqlitePath = try reader.string("storage.sqlite_path", default: storage.sqlitePath)
         storage.postgresqlURL = try reader.string("storage.postgresql_url", default: storage.postgresqlURL)
+        storage.recordingsDir = try reader.string("storage.recordings_dir", default: storage.recordingsDir)
+        meetings.record = try reader.string("meetings.record", default: meetings.record)
+        guard ["off", "on_request", "always"].contains(meetings.record) else {
+            throw ConfigError("\(source): meetings.record '\(meetings.record)' is not one of off, on_request, always")
+        }
+        guard !storage.recordingsDir.isEmpty || meetings.record == "off" else {
+            throw ConfigError("\(source): storage.recordings_dir must name a directory when meetings.record is not \"off\"")
+        }
         switch storage.backend {
         case "sqlite":
             guard !storage.sqlitePath.isEmpty else {

@@ -9,7 +9,8 @@ extension MeetingRooms {
         rooms.withLock { all in
             if let room = all[id] { return room.actor }
             let actor = RoomActor(id: id, rooms: self)
-            all[id] = Room(actor: actor, state: RoomState(meeting: id, seatGrace: seatGrace, rosterInterval: rosterInterval))
+            all[id] = Room(actor: actor, state: RoomState(meeting: id, seatGrace: seatGrace, rosterInterval: rosterInterval,
+                                                                          recordMode: recording.roomMode))
             return actor
         }
     }
@@ -25,6 +26,8 @@ extension MeetingRooms {
         var listeners: [String] = []
         /// The room's mix, if it has one.
         var mix: MeetingMix?
+        /// The room's recorder, if it is being recorded.
+        var recorder: MeetingRecorder?
         /// The room emptied and is out of the registry.
         var dissolved = false
     }
@@ -37,7 +40,7 @@ extension MeetingRooms {
         return rooms.withLock { all in
             guard var room = all[id], room.actor === actor else { return Released() }
             room.state = state
-            var released = Released(mix: room.mix)
+            var released = Released(mix: room.mix, recorder: room.recorder)
             released.listeners = state.seats.filter { $0.value.mixed }.map { state.stream($0.key) }
             for action in actions {
                 switch action {
@@ -68,6 +71,7 @@ extension MeetingRooms {
         for peer in released.peers {
             await sessions.media.send(.removePeer(id: peer, reason: "left the meeting"))
         }
+        if let recorder = released.recorder { await releaseRecording(recorder, streams: released.streams, dissolved: released.dissolved) }
         guard let mix = released.mix, !released.streams.isEmpty else { return }
         for stream in released.streams {
             mix.peers.map.withLock { $0[stream] = nil }

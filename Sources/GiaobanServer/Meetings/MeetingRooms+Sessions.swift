@@ -43,6 +43,7 @@ extension MeetingRooms {
                 if let mix = rooms.withLock({ $0[id]?.mix }) {
                     await sessions.media.send(.addSinks(streams: [stream], audio: mix.mixer, video: mix.compositor))
                 }
+                await recordPublished(meeting: id, subject: claims.sub)
             } else if toMix, let peer = sessions.peerID(session: session, kind: "whep", subject: claims.sub),
                       let mix = rooms.withLock({ $0[id]?.mix }) {
                 mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = peer }

@@ -41,6 +41,8 @@ public final class MeetingRooms: Sendable {
         var linksTask: Task<Void, Never>?
         /// The audio mix, while someone is in mixed mode.
         var mix: MeetingMix?
+        /// The recorder, while the meeting is being recorded.
+        var recorder: MeetingRecorder?
         /// Each participant's one connection down, by subject.
         var downlinks: [String: Downlink] = [:]
 
@@ -66,13 +68,16 @@ public final class MeetingRooms: Sendable {
     let lastN: Int
     /// How long a seat whose socket dropped (closed without `leave`) is kept for a reconnect.
     let seatGrace: Duration
+    /// Server-side recording of meetings (`meetings.record`, docs/recording.md).
+    let recording: MeetingRecordingSettings
     /// The shortest time between two roster broadcasts of a room.
     let rosterInterval: Duration = .milliseconds(50)
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
                 loudestAudio: Int = 3, mixVideo: VideoCompositor.Settings = .init(), lastN: Int = 0,
-                seatGrace: Duration = .seconds(15)) {
+                seatGrace: Duration = .seconds(15), recording: MeetingRecordingSettings = .off) {
+        self.recording = recording
         self.mixVideo = mixVideo
         self.lastN = lastN
         self.hub = hub
@@ -228,7 +233,7 @@ public final class MeetingRooms: Sendable {
             return await restartDownlink(session: session, meeting: id, claims: claims)
         case .mode(let mixed):
             return await setMode(mixed: mixed, meeting: id, claims: claims)
-        case .ping, .leave, .mute, .hand, .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand:
+        case .ping, .leave, .mute, .hand, .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand, .record:
             return nil
         }
     }

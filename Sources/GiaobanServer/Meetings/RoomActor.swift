@@ -32,7 +32,8 @@ actor RoomActor {
     init(id: Int64, rooms: MeetingRooms) {
         self.id = id
         self.rooms = rooms
-        state = RoomState(meeting: id, seatGrace: rooms.seatGrace, rosterInterval: rooms.rosterInterval)
+        state = RoomState(meeting: id, seatGrace: rooms.seatGrace, rosterInterval: rooms.rosterInterval,
+                          recordMode: rooms.recording.roomMode)
     }
 
     /// A socket asks to enter; `outbox` then carries the room's messages to it.
@@ -106,7 +107,7 @@ actor RoomActor {
                 rooms.logger.log(level: entry.notice ? .notice : .info, "\(entry.message)",
                                  metadata: entry.metadata.mapValues { .string($0) })
             case .refuse, .media: returned.append(action)
-            case .recordJoin, .recordLeave, .closePublisher, .forgetMedia, .setAudioMuted, .reofferDownlink:
+            case .recordJoin, .setRecording, .recordLeave, .closePublisher, .forgetMedia, .setAudioMuted, .reofferDownlink:
                 later.append(action)
             }
         }
@@ -120,6 +121,7 @@ actor RoomActor {
             case .setAudioMuted(let stream, let muted): await rooms.sessions.media.send(.setAudioMuted(stream: stream, muted: muted))
             case .reofferDownlink(let subject): await rooms.reofferDownlink(meeting: id, subject: subject)
             case .forgetMedia: await rooms.release(released, meeting: id)
+            case .setRecording(let on): await rooms.setRecording(id, on: on)
             default: break
             }
         }

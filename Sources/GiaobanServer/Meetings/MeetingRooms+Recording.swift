@@ -1,0 +1,72 @@
+import GiaobanEngine
+import GiaobanRecording
+
+/// Server-side recording of a meeting (docs/recording.md): the recorder starts with the room
+/// (`meetings.record = "always"`) or at the chair's `record`, records every published stream,
+/// finishes a participant's file when it leaves and everything when the room empties or the
+/// chair stops it.
+extension MeetingRooms {
+    /// Starts (true) or stops meeting `id`'s recorder.
+    func setRecording(_ id: Int64, on: Bool) async {
+        guard recording.roomMode != .off else { return }
+        guard on else {
+            guard let recorder = rooms.withLock({ all -> MeetingRecorder? in
+                defer { all[id]?.recorder = nil }
+                return all[id]?.recorder
+            }) else { return }
+            await sessions.media.send(.removeSinks(audio: recorder, video: recorder))
+            await recorder.stop()
+            logger.notice("meeting recording stopped", metadata: ["meeting": "\(id)", "dropped": "\(recorder.dropped)"])
+            return
+        }
+        guard rooms.withLock({ $0[id] != nil && $0[id]?.recorder == nil }) else { return }
+        let recorder: MeetingRecorder
+        do {
+            let media = sessions.media
+            recorder = try MeetingRecorder(meeting: id, settings: recording, clock: hub.clock, requestKeyframe: { stream in
+                media.post { router, now, out in router.requestKeyframe(stream: stream, now: now, out: out) }
+            }, logger: logger)
+        } catch {
+            logger.error("cannot start the meeting's recording", metadata: ["meeting": "\(id)", "error": "\(error)"])
+            return
+        }
+        let publishing = rooms.withLock { all -> [String]? in
+            guard all[id] != nil, all[id]?.recorder == nil else { return nil }
+            all[id]?.recorder = recorder
+            return all[id]?.participants.filter { $0.value.publishing != nil }.map(\.key).sorted()
+        }
+        guard let publishing else { return }
+        recorder.start()
+        logger.notice("meeting recording started", metadata: ["meeting": "\(id)", "directory": "\(recorder.directory)"])
+        for subject in publishing { await record(subject, meeting: id, with: recorder) }
+    }
+
+    /// A participant published: its stream is recorded too, if the meeting is.
+    func recordPublished(meeting id: Int64, subject: String) async {
+        guard let recorder = rooms.withLock({ $0[id]?.recorder }) else { return }
+        await record(subject, meeting: id, with: recorder)
+    }
+
+    /// Participants left (`streams`), or the room emptied: their files, or all, are finished.
+    func releaseRecording(_ recorder: MeetingRecorder, streams: [String], dissolved: Bool) async {
+        guard dissolved else {
+            for stream in streams { recorder.close(stream: stream) }
+            return
+        }
+        await sessions.media.send(.removeSinks(audio: recorder, video: recorder))
+        await recorder.stop()
+        logger.notice("meeting recording finished", metadata: ["meeting": "\(recorder.meeting)", "dropped": "\(recorder.dropped)"])
+    }
+
+    /// Opens `subject`'s file with its published video codec, then has the relay copy its packets.
+    private func record(_ subject: String, meeting id: Int64, with recorder: MeetingRecorder) async {
+        let stream = Self.stream(meeting: id, subject: subject)
+        let codec: WebMVideoTrack.Codec? = switch await sessions.media.ask(.publishedTracks(stream: stream))?.video?.codec.uppercased() {
+        case "VP8": .vp8
+        case "VP9": .vp9
+        default: nil
+        }
+        recorder.open(stream: stream, subject: subject, codec: codec)
+        await sessions.media.send(.addSinks(streams: [stream], audio: recorder, video: recorder))
+    }
+}

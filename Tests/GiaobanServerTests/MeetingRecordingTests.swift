@@ -1,0 +1,121 @@
+import Foundation
+import GiaobanClient
+import GiaobanCrypto
+@testable import GiaobanServer
+import Logging
+import Testing
+import GiaobanAuth
+import Synchronization
+
+/// Server-side recording with `meetings.record = "always"`: real endpoints publish through the
+/// in-process relay, and FFmpeg's `ffprobe` judges the files.
+@Suite("Meeting recording: one WebM file per participant, signed manifest")
+struct MeetingRecordingTests {
+    @Test("a chair and two endpoints for 4 s: three WebM files (vp8 + opus, durations within 15 %), a manifest that verifies and names a changed file",
+          .timeLimit(.minutes(2)))
+    func alwaysRecorded() async throws {
+        let fixture = try await HubFixture()
+        defer { fixture.cleanup() }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("giaoban-rec-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let secret = Array("recording-test-secret-0123456789".utf8)
+        let settings = MeetingRecordingSettings(mode: "always", directory: root, secret: secret)
+        let context = try DTLSContext(certificate: DTLSCertificate())
+        let subjects = ["officer", "xa-01", "xa-02"]
+        let expected = Expected()
+
+        let meeting = try await RoomServer.run(fixture, recording: settings) { room, _ in
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            var endpoints: [String: RoomEndpoint] = [:]
+            for subject in subjects {
+                let client = GiaobanClient.RoomClient(server: room.baseURL, meeting: room.meeting,
+                                                      token: HubFixture.token(subject == "officer" ? .chair : .commune, subject), logger: logger)
+                endpoints[subject] = RoomEndpoint(room: client, settings: MeetingRoomEndpointTests.smallMedia(), context: context)
+            }
+            for subject in subjects { endpoints[subject]!.start(name: subject) }
+            let chair = endpoints["officer"]!
+            // When each one is first seen publishing (its file starts with its first keyframe, just after).
+            var since: [String: ContinuousClock.Instant] = [:]
+            try await eventually("all three publishing", within: 30) {
+                for p in chair.status.room.participants where p.publishing && since[p.subject] == nil { since[p.subject] = .now }
+                return since.count == 3
+            }
+            #expect(room.rooms.rooms.withLock { $0[room.meeting]?.state.roster().recording } == true, "the roster says recording")
+            try await Task.sleep(for: .seconds(4))
+            // The room closes every socket at once, the chair's included: no reply comes.
+            try? await chair.room.send(["type": "end"])
+            let end = ContinuousClock.now
+            for (subject, start) in since { expected.set(subject, seconds: Double((end - start) / .milliseconds(1)) / 1000) }
+            let directory = root + "/\(room.meeting)"
+            try await eventually("the manifest lists three files", within: 20) {
+                ((try? RecordingManifest.read(from: directory)) ?? nil)?.files.count == 3
+            }
+            for e in endpoints.values { await e.stop() }
+        }
+
+        let directory = root + "/\(meeting)"
+        let manifest = try #require(try RecordingManifest.read(from: directory))
+        #expect(manifest.meeting == meeting)
+        #expect(manifest.participants == subjects)
+        #expect(Set(manifest.files.map(\.participant)) == Set(subjects))
+        for file in manifest.files {
+            guard let probe = FFprobe.streamsAndDuration(directory + "/" + file.name) else { continue }
+            #expect(probe.codecs == ["opus", "vp8"], "\(file.name): \(probe.codecs)")
+            let published = try #require(expected.seconds(file.participant))
+            print("recorded \(file.participant): \(probe.duration) s of \(published) s published, \(file.size) bytes")
+            #expect(abs(probe.duration - published) <= 0.15 * published, "\(file.name): \(probe.duration) s, published \(published) s")
+        }
+        #expect(RecordingManifest.verify(directory: directory, secret: secret) == [])
+        #expect(RecordingManifest.verify(directory: directory, secret: Array("another secret".utf8)).first?.contains("signature") == true)
+
+        // One byte of one file changed: verify names that file, and only it.
+        let changed = manifest.files[1].name
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: directory + "/" + changed))
+        try handle.seek(toOffset: UInt64(manifest.files[1].size / 2))
+        let byte = try #require(try handle.read(upToCount: 1)?.first)
+        try handle.seek(toOffset: UInt64(manifest.files[1].size / 2))
+        try handle.write(contentsOf: [byte ^ 0xFF])
+        try handle.close()
+        let problems = RecordingManifest.verify(directory: directory, secret: secret)
+        #expect(problems.count == 1 && problems.first?.hasPrefix(changed + ":") == true, "\(problems)")
+    }
+}
+
+/// How long each participant published, written inside the server's run and read after it.
+final class Expected: Sendable {
+    private let values = Mutex<[String: Double]>([:])
+    func set(_ subject: String, seconds: Double) { values.withLock { $0[subject] = seconds } }
+    func seconds(_ subject: String) -> Double? { values.withLock { $0[subject] } }
+}
+
+/// FFmpeg's `ffprobe` on a recording (Debian package `ffmpeg`, installed by `scripts/setup.sh --test`).
+enum FFprobe {
+    /// The codec names of `path`'s streams, sorted, and its duration in seconds; nil (with a
+    /// recorded issue saying how to install it) when ffprobe is missing or fails.
+    static func streamsAndDuration(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> (codecs: [String], duration: Double)? {
+        let candidates = ["/usr/bin/ffprobe", "/usr/local/bin/ffprobe"]
+        guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("ffprobe is not installed: run `scripts/setup.sh --test` (Debian package ffmpeg)", sourceLocation: sourceLocation)
+            return nil
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "json", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else {
+            Issue.record("cannot start ffprobe", sourceLocation: sourceLocation)
+            return nil
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let duration = ((json["format"] as? [String: Any])?["duration"] as? String).flatMap(Double.init) else {
+            Issue.record("ffprobe cannot read \(path): \(String(decoding: data, as: UTF8.self))", sourceLocation: sourceLocation)
+            return nil
+        }
+        let codecs = (json["streams"] as? [[String: Any]] ?? []).compactMap { $0["codec_name"] as? String }.sorted()
+        return (codecs, duration)
+    }
+}
