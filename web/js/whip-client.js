@@ -130,17 +130,24 @@ export function simulcastEncodings(count) {
 
 /**
  * Publishes a MediaStream to a WHIP endpoint (`simulcast`: 2 or 3 video encodings;
- * `iceTransportPolicy: "relay"`: only through a TURN server of GET /api/ice-servers).
+ * `iceTransportPolicy: "relay"`: only through a TURN server of GET /api/ice-servers;
+ * `codec`: "vp8", "vp9" or "h264" to offer only that video codec, else the browser's list).
  * @param {{endpoint: string, token?: string, stream: MediaStream, onState?: (s: string) => void}} options
  */
-export async function publish({ endpoint, token, stream, onState, simulcast = 0, iceTransportPolicy = "all" }) {
+export async function publish({ endpoint, token, stream, onState, simulcast = 0, iceTransportPolicy = "all", codec = "" }) {
   const { iceServers } = await fetchIceServers(token, endpoint);
   const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
   if (onState) pc.addEventListener("connectionstatechange", () => onState(pc.connectionState));
   for (const track of stream.getTracks()) {
     const init = { direction: "sendonly", streams: [stream] };
     if (track.kind === "video" && simulcast > 1) init.sendEncodings = simulcastEncodings(simulcast);
-    pc.addTransceiver(track, init);
+    const transceiver = pc.addTransceiver(track, init);
+    if (track.kind === "video" && codec) {
+      const only = RTCRtpSender.getCapabilities("video").codecs
+        .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`);
+      if (only.length === 0) throw new Error(`this browser cannot send ${codec}`);
+      transceiver.setCodecPreferences(only);
+    }
   }
   try {
     return await negotiate(pc, endpoint, token);
@@ -185,6 +192,8 @@ export async function collectStats(pc) {
     localCandidateType: null, relayProtocol: null,
     // Its transport: "udp", or "tcp" for ICE over TCP (RFC 6544) or a TCP path to TURN.
     localProtocol: null,
+    // The video codec sent or received, e.g. "video/VP8" or "video/H264".
+    videoCodec: null,
   };
   if (!pc) return out;
   const report = await pc.getStats();
@@ -199,6 +208,9 @@ export async function collectStats(pc) {
     }
   });
   report.forEach((s) => {
+    if ((s.type === "inbound-rtp" || s.type === "outbound-rtp") && s.kind === "video" && s.codecId && report.get(s.codecId)) {
+      out.videoCodec = report.get(s.codecId).mimeType;
+    }
     if (s.type === "inbound-rtp") {
       out.packetsLost += s.packetsLost || 0;
       out.nackCount += s.nackCount || 0;
@@ -229,6 +241,8 @@ export function pageSettings(kind) {
     stream,
     token: params.get("token") || "",
     simulcast: Number(params.get("simulcast") || 0),
+    // ?codec=h264 (or vp8, vp9): a publisher offers only that video codec.
+    codec: params.get("codec") || "",
     // ?ice=relay: connect only through a TURN server (to check a TURN deployment).
     iceTransportPolicy: params.get("ice") === "relay" ? "relay" : "all",
     endpoint: params.get("endpoint") || `/${kind}/${encodeURIComponent(stream)}`,

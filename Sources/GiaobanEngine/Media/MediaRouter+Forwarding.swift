@@ -98,7 +98,9 @@ extension MediaRouter {
             return counters.drop(.rtpUnknownSSRC)
         }
         counters.rtpReceived &+= 1
-        if isVideo, !stream.videoSinks.isEmpty, packet.payloadLength > 0, layerNumber == (stream.ranked.last ?? 0) {
+        // Video sinks (the compositor, the recorder) take VP8 and VP9; H.264 is only forwarded.
+        if isVideo, !stream.videoSinks.isEmpty, packet.payloadLength > 0, layerNumber == (stream.ranked.last ?? 0),
+           publisher.setup.video?.codec.uppercased() != "H264" {
             let sinks = stream.videoSinks
             for index in 0..<sinks.count {
                 sinks[index].push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp,
@@ -186,6 +188,7 @@ extension MediaRouter {
         if codec == "VP9", let vp9 = try? VP9PayloadDescriptor(packet.payload) {
             return vp9.isStartOfFrame && !vp9.isInterPicturePredicted && (vp9.spatialLayer ?? 0) == 0
         }
+        if codec == "H264" { return H264Payload.startsKeyframe(packet.payload) }
         return false
     }
 

@@ -27,14 +27,18 @@ public struct PeerSetup: Sendable {
         /// Subscriber: the SSRC the relay sends with (announced in the answer). Publisher: the
         /// SSRC announced in the offer, if any (0 = learn from the first packet).
         public var ssrc: UInt32
+        /// H.264: the publisher's `profile-level-id` (what watchers must be able to decode).
+        public var profileLevelID: String?
 
         /// A negotiated track.
-        public init(kind: Kind, payloadType: UInt8, codec: String, clockRate: UInt32, ssrc: UInt32) {
+        public init(kind: Kind, payloadType: UInt8, codec: String, clockRate: UInt32, ssrc: UInt32,
+                    profileLevelID: String? = nil) {
             self.kind = kind
             self.payloadType = payloadType
             self.codec = codec
             self.clockRate = clockRate
             self.ssrc = ssrc
+            self.profileLevelID = profileLevelID
         }
     }
 

@@ -12,6 +12,11 @@ public enum DownlinkNegotiation {
     public static let opusPayloadType: UInt8 = 111
     public static let vp8PayloadType: UInt8 = 96
     public static let vp9PayloadType: UInt8 = 98
+    /// H.264 (packetization mode 1) on the relay's offers.
+    public static let h264PayloadType: UInt8 = 102
+    /// The H.264 profile the relay's offers name: constrained baseline, level 3.1, what WebRTC
+    /// encoders send (a downlink line carries the codec, not each publisher's level).
+    public static let h264ProfileLevelID = "42e01f"
     /// Header extension ids of the offers (one-byte form).
     public static let audioLevelID: UInt16 = 1
     public static let transportCCID: UInt16 = 3
@@ -46,6 +51,9 @@ public enum DownlinkNegotiation {
             switch (kind, codec.lowercased()) {
             case (.audio, _): PeerSetup.Track(kind: .audio, payloadType: opusPayloadType, codec: "opus", clockRate: 48_000, ssrc: ssrc)
             case (.video, "vp9"): PeerSetup.Track(kind: .video, payloadType: vp9PayloadType, codec: "VP9", clockRate: 90_000, ssrc: ssrc)
+            case (.video, "h264"):
+                PeerSetup.Track(kind: .video, payloadType: h264PayloadType, codec: "H264", clockRate: 90_000, ssrc: ssrc,
+                                profileLevelID: h264ProfileLevelID)
             case (.video, _): PeerSetup.Track(kind: .video, payloadType: vp8PayloadType, codec: "VP8", clockRate: 90_000, ssrc: ssrc)
             }
         }
@@ -136,6 +144,9 @@ public enum DownlinkNegotiation {
                     attrs.append(SDPRTCPFeedback(payloadType: track.payloadType, type: type, subtype: subtype).attribute)
                 }
                 if track.codec == "VP9" { attrs.append(SDPAttribute("fmtp", "\(track.payloadType) profile-id=0")) }
+                if let profileLevelID = track.profileLevelID {
+                    attrs.append(SDPAttribute("fmtp", "\(track.payloadType) " + H264Payload.fmtp(profileLevelID: profileLevelID)))
+                }
             }
             attrs.append(SDPExtMap(id: transportCCID, uri: SDPExtensionURI.transportWideCC).attribute)
             attrs.append(SDPRTCPFeedback(payloadType: track.payloadType, type: "transport-cc").attribute)

@@ -88,12 +88,16 @@ public enum Negotiation {
             }
             let kind: PeerSetup.Track.Kind = m.media == "audio" ? .audio : .video
             let already = kind == .audio ? audio : video
-            let wanted: [String] = kind == .audio ? ["opus"] : ["vp8", "vp9"]
-            let codecs = m.codecs.filter { !$0.isRTX }
+            let wanted: [String] = kind == .audio ? ["opus"] : ["vp8", "vp9", "h264"]
+            // H.264: packetization mode 1 only (FU-A, STAP-A; RFC 6184 §6.3), and for a watcher
+            // the publisher's profile (the relay does not transcode).
+            let codecs = m.codecs.filter { !$0.isRTX && ($0.codecName != "h264" || $0.parameters.value(of: "packetization-mode") == "1") }
             var chosen: SDPCodec?
             if let published {
-                let name = (kind == .audio ? published.audio : published.video)?.codec.lowercased()
-                chosen = codecs.first { $0.codecName == name }
+                let source = kind == .audio ? published.audio : published.video
+                let name = source?.codec.lowercased()
+                let profile = H264Payload.profile(of: source?.profileLevelID)
+                chosen = codecs.first { $0.codecName == name && (name != "h264" || H264Payload.profile(of: $0.parameters.value(of: "profile-level-id")) == profile) }
             } else {
                 for name in wanted where chosen == nil { chosen = codecs.first { $0.codecName == name } }
             }
@@ -111,8 +115,10 @@ public enum Negotiation {
             case .subscriber:
                 ssrc = UInt32.random(in: 1...UInt32.max, using: &rng)
             }
+            let profileLevelID = codec.codecName != "h264" ? nil
+                : role == .publisher ? codec.parameters.value(of: "profile-level-id") ?? "42000a" : published?.video?.profileLevelID
             let track = PeerSetup.Track(kind: kind, payloadType: codec.payloadType, codec: codec.encodingName,
-                                        clockRate: codec.clockRate, ssrc: ssrc)
+                                        clockRate: codec.clockRate, ssrc: ssrc, profileLevelID: profileLevelID)
             if kind == .audio { audio = track } else { video = track }
 
             answer.port = 9
@@ -138,6 +144,9 @@ public enum Negotiation {
                 let fmtp = codec.parameters.filter { $0.name == "profile-id" }
                 if !fmtp.isEmpty {
                     attrs.append(SDPAttribute("fmtp", "\(codec.payloadType) " + fmtp.map(\.description).joined(separator: ";")))
+                }
+                if let profileLevelID {
+                    attrs.append(SDPAttribute("fmtp", "\(codec.payloadType) " + H264Payload.fmtp(profileLevelID: profileLevelID)))
                 }
             }
             if role == .publisher && kind == .video {
@@ -188,7 +197,7 @@ public enum Negotiation {
         }
         guard audio != nil || video != nil else {
             throw NegotiationError(role == .publisher
-                ? "no usable media: the offer must send Opus audio or VP8/VP9 video"
+                ? "no usable media: the offer must send Opus audio or VP8/VP9/H.264 (packetization-mode=1) video"
                 : "no usable media: the offer must receive the stream's codecs (\(describe(published)))")
         }
         var sessionAttributes = [SDPAttribute("ice-lite")]
