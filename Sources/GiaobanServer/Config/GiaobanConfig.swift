@@ -94,6 +94,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var postgresqlURL = ""
         /// `storage.recordings_dir`: meeting recordings, one directory per meeting id (docs/recording.md).
         public var recordingsDir = "var/recordings"
+        /// `storage.recordings_max_age_days`: meeting recordings unchanged for longer are deleted (0: kept).
+        public var recordingsMaxAgeDays = 0
+        /// `storage.recordings_max_total_mib`: the oldest meeting recordings are deleted beyond this total (0: no limit).
+        public var recordingsMaxTotalMiB = 0
     }
 
     /// `[hub]`: the operations hub (incidents, briefings, directory, meetings).
@@ -260,6 +264,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         storage.sqlitePath = try reader.string("storage.sqlite_path", default: storage.sqlitePath)
         storage.postgresqlURL = try reader.string("storage.postgresql_url", default: storage.postgresqlURL)
         storage.recordingsDir = try reader.string("storage.recordings_dir", default: storage.recordingsDir)
+        storage.recordingsMaxAgeDays = try reader.integer("storage.recordings_max_age_days", default: storage.recordingsMaxAgeDays,
+                                                          in: 0...36_500)
+        storage.recordingsMaxTotalMiB = try reader.integer("storage.recordings_max_total_mib", default: storage.recordingsMaxTotalMiB,
+                                                           in: 0...(1 << 30))
         meetings.record = try reader.string("meetings.record", default: meetings.record)
         guard ["off", "on_request", "always"].contains(meetings.record) else {
             throw ConfigError("\(source): meetings.record '\(meetings.record)' is not one of off, on_request, always")

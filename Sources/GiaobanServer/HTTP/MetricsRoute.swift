@@ -82,6 +82,9 @@ enum MetricsText {
             + metric("counter", "giaoban_mixer_ticks_total", "Audio mixer ticks (20 ms each).", sum(\.ticks))
             + metric("counter", "giaoban_mixer_decodes_total", "Opus packets the audio mixers decoded.", sum(\.decodes))
             + metric("counter", "giaoban_mixer_encodes_total", "Opus encodes of the audio mixers (one per distinct mix per tick).", sum(\.encodes))
+            + metric("counter", "giaoban_recording_write_failures_total",
+                     "Meeting recording files stopped because they could not be created or written (disk full, …).",
+                     rooms.recordingWriteFailures.load(ordering: .relaxed))
     }
 
     /// The HTTPS listener's handshakes.

@@ -1,4 +1,5 @@
 import GiaobanEngine
+import GiaobanHub
 import GiaobanRecording
 
 /// Server-side recording of a meeting (docs/recording.md): the recorder starts with the room
@@ -25,7 +26,8 @@ extension MeetingRooms {
             let media = sessions.media
             recorder = try MeetingRecorder(meeting: id, settings: recording, clock: hub.clock, requestKeyframe: { stream in
                 media.post { router, now, out in router.requestKeyframe(stream: stream, now: now, out: out) }
-            }, logger: logger)
+            }, writeFailed: { [weak self] file, message in self?.recordingFailed(meeting: id, file: file, message: message) },
+                                           logger: logger)
         } catch {
             logger.error("cannot start the meeting's recording", metadata: ["meeting": "\(id)", "error": "\(error)"])
             return
@@ -58,6 +60,17 @@ extension MeetingRooms {
         logger.notice("meeting recording finished", metadata: ["meeting": "\(recorder.meeting)", "dropped": "\(recorder.dropped)"])
     }
 
+    /// A file of meeting `id` could not be written (disk full, …) and its recording stopped:
+    /// counted for /metrics and told to every chair and admin seated, the meeting goes on.
+    func recordingFailed(meeting id: Int64, file: String, message: String) {
+        recordingWriteFailures.add(1, ordering: .relaxed)
+        let chairs = rooms.withLock { all in
+            all[id]?.participants.filter { $0.value.role == .chair || $0.value.role == .admin }.map(\.key) ?? []
+        }
+        let text = HubMessage.encode(RecordingFailure(file: file, error: "the recording of \(file) stopped: \(message)"))
+        for subject in chairs { hub.events.publish(text, to: Self.channel(id, subject)) }
+    }
+
     /// Opens `subject`'s file with its published video codec, then has the relay copy its packets.
     private func record(_ subject: String, meeting id: Int64, with recorder: MeetingRecorder) async {
         let stream = Self.stream(meeting: id, subject: subject)
@@ -69,4 +82,11 @@ extension MeetingRooms {
         recorder.open(stream: stream, subject: subject, codec: codec)
         await sessions.media.send(.addSinks(streams: [stream], audio: recorder, video: recorder))
     }
+}
+
+/// `{"type": "recording", "file": …, "error": …}`: to the chair, a file whose recording stopped.
+struct RecordingFailure: Encodable {
+    var type = "recording"
+    let file: String
+    let error: String
 }

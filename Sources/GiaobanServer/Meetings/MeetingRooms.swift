@@ -70,6 +70,8 @@ public final class MeetingRooms: Sendable {
     let seatGrace: Duration
     /// Server-side recording of meetings (`meetings.record`, docs/recording.md).
     let recording: MeetingRecordingSettings
+    /// Recording files that stopped because they could not be created or written (/metrics).
+    let recordingWriteFailures = Atomic<Int>(0)
     /// The shortest time between two roster broadcasts of a room.
     let rosterInterval: Duration = .milliseconds(50)
 
@@ -113,6 +115,7 @@ public final class MeetingRooms: Sendable {
     static func channel(_ meeting: Int64, _ subject: String) -> String { "room-\(meeting)/\(subject)" }
 
     func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+        addRecordingRoutes(to: router)
         hub.addSocket("/api/meetings/:id/room", to: router, roles: Self.roles, what: "the meeting room") { claims, inbound, outbound, context in
             let path = context.request.uri.path.split(separator: "/")
             guard path.count == 4, let id = Int64(path[2]), id > 0,

@@ -15,6 +15,10 @@ public struct MeetingRecordingSettings: Sendable {
     public var directory: String
     /// The key that signs each meeting's manifest (the server's token secret).
     public var secret: [UInt8]
+    /// Creates a recording's file at a path (tests give one whose writes fail).
+    var createFile: @Sendable (String) throws(RecordingError) -> RecordingFile = { path throws(RecordingError) in
+        try RecordingFile(path: path)
+    }
 
     /// Settings for `mode` into `directory`, manifests signed under `secret`.
     public init(mode: String, directory: String, secret: [UInt8]) {
@@ -45,7 +49,10 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
     private let secret: [UInt8]
     private let clock: @Sendable () -> Int64
     private let requestKeyframe: @Sendable (String) -> Void
+    private let createFile: @Sendable (String) throws(RecordingError) -> RecordingFile
+    private let writeFailed: @Sendable (_ file: String, _ message: String) -> Void
     private let logger: Logger
+    private let filesOpen = Mutex<[String: String]>([:])
     private let audioInbox = PacketInbox(maxBytes: 256 * 1024, packetCapacity: 2048)
     private let videoInbox = PacketInbox(maxBytes: 2 * 1024 * 1024, packetCapacity: 4096)
     private let control = Mutex(Control())
@@ -61,12 +68,17 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
     }
 
     /// A recorder of meeting `meeting` under `settings`; creates its directory (mode 0700).
-    /// `requestKeyframe` asks the relay for a keyframe of a stream; `clock` gives Unix ms.
+    /// `requestKeyframe` asks the relay for a keyframe of a stream; `clock` gives Unix ms;
+    /// `writeFailed` is told (on the recorder thread) of a file whose recording stopped because
+    /// it could not be created or written (disk full, …).
     init(meeting: Int64, settings: MeetingRecordingSettings, clock: @escaping @Sendable () -> Int64,
-         requestKeyframe: @escaping @Sendable (String) -> Void, logger: Logger) throws {
+         requestKeyframe: @escaping @Sendable (String) -> Void,
+         writeFailed: @escaping @Sendable (_ file: String, _ message: String) -> Void = { _, _ in }, logger: Logger) throws {
         self.meeting = meeting
         directory = settings.directory + "/\(meeting)"
         secret = settings.secret
+        createFile = settings.createFile
+        self.writeFailed = writeFailed
         self.clock = clock
         self.requestKeyframe = requestKeyframe
         self.logger = logger
@@ -76,6 +88,9 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
 
     /// Packets refused because the recorder thread fell behind.
     var dropped: Int { droppedPackets.load(ordering: .relaxed) }
+
+    /// The files being written now, name → participant (not yet in the manifest).
+    var openFiles: [String: String] { filesOpen.withLock { $0 } }
 
     /// Media thread: copies one Opus packet in.
     func push(source: String, sequence: UInt16, timestamp: UInt32, payload: UnsafeRawBufferPointer, level: AudioLevelExtension?) {
@@ -181,6 +196,8 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
             logger.error("recording file failed; its recording stops", metadata: ["meeting": "\(meeting)", "file": "\(file.name)",
                                                                                   "error": "\(failure.message)"])
             files[file.stream] = nil
+            filesOpen.withLock { _ = $0.removeValue(forKey: file.name) }
+            writeFailed(file.name, failure.message)
         }
     }
 
@@ -192,9 +209,13 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
             let name = base + (attempt == 0 ? "" : "-\(attempt)") + ".webm"
             guard !FileManager.default.fileExists(atPath: directory + "/" + name) else { continue }
             do throws(RecordingError) {
-                return try ParticipantRecording(stream: stream, subject: subject, directory: directory, name: name, codec: codec)
+                let file = try ParticipantRecording(stream: stream, subject: subject, name: name, codec: codec,
+                                                    output: createFile(directory + "/" + name))
+                filesOpen.withLock { $0[name] = subject }
+                return file
             } catch {
                 logger.error("cannot create a recording file", metadata: ["meeting": "\(meeting)", "error": "\(error.message)"])
+                writeFailed(name, error.message)
                 return nil
             }
         }
@@ -203,6 +224,7 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
 
     /// Finishes `file` and records it, signed, in the manifest; a file with nothing in it is removed.
     private func finish(_ file: ParticipantRecording, into manifest: inout RecordingManifest) {
+        defer { filesOpen.withLock { _ = $0.removeValue(forKey: file.name) } }
         do throws(RecordingError) {
             guard try file.finish(), let first = file.firstAt, let last = file.lastAt else {
                 unlink(file.path)

@@ -39,13 +39,13 @@ final class ParticipantRecording {
     private var videoClock = RTPMilliseconds(ticksPerMillisecond: 90)
     private var audioClock = RTPMilliseconds(ticksPerMillisecond: 48)
 
-    /// Creates `directory/name` for `stream` of `subject`.
-    init(stream: String, subject: String, directory: String, name: String, codec: WebMVideoTrack.Codec?) throws(RecordingError) {
+    /// Records `stream` of `subject` into `output`, the file `name` of the meeting's directory.
+    init(stream: String, subject: String, name: String, codec: WebMVideoTrack.Codec?, output: RecordingFile) {
         self.stream = stream
         self.subject = subject
         self.name = name
         self.codec = codec
-        output = try RecordingFile(path: directory + "/" + name)
+        self.output = output
         assembler = VP8FrameAssembler(format: codec == .vp9 ? .vp9 : .vp8)
     }
 

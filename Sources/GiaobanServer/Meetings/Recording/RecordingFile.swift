@@ -15,6 +15,12 @@ final class RecordingFile: WebMOutput {
         guard descriptor >= 0 else { throw RecordingError(.output, "cannot create \(path): \(String(cString: strerror(errno)))") }
     }
 
+    /// Writes to `descriptor`, already open, as the file `path` (it is closed with the file).
+    init(path: String, descriptor: Int32) {
+        self.path = path
+        self.descriptor = descriptor
+    }
+
     deinit { close() }
 
     /// Appends `bytes`, all of them.
