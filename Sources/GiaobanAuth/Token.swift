@@ -27,14 +27,17 @@ public struct TokenClaims: Sendable, Equatable, Codable {
     public var iat: Int64
     /// Not before, seconds since 1970 (RFC 7519 §4.1.5); absent: from `iat`.
     public var nbf: Int64?
+    /// The commune of the account the token was issued to at sign-in (docs/accounts.md); absent otherwise.
+    public var commune: String?
 
     /// Creates claims.
-    public init(sub: String, role: Role, exp: Int64, iat: Int64, nbf: Int64? = nil) {
+    public init(sub: String, role: Role, exp: Int64, iat: Int64, nbf: Int64? = nil, commune: String? = nil) {
         self.sub = sub
         self.role = role
         self.exp = exp
         self.iat = iat
         self.nbf = nbf
+        self.commune = commune
     }
 }
 
@@ -55,6 +58,8 @@ public struct TokenAuthority: Sendable {
     public var leeway: Int64 = 0
     /// The longest lifetime (`exp - iat`, seconds) a token may have (`security.max_token_lifetime_s`).
     public var maxLifetime: Int64
+    /// Subjects whose tokens are refused whatever their signature (disabled accounts); nil: none.
+    public var revocations: SubjectRevocations?
 
     /// The default of `security.max_token_lifetime_s`: 366 days.
     public static let defaultMaxLifetime: Int64 = 31_622_400

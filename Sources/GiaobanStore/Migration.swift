@@ -152,6 +152,31 @@ public struct Migration: Sendable, Equatable {
             CREATE INDEX audit_log_action ON audit_log (action, id);
             CREATE INDEX audit_log_at ON audit_log (at);
             """),
+        // Accounts of people and stations; refresh tokens are kept as SHA-256 hashes, one
+        // family per sign-in (AccountStore, docs/accounts.md).
+        Migration(version: 5, name: "accounts", sql: """
+            CREATE TABLE accounts (
+                subject         TEXT    PRIMARY KEY,
+                display_name    TEXT    NOT NULL,
+                role            TEXT    NOT NULL,
+                commune         TEXT,
+                enabled         INTEGER NOT NULL,
+                password_hash   TEXT,
+                failed_attempts INTEGER NOT NULL DEFAULT 0,
+                locked_until    INTEGER,
+                created_at      INTEGER NOT NULL,
+                updated_at      INTEGER NOT NULL
+            );
+            CREATE TABLE refresh_tokens (
+                token_hash TEXT    PRIMARY KEY,
+                subject    TEXT    NOT NULL REFERENCES accounts (subject),
+                family     TEXT    NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            );
+            CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+            """),
     ]
 }
 

@@ -8,6 +8,6 @@ struct Giaoban: AsyncParsableCommand {
         commandName: "giaoban",
         abstract: "Giaoban: WebRTC relay and operations hub for a province's police command center and its communes.",
         version: GiaobanVersion.string,
-        subcommands: [Serve.self, Token.self, Audit.self, Recordings.self, Endpoint.self, Version.self]
+        subcommands: [Serve.self, Token.self, Accounts.self, Audit.self, Recordings.self, Endpoint.self, Version.self]
     )
 }

@@ -76,29 +76,32 @@ struct Serve: AsyncParsableCommand {
                                     tcpPort: settings.media.tcpPort == 0 ? nil : settings.media.tcpPort,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
                                     settings: mediaSettings, workers: settings.media.workerCount, logger: logger)
-        let sessions = RelaySessions(media: media, tokens: TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS)),
+        // One authority for every route, so that the revocations of disabled accounts apply everywhere.
+        var tokens = TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS))
+        tokens.revocations = SubjectRevocations()
+        let sessions = RelaySessions(media: media, tokens: tokens,
                                      maxBodyBytes: settings.http.maxBodyBytes,
                                      maxSessionsPerSubject: settings.security.maxMediaSessionsPerSubject, logger: logger)
         let hub: Hub
-        do { hub = try await Hub.open(config: settings, tokens: TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS)), logger: logger) } catch {
+        do { hub = try await Hub.open(config: settings, tokens: tokens, logger: logger) } catch {
             throw ValidationError("\(error)")
         }
         sessions.onPresence { stream, subject, role, joined in
             Task { await hub.recordPresence(stream: stream, subject: subject, role: role, joined: joined) }
         }
         let webRoot = fileExists("web") ? "web" : nil
+        let rooms = MeetingRooms(hub: hub, sessions: sessions, logger: logger,
+                                 loudestAudio: settings.meetings.loudestAudio,
+                                 mixVideo: settings.meetings.mixVideo,
+                                 lastN: settings.meetings.lastN,
+                                 seatGrace: .seconds(settings.meetings.seatGraceSeconds),
+                                 recording: MeetingRecordingSettings(mode: settings.meetings.record,
+                                                                     directory: settings.storage.recordingsDir, secret: secret))
         let application = ControlPlane.application(config: settings,
-                                           services: .init(sessions: sessions, webRoot: webRoot, hub: hub,
-                                                           rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger,
-                                                                               loudestAudio: settings.meetings.loudestAudio,
-                                                                               mixVideo: settings.meetings.mixVideo,
-                                                                               lastN: settings.meetings.lastN,
-                                                                               seatGrace: .seconds(settings.meetings.seatGraceSeconds),
-                                                                               recording: MeetingRecordingSettings(
-                                                                                   mode: settings.meetings.record,
-                                                                                   directory: settings.storage.recordingsDir,
-                                                                                   secret: secret))),
+                                           services: .init(sessions: sessions, webRoot: webRoot, hub: hub, rooms: rooms),
                                            tls: tls, logger: logger)
+        let retention = RecordingRetentionService(retention: rooms.recordingRetention(
+            maxAgeDays: settings.storage.recordingsMaxAgeDays, maxTotalMiB: settings.storage.recordingsMaxTotalMiB))
         // SIGHUP (`systemctl reload`): read the certificate and key again (a renewed certificate),
         // meetings untouched. Without TLS there is nothing to reload, but the signal must not end
         // the process as its default action would.
@@ -108,7 +111,7 @@ struct Serve: AsyncParsableCommand {
         defer { reload.cancel() }
         // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
         // flight and closes, the escalation timer stops, then the media thread and its socket.
-        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), application],
+        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub), retention, application],
                                        timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
     }
 }

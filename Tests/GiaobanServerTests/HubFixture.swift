@@ -36,7 +36,7 @@ struct HubFixture {
     }
 
     init(_ backend: StoreBackend = .sqlite, radius: Double = 1_000, ackTimeoutSeconds: Int64 = 300,
-         maxBody: Int = 1_048_576) async throws {
+         maxBody: Int = 1_048_576, tokens: TokenAuthority = HubFixture.authority) async throws {
         temp = try await TemporaryStore.make(backend)
         var settings = Hub.Settings()
         settings.routingRadiusMetres = radius
@@ -46,7 +46,7 @@ struct HubFixture {
         let clock = self.clock
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        hub = try await Hub(database: try temp.open(), tokens: Self.authority, settings: settings,
+        hub = try await Hub(database: try temp.open(), tokens: tokens, settings: settings,
                             logger: logger, clock: { clock.read() })
         let directory = """
             {"communes": [\(Self.communes.map { #"{"id": "\#($0.0)", "name": "Xã \#($0.0)", "area": \#(Self.square(lon: $0.1, lat: $0.2))}"# }.joined(separator: ","))],

@@ -23,6 +23,9 @@ extension TokenAuthority {
         do { claims = try verify(token, now: Int64(Date().timeIntervalSince1970)) } catch {
             throw PlainError(.unauthorized, error.message)
         }
+        if let revocations, revocations.isRevoked(claims.sub) {
+            throw PlainError(.unauthorized, "the account '\(claims.sub)' is disabled")
+        }
         if let roles { try claims.require(roles) }
         return claims
     }

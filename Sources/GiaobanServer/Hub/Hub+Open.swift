@@ -14,6 +14,7 @@ extension Hub {
         addBriefingRoutes(to: router)
         addMeetingRoutes(to: router)
         addAuditRoutes(to: router)
+        addSignInRoutes(to: router)
         addEventSocket(to: router)
     }
 

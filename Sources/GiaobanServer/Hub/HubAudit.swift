@@ -14,12 +14,16 @@ extension Hub {
 
     /// Records that `claims`' holder did `action` on `target` (`result` "ok" or "refused: …").
     func audit(_ claims: TokenClaims, _ action: String, target: String, detail: String = "", result: String = "ok") async {
-        let entry = AuditEntry(at: clock(), subject: claims.sub, role: claims.role.rawValue, action: action, target: target,
-                               detail: detail, result: result)
+        await audit(subject: claims.sub, role: claims.role.rawValue, action, target: target, detail: detail, result: result)
+    }
+
+    /// Records that `subject` (holding `role`, "-" when unknown) did `action` on `target`.
+    func audit(subject: String, role: String, _ action: String, target: String, detail: String = "", result: String = "ok") async {
+        let entry = AuditEntry(at: clock(), subject: subject, role: role, action: action, target: target, detail: detail, result: result)
         do throws(StoreError) { try await auditLog.append(entry) } catch {
             metrics.auditAppendFailures.add(1, ordering: .relaxed)
             logger.error("audit row not written; the action went ahead", metadata: [
-                "action": "\(action)", "target": "\(target)", "subject": "\(claims.sub)", "result": "\(result)", "error": "\(error)",
+                "action": "\(action)", "target": "\(target)", "subject": "\(subject)", "result": "\(result)", "error": "\(error)",
             ])
         }
     }

@@ -48,9 +48,27 @@ extension Hub {
                 return
             }
             defer { self.closeSocket(subject: claims.sub) }
-            try await serve(claims, inbound, outbound, context)
+            guard let revocations = self.tokens.revocations else {
+                try await serve(claims, inbound, outbound, context)
+                return
+            }
+            // A disabled account's socket is closed within a second of its revocation being read
+            // (docs/accounts.md); whichever ends first ends the other.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await serve(claims, inbound, outbound, context) }
+                group.addTask {
+                    while !revocations.isRevoked(claims.sub) { try await Task.sleep(for: .seconds(1)) }
+                    self.logger.notice("WebSocket closed: the account is disabled", metadata: ["subject": "\(claims.sub)", "what": "\(what)"])
+                    try await outbound.close(.policyViolation, reason: Self.disabledReason)
+                }
+                try await group.next()
+                group.cancelAll()
+            }
         }
     }
+
+    /// The close reason of a socket whose account was disabled.
+    static let disabledReason = "the account is disabled"
 
     /// The close reason of a socket beyond the per-subject cap (under the 123 bytes a close frame holds).
     static func socketLimitReason(_ limit: Int) -> String {
