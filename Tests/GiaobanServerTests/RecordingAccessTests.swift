@@ -104,6 +104,12 @@ struct RecordingAccessTests {
             try await client.execute(uri: "/api/meetings/\(meeting)/recordings/nobody-1.webm", method: .get, headers: chair) { r in
                 #expect(r.status == .notFound)
             }
+            // Downloads from the first byte are audited (the whole file, and bytes=0-5000), seeks are not.
+            try await client.execute(uri: "/api/audit?action=recording.download", method: .get, headers: Self.headers(.admin, "auditor")) { r in
+                let rows = jsonObject(String(buffer: r.body))["entries"] as? [[String: Any]] ?? []
+                #expect(Set(rows.compactMap { $0["subject"] as? String }) == ["officer", "watcher"] && rows.count == 2, "\(rows)")
+                #expect(rows.allSatisfy { $0["target"] as? String == "meeting/\(meeting)/recording/\(Self.finished)" }, "\(rows)")
+            }
             try await client.execute(uri: "/api/meetings/\(meeting + 1)/recordings", method: .get, headers: chair) { r in
                 #expect(r.status == .notFound)
             }

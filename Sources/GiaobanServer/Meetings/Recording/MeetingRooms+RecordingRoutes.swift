@@ -24,9 +24,9 @@ extension MeetingRooms {
     /// Who may ask at all; a commune is then checked against the roll call.
     static let recordingReaders: Set<Role> = [.chair, .admin, .observer, .commune]
 
-    /// The meeting's id once the caller may read its recordings: 404 for no such meeting,
-    /// 403 for a commune that did not attend it.
-    func recordingAccess(_ request: Request, _ context: some RequestContext) async throws(PlainError) -> Int64 {
+    /// The meeting's id and the caller once it may read the meeting's recordings: 404 for no
+    /// such meeting, 403 for a commune that did not attend it.
+    func recordingAccess(_ request: Request, _ context: some RequestContext) async throws(PlainError) -> (Int64, TokenClaims) {
         let claims = try hub.tokens.authorize(request, roles: Self.recordingReaders)
         let id = try RequestParts.id(context, what: "a meeting")
         let meeting: StoredMeeting?
@@ -34,7 +34,7 @@ extension MeetingRooms {
             throw PlainError(.serviceUnavailable, "cannot read meeting \(id): \(error)")
         }
         guard meeting != nil else { throw PlainError(.notFound, "no meeting \(id)") }
-        guard claims.role == .commune else { return id }
+        guard claims.role == .commune else { return (id, claims) }
         let attended: Bool
         do { attended = try await hub.meetings.attendance(meetingID: id).contains { $0.participant == claims.sub } } catch {
             throw PlainError(.serviceUnavailable, "cannot read the attendance of meeting \(id): \(error)")
@@ -42,18 +42,18 @@ extension MeetingRooms {
         guard attended else {
             throw PlainError(.forbidden, "commune '\(claims.sub)' did not attend meeting \(id); its recordings are for those who did")
         }
-        return id
+        return (id, claims)
     }
 
     func listRecordings(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let id = try await recordingAccess(request, context)
+        let (id, _) = try await recordingAccess(request, context)
         let recorder = rooms.withLock { $0[id]?.recorder }
         let files = RecordingListing.files(in: recordingDirectory(id), open: recorder?.openFiles ?? [:])
         return .json(.ok, RecordingList(meeting: id, recording: recorder != nil, files: files))
     }
 
     func downloadRecording(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let id = try await recordingAccess(request, context)
+        let (id, claims) = try await recordingAccess(request, context)
         let name = context.parameters.get("file") ?? ""
         guard RecordingListing.isFileName(name) else {
             throw PlainError(.badRequest, "'\(name.prefix(40))' is not a recording file name (letters, digits, - and _, then .webm)")
@@ -79,6 +79,9 @@ extension MeetingRooms {
             status = .partialContent
             headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound)/\(size)"
         }
+        // Who took a copy of a briefing: one audit row per download, not per seek of a player
+        // (only requests from the first byte).
+        if range.lowerBound == 0 { await hub.audit(claims, "recording.download", target: "meeting/\(id)/recording/\(name)", detail: "\(size) bytes") }
         let body = try await FileIO().loadFile(path: path, range: range, context: context)
         return Response(status: status, headers: headers, body: body)
     }
