@@ -30,6 +30,8 @@ public final class EgressBatch: @unchecked Sendable {
     public internal(set) var count = 0
     /// How many of them go to a TCP connection (ICE-TCP) rather than over UDP.
     public internal(set) var streamed = 0
+    /// How many of them wait for a context to protect them.
+    var awaitingProtection = 0
 
     /// Creates a batch of `capacity` slots of `slotSize` bytes.
     public init(capacity: Int = 512, slotSize: Int = 1600) {
@@ -62,8 +64,12 @@ public final class EgressBatch: @unchecked Sendable {
         precondition(count < capacity, "a slot is committed once, after nextSlot(lane:) on the same lane")
         lengths[count] = Int32(length)
         destinations[count] = destination
-        protections[count] = protection
-        isRTCP[count] = rtcp
+        // `reset` leaves every slot without a context: only a protected one is written.
+        if let protection {
+            protections[count] = protection
+            isRTCP[count] = rtcp
+            awaitingProtection += 1
+        }
         count += 1
         if destination.connection != 0 { streamed += 1 }
     }
@@ -88,7 +94,10 @@ public final class EgressBatch: @unchecked Sendable {
 
     /// Empties the batch and lets go of its contexts.
     public func reset() {
-        for i in 0..<count { protections[i] = nil }
+        if awaitingProtection > 0 {
+            for i in 0..<count { protections[i] = nil }
+            awaitingProtection = 0
+        }
         count = 0
         streamed = 0
     }

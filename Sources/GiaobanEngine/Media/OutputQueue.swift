@@ -15,20 +15,23 @@ public import GiaobanWire
 /// flush, or when the batch is full) and sends it. So a frame's fan-out to many watchers is
 /// protected and sent on every core, and one peer's packets stay in order on its lane.
 public final class OutputQueue {
+    /// Lane 0's slots: filled and sent by the media thread, never handed off; every slot
+    /// already protected when committed.
+    let own: EgressBatch
     /// Bytes per slot: the largest datagram plus SRTP's tag.
-    public let slotSize: Int
+    public var slotSize: Int { own.slotSize }
     /// Number of slots.
-    public let capacity: Int
+    public var capacity: Int { own.capacity }
     /// Slot storage: slot i starts at i * slotSize.
-    public let storage: UnsafeMutableRawBufferPointer
+    public var storage: UnsafeMutableRawBufferPointer { own.storage }
     /// Length of each queued datagram.
-    public let lengths: UnsafeMutableBufferPointer<Int32>
+    public var lengths: UnsafeMutableBufferPointer<Int32> { own.lengths }
     /// Destination of each queued datagram.
-    public let destinations: UnsafeMutableBufferPointer<STUNAddress>
+    public var destinations: UnsafeMutableBufferPointer<STUNAddress> { own.destinations }
     /// Number of datagrams queued.
-    public private(set) var count = 0
+    public var count: Int { own.count }
     /// How many of them go to a TCP connection (ICE-TCP) rather than over UDP.
-    public private(set) var streamed = 0
+    public var streamed: Int { own.streamed }
     /// Sends `count` queued datagrams; installed by the socket loop.
     public var flush: (OutputQueue) -> Void
     /// The number of egress lanes (1: everything on lane 0).
@@ -44,38 +47,23 @@ public final class OutputQueue {
 
     /// Creates a queue of `capacity` slots of `slotSize` bytes; `flush` sends them.
     public init(capacity: Int = 512, slotSize: Int = 1600, lanes: Int = 1, flush: @escaping (OutputQueue) -> Void = { _ in }) {
-        self.capacity = capacity
-        self.slotSize = slotSize
+        own = EgressBatch(capacity: capacity, slotSize: slotSize)
         laneCount = max(1, lanes)
         batches = (1..<max(1, lanes)).map { _ in EgressBatch(capacity: capacity, slotSize: slotSize) }
-        storage = .allocate(byteCount: capacity * slotSize, alignment: 16)
-        lengths = .allocate(capacity: capacity)
-        lengths.initialize(repeating: 0)
-        destinations = .allocate(capacity: capacity)
-        destinations.initialize(repeating: STUNAddress(ipv4: 0, port: 0))
         self.flush = flush
-    }
-
-    deinit {
-        storage.deallocate()
-        lengths.deallocate()
-        destinations.deallocate()
     }
 
     /// The next free slot, flushing first if the queue is full. Write into it, then `commit`.
     @inline(__always)
     public func nextSlot() -> UnsafeMutableRawBufferPointer {
-        if count == capacity { flushNow() }
-        return UnsafeMutableRawBufferPointer(rebasing: storage[(count * slotSize)..<((count + 1) * slotSize)])
+        if own.count == own.capacity { flushNow() }
+        return own.slot(own.count)
     }
 
     /// Queues the slot returned by `nextSlot` with `length` bytes for `destination`.
     @inline(__always)
     public func commit(length: Int, to destination: STUNAddress) {
-        lengths[count] = Int32(length)
-        destinations[count] = destination
-        count += 1
-        if destination.connection != 0 { streamed += 1 }
+        own.append(length: length, to: destination, protection: nil, rtcp: false)
     }
 
     /// Copies `bytes` into a slot of `lane` and queues it as it is.
@@ -113,7 +101,7 @@ public final class OutputQueue {
     @inline(__always)
     public func commitProtected(length: Int, to destination: STUNAddress, lane: Int, context: SRTPContext, rtcp: Bool) -> Bool {
         guard lane > 0 else {
-            let slot = UnsafeMutableRawBufferPointer(rebasing: storage[(count * slotSize)..<((count + 1) * slotSize)])
+            let slot = own.slot(own.count)
             let protected = rtcp ? try? context.protectRTCP(slot, length: length) : try? context.protectRTP(slot, length: length)
             guard let protected else { return false }
             commit(length: protected, to: destination)
@@ -128,20 +116,14 @@ public final class OutputQueue {
         for lane in 1..<laneCount where batches[lane - 1].count > 0 {
             batches[lane - 1] = handOff(lane, batches[lane - 1])
         }
-        guard count > 0 else { return }
+        guard own.count > 0 else { return }
         flush(self)
-        count = 0
-        streamed = 0
+        own.reset()
     }
 
     /// Empties the queue without sending (tests read the slots first).
-    public func removeAll() {
-        count = 0
-        streamed = 0
-    }
+    public func removeAll() { own.reset() }
 
     /// The bytes of queued datagram `index` (tests and diagnostics).
-    public func datagram(_ index: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: storage[(index * slotSize)..<(index * slotSize + Int(lengths[index]))])
-    }
+    public func datagram(_ index: Int) -> UnsafeRawBufferPointer { own.datagram(index) }
 }
