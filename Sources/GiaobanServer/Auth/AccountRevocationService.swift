@@ -19,13 +19,8 @@ public struct AccountRevocationService: Service, CustomStringConvertible {
 
     /// Reads the disabled accounts until graceful shutdown.
     public func run() async throws {
-        let hub = hub, interval = interval
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await hub.refreshRevocations()
-                try? await Task.sleep(for: interval)
-            }
-        }
+        let hub = hub
+        await repeatUntilShutdown(every: interval) { await hub.refreshRevocations() }
     }
 }
 

@@ -122,13 +122,8 @@ public struct RecordingRetentionService: Service, CustomStringConvertible {
             try? await gracefulShutdown()
             return
         }
-        let (retention, interval) = (retention, interval)
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                retention.sweep()
-                try await Task.sleep(for: interval)
-            }
-        }
+        let retention = retention
+        await repeatUntilShutdown(every: interval) { retention.sweep() }
     }
 }
 
