@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -350,6 +351,19 @@ class Giaoban:
         token = result.stdout.strip().splitlines()[-1].strip() if result.stdout.strip() else ""
         assert token.count(".") == 2, f"token command printed {result.stdout!r}, not a JWT"
         return token
+
+
+@contextlib.contextmanager
+def running(request, server: "Giaoban"):
+    """Starts `server` (set up by the caller), names it for a failing test's report, and always
+    stops it and removes its working directory."""
+    request.node._giaoban = server
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

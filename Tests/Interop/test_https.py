@@ -28,7 +28,7 @@ import pytest
 import requests
 import websockets
 
-from conftest import Giaoban, server_command, unique_stream, wait_for
+from conftest import Giaoban, running, server_command, unique_stream, wait_for
 from test_whip_whep_chromium import CONNECT_TIMEOUT, MEDIA_TIMEOUT, chromium, connected, describe, receiving, wait_page  # noqa: F401 - chromium is a fixture
 
 HOST = "giaoban.test"
@@ -74,21 +74,15 @@ def https_server(request, tls_dir):
     live_cert, live_key = tls_dir / "live.crt", tls_dir / "live.key"
     shutil.copy(cert, live_cert)
     shutil.copy(key, live_key)
-    workdir = Path(tempfile.mkdtemp(prefix="giaoban-interop-"))
-    server = Giaoban("test_https", workdir)
-    request.node._giaoban = server
+    server = Giaoban("test_https", Path(tempfile.mkdtemp(prefix="giaoban-interop-")))
     server.scheme = "https"
     server.verify = str(cert)
     server.extra_env = {
         "GIAOBAN_HTTP_TLS_CERTIFICATE": str(live_cert),
         "GIAOBAN_HTTP_TLS_PRIVATE_KEY": str(live_key),
     }
-    try:
-        server.start()
+    with running(request, server):
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_https_answers_with_hsts_and_plain_http_gets_nothing(https_server):

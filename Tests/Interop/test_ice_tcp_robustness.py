@@ -16,7 +16,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import shutil
 import socket
 import struct
 import tempfile
@@ -29,7 +28,7 @@ import requests
 from aioice import stun
 from aioice.turn import create_turn_endpoint
 
-from conftest import Giaoban, free_port, run_async, unique_stream, wait_for
+from conftest import Giaoban, free_port, run_async, running, unique_stream, wait_for
 from test_turn import coturn  # noqa: F401 - the fixture
 from test_udp_robustness import binding_request, dtls_record, sdp_attribute
 from webrtc_client import WhepWatcher, WhipPublisher, make_offer
@@ -40,17 +39,11 @@ DROPPED = "giaoban_udp_dropped_total"
 
 @pytest.fixture(scope="module")
 def relay(request):
-    workdir = Path(tempfile.mkdtemp(prefix="giaoban-icetcp-"))
-    server = Giaoban("test_ice_tcp_robustness", workdir)
+    server = Giaoban("test_ice_tcp_robustness", Path(tempfile.mkdtemp(prefix="giaoban-icetcp-")))
     server.tcp_port = free_port()
     server.extra_env = {"GIAOBAN_MEDIA_TCP_PORT": str(server.tcp_port)}
-    request.node._giaoban = server
-    try:
-        server.start()
+    with running(request, server):
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def frame(payload: bytes) -> bytes:

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import Giaoban, free_port, wait_for
+from conftest import Giaoban, free_port, running, wait_for
 from test_https import HOST, spki_hash
 from test_meeting_room_chromium import RoomPublisher
 from test_turn import Coturn
@@ -192,8 +192,7 @@ def coturn(namespace):
 def relay(request, namespace, certificate, coturn):
     """The relay on the veth address: HTTPS, UDP media, ICE-TCP, and coturn over TCP as its TURN server."""
     cert, key = certificate
-    workdir = Path(tempfile.mkdtemp(prefix="giaoban-ns-"))
-    server = Giaoban("test_network_namespace", workdir)
+    server = Giaoban("test_network_namespace", Path(tempfile.mkdtemp(prefix="giaoban-ns-")))
     server.scheme, server.host, server.verify = "https", namespace.host_ip, str(cert)
     server.tcp_port = free_port()
     server.extra_env = {
@@ -205,13 +204,8 @@ def relay(request, namespace, certificate, coturn):
         "GIAOBAN_MEDIA_ICE_SERVERS": coturn.url("tcp"),
         "GIAOBAN_MEDIA_TURN_SECRET_FILE": str(coturn.secret_file),
     }
-    request.node._giaoban = server
-    try:
-        server.start()
+    with running(request, server):
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def metric(server: Giaoban, name: str) -> float:
