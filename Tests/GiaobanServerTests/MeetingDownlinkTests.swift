@@ -163,28 +163,36 @@ struct MeetingDownlinkTests {
         }
     }
 
+    /// The chair publishing Chromium's offer and "xa-m" with a downlink of everyone whose first
+    /// offer (the chair's tracks) is answered: the room both mixed-mode tests start from.
+    static func listenerWatchingTheChair(_ client: some TestClientProtocol & Sendable, meeting: Int64) async throws
+        -> (chair: RoomClient, listener: RoomClient, forwarded: [String: Any], session: String) {
+        let chair = try await seated(client, meeting: meeting, "officer", .chair)
+        let listener = try await seated(client, meeting: meeting, "xa-m", .commune)
+        let offer = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-offer.sdp"), encoding: .utf8)
+        chair.send.yield(try json(["type": "publish", "sdp": offer]))
+        try await chair.wait(for: "answer")
+        listener.send.yield(#"{"type": "downlink", "participants": "all"}"#)
+        let forwarded = try await listener.wait(for: "offer", "with the chair") { tracks($0) == ["officer/audio", "officer/video"] }
+        let session = try #require(forwarded["session"] as? String)
+        listener.send.yield(try json(["type": "answer", "session": session, "revision": forwarded["revision"] as? Int ?? 0,
+                                      "sdp": downlinkAnswer(to: forwarded["sdp"] as? String ?? "")]))
+        try await listener.sync()
+        return (chair, listener, forwarded, session)
+    }
+
     @Test("mixed mode on the downlink: the mix's tracks replace everyone's streams, and they come back in forwarded mode")
     func mixedMode() async throws {
         let fixture = try await HubFixture()
         defer { fixture.cleanup() }
         _ = try await RoomServer.run(fixture) { server, client in
             let (media, meeting) = (server.media, server.meeting)
-            let chair = try await Self.seated(client, meeting: meeting, "officer", .chair)
-            let listener = try await Self.seated(client, meeting: meeting, "xa-m", .commune)
-            let offer = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-offer.sdp"), encoding: .utf8)
-            chair.send.yield(try json(["type": "publish", "sdp": offer]))
-            try await chair.wait(for: "answer")
-
-            listener.send.yield(#"{"type": "downlink", "participants": "all"}"#)
-            let forwarded = try await listener.wait(for: "offer", "with the chair") { MeetingDownlinkTests.tracks($0) == ["officer/audio", "officer/video"] }
-            let session = try #require(forwarded["session"] as? String)
+            let (chair, listener, forwarded, session) = try await Self.listenerWatchingTheChair(client, meeting: meeting)
             func answer(_ offer: [String: Any]) throws {
                 listener.send.yield(try json(["type": "answer", "session": session, "revision": offer["revision"] as? Int ?? 0,
                                               "sdp": downlinkAnswer(to: offer["sdp"] as? String ?? "")]))
             }
-            try answer(forwarded)
-            try await listener.sync()
             let peer = "downlink-\(session)"
             let chairStream = MeetingRooms.stream(meeting: meeting, subject: "officer")
             #expect(await media.ask(.subscriptions(peer: peer)) == [chairStream])
@@ -219,18 +227,7 @@ struct MeetingDownlinkTests {
         defer { fixture.cleanup() }
         _ = try await RoomServer.run(fixture) { server, client in
             let (rooms, meeting) = (server.rooms, server.meeting)
-            let chair = try await Self.seated(client, meeting: meeting, "officer", .chair)
-            let listener = try await Self.seated(client, meeting: meeting, "xa-m", .commune)
-            let offer = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../GiaobanWireTests/Fixtures/sdp/chromium-offer.sdp"), encoding: .utf8)
-            chair.send.yield(try json(["type": "publish", "sdp": offer]))
-            try await chair.wait(for: "answer")
-            listener.send.yield(#"{"type": "downlink", "participants": "all"}"#)
-            let forwarded = try await listener.wait(for: "offer", "with the chair") { MeetingDownlinkTests.tracks($0) == ["officer/audio", "officer/video"] }
-            let session = try #require(forwarded["session"] as? String)
-            listener.send.yield(try json(["type": "answer", "session": session, "revision": forwarded["revision"] as? Int ?? 0,
-                                          "sdp": downlinkAnswer(to: forwarded["sdp"] as? String ?? "")]))
-            try await listener.sync()
+            let (chair, listener, forwarded, _) = try await Self.listenerWatchingTheChair(client, meeting: meeting)
 
             // Renegotiation rounds back to back, as the catch-all and publishes start them: one
             // reads the room while the mix is being created and started, and must not offer a
