@@ -29,6 +29,10 @@ public struct TokenClaims: Sendable, Equatable, Codable {
     public var nbf: Int64?
     /// The commune of the account the token was issued to at sign-in (docs/accounts.md); absent otherwise.
     public var commune: String?
+    /// The API key these claims came from (never in a JWT); nil for a token.
+    public var keyID: String?
+
+    enum CodingKeys: String, CodingKey { case sub, role, exp, iat, nbf, commune }
 
     /// Creates claims.
     public init(sub: String, role: Role, exp: Int64, iat: Int64, nbf: Int64? = nil, commune: String? = nil) {
@@ -60,6 +64,8 @@ public struct TokenAuthority: Sendable {
     public var maxLifetime: Int64
     /// Subjects whose tokens are refused whatever their signature (disabled accounts); nil: none.
     public var revocations: SubjectRevocations?
+    /// The API keys that work now; nil: keys are refused.
+    public var apiKeys: APIKeyGrants?
 
     /// The default of `security.max_token_lifetime_s`: 366 days.
     public static let defaultMaxLifetime: Int64 = 31_622_400

@@ -26,6 +26,10 @@ public final class Hub: Sendable {
         public var maxSocketsPerSubject = 16
         /// A camera's report farther than this from its directory entry is flagged.
         public var cameraToleranceMetres = 2_000.0
+        /// Requests per minute per subject (`security.*_per_minute`).
+        public var rateLimits = RateLimits()
+        /// Lifetime of a sign-in's access token, seconds (`security.access_token_lifetime_s`).
+        public var accessTokenLifetimeSeconds: Int64 = 600
 
         /// The defaults.
         public init() {}
@@ -51,6 +55,8 @@ public final class Hub: Sendable {
     package let confirmations = Mutex<(pending: [Confirmation], scheduled: Bool)>(([], false))
     /// Open event and room WebSockets, by token subject (`Settings.maxSocketsPerSubject`).
     package let socketsBySubject = Mutex<[String: Int]>([:])
+    /// Requests per minute per subject (`Settings.rateLimits`).
+    package let rateLimiter: SubjectRateLimiter
     /// How many participants hold a seat in meeting `id`'s room now (set by `MeetingRooms`).
     package let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
     /// The other nodes on the same PostgreSQL database, once `joinCluster` ran.
@@ -73,6 +79,7 @@ public final class Hub: Sendable {
         events = HubEvents()
         self.tokens = tokens
         self.settings = settings
+        self.rateLimiter = SubjectRateLimiter(limits: settings.rateLimits)
         self.logger = logger
         self.clock = clock
     }
@@ -195,6 +202,8 @@ public final class HubMetrics: Sendable {
     public let slowSocketsClosed = Atomic<Int>(0)
     /// Audit rows that could not be written (the action went ahead; docs/audit.md).
     public let auditAppendFailures = Atomic<Int>(0)
+    /// Requests refused by a per-subject rate limit (`security.*_per_minute`).
+    public let rateLimited = Atomic<Int>(0)
 
     package init() {}
 }

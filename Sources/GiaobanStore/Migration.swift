@@ -177,6 +177,20 @@ public struct Migration: Sendable, Equatable {
             );
             CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
             """),
+        // API keys of machine clients (cameras, stations): only the SHA-256 of a key is kept
+        // (APIKeys, docs/accounts.md).
+        Migration(version: 6, name: "api keys", sql: """
+            CREATE TABLE api_keys (
+                id         TEXT    PRIMARY KEY,
+                key_hash   TEXT    NOT NULL UNIQUE,
+                subject    TEXT    NOT NULL REFERENCES accounts (subject),
+                label      TEXT    NOT NULL,
+                created_at INTEGER NOT NULL,
+                created_by TEXT    NOT NULL,
+                revoked_at INTEGER
+            );
+            CREATE INDEX api_keys_subject ON api_keys (subject);
+            """),
     ]
 }
 

@@ -79,6 +79,7 @@ struct Serve: AsyncParsableCommand {
         // One authority for every route, so that the revocations of disabled accounts apply everywhere.
         var tokens = TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS))
         tokens.revocations = SubjectRevocations()
+        tokens.apiKeys = APIKeyGrants()
         let sessions = RelaySessions(media: media, tokens: tokens,
                                      maxBodyBytes: settings.http.maxBodyBytes,
                                      maxSessionsPerSubject: settings.security.maxMediaSessionsPerSubject, logger: logger)
@@ -111,7 +112,7 @@ struct Serve: AsyncParsableCommand {
         defer { reload.cancel() }
         // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
         // flight and closes, the escalation timer stops, then the media thread and its socket.
-        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub), retention, application],
+        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub, sessions: sessions), retention, application],
                                        timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
     }
 }

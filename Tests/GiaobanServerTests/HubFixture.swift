@@ -36,13 +36,14 @@ struct HubFixture {
     }
 
     init(_ backend: StoreBackend = .sqlite, radius: Double = 1_000, ackTimeoutSeconds: Int64 = 300,
-         maxBody: Int = 1_048_576, tokens: TokenAuthority = HubFixture.authority) async throws {
+         maxBody: Int = 1_048_576, tokens: TokenAuthority = HubFixture.authority, rateLimits: RateLimits = RateLimits()) async throws {
         temp = try await TemporaryStore.make(backend)
         var settings = Hub.Settings()
         settings.routingRadiusMetres = radius
         settings.acknowledgementTimeoutMilliseconds = ackTimeoutSeconds * 1000
         settings.maxBodyBytes = maxBody
         settings.maxSnapshotBytes = 2_048
+        settings.rateLimits = rateLimits
         let clock = self.clock
         var logger = Logger(label: "test")
         logger.logLevel = .critical

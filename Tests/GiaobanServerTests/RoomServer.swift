@@ -27,7 +27,7 @@ struct RoomServer: Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
-        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 65_536,
+        let sessions = RelaySessions(media: media, tokens: fixture.hub.tokens, maxBodyBytes: 65_536,
                                      maxSessionsPerSubject: maxSessionsPerSubject, logger: logger)
         let rooms = MeetingRooms(hub: fixture.hub, sessions: sessions, logger: logger, loudestAudio: loudestAudio, seatGrace: seatGrace,
                                  recording: recording)

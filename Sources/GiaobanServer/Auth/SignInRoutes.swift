@@ -10,15 +10,13 @@ import Hummingbird
 /// Password sign-in and refresh tokens (docs/accounts.md):
 ///
 /// - `POST /api/auth/signin` `{"subject", "password"}` → 200 with an access token (a JWT of
-///   `SignIn.accessLifetime`, the account's role and commune) and a refresh token; 401 with one
+///   `security.access_token_lifetime_s`, the account's role and commune) and a refresh token; 401 with one
 ///   message for an unknown subject, a wrong password or a disabled account; 429 with
 ///   `Retry-After` while the account is locked. Every attempt is recorded (`auth.signin`).
 /// - `POST /api/auth/refresh` `{"refresh_token"}` → the same answer, the token rotated; a token
 ///   used twice revokes every token of its sign-in (401, recorded as `auth.refresh` refused).
 /// - `POST /api/auth/signout` `{"refresh_token"}` → 204; the token is revoked.
 enum SignIn {
-    /// Lifetime of an access token, seconds.
-    static let accessLifetime: Int64 = 600
     /// Lifetime of a refresh token, milliseconds (12 h).
     static let refreshLifetime: Int64 = 12 * 3_600_000
     /// The one answer to a refused sign-in: it does not say which part was wrong.
@@ -75,6 +73,7 @@ extension Hub {
         let credentials = try await RequestParts.json(SignIn.Credentials.self, request, limit: 4_096, what: "sign-in")
         let subject = credentials.subject
         guard !subject.isEmpty, subject.utf8.count <= 200 else { throw PlainError(.unauthorized, SignIn.refusal) }
+        try limit(.signIn, subject: subject)
         let accounts = AccountStore(database: database)
         let account = try await stored("read the account") { () async throws(StoreError) in
             try await database.onQueue { () throws(StoreError) in try accounts.accountNow(subject) }
@@ -83,9 +82,7 @@ extension Hub {
         if let until = account?.lockedUntil, until > now {
             let seconds = (until - now + 999) / 1_000
             await audit(subject: subject, role: role, "auth.signin", target: target, result: "refused: locked for \(seconds) s")
-            var response = Response.plain(.tooManyRequests, "too many failed sign-ins: try again in \(seconds) s")
-            response.headers[.retryAfter] = "\(seconds)"
-            return response
+            throw PlainError(.tooManyRequests, "too many failed sign-ins: try again in \(seconds) s", retryAfter: Int(seconds))
         }
         let matches = await SignIn.verify(credentials.password, encoded: account?.passwordHash ?? SignIn.decoy)
         guard let account, account.passwordHash != nil, matches, account.enabled, let claimsRole = Role(rawValue: account.role) else {
@@ -137,8 +134,8 @@ extension Hub {
 
     /// An access token for `account` (issued with the verifier's clock) and `refresh`.
     func tokenPair(_ account: AccountRecord, role: Role, refresh: String) -> SignIn.Tokens {
-        let issued = Int64(Date().timeIntervalSince1970)
-        let claims = TokenClaims(sub: account.subject, role: role, exp: issued + SignIn.accessLifetime, iat: issued, commune: account.commune)
-        return SignIn.Tokens(access_token: self.tokens.issue(claims), refresh_token: refresh, expires_in: SignIn.accessLifetime)
+        let issued = Int64(Date().timeIntervalSince1970), lifetime = settings.accessTokenLifetimeSeconds
+        let claims = TokenClaims(sub: account.subject, role: role, exp: issued + lifetime, iat: issued, commune: account.commune)
+        return SignIn.Tokens(access_token: self.tokens.issue(claims), refresh_token: refresh, expires_in: lifetime)
     }
 }

@@ -117,9 +117,14 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var maxAttachmentBytes = 524_288
 
         /// The hub's runtime settings.
-        public func settings(maxBodyBytes: Int, maxSocketsPerSubject: Int = Hub.Settings().maxSocketsPerSubject) -> Hub.Settings {
+        public func settings(maxBodyBytes: Int, security: Security) -> Hub.Settings {
             var s = Hub.Settings()
-            s.maxSocketsPerSubject = maxSocketsPerSubject
+            s.maxSocketsPerSubject = security.maxSocketsPerSubject
+            s.accessTokenLifetimeSeconds = Int64(security.accessTokenLifetimeS)
+            s.rateLimits.incidentsPerMinute = security.incidentsPerMinute
+            s.rateLimits.briefingsPerMinute = security.briefingsPerMinute
+            s.rateLimits.signInsPerMinute = security.signInsPerMinute
+            s.rateLimits.roomJoinsPerMinute = security.roomJoinsPerMinute
             s.routingRadiusMetres = Double(routingRadiusM)
             s.acknowledgementTimeoutMilliseconds = Int64(ackTimeoutS) * 1000
             s.escalationCheckInterval = .seconds(escalationCheckS)
@@ -176,6 +181,15 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var shutdownTimeoutS = 10
         /// `security.postgresql_statement_timeout_ms`: a PostgreSQL statement running longer fails.
         public var postgresqlStatementTimeoutMs = 10_000
+        /// `security.access_token_lifetime_s`: lifetime of the access token a password sign-in gives.
+        public var accessTokenLifetimeS = 600
+        /// `security.incidents_per_minute`, `briefings_per_minute`, `signins_per_minute`,
+        /// `room_joins_per_minute`: requests one subject may make per minute; beyond, 429 with
+        /// `Retry-After` (a room join: closed with 1008 and the wait).
+        public var incidentsPerMinute = 120
+        public var briefingsPerMinute = 20
+        public var signInsPerMinute = 10
+        public var roomJoinsPerMinute = 30
     }
 
     /// `[security]` settings.
@@ -247,6 +261,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         security.shutdownTimeoutS = try reader.integer("security.shutdown_timeout_s", default: security.shutdownTimeoutS, in: 1...600)
         security.postgresqlStatementTimeoutMs = try reader.integer("security.postgresql_statement_timeout_ms",
                                                                    default: security.postgresqlStatementTimeoutMs, in: 0...3_600_000)
+        security.accessTokenLifetimeS = try reader.integer("security.access_token_lifetime_s",
+                                                           default: security.accessTokenLifetimeS, in: 5...86_400)
+        security.incidentsPerMinute = try reader.integer("security.incidents_per_minute", default: security.incidentsPerMinute, in: 1...1_000_000)
+        security.briefingsPerMinute = try reader.integer("security.briefings_per_minute", default: security.briefingsPerMinute, in: 1...1_000_000)
+        security.signInsPerMinute = try reader.integer("security.signins_per_minute", default: security.signInsPerMinute, in: 1...1_000_000)
+        security.roomJoinsPerMinute = try reader.integer("security.room_joins_per_minute", default: security.roomJoinsPerMinute, in: 1...1_000_000)
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
         meetings.lastN = try reader.integer("meetings.last_n", default: meetings.lastN, in: 0...200)
         meetings.mixWidth = try reader.integer("meetings.mix_width", default: meetings.mixWidth, in: 64...1920) & ~1

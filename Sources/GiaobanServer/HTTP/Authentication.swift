@@ -20,7 +20,8 @@ extension TokenAuthority {
                                                            : "missing Authorization: Bearer token")
         }
         let claims: TokenClaims
-        do { claims = try verify(token, now: Int64(Date().timeIntervalSince1970)) } catch {
+        let now = Int64(Date().timeIntervalSince1970)
+        do { claims = token.hasPrefix(APIKeyGrants.prefix) ? try verifyKey(token, now: now) : try verify(token, now: now) } catch {
             throw PlainError(.unauthorized, error.message)
         }
         if let revocations, revocations.isRevoked(claims.sub) {

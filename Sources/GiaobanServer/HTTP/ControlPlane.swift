@@ -42,9 +42,10 @@ public enum ControlPlane {
     /// The router with every route of the control plane.
     /// `hsts`: the `Strict-Transport-Security` max-age to send (HTTPS only; 0: none).
     static func router(config: GiaobanConfig, services: Services, hsts: Int = 0, tls: TLSIdentity? = nil)
-        -> Router<BasicWebSocketRequestContext> {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        -> Router<GiaobanRequestContext> {
+        let router = Router(context: GiaobanRequestContext.self)
         router.add(middleware: SecurityHeadersMiddleware(hstsMaxAge: hsts))
+        router.add(middleware: RequestOriginMiddleware())
         router.add(middleware: CORSMiddleware(
             allowOrigin: .all,
             allowHeaders: [.accept, .authorization, .contentType, .origin],

@@ -114,6 +114,8 @@ enum MetricsText {
                m.slowSocketsClosed.load(ordering: .relaxed))
         metric("counter", "giaoban_audit_append_failures_total", "Privileged actions whose audit row could not be written (docs/audit.md).",
                m.auditAppendFailures.load(ordering: .relaxed))
+        metric("counter", "giaoban_rate_limited_total", "Requests refused with 429 or room joins closed by a per-subject rate limit (security.*_per_minute).",
+               m.rateLimited.load(ordering: .relaxed))
         return out
     }
 }

@@ -13,13 +13,18 @@ extension Response {
 struct PlainError: Error, HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
+    /// Seconds for `Retry-After` (a 429), or nil.
+    var retryAfter: Int?
 
-    init(_ status: HTTPResponse.Status, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        .plain(status, message)
+        var response = Response.plain(status, message)
+        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
+        return response
     }
 }

@@ -19,6 +19,8 @@ public final class RelaySessions: Sendable {
         let peerID: String
         let subject: String
         let role: String
+        /// The claims that opened it (to end it when they are revoked).
+        let claims: TokenClaims
     }
 
     /// A session began (`joined`) or ended on a stream: who, with which role.
@@ -153,7 +155,7 @@ public final class RelaySessions: Sendable {
         } catch {
             throw PlainError(.badRequest, "cannot answer the offer: \(error.message)")
         }
-        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue)
+        let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue, claims: claims)
         try reserve(sessionID, session)
         if let failure = await media.send(.addPeer(setup)) {
             _ = sessions.withLock { $0.removeValue(forKey: sessionID) }
@@ -200,6 +202,17 @@ public final class RelaySessions: Sendable {
         let digits = stream[stream.index(after: stream.startIndex)..<dash]
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let id = Int64(digits), id > 0 else { return nil }
         return id
+    }
+
+    /// Ends every session whose claims are revoked now (a disabled account, a revoked API key);
+    /// the relay drops their peers.
+    func endRevoked() async {
+        let revoked = sessions.withLock { s in s.filter { tokens.isRevoked($0.value.claims) } }
+        for (id, session) in revoked {
+            guard (try? await close(kind: session.kind, stream: session.stream, id: id)) == true else { continue }
+            logger.notice("\(session.kind.uppercased()) session ended: its credentials were revoked",
+                          metadata: ["stream": "\(session.stream)", "subject": "\(session.subject)"])
+        }
     }
 
     /// The media peer of session `id` when it is a `kind` session held by `subject`.

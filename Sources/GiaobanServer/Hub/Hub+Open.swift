@@ -8,13 +8,14 @@ public import Logging
 
 extension Hub {
     /// Every hub route, the event WebSocket included.
-    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+    func addRoutes(to router: Router<GiaobanRequestContext>) {
         addIncidentRoutes(to: router)
         addDirectoryRoutes(to: router)
         addBriefingRoutes(to: router)
         addMeetingRoutes(to: router)
         addAuditRoutes(to: router)
         addSignInRoutes(to: router)
+        addAccountRoutes(to: router)
         addEventSocket(to: router)
     }
 
@@ -29,7 +30,7 @@ extension Hub {
         }
         logger.info("storage open", metadata: ["backend": "\(config.storage.backend)", "location": "\(config.storage.location)"])
         let hub = try await Hub(database: database, tokens: tokens, settings: config.hub.settings(maxBodyBytes: config.http.maxBodyBytes,
-                                                                                         maxSocketsPerSubject: config.security.maxSocketsPerSubject),
+                                                                                         security: config.security),
                                 logger: logger, clock: clock)
         let path = config.hub.directoryFile
         if !path.isEmpty, !FileManager.default.fileExists(atPath: path) {

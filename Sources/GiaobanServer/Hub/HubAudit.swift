@@ -19,7 +19,8 @@ extension Hub {
 
     /// Records that `subject` (holding `role`, "-" when unknown) did `action` on `target`.
     func audit(subject: String, role: String, _ action: String, target: String, detail: String = "", result: String = "ok") async {
-        let entry = AuditEntry(at: clock(), subject: subject, role: role, action: action, target: target, detail: detail, result: result)
+        let entry = AuditEntry(at: clock(), subject: subject, role: role, remote: RequestOrigin.remote, action: action, target: target,
+                               detail: detail, result: result)
         do throws(StoreError) { try await auditLog.append(entry) } catch {
             metrics.auditAppendFailures.add(1, ordering: .relaxed)
             logger.error("audit row not written; the action went ahead", metadata: [
@@ -43,5 +44,19 @@ extension Hub {
     func refusing(_ claims: TokenClaims, _ action: String, target: String, _ error: PlainError) async -> PlainError {
         await audit(claims, action, target: target, result: "refused: \(error.message)")
         return error
+    }
+
+    /// Spends one `kind` request of `subject`; 429 with `Retry-After` when its budget per
+    /// minute is spent (logged, counted in `giaoban_rate_limited_total`).
+    func limit(_ kind: RateLimits.Kind, subject: String) throws(PlainError) {
+        guard let wait = rateLimiter.take(kind, subject: subject, now: clock()) else { return }
+        metrics.rateLimited.add(1, ordering: .relaxed)
+        logger.warning("request refused: rate limit", metadata: ["kind": "\(kind.rawValue)", "subject": "\(subject)", "retry_after_s": "\(wait)"])
+        throw PlainError(.tooManyRequests, Self.rateLimitMessage(kind, wait: wait, perMinute: settings.rateLimits.perMinute(kind)), retryAfter: wait)
+    }
+
+    /// Why a `kind` request was refused by its rate limit.
+    static func rateLimitMessage(_ kind: RateLimits.Kind, wait: Int, perMinute: Int) -> String {
+        "too many \(kind.rawValue) requests (at most \(perMinute) per minute): try again in \(wait) s"
     }
 }

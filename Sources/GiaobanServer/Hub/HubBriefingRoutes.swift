@@ -52,6 +52,7 @@ extension Hub {
 
     func sendBriefing(_ request: Request) async throws -> Response {
         let claims = try await authorizePrivileged(request, roles: [.chair, .admin], action: "briefing.send", target: "briefing")
+        try limit(.briefing, subject: claims.sub)
         let b = try await RequestParts.json(BriefingBody.self, request, limit: settings.maxBodyBytes, what: "briefing")
         guard let title = b.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty else {
             throw PlainError(.badRequest, "invalid briefing: title: 1–256 characters are required")

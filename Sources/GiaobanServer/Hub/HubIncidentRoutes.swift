@@ -27,6 +27,7 @@ extension Hub {
 
     func ingest(_ request: Request) async throws -> Response {
         let claims = try tokens.authorize(request, roles: [.camera, .admin])
+        try limit(.incident, subject: claims.sub)
         do {
             return try await ingest(request, claims: claims)
         } catch {

@@ -14,7 +14,7 @@ import GiaobanHub
 /// malformed message gets `{"type": "error", "message": …}` and the connection stays open.
 /// `delivered` is written in batches (`Hub.confirm`); `read` and `ack` before the next message.
 extension Hub {
-    func addEventSocket(to router: Router<BasicWebSocketRequestContext>) {
+    func addEventSocket(to router: Router<GiaobanRequestContext>) {
         addSocket("/api/events", to: router, roles: Self.socketRoles, what: "GET /api/events") { claims, inbound, outbound, _ in
             guard let channel = claims.channel else { return }
             try await self.serve(claims: claims, channel: channel, inbound: inbound, outbound: outbound)
@@ -25,9 +25,9 @@ extension Hub {
     /// with the WebSocket library, and browsers do not show handshake statuses anyway: the
     /// handshake is accepted and a bad token closes it at once with 1008 and the reason. A
     /// plain GET gets 401/403 or 426.
-    func addSocket(_ path: RouterPath, to router: Router<BasicWebSocketRequestContext>, roles: Set<Role>, what: String,
+    func addSocket(_ path: RouterPath, to router: Router<GiaobanRequestContext>, roles: Set<Role>, what: String,
                    serve: @escaping @Sendable (TokenClaims, WebSocketInboundStream, WebSocketOutboundWriter,
-                                               WebSocketRouterContext<BasicWebSocketRequestContext>) async throws -> Void) {
+                                               WebSocketRouterContext<GiaobanRequestContext>) async throws -> Void) {
         router.ws(path) { request, _ in
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {
                 _ = try self.tokens.authorize(request, roles: roles, allowQueryToken: true)
@@ -35,40 +35,53 @@ extension Hub {
             }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            let claims: TokenClaims
-            do throws(PlainError) { claims = try self.tokens.authorize(context.request, roles: roles, allowQueryToken: true) } catch {
-                try await Self.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
-                return
+            try await RequestOrigin.$remote.withValue(RequestOrigin.text(context.requestContext.remoteAddress)) {
+                try await self.serveSocket(inbound, outbound, context, roles: roles, what: what, serve: serve)
             }
-            guard self.openSocket(subject: claims.sub) else {
-                self.metrics.socketsRefused.add(1, ordering: .relaxed)
-                self.logger.warning("WebSocket refused: the subject holds the most it may", metadata: [
-                    "subject": "\(claims.sub)", "what": "\(what)", "security.max_sockets_per_subject": "\(self.settings.maxSocketsPerSubject)"])
-                try await Self.refuse(outbound, inbound, reason: Self.socketLimitReason(self.settings.maxSocketsPerSubject))
-                return
+        }
+    }
+
+    /// One accepted WebSocket of `addSocket`: the token, the per-subject cap, the revocation watch.
+    func serveSocket(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter,
+                     _ context: WebSocketRouterContext<GiaobanRequestContext>, roles: Set<Role>, what: String,
+                     serve: @escaping @Sendable (TokenClaims, WebSocketInboundStream, WebSocketOutboundWriter,
+                                                 WebSocketRouterContext<GiaobanRequestContext>) async throws -> Void) async throws {
+        let claims: TokenClaims
+        do throws(PlainError) { claims = try self.tokens.authorize(context.request, roles: roles, allowQueryToken: true) } catch {
+            try await Self.refuse(outbound, inbound, reason: String(error.message.prefix(120)))
+            return
+        }
+        guard self.openSocket(subject: claims.sub) else {
+            self.metrics.socketsRefused.add(1, ordering: .relaxed)
+            self.logger.warning("WebSocket refused: the subject holds the most it may", metadata: [
+                "subject": "\(claims.sub)", "what": "\(what)", "security.max_sockets_per_subject": "\(self.settings.maxSocketsPerSubject)"])
+            try await Self.refuse(outbound, inbound, reason: Self.socketLimitReason(self.settings.maxSocketsPerSubject))
+            return
+        }
+        defer { self.closeSocket(subject: claims.sub) }
+        guard self.tokens.revocations != nil || claims.keyID != nil else {
+            try await serve(claims, inbound, outbound, context)
+            return
+        }
+        // A disabled account's socket, or one opened with a revoked API key, is closed within
+        // a second of the revocation being read (docs/accounts.md); whichever ends first ends the other.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await serve(claims, inbound, outbound, context) }
+            group.addTask {
+                while !self.tokens.isRevoked(claims) { try await Task.sleep(for: .seconds(1)) }
+                let reason = self.tokens.revocations?.isRevoked(claims.sub) == true ? Self.disabledReason : Self.keyRevokedReason
+                self.logger.notice("WebSocket closed: \(reason)", metadata: ["subject": "\(claims.sub)", "what": "\(what)"])
+                try await outbound.close(.policyViolation, reason: reason)
             }
-            defer { self.closeSocket(subject: claims.sub) }
-            guard let revocations = self.tokens.revocations else {
-                try await serve(claims, inbound, outbound, context)
-                return
-            }
-            // A disabled account's socket is closed within a second of its revocation being read
-            // (docs/accounts.md); whichever ends first ends the other.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await serve(claims, inbound, outbound, context) }
-                group.addTask {
-                    while !revocations.isRevoked(claims.sub) { try await Task.sleep(for: .seconds(1)) }
-                    self.logger.notice("WebSocket closed: the account is disabled", metadata: ["subject": "\(claims.sub)", "what": "\(what)"])
-                    try await outbound.close(.policyViolation, reason: Self.disabledReason)
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
     /// The close reason of a socket whose account was disabled.
     static let disabledReason = "the account is disabled"
+    /// The close reason of a socket opened with an API key that was then revoked.
+    static let keyRevokedReason = "the API key was revoked"
 
     /// The close reason of a socket beyond the per-subject cap (under the 123 bytes a close frame holds).
     static func socketLimitReason(_ limit: Int) -> String {

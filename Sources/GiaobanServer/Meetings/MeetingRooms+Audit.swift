@@ -15,6 +15,7 @@ extension MeetingRooms {
         case .end: return ("meeting.end", room, "")
         case .askUnmute(let participant): return ("room.ask_unmute", "\(room)/\(participant)", "")
         case .lowerHand(let participant): return ("room.lower_hand", "\(room)/\(participant)", "")
+        case .record(let on): return (on ? "recording.start" : "recording.stop", room, "")
         default: return nil
         }
     }

@@ -114,13 +114,17 @@ public final class MeetingRooms: Sendable {
     static func channel(_ meeting: Int64) -> String { "room-\(meeting)" }
     static func channel(_ meeting: Int64, _ subject: String) -> String { "room-\(meeting)/\(subject)" }
 
-    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+    func addRoutes(to router: Router<GiaobanRequestContext>) {
         addRecordingRoutes(to: router)
         hub.addSocket("/api/meetings/:id/room", to: router, roles: Self.roles, what: "the meeting room") { claims, inbound, outbound, context in
             let path = context.request.uri.path.split(separator: "/")
             guard path.count == 4, let id = Int64(path[2]), id > 0,
                   (try? await self.hub.meetings.get(id: id)) ?? nil != nil else {
                 try await Hub.refuse(outbound, inbound, reason: "no such meeting")
+                return
+            }
+            do throws(PlainError) { try self.hub.limit(.roomJoin, subject: claims.sub) } catch {
+                try await Hub.refuse(outbound, inbound, reason: error.message)
                 return
             }
             try await self.serve(meeting: id, claims: claims, inbound: inbound, outbound: outbound)

@@ -35,6 +35,25 @@ public final class AccountStore: Sendable {
         }
     }
 
+    /// Changes the display name and/or the password hash of `subject` (nil: unchanged); a new
+    /// password also revokes its refresh tokens and clears the lockout. False when there is no
+    /// such account.
+    @discardableResult
+    public func updateNow(_ subject: String, displayName: String? = nil, passwordHash: String? = nil, now: Int64) throws(StoreError) -> Bool {
+        try database.write { session throws(StoreError) in
+            guard try Self.account(subject, in: session) != nil else { return false }
+            if let displayName {
+                try session.run("UPDATE accounts SET display_name = ?, updated_at = ? WHERE subject = ?", [.text(displayName), .integer(now), .text(subject)])
+            }
+            if let passwordHash {
+                try session.run("UPDATE accounts SET password_hash = ?, failed_attempts = 0, locked_until = NULL, updated_at = ? WHERE subject = ?",
+                                [.text(passwordHash), .integer(now), .text(subject)])
+                try session.run("UPDATE refresh_tokens SET revoked_at = ? WHERE subject = ? AND revoked_at IS NULL", [.integer(now), .text(subject)])
+            }
+            return true
+        }
+    }
+
     /// The account of `subject`, or nil.
     public func accountNow(_ subject: String) throws(StoreError) -> AccountRecord? {
         try database.read { session throws(StoreError) in try Self.account(subject, in: session) }

@@ -16,7 +16,7 @@ import HummingbirdWebSocket
 /// The chair, an admin and an observer may read every meeting's recordings; a commune only
 /// those of meetings it attended (the roll call holds its subject), else 403.
 extension MeetingRooms {
-    func addRecordingRoutes(to router: Router<BasicWebSocketRequestContext>) {
+    func addRecordingRoutes(to router: Router<GiaobanRequestContext>) {
         router.get("/api/meetings/:id/recordings") { request, context in try await self.listRecordings(request, context) }
         router.get("/api/meetings/:id/recordings/:file") { request, context in try await self.downloadRecording(request, context) }
     }
