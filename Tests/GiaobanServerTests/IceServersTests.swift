@@ -174,7 +174,7 @@ struct IceServersTests {
     func emptyAndBroken() async throws {
         let authority = TokenAuthority(secret: Array("0123456789abcdef0123456789abcdef".utf8))
         let now = Int64(Date().timeIntervalSince1970)
-        let headers: HTTPFields = [.authorization: "Bearer \(authority.issue(TokenClaims(sub: "cam-1", role: .camera, exp: now + 600, iat: now)))"]
+        let headers: HTTPFields = [.authorization: "Bearer \(authority.issue(TokenClaims(sub: "xa-a", role: .commune, exp: now + 600, iat: now)))"]
         var broken = GiaobanConfig()
         broken.media.iceServers = [try ICEServerURL(parsing: "turn:turn.example:3478")]
         broken.media.turnSecretFile = "/nonexistent/turn.secret"

@@ -20,26 +20,37 @@ struct OpenAPITests {
         return method.uppercased() + " /" + segments.joined(separator: "/")
     }
 
-    /// The operations under `paths:` in the YAML: `  /path:` lines and their `    method:` lines.
-    static func documented() throws -> Set<String> {
+    /// The operations under `paths:` in the YAML (`  /path:` lines and their `    method:`
+    /// lines), each with the roles of its `      x-roles: [...]` line (empty when it has none).
+    static func operations() throws -> [String: [String]] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/openapi.yaml")
         let text = try String(contentsOf: url, encoding: .utf8)
-        var result: Set<String> = [], inPaths = false, path: String?
+        var result: [String: [String]] = [:], inPaths = false, path: String?, operation: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line == "paths:" { inPaths = true; continue }
             if inPaths, let first = line.first, !first.isWhitespace { break }
             guard inPaths else { continue }
             if line.hasPrefix("  /"), line.hasSuffix(":") {
                 path = String(line.dropFirst(2).dropLast())
+                operation = nil
             } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
                 let method = line.trimmingCharacters(in: .whitespaces).dropLast()
+                operation = nil
                 if ["get", "put", "post", "delete", "patch", "head", "options"].contains(String(method)) {
-                    result.insert(canonical(String(method), path))
+                    let key = canonical(String(method), path)
+                    operation = key
+                    result[key] = []
                 }
+            } else if let operation, line.hasPrefix("      x-roles:") {
+                let list = line.dropFirst("      x-roles:".count).trimmingCharacters(in: CharacterSet(charactersIn: " []"))
+                result[operation] = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
         }
         return result
     }
+
+    /// The documented operations, as `canonical` writes them.
+    static func documented() throws -> Set<String> { Set(try operations().keys) }
 
     @Test("every route is documented and every documented route exists")
     func routesMatch() async throws {

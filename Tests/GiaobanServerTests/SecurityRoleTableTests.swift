@@ -40,6 +40,44 @@ struct SecurityRoleTableTests {
         }
     }
 
+    /// A served route: its method and its path as the router writes it (`/api/incidents/:id`).
+    typealias Route = (method: HTTPRequest.Method, path: String)
+
+    /// Runs `body` against the whole control plane (hub, media plane, meeting rooms) over `hub`,
+    /// with the served routes (OPTIONS left out) sorted by path and method.
+    static func withControlPlane<T: Sendable>(hub: Hub, _ body: @Sendable ([Route], any TestClientProtocol) async throws -> T) async throws -> T {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
+        let sessions = RelaySessions(media: media, tokens: hub.tokens, maxBodyBytes: 4096, logger: logger)
+        var config = GiaobanConfig()
+        config.http.port = 0
+        let services = ControlPlane.Services(sessions: sessions, webRoot: nil, hub: hub,
+                                             rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger))
+        let routes = ControlPlane.router(config: config, services: services).routes
+            .map { (method: $0.method, path: "\($0.path)") }
+            .filter { $0.method != .options }
+            .sorted { ($0.path, $0.method.rawValue) < ($1.path, $1.method.rawValue) }
+        let app = ControlPlane.application(config: config, services: services, logger: logger)
+        do {
+            let result = try await app.test(.live) { client in try await body(routes, client) }
+            await media.shutdown()
+            return result
+        } catch {
+            await media.shutdown()
+            throw error
+        }
+    }
+
+    /// The status and body the router answers to `route` with an empty body, as `role` (a token
+    /// for `subject`) or without a token.
+    static func ask(_ client: any TestClientProtocol, _ route: Route, as role: Role?, subject: String) async throws -> (HTTPResponse.Status, String) {
+        var headers: HTTPFields = [:]
+        if let role { headers[.authorization] = "Bearer \(HubFixture.token(role, subject))" }
+        return try await client.execute(uri: uri(route.path), method: route.method, headers: headers,
+                                        body: ByteBuffer()) { ($0.status, String(buffer: $0.body)) }
+    }
+
     /// The table, one row per route, one column per role plus "no token".
     static func table() async throws -> String {
         let temp = TemporaryDatabase()
@@ -47,41 +85,25 @@ struct SecurityRoleTableTests {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let hub = try await Hub(database: try Database(path: temp.path), tokens: HubFixture.authority, settings: .init(), logger: logger)
-        let media = try MediaServer(address: "127.0.0.1", port: 0, announcedAddress: "", certificate: try DTLSCertificate(), logger: logger)
-        let sessions = RelaySessions(media: media, tokens: HubFixture.authority, maxBodyBytes: 4096, logger: logger)
-        var config = GiaobanConfig()
-        config.http.port = 0
-        let services = ControlPlane.Services(sessions: sessions, webRoot: nil, hub: hub,
-                                             rooms: MeetingRooms(hub: hub, sessions: sessions, logger: logger))
-        let routes = ControlPlane.router(config: config, services: services).routes
-            .map { (method: $0.method, path: "\($0.path)") }
-            .sorted { ($0.path, $0.method.rawValue) < ($1.path, $1.method.rawValue) }
         let roles: [Role?] = [nil] + Role.allCases
         // One meeting to ask about (its routes answer 404 for unknown ids after the token check).
         _ = try await hub.meetings.create(title: "probe", scheduledAt: "2026-12-06T07:30:00+07:00", durationMinutes: 30,
                                           createdBy: "officer", now: 0)
-        var lines = ["| route | " + roles.map { $0?.rawValue ?? "no token" }.joined(separator: " | ") + " |",
-                     "|---|" + roles.map { _ in "---" }.joined(separator: "|") + "|"]
-        let app = ControlPlane.application(config: config, services: services, logger: logger)
-        let rows = try await app.test(.live) { client -> [String] in
+        let rows = try await withControlPlane(hub: hub) { routes, client -> [String] in
             var rows: [String] = []
-            for route in routes where route.method != .options {
+            for route in routes {
                 var cells: [String] = []
                 for role in roles {
-                    var headers: HTTPFields = [:]
-                    if let role { headers[.authorization] = "Bearer \(HubFixture.token(role, "probe-\(role.rawValue)"))" }
-                    let uri = uri(route.path)
-                    let (status, body) = try await client.execute(uri: uri, method: route.method, headers: headers,
-                                                                  body: ByteBuffer()) { ($0.status, String(buffer: $0.body)) }
+                    let (status, body) = try await ask(client, route, as: role, subject: "probe-\(role?.rawValue ?? "")")
                     cells.append(mark(status, body))
                 }
                 rows.append("| `\(route.method.rawValue) \(route.path)` | " + cells.joined(separator: " | ") + " |")
             }
             return rows
         }
-        lines += rows
-        await media.shutdown()
-        return lines.joined(separator: "\n")
+        let header = ["| route | " + roles.map { $0?.rawValue ?? "no token" }.joined(separator: " | ") + " |",
+                      "|---|" + roles.map { _ in "---" }.joined(separator: "|") + "|"]
+        return (header + rows).joined(separator: "\n")
     }
 
     @Test("docs/security.md holds the role table the router answers")

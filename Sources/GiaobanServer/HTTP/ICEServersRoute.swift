@@ -65,7 +65,7 @@ struct ICEServersRoute: Sendable {
         let route = ICEServersRoute(media: media)
         router.get("/api/ice-servers") { request, _ in
             guard let tokens else { throw PlainError(.unauthorized, "missing Authorization: Bearer token") }
-            let claims = try tokens.authorize(request)
+            let claims = try tokens.authorize(request, roles: RelaySessions.watchingRoles)
             var response = Response.json(.ok, try route.body(subject: claims.sub, now: Int64(Date().timeIntervalSince1970)))
             response.headers[.cacheControl] = "no-store"
             return response

@@ -95,7 +95,7 @@ public final class RelaySessions: Sendable {
 
     func negotiate(_ request: Request, _ context: some RequestContext, kind: String) async throws -> Response {
         let publishing = kind == "whip"
-        let claims = try tokens.authorize(request, roles: publishing ? [.chair, .commune, .admin] : nil)
+        let claims = try tokens.authorize(request, roles: publishing ? [.chair, .commune, .admin] : RelaySessions.watchingRoles)
         let stream = context.parameters.get("stream") ?? ""
         guard Self.validStream(stream) else {
             return .plain(.badRequest, "stream names are 1–64 characters of A–Z, a–z, 0–9, '-' and '_'")
@@ -214,6 +214,10 @@ public final class RelaySessions: Sendable {
                           metadata: ["stream": "\(session.stream)", "subject": "\(session.subject)"])
         }
     }
+
+    /// Who may watch (WHEP) and get ICE servers: everyone but a camera, which only reports
+    /// incidents (its token, out in the field, is the easiest to steal).
+    static let watchingRoles: Set<Role> = [.chair, .commune, .observer, .admin]
 
     /// The media peer of session `id` when it is a `kind` session held by `subject`.
     func peerID(session id: String, kind: String, subject: String) -> String? {

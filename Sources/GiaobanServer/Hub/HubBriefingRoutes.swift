@@ -185,8 +185,9 @@ extension Hub {
     }
 
     func briefingStep(_ request: Request, _ context: some RequestContext, read: Bool) async throws -> Response {
+        // The role first, so that no other role learns which briefings exist (404 vs 403).
+        _ = try tokens.authorize(request, roles: [.commune])
         let (briefing, claims) = try await visibleBriefing(request, context)
-        try Self.requireBriefingStepRole(claims)
         try await record(read ? .read : .acknowledged(by: claims.sub), kind: .briefing, itemID: briefing.id, recipient: claims.sub)
         return .plain(.ok, read ? "read" : "acknowledged")
     }

@@ -216,12 +216,12 @@ extension Hub {
     }
 
     func changeState(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        // The role first (an observer reads incidents; a chair, an admin or a commune it was
+        // routed to changes their state), so that no other role learns which incidents exist.
+        _ = try await authorizePrivileged(request, roles: [.chair, .admin, .commune], action: "incident.state",
+                                          target: "incident/\((context.parameters.get("id") ?? "").prefix(20))")
         let (incident, claims) = try await visibleIncident(request, context)
         let target = "incident/\(incident.id)"
-        guard claims.role != .observer else {
-            throw await refusing(claims, "incident.state", target: target,
-                                 PlainError(.forbidden, "an observer reads incidents; a chair, an admin or a commune it was routed to changes their state"))
-        }
         let body = try await RequestParts.json(StateBody.self, request, limit: 16_384, what: "state change")
         let allowed = IncidentState.allCases.dropFirst().map(\.rawValue)
         guard let raw = body.state, let state = IncidentState(rawValue: raw), state != .new else {
