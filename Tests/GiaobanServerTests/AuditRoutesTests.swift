@@ -108,7 +108,7 @@ struct AuditRoutesTests {
         }
     }
 
-    @Test("a chair's mute and the meeting's end are recorded; a commune's mute attempt is recorded as refused")
+    @Test("the chair's entry, mute and the meeting's end are recorded with the client's address; a commune's mute attempt as refused")
     func roomControls() async throws {
         let fixture = try await HubFixture()
         defer { fixture.cleanup() }
@@ -133,8 +133,12 @@ struct AuditRoutesTests {
             }
         }
         // A request's row is written before its replies go out, and one socket's requests in order.
-        let rows = try await fixture.hub.auditLog.list(AuditFilter()).reversed().map { ($0.entry.action, $0.entry.subject, $0.entry.target, $0.entry.result) }
-        #expect(rows.count == 3)
+        let entries = try await fixture.hub.auditLog.list(AuditFilter()).reversed().map(\.entry)
+        #expect(entries.allSatisfy { $0.remote == "127.0.0.1" }, "the room socket's rows name the client's address")
+        var rows = entries.map { ($0.action, $0.subject, $0.target, $0.result) }
+        #expect(rows.count == 4)
+        #expect(rows.first.map { $0 == ("meeting.start", "officer", "meeting/\(meeting)", "ok") } == true, "the chair's entry starts it: \(rows)")
+        rows.removeFirst()
         #expect(rows.first.map { $0.0 == "room.mute" && $0.1 == "xa-b" && $0.3.hasPrefix("refused: only the chair") } == true, "\(rows)")
         #expect(rows.dropFirst().first.map { $0 == ("room.mute", "officer", "meeting/\(meeting)/xa-b", "ok") } == true, "\(rows)")
         #expect(rows.last.map { $0 == ("meeting.end", "officer", "meeting/\(meeting)", "ok") } == true, "\(rows)")

@@ -144,6 +144,11 @@ public final class MeetingRooms: Sendable {
             hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub)
         }
         let (outbox, continuation) = AsyncStream<RoomOutbound>.makeStream()
+        // A chair or admin entering a room where none is seated starts the meeting (audit trail).
+        let chairing = claims.role == .chair || claims.role == .admin
+        let starts = chairing && !rooms.withLock { all in
+            all[id]?.state.seats.values.contains { $0.role == .chair || $0.role == .admin } ?? false
+        }
         // Join, or take over the seat of an earlier connection of the same subject.
         var entered: (room: RoomActor, replies: [RoomOutbound])?
         while entered == nil {
@@ -157,6 +162,7 @@ public final class MeetingRooms: Sendable {
             }
         }
         guard let (room, replies) = entered else { return }
+        if starts { await hub.audit(claims, "meeting.start", target: "meeting/\(id)") }
         var failure: (any Error)?
         do {
             for reply in replies { try await outbound.write(.text(reply.text)) }
