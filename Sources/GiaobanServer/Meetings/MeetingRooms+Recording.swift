@@ -1,6 +1,7 @@
 import GiaobanEngine
 import GiaobanHub
 import GiaobanRecording
+public import ServiceLifecycle
 
 /// Server-side recording of a meeting (docs/recording.md): the recorder starts with the room
 /// (`meetings.record = "always"`) or at the chair's `record`, records every published stream,
@@ -41,6 +42,25 @@ extension MeetingRooms {
         recorder.start()
         logger.notice("meeting recording started", metadata: ["meeting": "\(id)", "directory": "\(recorder.directory)"])
         for subject in publishing { await record(subject, meeting: id, with: recorder) }
+    }
+
+    /// Finishes every meeting's recording (the server is stopping): each file gets its last
+    /// Cluster, Cues and SeekHead, is synced to disk and signed into its manifest; the meetings
+    /// themselves end with the process.
+    public func finishAllRecordings() async {
+        let recorders = rooms.withLock { all -> [MeetingRecorder] in
+            var taken: [MeetingRecorder] = []
+            for id in all.keys.sorted() {
+                if let recorder = all[id]?.recorder { taken.append(recorder) }
+                all[id]?.recorder = nil
+            }
+            return taken
+        }
+        for recorder in recorders {
+            await sessions.media.send(.removeSinks(audio: recorder, video: recorder))
+            await recorder.stop()
+            logger.notice("meeting recording finished: the server is stopping", metadata: ["meeting": "\(recorder.meeting)"])
+        }
     }
 
     /// A participant published: its stream is recorded too, if the meeting is.
@@ -89,4 +109,22 @@ struct RecordingFailure: Encodable {
     var type = "recording"
     let file: String
     let error: String
+}
+
+/// Finishes the meetings' recordings when the server stops gracefully (SIGTERM, SIGINT), so
+/// that their files are complete and in the signed manifest (docs/recording.md).
+public struct RecordingShutdownService: Service, CustomStringConvertible {
+    let rooms: MeetingRooms
+
+    /// Finishes `rooms`' recordings at graceful shutdown.
+    public init(rooms: MeetingRooms) { self.rooms = rooms }
+
+    /// The service's name in logs.
+    public var description: String { "RecordingShutdownService" }
+
+    /// Waits for graceful shutdown, then finishes every recording.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await rooms.finishAllRecordings()
+    }
 }

@@ -40,9 +40,10 @@ final class RecordingFile: WebMOutput {
         guard n == bytes.count else { throw RecordingError(.output, "cannot update \(path): \(String(cString: strerror(errno)))") }
     }
 
-    /// Closes the file (once).
+    /// Syncs the file to disk (a finished recording survives a power loss) and closes it (once).
     func close() {
         guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
         _ = Foundation.close(descriptor)
         descriptor = -1
     }

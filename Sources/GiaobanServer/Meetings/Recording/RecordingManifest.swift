@@ -61,8 +61,18 @@ public struct RecordingManifest: Codable, Sendable, Equatable {
         let data = try encoder.encode(Signed(manifest: self, hmac_sha256: signature(secret: secret)))
         let temporary = directory + "/." + Self.fileName + ".tmp"
         try data.write(to: URL(fileURLWithPath: temporary))
+        // On disk before it replaces the old one, and the rename itself too (a power loss
+        // leaves the old manifest or the new one, never a torn one).
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        try file.synchronize()
+        try file.close()
         guard rename(temporary, directory + "/" + Self.fileName) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: directory + "/" + Self.fileName])
+        }
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            _ = fsync(folder)
+            _ = close(folder)
         }
     }
 
