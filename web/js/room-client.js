@@ -42,7 +42,9 @@ function within(promise, ms, what) {
 export function joinRoom({ meeting, token, onVideo, onRoster, onMessage, onError, onGone, onClose, thumbnails = false, downlink = false,
                           iceTransportPolicy = "all" }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(`${scheme}//${location.host}/api/meetings/${meeting}/room?access_token=${encodeURIComponent(token)}`);
+  // `token` may be a function returning a session's current token (renewed while in the room).
+  const current = typeof token === "function" ? token() : token;
+  const socket = new WebSocket(`${scheme}//${location.host}/api/meetings/${meeting}/room?access_token=${encodeURIComponent(current)}`);
   const watching = new Map(); // subject → RTCPeerConnection
   const pending = new Set(); // subjects whose receiving connection is being made
   const sessions = new Map(); // subject → receiving session id (from the answer)

@@ -59,7 +59,8 @@ export async function fetchIceServers(token, endpoint = "/") {
 
 /**
  * A function resolving to the current `iceServers` for `token`, fetched again once half the
- * credentials' lifetime has passed (or at the next call after an error).
+ * credentials' lifetime has passed (or at the next call after an error). `token` may be a
+ * function returning the current token (a session that renews it).
  */
 export function iceServerSource(token, endpoint = "/") {
   let servers = null;
@@ -67,7 +68,7 @@ export function iceServerSource(token, endpoint = "/") {
   return () => {
     if (!servers || Date.now() >= until) {
       until = Infinity; // one request at a time
-      servers = fetchIceServers(token, endpoint).then(({ iceServers, ttl }) => {
+      servers = fetchIceServers(typeof token === "function" ? token() : token, endpoint).then(({ iceServers, ttl }) => {
         until = Date.now() + ttl * 500;
         return iceServers;
       });

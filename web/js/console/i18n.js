@@ -1,6 +1,9 @@
 // Interface strings: Vietnamese first, English as the fallback and the `?lang=en` switch.
 // Elements carry data-i18n="key" (text), data-i18n-label="key" (aria-label) or
-// data-i18n-placeholder="key"; code calls t("key", {name: value}) for the rest.
+// data-i18n-placeholder="key"; code calls t("key", {name: value}) for the rest. The strings of
+// the sign-in, admin and audit views live in strings-accounts.js.
+
+import { ACCOUNT_STRINGS } from "./strings-accounts.js";
 
 const STRINGS = {
   vi: {
@@ -9,7 +12,7 @@ const STRINGS = {
     "lang.other": "English",
     "signin.heading": "Đăng nhập",
     "signin.token": "Mã truy cập (JWT)",
-    "signin.hint": "Dán mã do quản trị viên cấp (giaoban token). Mã chỉ được giữ trong phiên của thẻ trình duyệt này.",
+    "signin.hint": "Dán mã do quản trị viên cấp (giaoban token) cho máy trạm hoặc kịch bản. Mã chỉ được giữ trong phiên của thẻ trình duyệt này.",
     "signin.submit": "Đăng nhập",
     "signin.bad": "Mã không đọc được: {reason}",
     "signin.refused": "Máy chủ từ chối mã: {reason}",
@@ -110,7 +113,7 @@ const STRINGS = {
     "lang.other": "Tiếng Việt",
     "signin.heading": "Sign in",
     "signin.token": "Access token (JWT)",
-    "signin.hint": "Paste the token an administrator issued (giaoban token). It is kept only for this browser tab's session.",
+    "signin.hint": "Paste the token an administrator issued (giaoban token) for a station or a script. It is kept only for this browser tab's session.",
     "signin.submit": "Sign in",
     "signin.bad": "The token cannot be read: {reason}",
     "signin.refused": "The server refused the token: {reason}",
@@ -206,6 +209,8 @@ const STRINGS = {
     "dash": "—",
   },
 };
+
+for (const [language, strings] of Object.entries(ACCOUNT_STRINGS)) Object.assign(STRINGS[language], strings);
 
 const requested = new URLSearchParams(location.search).get("lang");
 /** The interface language: `?lang=en` or `?lang=vi`, Vietnamese otherwise. */

@@ -6,6 +6,7 @@
 import { joinRoom } from "../room-client.js";
 import { t } from "./i18n.js";
 import { h, status, guarded, table, keepFocus } from "./dom.js";
+import { isDisabledReason } from "./session.js";
 
 /** RFC 3339 local time with its UTC offset, without fractions (what the hub accepts). */
 export function rfc3339(date) {
@@ -26,7 +27,8 @@ export function linkQuality(link) {
   return parts.length ? parts.join(" · ") : t("dash");
 }
 
-export function setupMeeting({ api, claims, isChair, canPublish }) {
+/** onDisabled(reason): the room socket was closed because the account was disabled. */
+export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = () => {} }) {
   const $ = (id) => document.getElementById(id);
   const statusLine = $("meeting-status");
   const select = $("meeting-select");
@@ -242,7 +244,8 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
     if (!current) return;
     status(statusLine, t("events.connecting"));
     room = joinRoom({
-      meeting: current.id, token: api.token, thumbnails: true, downlink: true,
+      // The session's current token: a join after a renewal carries the new one.
+      meeting: current.id, token: () => api.token, thumbnails: true, downlink: true,
       onMessage,
       onVideo: (subject, stream) => showStream(subject, stream, false),
       onGone: removeTile,
@@ -250,6 +253,7 @@ export function setupMeeting({ api, claims, isChair, canPublish }) {
       onClose: (event) => {
         if (event.code !== 1000) status(statusLine, t("meeting.closed", { code: event.code, reason: event.reason || "—" }), "error");
         cleanUp();
+        if (event.code === 1008 && isDisabledReason(event.reason)) onDisabled(event.reason);
       },
     });
     room.socket.addEventListener("open", () => status(statusLine, t("meeting.joined", { title: `#${current.id} · ${current.title}` })));
