@@ -93,7 +93,11 @@ extension Hub {
                 let lock = try await stored("record the failed sign-in") { () async throws(StoreError) in
                     try await database.onQueue { () throws(StoreError) in try accounts.recordFailureNow(subject, now: now) }
                 }
-                if let lock { detail = "locked for \((lock - now) / 1_000) s" }
+                if let lock {
+                    detail = "locked for \((lock - now) / 1_000) s"
+                    logger.warning("sign-in locked after repeated failures", metadata: [
+                        "subject": "\(subject.prefix(64))", "locked_s": "\((lock - now) / 1_000)", "remote": "\(RequestOrigin.remote ?? "-")"])
+                }
             }
             await audit(subject: subject, role: role, "auth.signin", target: target, detail: detail, result: "refused: \(why)")
             throw PlainError(.unauthorized, SignIn.refusal)
