@@ -186,8 +186,7 @@ public final class EndpointPublisher {
     }
 
     private func sendVideo(at elapsed: Duration) throws(CodecError) {
-        let ticks = elapsed.components.seconds * 90_000 + elapsed.components.attoseconds / 11_111_111_111_111
-        let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: ticks)
+        let timestamp = videoTimestampBase &+ UInt32(truncatingIfNeeded: Self.ticks(elapsed, perSecond: 90_000))
         lastVideoTimestamp = timestamp
         for layer in layers {
             for frame in try layer.feed.next() {
@@ -259,20 +258,30 @@ public final class EndpointPublisher {
         }
     }
 
-    /// One SR per stream that has sent something, with the wall clock's NTP time and the RTP
-    /// timestamp of the last frame sent (RFC 3550 §6.4.1).
+    /// One SR per stream that has sent something, with the wall clock's NTP time and each
+    /// track's RTP timestamp of the same instant (RFC 3550 §6.4.1): the video timeline at the
+    /// time elapsed since the start, the audio timeline extrapolated from the next packet's due
+    /// time. A receiver maps both tracks to one clock with them (lip sync, recordings).
     private func sendReports() {
-        let ntp = WallClock.ntpNow()
+        let ntp = WallClock.ntpNow(), now = ContinuousClock.now
+        let video = start.map { videoTimestampBase &+ UInt32(truncatingIfNeeded: Self.ticks(now - $0, perSecond: 90_000)) } ?? lastVideoTimestamp
+        let audio = audioTimestamp &+ UInt32(bitPattern: Int32(truncatingIfNeeded: Self.ticks(now - nextAudio, perSecond: Int64(OpusFormat.sampleRate))))
         for layer in layers where layer.sent.packets > 0 {
-            let sr = SenderReportBuilder(ssrc: layer.ssrc, ntpTimestamp: ntp, rtpTimestamp: lastVideoTimestamp,
+            let sr = SenderReportBuilder(ssrc: layer.ssrc, ntpTimestamp: ntp, rtpTimestamp: video,
                                          packetCount: layer.sent.packets, octetCount: layer.sent.octets)
             sendRTCP(sr)
         }
         if sentAudio.packets > 0 {
-            let sr = SenderReportBuilder(ssrc: settings.audioSSRC, ntpTimestamp: ntp, rtpTimestamp: audioTimestamp,
+            let sr = SenderReportBuilder(ssrc: settings.audioSSRC, ntpTimestamp: ntp, rtpTimestamp: audio,
                                          packetCount: sentAudio.packets, octetCount: sentAudio.octets)
             sendRTCP(sr)
         }
+    }
+
+    /// `duration` (possibly negative) in ticks of a `perSecond` clock.
+    static func ticks(_ duration: Duration, perSecond: Int64) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * perSecond + attoseconds / (1_000_000_000_000_000_000 / perSecond)
     }
 
     private func sendRTCP(_ sr: SenderReportBuilder) {

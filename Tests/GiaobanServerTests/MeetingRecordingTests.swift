@@ -11,7 +11,7 @@ import Synchronization
 /// in-process relay, and FFmpeg's `ffprobe` judges the files.
 @Suite("Meeting recording: one WebM file per participant, signed manifest")
 struct MeetingRecordingTests {
-    @Test("a chair and two endpoints for 4 s: three WebM files (vp8 + opus, durations within 15 %), a manifest that verifies and names a changed file",
+    @Test("a chair and two endpoints for 4 s: three WebM files and the minutes (vp8 + opus, durations within 15 %), a manifest that verifies and names a changed file",
           .timeLimit(.minutes(2)))
     func alwaysRecorded() async throws {
         let fixture = try await HubFixture()
@@ -47,9 +47,11 @@ struct MeetingRecordingTests {
             try? await chair.room.send(["type": "end"])
             let end = ContinuousClock.now
             for (subject, start) in since { expected.set(subject, seconds: Double((end - start) / .milliseconds(1)) / 1000) }
+            // The minutes start with the recording, at the first participant's publishing.
+            expected.set(MeetingMix.minutesListener, seconds: Double((end - (since.values.min() ?? end)) / .milliseconds(1)) / 1000)
             let directory = root + "/\(room.meeting)"
-            try await eventually("the manifest lists three files", within: 20) {
-                ((try? RecordingManifest.read(from: directory)) ?? nil)?.files.count == 3
+            try await eventually("the manifest lists four files", within: 20) {
+                ((try? RecordingManifest.read(from: directory)) ?? nil)?.files.count == 4
             }
             for e in endpoints.values { await e.stop() }
         }
@@ -57,14 +59,17 @@ struct MeetingRecordingTests {
         let directory = root + "/\(meeting)"
         let manifest = try #require(try RecordingManifest.read(from: directory))
         #expect(manifest.meeting == meeting)
-        #expect(manifest.participants == subjects)
-        #expect(Set(manifest.files.map(\.participant)) == Set(subjects))
+        #expect(manifest.participants == (subjects + [MeetingMix.minutesListener]).sorted())
+        #expect(Set(manifest.files.map(\.participant)) == Set(subjects + [MeetingMix.minutesListener]))
         for file in manifest.files {
             guard let probe = FFprobe.streamsAndDuration(directory + "/" + file.name) else { continue }
             #expect(probe.codecs == ["opus", "vp8"], "\(file.name): \(probe.codecs)")
             let published = try #require(expected.seconds(file.participant))
             print("recorded \(file.participant): \(probe.duration) s of \(published) s published, \(file.size) bytes")
             #expect(abs(probe.duration - published) <= 0.15 * published, "\(file.name): \(probe.duration) s, published \(published) s")
+            if file.participant == MeetingMix.minutesListener {
+                #expect(file.name.hasPrefix("_minutes-"), "the minutes' file name: \(file.name)")
+            }
         }
         #expect(RecordingManifest.verify(directory: directory, secret: secret) == [])
         #expect(RecordingManifest.verify(directory: directory, secret: Array("another secret".utf8)).first?.contains("signature") == true)

@@ -1,7 +1,7 @@
 """Recording a meeting, judged by FFmpeg and mkvtoolnix (docs/recording.md): a chair and three
 stations join a recorded meeting with `giaoban endpoint join`, each publishing a flash-and-beep
 source (a white picture and a loud beep every 2 s, on a quiet tone of the station's own
-frequency) for 30 s. Every participant's file: ffprobe reads VP8 + Opus, the duration is within
+frequency) for 30 s. Every participant's file, and the minutes (the composed picture and the full mix): ffprobe reads VP8 + Opus, the duration is within
 2 % of the time the file covers by the server's clock, the participant's tone dominates its
 audio, flashes and beeps line up within 80 ms, mkvinfo finds cues, and the signed manifest
 verifies. A server killed with SIGKILL at 20 s leaves files that play up to about 20 s; one
@@ -121,6 +121,34 @@ def meeting_with_four(server: Giaoban, seconds: float) -> tuple[int, list[subpro
     return meeting, [join(server, meeting, tokens[subject], *files[subject], seconds) for subject in TONES]
 
 
+MINUTES = "~minutes"
+
+
+def minutes_checked(path: Path, entry: dict) -> dict:
+    """The minutes: the composed picture (meetings.mix_width × mix_height) and the full mix, as
+    long as the recording; the mix of the loudest three carries at least three of the tones; the
+    chair's flash (the large picture) lines up with the beeps."""
+    probe = ffprobe(path)
+    assert {s["codec_name"] for s in probe["streams"]} == {"vp8", "opus"}, probe["streams"]
+    video = stream_of(probe, "video")
+    assert (video["width"], video["height"]) == (640, 360), video
+    duration = float(probe["format"]["duration"])
+    covered = (entry["ended_ms"] - entry["started_ms"]) / 1000
+    assert abs(duration - covered) <= 0.02 * covered, f"minutes: {duration:.2f} s in the file, {covered:.2f} s by the server's clock"
+    samples, _ = audio_of(path)
+    spectrum = numpy.abs(numpy.fft.rfft(samples[48_000:] * numpy.hanning(len(samples) - 48_000)))
+    freqs = numpy.fft.rfftfreq(len(samples) - 48_000, 1 / 48_000)
+    floor = float(numpy.median(spectrum))
+    heard = [hz for hz in TONES.values() if spectrum[(freqs > hz - 5) & (freqs < hz + 5)].max() > 100 * floor]
+    assert len(heard) >= 3, f"the full mix carries {heard} of {sorted(TONES.values())}"
+    offsets = av_offsets(path)
+    assert len(offsets) >= SECONDS / PERIOD - 4, f"minutes: {len(offsets)} flashes found"
+    median = float(numpy.median(offsets))
+    assert abs(median) < 0.080, f"minutes: audio/video offset {median * 1000:.0f} ms"
+    return {"duration": duration, "covered": covered, "tones": heard, "av_offset_ms": round(median * 1000, 1),
+            "worst_ms": round(max(map(abs, offsets)) * 1000, 1)}
+
+
 def test_meeting_recorded_for_30_s(recording_server) -> None:
     server = recording_server
     meeting, procs = meeting_with_four(server, SECONDS)
@@ -129,13 +157,16 @@ def test_meeting_recorded_for_30_s(recording_server) -> None:
         assert proc.returncode == 0, f"exit {proc.returncode}: {err[-600:]}"
     directory = recorded(server, meeting)
     wait_for(lambda: (directory / "manifest.json").exists()
-             and len(json.loads((directory / "manifest.json").read_text())["manifest"]["files"]) == 4,
-             15, what="the manifest to list the four files")
+             and len(json.loads((directory / "manifest.json").read_text())["manifest"]["files"]) == 5,
+             15, what="the manifest to list the four participants' files and the minutes")
     manifest = json.loads((directory / "manifest.json").read_text())["manifest"]
-    assert sorted(manifest["participants"]) == sorted(TONES)
+    assert sorted(manifest["participants"]) == sorted([*TONES, MINUTES])
     report = {}
     for entry in manifest["files"]:
         path = directory / entry["name"]
+        if entry["participant"] == MINUTES:
+            report[MINUTES] = minutes_checked(path, entry)
+            continue
         probe = ffprobe(path)
         assert {s["codec_name"] for s in probe["streams"]} == {"vp8", "opus"}, probe["streams"]
         duration = float(probe["format"]["duration"])
@@ -181,7 +212,7 @@ def test_sigkill_at_20_s_leaves_playable_files_and_sigterm_finishes_them() -> No
                 proc.communicate(timeout=10)
             directory = recorded(server, meeting)
             files = sorted(directory.glob("*.webm"))
-            assert len(files) == 4, files
+            assert len(files) == 5, files
             for path in files:
                 probe = ffprobe(path)
                 duration = float(probe["format"]["duration"])
@@ -198,7 +229,7 @@ def test_sigkill_at_20_s_leaves_playable_files_and_sigterm_finishes_them() -> No
             manifest = directory / "manifest.json"
             if how == "term":
                 listed = json.loads(manifest.read_text())["manifest"]["files"]
-                assert len(listed) == 4
+                assert len(listed) == 5
                 verified = subprocess.run(server_command() + ["recordings", "verify", str(directory), "--secret-file", str(server.secret_file)],
                                           cwd=REPO, capture_output=True, text=True, timeout=30)
                 assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -305,6 +305,15 @@ public protocol VideoSink: AnyObject, Sendable {
     func push(source: String, sequence: UInt16, timestamp: UInt32, marker: Bool, payload: UnsafeRawBufferPointer)
 }
 
+/// An audio or video sink that also wants the publisher's sender reports (RFC 3550 §6.4.1):
+/// the NTP time and the RTP timestamp of one instant, per track, so that it can put the two
+/// tracks on one clock (a recorder). Called on the media thread; must be quick.
+public protocol SenderReportSink: AnyObject, Sendable {
+    /// `source`'s audio (or video: its highest layer, the one video sinks receive) was at RTP
+    /// timestamp `rtp` at NTP time `ntp` (64-bit, RFC 5905 format).
+    func senderReport(source: String, video: Bool, ntp: UInt64, rtp: UInt32)
+}
+
 /// Receives a copy of published audio on the media thread (a meeting's mixer). `push` must
 /// be quick and must copy what it keeps: the bytes are the router's receive buffer.
 public protocol AudioSink: AnyObject, Sendable {

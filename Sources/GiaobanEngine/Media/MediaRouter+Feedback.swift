@@ -14,8 +14,16 @@ extension MediaRouter {
                 let entry = (ntp: sr.ntpTimestamp, rtp: sr.rtpTimestamp, at: now)
                 if sr.ssrc == peer.audioSSRC {
                     stream.lastAudioSR = entry
-                } else if let layer = stream.layers.first(where: { $0.ssrc == sr.ssrc }) {
-                    layer.lastSR = entry
+                    for sink in stream.audioSinks {
+                        (sink as? any SenderReportSink)?.senderReport(source: stream.name, video: false, ntp: sr.ntpTimestamp, rtp: sr.rtpTimestamp)
+                    }
+                } else if let index = stream.layers.firstIndex(where: { $0.ssrc == sr.ssrc }) {
+                    stream.layers[index].lastSR = entry
+                    guard index == (stream.ranked.last ?? 0) else { continue }
+                    // Video sinks get the highest layer: its report maps their timestamps.
+                    for sink in stream.videoSinks {
+                        (sink as? any SenderReportSink)?.senderReport(source: stream.name, video: true, ntp: sr.ntpTimestamp, rtp: sr.rtpTimestamp)
+                    }
                 }
             case (.transportFeedback, GenericNACK.format) where peer.setup.role == .subscriber:
                 guard let nack = try? GenericNACK(packet.bytes) else { counters.drop(.rtcpMalformed); continue }

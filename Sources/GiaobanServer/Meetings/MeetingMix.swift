@@ -30,8 +30,30 @@ final class MeetingMix: Sendable {
     /// Listener (the participant's own stream name) → the media peer of its mix session.
     let peers: ListenerPeers
 
+    /// The recorder of the meeting's minutes (the composed picture and the full mix), while
+    /// the meeting is recorded.
+    let minutes: MinutesSlot
+    /// The listeners the room asked for (the minutes' listener comes on top while recorded).
+    private let roomListeners = Mutex<[String]>([])
+
     /// The local stream of meeting `id`'s mix; `~` cannot appear in a participant's stream.
     static func stream(meeting id: Int64) -> String { "m\(id)~mix" }
+
+    /// The mixer's listener whose mix is recorded: not seated, so it gets the full mix.
+    static let minutesListener = "~minutes"
+
+    /// Sets who receives the mix: the room's mixed-mode participants, and the minutes while recorded.
+    func setListeners(_ listeners: [String]) {
+        let recorded = minutes.recorder.withLock { $0 != nil }
+        roomListeners.withLock { $0 = listeners }
+        mixer.setListeners(listeners + (recorded ? [Self.minutesListener] : []))
+    }
+
+    /// Starts (a recorder) or stops (nil) recording the minutes.
+    func recordMinutes(_ recorder: MeetingRecorder?) {
+        minutes.recorder.withLock { $0 = recorder }
+        setListeners(roomListeners.withLock { $0 })
+    }
 
     init(meeting id: Int64, speakers: Int, video: VideoCompositor.Settings = .init(), media: MediaServer) throws {
         var settings = AudioMixer.Settings()
@@ -40,13 +62,23 @@ final class MeetingMix: Sendable {
         let peers = ListenerPeers()
         self.mixer = mixer
         self.peers = peers
-        stream = Self.stream(meeting: id)
+        self.stream = Self.stream(meeting: id)
         let compositor = try VideoCompositor(settings: video)
         self.compositor = compositor
         let packets = PacketNumber()
+        let minutes = MinutesSlot(), stream = Self.stream(meeting: id)
+        self.minutes = minutes
         videoClock = MixerClock(compositor: compositor) { output in
             let targets = Array(peers.map.withLock { $0 }.values)
             let first = packets.take(output.payloads.count)
+            if let recorder = minutes.recorder.withLock({ $0 }) {
+                for (i, payload) in output.payloads.enumerated() {
+                    payload.withUnsafeBytes {
+                        recorder.push(source: stream, sequence: first &+ UInt16(truncatingIfNeeded: i), timestamp: output.timestamp,
+                                      marker: i == output.payloads.count - 1, payload: $0)
+                    }
+                }
+            }
             guard !targets.isEmpty || !output.keyframeRequests.isEmpty else { return }
             media.post { router, now, out in
                 for source in output.keyframeRequests { router.requestKeyframe(stream: source, now: now, out: out) }
@@ -61,6 +93,13 @@ final class MeetingMix: Sendable {
             }
         }
         clock = MixerClock(mixer: mixer) { output in
+            if let recorder = minutes.recorder.withLock({ $0 }) {
+                for packet in output.listeners where packet.listener == Self.minutesListener {
+                    output.mixes[packet.mix].payload.withUnsafeBytes {
+                        recorder.push(source: stream, sequence: packet.sequenceNumber, timestamp: packet.timestamp, payload: $0, level: nil)
+                    }
+                }
+            }
             let targets = peers.map.withLock { $0 }
             guard !targets.isEmpty, !output.listeners.isEmpty else { return }
             media.post { router, now, out in
@@ -92,6 +131,11 @@ final class MeetingMix: Sendable {
         clock.stop()
         videoClock.stop()
     }
+}
+
+/// The recorder of a meeting's minutes, if any; shared with the mix's clock threads.
+final class MinutesSlot: Sendable {
+    let recorder = Mutex<MeetingRecorder?>(nil)
 }
 
 /// Which media peer receives each listener's mix; shared with the mixer's clock thread.

@@ -17,46 +17,50 @@ extension MeetingRooms {
     /// `mode`: `mixed` gives the participant one mix-minus audio stream of the meeting's loudest
     /// speakers (then `subscribe` to `"mix"`); `forwarded` returns to per-participant streams.
     func setMode(mixed: Bool, meeting id: Int64, claims: TokenClaims) async -> String? {
-        var created: MeetingMix?
-        if mixed, rooms.withLock({ $0[id]?.mix == nil }) {
-            do {
-                created = try MeetingMix(meeting: id, speakers: loudestAudio > 0 ? loudestAudio : 3, video: mixVideo, media: sessions.media)
-            } catch {
+        guard let actor = rooms.withLock({ $0[id]?.participants[claims.sub] != nil ? $0[id]?.actor : nil }) else {
+            return RoomOutbound.mode(mixed: mixed).text
+        }
+        var mix = rooms.withLock { $0[id]?.mix }
+        if mixed, mix == nil {
+            do { mix = try await ensureMix(meeting: id) } catch {
                 return HubMessage.error("cannot start the meeting's mixer: \(error)")
             }
         }
-        let seated = rooms.withLock { all -> (mix: MeetingMix?, isNew: Bool, actor: RoomActor)? in
-            guard var room = all[id], room.participants[claims.sub] != nil else { return nil }
-            var isNew = false
-            if room.mix == nil, let created {
-                room.mix = created
-                isNew = true
-            }
-            all[id] = room
-            return (room.mix, isNew, room.actor)
-        }
         // The seat's mode is the room's (the roster shows it, the layout follows).
-        await seated?.actor.post(.modeChanged(subject: claims.sub, mixed: mixed))
-        let state = rooms.withLock { all -> (mix: MeetingMix?, listeners: [String], publishing: [String], isNew: Bool) in
-            guard let room = all[id], let seated else { return (nil, [], [], false) }
-            let listeners = room.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) }
-            let publishing = room.participants.filter { $0.value.publishing != nil }.map { Self.stream(meeting: id, subject: $0.key) }
-            return (seated.mix, listeners, publishing, seated.isNew)
-        }
-        if let mix = state.mix {
-            mix.mixer.setListeners(state.listeners)
+        await actor.post(.modeChanged(subject: claims.sub, mixed: mixed))
+        if let mix {
+            mix.setListeners(rooms.withLock { all in
+                all[id]?.participants.filter { $0.value.mixed }.map { Self.stream(meeting: id, subject: $0.key) } ?? []
+            })
             if !mixed { mix.peers.map.withLock { $0[Self.stream(meeting: id, subject: claims.sub)] = nil } }
-            if state.isNew {
-                let compositor = mix.compositor
-                await sessions.media.send(.startMix(stream: mix.stream, tracks: MeetingMix.tracks,
-                                                    keyframeRequested: { compositor.requestKeyframe() },
-                                                    sources: state.publishing, audio: mix.mixer, video: compositor))
-                mix.start()
-                logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
-            }
         }
         // A downlink carries the mix in mixed mode, everyone's streams otherwise.
         await offerDownlinks(meeting: id, subjects: [claims.sub], force: false)
         return RoomOutbound.mode(mixed: mixed).text
+    }
+
+    /// Meeting `id`'s mix, started now (fed by every publishing participant, composed as the
+    /// room's layout says) when it has none; nil when the room is gone.
+    func ensureMix(meeting id: Int64) async throws -> MeetingMix? {
+        if let mix = rooms.withLock({ $0[id]?.mix }) { return mix }
+        let created = try MeetingMix(meeting: id, speakers: loudestAudio > 0 ? loudestAudio : 3, video: mixVideo, media: sessions.media)
+        let state = rooms.withLock { all -> (mix: MeetingMix, isNew: Bool, publishing: [String], layout: RoomAction?)? in
+            guard var room = all[id] else { return nil }
+            if let mix = room.mix { return (mix, false, [], nil) }
+            room.mix = created
+            all[id] = room
+            let publishing = room.participants.filter { $0.value.publishing != nil }.map { Self.stream(meeting: id, subject: $0.key) }
+            return (created, true, publishing, room.state.layout())
+        }
+        guard let state else { return nil }
+        guard state.isNew else { return state.mix }
+        let compositor = created.compositor
+        if case .setLayout(let main, let inset) = state.layout { compositor.setLayout(main: main, inset: inset) }
+        await sessions.media.send(.startMix(stream: created.stream, tracks: MeetingMix.tracks,
+                                            keyframeRequested: { compositor.requestKeyframe() },
+                                            sources: state.publishing, audio: created.mixer, video: compositor))
+        created.start()
+        logger.info("meeting mix started", metadata: ["meeting": "\(id)", "speakers": "\(max(1, loudestAudio))"])
+        return created
     }
 }

@@ -16,6 +16,7 @@ extension MeetingRooms {
                 defer { all[id]?.recorder = nil }
                 return all[id]?.recorder
             }) else { return }
+            rooms.withLock { $0[id]?.mix }?.recordMinutes(nil)
             await sessions.media.send(.removeSinks(audio: recorder, video: recorder))
             await recorder.stop()
             logger.notice("meeting recording stopped", metadata: ["meeting": "\(id)", "dropped": "\(recorder.dropped)"])
@@ -42,6 +43,20 @@ extension MeetingRooms {
         recorder.start()
         logger.notice("meeting recording started", metadata: ["meeting": "\(id)", "directory": "\(recorder.directory)"])
         for subject in publishing { await record(subject, meeting: id, with: recorder) }
+        await recordMinutes(meeting: id, with: recorder)
+    }
+
+    /// Records the meeting's minutes too: the mix (started now if the room has none) gives the
+    /// composed picture and the full mix of the loudest speakers, as one more file.
+    private func recordMinutes(meeting id: Int64, with recorder: MeetingRecorder) async {
+        let mix: MeetingMix?
+        do { mix = try await ensureMix(meeting: id) } catch {
+            logger.error("cannot record the meeting's minutes: the mixer did not start", metadata: ["meeting": "\(id)", "error": "\(error)"])
+            return
+        }
+        guard let mix, rooms.withLock({ $0[id]?.recorder === recorder }) else { return }
+        recorder.open(stream: mix.stream, subject: MeetingMix.minutesListener, codec: .vp8)
+        mix.recordMinutes(recorder)
     }
 
     /// Finishes every meeting's recording (the server is stopping): each file gets its last
@@ -53,6 +68,7 @@ extension MeetingRooms {
             for id in all.keys.sorted() {
                 if let recorder = all[id]?.recorder { taken.append(recorder) }
                 all[id]?.recorder = nil
+                all[id]?.mix?.recordMinutes(nil)
             }
             return taken
         }

@@ -75,7 +75,7 @@ extension MeetingRooms {
         guard let mix = released.mix, !released.streams.isEmpty else { return }
         for stream in released.streams {
             mix.peers.map.withLock { $0[stream] = nil }
-            mix.mixer.setListeners(released.listeners)
+            mix.setListeners(released.listeners)
             mix.mixer.removeSource(stream)
         }
         if released.dissolved { await stopMix(mix, meeting: id) }

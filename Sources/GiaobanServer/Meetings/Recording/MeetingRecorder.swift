@@ -41,7 +41,7 @@ public struct MeetingRecordingSettings: Sendable {
 /// recorder thread per meeting swaps the inboxes every 20 ms, reassembles frames and writes
 /// the files (`ParticipantRecording`). A recorder that falls behind drops packets (counted in
 /// `dropped`), never blocking the media thread; lost video then waits for a keyframe.
-final class MeetingRecorder: AudioSink, VideoSink, Sendable {
+final class MeetingRecorder: AudioSink, VideoSink, SenderReportSink, Sendable {
     /// The meeting.
     let meeting: Int64
     /// Its directory.
@@ -57,6 +57,8 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
     private let videoInbox = PacketInbox(maxBytes: 2 * 1024 * 1024, packetCapacity: 4096)
     private let control = Mutex(Control())
     private let droppedPackets = Atomic<Int>(0)
+    /// The first sender report of each stream's audio and video (the files' timelines use them).
+    private let reports = Mutex<[String: (audio: (ntp: UInt64, rtp: UInt32)?, video: (ntp: UInt64, rtp: UInt32)?)]>([:])
 
     /// What the control plane asks of the recorder thread, taken every tick.
     private struct Control {
@@ -100,6 +102,15 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
     /// Media thread: copies one video RTP payload in.
     func push(source: String, sequence: UInt16, timestamp: UInt32, marker: Bool, payload: UnsafeRawBufferPointer) {
         videoInbox.push(source: source, sequence: sequence, timestamp: timestamp, marker: marker, level: nil, payload: payload)
+    }
+
+    /// Media thread: a publisher's sender report; the first of each track is kept.
+    func senderReport(source: String, video: Bool, ntp: UInt64, rtp: UInt32) {
+        reports.withLock { all in
+            var entry = all[source] ?? (nil, nil)
+            if video { entry.video = entry.video ?? (ntp, rtp) } else { entry.audio = entry.audio ?? (ntp, rtp) }
+            all[source] = entry
+        }
     }
 
     /// Starts recording `stream` of `subject` (video `codec`, nil for audio only) into a new file.
@@ -152,8 +163,14 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
             audioInbox.swap(&audio)
             droppedPackets.add(video.dropped + audio.dropped, ordering: .relaxed)
             let (arrival, now) = (ContinuousClock.now, clock())
+            let known = reports.withLock { $0 }
+            for file in files.values {
+                if let audio = known[file.stream]?.audio { file.senderReport(video: false, ntp: audio.ntp, rtp: audio.rtp) }
+                if let video = known[file.stream]?.video { file.senderReport(video: true, ntp: video.ntp, rtp: video.rtp) }
+            }
             write(video, isVideo: true, to: &files, arrival: arrival, now: now)
             write(audio, isVideo: false, to: &files, arrival: arrival, now: now)
+            tick(&files, now: arrival)
             video.clear()
             audio.clear()
             for file in files.values where file.wantsKeyframe {
@@ -193,12 +210,24 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
                 return nil
             }
             guard let failure else { continue }
-            logger.error("recording file failed; its recording stops", metadata: ["meeting": "\(meeting)", "file": "\(file.name)",
-                                                                                  "error": "\(failure.message)"])
-            files[file.stream] = nil
-            filesOpen.withLock { _ = $0.removeValue(forKey: file.name) }
-            writeFailed(file.name, failure.message)
+            fail(file, failure: failure, files: &files)
         }
+    }
+
+    /// Starts the files whose hold ran out; a file that cannot be written stops as in `write`.
+    private func tick(_ files: inout [String: ParticipantRecording], now: ContinuousClock.Instant) {
+        for file in Array(files.values) {
+            do throws(RecordingError) { try file.tick(now: now) } catch { fail(file, failure: error, files: &files) }
+        }
+    }
+
+    /// A file that could not be written: logged, told, and recorded no further.
+    private func fail(_ file: ParticipantRecording, failure: RecordingError, files: inout [String: ParticipantRecording]) {
+        logger.error("recording file failed; its recording stops", metadata: ["meeting": "\(meeting)", "file": "\(file.name)",
+                                                                              "error": "\(failure.message)"])
+        files[file.stream] = nil
+        filesOpen.withLock { _ = $0.removeValue(forKey: file.name) }
+        writeFailed(file.name, failure.message)
     }
 
     /// A new file for `stream`, named after the subject and the time; nil (logged) if it cannot be created.
@@ -210,6 +239,7 @@ final class MeetingRecorder: AudioSink, VideoSink, Sendable {
             guard !FileManager.default.fileExists(atPath: directory + "/" + name) else { continue }
             do throws(RecordingError) {
                 let file = try ParticipantRecording(stream: stream, subject: subject, name: name, codec: codec,
+                                                    expectsReports: !stream.contains("~"),
                                                     output: createFile(directory + "/" + name))
                 filesOpen.withLock { $0[name] = subject }
                 return file
