@@ -12,6 +12,9 @@ if [[ "${1:-}" == "--test" ]]; then
     packages+=(python3 python3-venv postgresql coturn iproute2 nftables)  # postgresql, coturn: servers the tests start; ip, nft: network namespaces
     packages+=(systemd)  # systemd-analyze verify checks conf/giaoban.service (the service manager is not started)
     packages+=(ffmpeg mkvtoolnix)  # ffprobe, mkvinfo: judge the WebM recordings (GiaobanRecordingTests, endpoint watch --output)
+    # A real RTSP camera (Tests/Interop/tools/rtsp_server.py, RTSPCameraLiveTests): gst-rtsp-server through
+    # the system Python, x264enc (ugly), rtph264pay (good), videotestsrc (base)
+    packages+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad)
 fi
 
 missing=()
