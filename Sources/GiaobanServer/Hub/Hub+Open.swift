@@ -11,6 +11,7 @@ extension Hub {
     func addRoutes(to router: Router<GiaobanRequestContext>) {
         addIncidentRoutes(to: router)
         addDirectoryRoutes(to: router)
+        addPresenceRoute(to: router)
         addBriefingRoutes(to: router)
         addMeetingRoutes(to: router)
         addAuditRoutes(to: router)

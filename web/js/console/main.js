@@ -10,6 +10,7 @@ import { setupIncidents } from "./incidents.js";
 import { setupBriefings } from "./briefings.js";
 import { setupAdmin } from "./admin.js";
 import { setupAudit } from "./audit.js";
+import { setupMap } from "./map.js";
 import { showSignIn, leaveNotice } from "./signin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -85,9 +86,12 @@ async function start(session) {
     if (id === "tab-incidents") { unseen = 0; badge.hidden = true; }
     if (id === "tab-admin") admin?.show();
     if (id === "tab-audit") audit?.show();
+    if (id === "tab-map") map.show();
   });
   const disabled = (reason) => session.end("disabled", reason);
-  const meeting = setupMeeting({ api, claims, isChair, canPublish: claims.role !== "observer", onDisabled: disabled });
+  const map = setupMap({ api, isCommand, you: claims.sub, communes });
+  const meeting = setupMeeting({ api, claims, isChair, canPublish: claims.role !== "observer", onDisabled: disabled,
+    onRoster: (subjects) => map.setRoster(subjects) });
   const incidents = setupIncidents({
     api, isCommand, isChair, isCommune, communeName,
     onNew: () => {
@@ -103,7 +107,7 @@ async function start(session) {
   let socketToken = "";
   const events = connectEvents({
     url: () => { socketToken = session.token; return api.socketURL("/api/events"); },
-    onMessage: (message) => { incidents.onMessage(message); briefings.onMessage(message); },
+    onMessage: (message) => { incidents.onMessage(message); briefings.onMessage(message); map.onMessage(message); },
     onState: (state) => {
       const el = $("events-state");
       el.textContent = t(`events.${state}`);

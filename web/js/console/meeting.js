@@ -27,8 +27,11 @@ export function linkQuality(link) {
   return parts.length ? parts.join(" · ") : t("dash");
 }
 
-/** onDisabled(reason): the room socket was closed because the account was disabled. */
-export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = () => {} }) {
+/**
+ * onDisabled(reason): the room socket was closed because the account was disabled;
+ * onRoster(subjects): who is seated in the room joined, at every roster ([] after leaving).
+ */
+export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = () => {}, onRoster = () => {} }) {
   const $ = (id) => document.getElementById(id);
   const statusLine = $("meeting-status");
   const select = $("meeting-select");
@@ -202,6 +205,7 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
       (roster.locked ? ` · 🔒 ${t("meeting.locked")}` : "");
     $("room-lock").textContent = roster.locked ? t("meeting.unlock") : t("meeting.lock");
     $("room-lock").setAttribute("aria-pressed", String(roster.locked));
+    onRoster(roster.participants.map((p) => p.subject));
     layout();
   }
 
@@ -294,6 +298,7 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
     $("roster").replaceChildren();
     $("roster-count").textContent = t("meeting.notJoined");
     setInRoom(false);
+    onRoster([]);
   }
 
   /** Enables the controls that act on the room joined. */
