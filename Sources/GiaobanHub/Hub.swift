@@ -51,6 +51,8 @@ public final class Hub: Sendable {
     package let clock: @Sendable () -> Int64
     /// Counters for /metrics.
     public let metrics = HubMetrics()
+    /// The streaming cameras' states on this node.
+    public let cameraStates = CameraStates()
     /// Receipt confirmations waiting to be written together.
     package let confirmations = Mutex<(pending: [Confirmation], scheduled: Bool)>(([], false))
     /// Open event and room WebSockets, by token subject (`Settings.maxSocketsPerSubject`).

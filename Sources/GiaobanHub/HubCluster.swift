@@ -188,7 +188,7 @@ extension Hub {
     /// Pushes a stored incident to the connected recipients (the others get it at reconnect).
     package func push(incidentID: Int64, to recipients: [String]) async {
         guard recipients.contains(where: events.isConnected), let stored = try? await incidents.get(id: incidentID) else { return }
-        let text = HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(stored)))
+        let text = HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(stored, cameras: cameraStates)))
         for recipient in recipients { metrics.messagesPushed.add(events.publish(text, to: recipient), ordering: .relaxed) }
     }
 

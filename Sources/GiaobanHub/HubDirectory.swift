@@ -52,7 +52,7 @@ public struct DirectoryFile: Sendable {
         return CommuneRecord(id: id, name: name, area: String(decoding: areaData, as: UTF8.self))
     }
 
-    /// Validates one camera object (`{"id", "name", "location": {"lat", "lon"}, "road"?, "km"?}`).
+    /// Validates one camera object (`{"id", "name", "location": {"lat", "lon"}, "road"?, "km"?, "rtsp_url"?}`).
     static package func camera(_ value: Any, where location: String) throws(DirectoryError) -> CameraRecord {
         guard let object = value as? [String: Any] else { throw DirectoryError("\(location): not an object") }
         let id = try identifier(object["id"], where: location)
@@ -68,7 +68,25 @@ public struct DirectoryFile: Sendable {
         if let road, let problem = UserText.problem(road, maxCharacters: 256) { throw DirectoryError("\(location).road \(problem)") }
         let km = (object["km"] as? NSNumber)?.doubleValue
         if let km, !(km.isFinite && km >= 0) { throw DirectoryError("\(location).km: must be 0 or more") }
-        return CameraRecord(id: id, name: name, latitude: lat, longitude: lon, road: road, km: km)
+        let url = try rtspURL(object["rtsp_url"], where: location)
+        return CameraRecord(id: id, name: name, latitude: lat, longitude: lon, road: road, km: km, rtspURL: url)
+    }
+
+    /// A camera's `rtsp_url`: absent or null, or `rtsp://host[:port]/path` of at most 1024
+    /// characters without credentials (they belong in `cameras.secrets_file`, never in the
+    /// directory, which every commune may read).
+    static package func rtspURL(_ value: Any?, where location: String) throws(DirectoryError) -> String? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let url = value as? String, url.lowercased().hasPrefix("rtsp://"), url.count <= 1024,
+              !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) else {
+            throw DirectoryError("\(location).rtsp_url: an rtsp://host[:port]/path URL of at most 1024 characters, without spaces")
+        }
+        let authority = url.dropFirst("rtsp://".count).prefix { $0 != "/" }
+        guard !authority.isEmpty else { throw DirectoryError("\(location).rtsp_url: the URL names no host") }
+        guard !authority.contains("@") else {
+            throw DirectoryError("\(location).rtsp_url: put the camera's user name and password in cameras.secrets_file, not in the URL")
+        }
+        return url
     }
 
     static package func identifier(_ value: Any?, where location: String) throws(DirectoryError) -> String {

@@ -23,8 +23,12 @@ package struct IncidentView: Encodable {
     package let road: String?
     package let km: Double?
     package let state: String
+    /// The WHEP path of the reporting camera's live stream (docs/cameras.md); absent when the
+    /// source is not a streaming camera.
+    package let camera_stream: String?
 
-    package init(_ stored: StoredIncident) {
+    package init(_ stored: StoredIncident, cameras: CameraStates? = nil) {
+        camera_stream = cameras?.stream(of: stored.record.source)
         let r = stored.record
         id = stored.id
         received_at = stored.receivedAt

@@ -191,6 +191,10 @@ public struct Migration: Sendable, Equatable {
             );
             CREATE INDEX api_keys_subject ON api_keys (subject);
             """),
+        // A camera's RTSP stream (docs/cameras.md); its credentials are in cameras.secrets_file.
+        Migration(version: 7, name: "camera streams", sql: """
+            ALTER TABLE cameras ADD COLUMN rtsp_url TEXT;
+            """),
     ]
 }
 

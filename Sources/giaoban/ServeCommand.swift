@@ -101,6 +101,7 @@ struct Serve: AsyncParsableCommand {
         let application = ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub, rooms: rooms),
                                            tls: tls, logger: logger)
+        let cameras = CameraRelay(media: media, hub: hub, settings: settings.cameras, logger: logger)
         let retention = RecordingRetentionService(retention: rooms.recordingRetention(
             maxAgeDays: settings.storage.recordingsMaxAgeDays, maxTotalMiB: settings.storage.recordingsMaxTotalMiB))
         // SIGHUP (`systemctl reload`): read the certificate and key again (a renewed certificate),
@@ -112,7 +113,8 @@ struct Serve: AsyncParsableCommand {
         defer { reload.cancel() }
         // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
         // flight and closes, the escalation timer stops, then the media thread and its socket.
-        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub, sessions: sessions), retention, RecordingShutdownService(rooms: rooms), application],
+        try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub, sessions: sessions), retention, RecordingShutdownService(rooms: rooms),
+                                        CameraRelayService(relay: cameras, interval: .seconds(settings.cameras.checkS)), application],
                                        timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
     }
 }

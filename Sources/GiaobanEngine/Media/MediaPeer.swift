@@ -77,6 +77,7 @@ public final class MediaPeer {
         nextReport = now + .seconds(1)
         nextTransportFeedback = now
         if setup.role == .publisher { audioSSRC = setup.audio?.ssrc ?? 0 }
+        if setup.local { connectedAt = now }
         if setup.role == .subscriber, let id = setup.transportCCExtensionID {
             egressTransportCC = id
             bandwidth = BandwidthEstimator()

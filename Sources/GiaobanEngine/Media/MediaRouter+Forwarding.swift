@@ -23,6 +23,13 @@ extension MediaRouter {
         forward(UnsafeRawBufferPointer(rebasing: datagram[0..<length]), from: peer, in: stream, now: now, out: out)
     }
 
+    /// One plain RTP packet of a local publisher (`PeerSetup.local`: an RTSP camera), forwarded
+    /// like any publisher's; nothing when `peer` is not a local publisher.
+    public func injectRTP(_ bytes: UnsafeRawBufferPointer, peer id: String, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard let peer = peers[id], peer.setup.local, let stream = peer.published else { return counters.drop(.rtpNoPeer) }
+        forward(bytes, from: peer, in: stream, now: now, out: out)
+    }
+
     func countSRTP(_ error: SRTPError) {
         switch error.reason {
         case .authenticationFailed: counters.drop(.srtpAuthFailed)

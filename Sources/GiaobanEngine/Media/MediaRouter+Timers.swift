@@ -8,6 +8,7 @@ extension MediaRouter {
     public func tick(now: ContinuousClock.Instant, wallClock: UInt64, out: OutputQueue) {
         var expired: [(String, String)] = []
         for peer in peers.values {
+            if peer.setup.local { continue }  // fed by the server itself: no ICE, DTLS or RTCP
             if peer.ice.consentExpired(now: now) {
                 counters.consentExpired &+= 1
                 expired.append((peer.setup.id, "consent expired (no ICE check for 30 s)"))

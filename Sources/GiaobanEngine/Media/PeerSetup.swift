@@ -75,6 +75,10 @@ public struct PeerSetup: Sendable {
     /// the simulcast encoding of a packet until the relay knows its SSRC.
     public var ridExtensionID: UInt8?
 
+    /// A source inside the server (an RTSP camera): no ICE, no DTLS, no RTCP; a publisher
+    /// whose RTP the server hands to the router (`MediaRouter.injectRTP`). Never expires.
+    public var local = false
+
     /// A peer setup.
     public init(id: String, role: Role, stream: String, localICE: ICECredentials, remoteICE: ICECredentials,
                 remoteFingerprint: CertificateFingerprint, dtlsClient: Bool, audio: Track?, video: Track?) {

@@ -192,6 +192,19 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var roomJoinsPerMinute = 30
     }
 
+    /// `[cameras]`: pulling the directory cameras' RTSP streams (docs/cameras.md).
+    public struct Cameras: Sendable, Equatable {
+        /// `cameras.secrets_file`: JSON `{"<camera id>": {"username": …, "password": …}}`, mode
+        /// 0600; empty: cameras without credentials only.
+        public var secretsFile = ""
+        /// `cameras.transport`: "tcp" (RTP interleaved on the RTSP connection) or "udp".
+        public var transport = "tcp"
+        /// `cameras.check_s`: how often the directory is read for cameras added, changed or removed.
+        public var checkS = 10
+    }
+
+    /// `[cameras]` settings.
+    public var cameras = Cameras()
     /// `[security]` settings.
     public var security = Security()
     /// `[server]` settings.
@@ -267,6 +280,12 @@ public struct GiaobanConfig: Sendable, Equatable {
         security.briefingsPerMinute = try reader.integer("security.briefings_per_minute", default: security.briefingsPerMinute, in: 1...1_000_000)
         security.signInsPerMinute = try reader.integer("security.signins_per_minute", default: security.signInsPerMinute, in: 1...1_000_000)
         security.roomJoinsPerMinute = try reader.integer("security.room_joins_per_minute", default: security.roomJoinsPerMinute, in: 1...1_000_000)
+        cameras.secretsFile = try reader.string("cameras.secrets_file", default: cameras.secretsFile)
+        cameras.transport = try reader.string("cameras.transport", default: cameras.transport)
+        guard ["tcp", "udp"].contains(cameras.transport) else {
+            throw ConfigError("cameras.transport must be \"tcp\" or \"udp\", not \"\(cameras.transport)\"")
+        }
+        cameras.checkS = try reader.integer("cameras.check_s", default: cameras.checkS, in: 1...3_600)
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
         meetings.lastN = try reader.integer("meetings.last_n", default: meetings.lastN, in: 0...200)
         meetings.mixWidth = try reader.integer("meetings.mix_width", default: meetings.mixWidth, in: 64...1920) & ~1

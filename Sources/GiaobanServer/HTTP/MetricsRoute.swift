@@ -114,6 +114,15 @@ enum MetricsText {
                m.slowSocketsClosed.load(ordering: .relaxed))
         metric("counter", "giaoban_audit_append_failures_total", "Privileged actions whose audit row could not be written (docs/audit.md).",
                m.auditAppendFailures.load(ordering: .relaxed))
+        let cameras = hub.cameraStates.all
+        metric("gauge", "giaoban_cameras_online", "Directory cameras whose RTSP stream plays now (docs/cameras.md).",
+               cameras.values.filter { $0.state == "online" }.count)
+        metric("gauge", "giaoban_cameras_offline", "Directory cameras with an rtsp_url that are connecting or offline.",
+               cameras.values.filter { $0.state != "online" }.count)
+        if !cameras.isEmpty {
+            out += "# HELP giaoban_camera_online 1 while the camera's RTSP stream plays.\n# TYPE giaoban_camera_online gauge\n"
+            for (id, entry) in cameras.sorted(by: { $0.key < $1.key }) { out += "giaoban_camera_online{camera=\"\(id)\"} \(entry.state == "online" ? 1 : 0)\n" }
+        }
         metric("counter", "giaoban_rate_limited_total", "Requests refused with 429 or room joins closed by a per-subject rate limit (security.*_per_minute).",
                m.rateLimited.load(ordering: .relaxed))
         return out

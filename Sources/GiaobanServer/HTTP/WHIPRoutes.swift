@@ -77,6 +77,21 @@ public final class RelaySessions: Sendable {
     func addRoutes(to router: Router<some RequestContext>) {
         router.post("/whip/:stream") { request, context in try await self.negotiate(request, context, kind: "whip") }
         router.post("/whep/:stream") { request, context in try await self.negotiate(request, context, kind: "whep") }
+        // A directory camera's live stream (docs/cameras.md): watched, never published.
+        router.post("/whep/camera/:id") { request, context -> Response in
+            let claims = try self.tokens.authorize(request, roles: RelaySessions.watchingRoles)
+            let id = context.parameters.get("id") ?? ""
+            guard Self.validStream(id) else { return .plain(.badRequest, "a camera id is 1–64 characters of A–Z, a–z, 0–9, '-' and '_'") }
+            return try await self.negotiate(request, kind: "whep", stream: CameraRelay.stream(id), claims: claims, location: "/whep/camera/\(id)")
+        }
+        router.delete("/whep/camera/:id/:session") { request, context -> Response in
+            let claims = try self.tokens.authorize(request)
+            let id = context.parameters.get("id") ?? "", session = context.parameters.get("session") ?? ""
+            guard try await self.close(kind: "whep", stream: CameraRelay.stream(id), id: session, requester: claims) else {
+                return .plain(.notFound, "no WHEP session \(session.prefix(64)) on camera '\(id.prefix(64))'")
+            }
+            return .plain(.ok, "session ended")
+        }
         for kind in ["whip", "whep"] {
             router.delete("/\(kind)/:stream/:session") { request, context in try await self.end(request, context, kind: kind) }
             router.patch("/\(kind)/:stream/:session") { _, _ in
@@ -87,8 +102,10 @@ public final class RelaySessions: Sendable {
         }
     }
 
+    /// Whether `name` may name a stream: 1–64 letters, digits, `-` and `_`, and not `camera`
+    /// (its path, `/whep/camera/<id>`, is a camera's).
     static func validStream(_ name: String) -> Bool {
-        (1...64).contains(name.count) && name.unicodeScalars.allSatisfy {
+        name != "camera" && (1...64).contains(name.count) && name.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
         }
     }
@@ -106,6 +123,12 @@ public final class RelaySessions: Sendable {
             return .plain(.forbidden, "stream '\(stream)' belongs to meeting \(meeting)'s room: publish and watch it "
                           + "through the room's WebSocket, GET /api/meetings/\(meeting)/room (docs/protocol.md)")
         }
+        return try await negotiate(request, kind: kind, stream: stream, claims: claims, location: "/\(kind)/\(stream)")
+    }
+
+    /// The rest of a WHIP/WHEP request once the stream is known: the offer, the session, the
+    /// answer with its `Location` under `location`.
+    func negotiate(_ request: Request, kind: String, stream: String, claims: TokenClaims, location: String) async throws -> Response {
         let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard contentType == "application/sdp" else {
             return .plain(.unsupportedMediaType, "the offer must be sent as Content-Type: application/sdp")
@@ -124,7 +147,7 @@ public final class RelaySessions: Sendable {
         do throws(PlainError) { (sessionID, answer) = try await open(kind: kind, stream: stream, offer: offer, claims: claims) } catch {
             return .plain(error.status, error.message)
         }
-        let location = "/\(kind)/\(stream)/\(sessionID)"
+        let location = "\(location)/\(sessionID)"
         // Hummingbird's CORS middleware sends Expose-Headers only on preflight answers, but the
         // Fetch standard reads it from the actual response: without it a page on another
         // origin cannot see Location.

@@ -7,7 +7,8 @@ import GiaobanHub
 /// Directory routes: everyone but cameras reads; admin edits.
 ///
 /// - `GET /api/communes`, `GET /api/communes/{id}`, `PUT /api/communes/{id}` (`{"name", "area"}`),
-///   `DELETE /api/communes/{id}`; the same for `/api/cameras` (`{"name", "location", "road", "km"}`).
+///   `DELETE /api/communes/{id}`; the same for `/api/cameras` (`{"name", "location", "road", "km", "rtsp_url"}`;
+///   a camera with a stream also shows its WHEP `stream` and its `state` on this node).
 extension Hub {
     func addDirectoryRoutes(to router: Router<some RequestContext>) {
         router.get("/api/communes") { request, _ in try await self.listDirectory(request, .communes) }
@@ -33,8 +34,12 @@ extension Hub {
         case .cameras:
             let all = try await stored("read the cameras") { () async throws(StoreError) in try await directory.cameras() }
             return all.filter { id == nil || $0.id == id }.map { c -> Any in
-                ["id": c.id, "name": c.name, "location": ["lat": c.latitude, "lon": c.longitude],
-                 "road": c.road ?? NSNull(), "km": c.km ?? NSNull()] as [String: Any]
+                let live = c.rtspURL.map { _ in cameraStates.entry(c.id) ?? CameraStates.Entry(state: "connecting") }
+                return ["id": c.id, "name": c.name, "location": ["lat": c.latitude, "lon": c.longitude],
+                        "road": c.road ?? NSNull(), "km": c.km ?? NSNull(), "rtsp_url": c.rtspURL ?? NSNull(),
+                        "stream": c.rtspURL == nil ? NSNull() : "/whep/camera/\(c.id)",
+                        "state": live?.state ?? NSNull(), "state_reason": live.map { $0.reason.isEmpty ? NSNull() : $0.reason as Any } ?? NSNull()]
+                    as [String: Any]
             }
         }
     }

@@ -135,12 +135,12 @@ extension Hub {
                 ? try await incidents.list(recipient: claims.sub, limit: page.limit, afterID: page.cursor)
                 : try await incidents.list(limit: page.limit, afterID: page.cursor)
         }
-        return .json(.ok, IncidentPage(incidents: result.items.map(IncidentView.init), next_after: Nullable(result.nextAfter)))
+        return .json(.ok, IncidentPage(incidents: result.items.map { IncidentView($0, cameras: cameraStates) }, next_after: Nullable(result.nextAfter)))
     }
 
     func incident(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (incident, _) = try await visibleIncident(request, context)
-        return .json(.ok, IncidentView(incident))
+        return .json(.ok, IncidentView(incident, cameras: cameraStates))
     }
 
     func snapshot(_ request: Request, _ context: some RequestContext) async throws -> Response {

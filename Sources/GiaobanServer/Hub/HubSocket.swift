@@ -176,7 +176,7 @@ extension Hub {
         switch row.kind {
         case .incident:
             guard let incident = try? await incidents.get(id: row.itemID) else { return nil }
-            return HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(incident)))
+            return HubMessage.encode(HubMessage.IncidentPush(incident: IncidentView(incident, cameras: cameraStates)))
         case .briefing:
             guard let briefing = try? await briefings.get(id: row.itemID) else { return nil }
             return HubMessage.encode(HubMessage.BriefingPush(briefing: BriefingView(briefing)))

@@ -30,15 +30,19 @@ public struct CameraRecord: Sendable, Equatable, Codable {
     public var road: String?
     /// The kilometre post.
     public var km: Double?
+    /// Its live stream, `rtsp://host[:port]/path`, without credentials; nil: it only reports.
+    public var rtspURL: String?
 
     /// Creates a record.
-    public init(id: String, name: String, latitude: Double, longitude: Double, road: String? = nil, km: Double? = nil) {
+    public init(id: String, name: String, latitude: Double, longitude: Double, road: String? = nil, km: Double? = nil,
+                rtspURL: String? = nil) {
         self.id = id
         self.name = name
         self.latitude = latitude
         self.longitude = longitude
         self.road = road
         self.km = km
+        self.rtspURL = rtspURL
     }
 }
 
@@ -64,10 +68,8 @@ public final class DirectoryStore: Sendable {
     /// Every camera, by id.
     public func cameras() async throws(StoreError) -> [CameraRecord] {
         try await database.read { session throws(StoreError) in
-            try session.rows("SELECT id, name, latitude, longitude, road, km FROM cameras ORDER BY id", []).map { row throws(StoreError) in
-                var c = RowReader(row: row)
-                return CameraRecord(id: try c.text(), name: try c.text(), latitude: try c.real(), longitude: try c.real(),
-                                    road: try c.optionalText(), km: try c.optionalReal())
+            try session.rows("SELECT id, name, latitude, longitude, road, km, rtsp_url FROM cameras ORDER BY id", []).map { row throws(StoreError) in
+                try Self.camera(row)
             }
         }
     }
@@ -75,10 +77,8 @@ public final class DirectoryStore: Sendable {
     /// The camera `id`, or nil when the directory has none by that id.
     public func camera(id: String) async throws(StoreError) -> CameraRecord? {
         try await database.read { session throws(StoreError) in
-            try session.rows("SELECT id, name, latitude, longitude, road, km FROM cameras WHERE id = ?", [.text(id)]).first.map { row throws(StoreError) in
-                var c = RowReader(row: row)
-                return CameraRecord(id: try c.text(), name: try c.text(), latitude: try c.real(), longitude: try c.real(),
-                                    road: try c.optionalText(), km: try c.optionalReal())
+            try session.rows("SELECT id, name, latitude, longitude, road, km, rtsp_url FROM cameras WHERE id = ?", [.text(id)]).first.map { row throws(StoreError) in
+                try Self.camera(row)
             }
         }
     }
@@ -121,14 +121,23 @@ public final class DirectoryStore: Sendable {
         return !existed
     }
 
+    /// A camera from its row (`id, name, latitude, longitude, road, km, rtsp_url`).
+    static func camera(_ row: [SQLValue]) throws(StoreError) -> CameraRecord {
+        var c = RowReader(row: row)
+        return CameraRecord(id: try c.text(), name: try c.text(), latitude: try c.real(), longitude: try c.real(),
+                            road: try c.optionalText(), km: try c.optionalReal(), rtspURL: try c.optionalText())
+    }
+
     static func put(_ session: any SQLSession, _ c: CameraRecord, now: Int64) throws(StoreError) -> Bool {
         let existed = try session.scalar("SELECT 1 FROM cameras WHERE id = ?", [.text(c.id)]) != nil
         try session.run("""
-            INSERT INTO cameras (id, name, latitude, longitude, road, km, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO cameras (id, name, latitude, longitude, road, km, rtsp_url, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET name = excluded.name, latitude = excluded.latitude,
-              longitude = excluded.longitude, road = excluded.road, km = excluded.km, updated_at = excluded.updated_at
+              longitude = excluded.longitude, road = excluded.road, km = excluded.km, rtsp_url = excluded.rtsp_url,
+              updated_at = excluded.updated_at
             """, [.text(c.id), .text(c.name), .real(c.latitude), .real(c.longitude),
-                  c.road.map(SQLValue.text) ?? .null, c.km.map(SQLValue.real) ?? .null, .integer(now)])
+                  c.road.map(SQLValue.text) ?? .null, c.km.map(SQLValue.real) ?? .null, c.rtspURL.map(SQLValue.text) ?? .null,
+                  .integer(now)])
         return !existed
     }
 }
