@@ -45,6 +45,8 @@ package enum RoomAction: Sendable, Equatable {
     case media(RoomEvent.Caller, RoomRequest)
     /// Start (true) or stop the meeting's recording.
     case setRecording(Bool)
+    /// Feed a directory camera's live stream into the room as `stream` (true), or stop (false).
+    case feedCamera(camera: String, stream: String, on: Bool)
     /// A line for the log.
     case log(RoomLogEntry)
 }

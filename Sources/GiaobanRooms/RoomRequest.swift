@@ -41,9 +41,12 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
     case mode(mixed: Bool)
     /// Chair: start (true) or stop the meeting's recording (`meetings.record = "on_request"`).
     case record(Bool)
+    /// Chair: put a directory camera's live stream into the room as a participant that only
+    /// publishes (true), or take it out.
+    case camera(String, on: Bool)
 
     /// The message types only the chair (or an admin) may send.
-    static package let chairOnly: Set<String> = ["mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand", "record"]
+    static package let chairOnly: Set<String> = ["mute_participant", "spotlight", "lock", "end", "ask_unmute", "lower_hand", "record", "camera"]
 
     /// The message's `type` as sent.
     package var type: String {
@@ -66,6 +69,7 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
         case .restart: "restart"
         case .mode: "mode"
         case .record: "record"
+        case .camera: "camera"
         }
     }
 
@@ -121,6 +125,7 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
         package var participants: RoomMessage.WatchList?
         package var revision: Int?
         package var on: Bool?
+        package var camera: String?
     }
 
     /// Decodes a message; a message that cannot be carried out throws `Invalid`.
@@ -192,6 +197,10 @@ package enum RoomRequest: Decodable, Sendable, Equatable {
         case "record":
             guard let on = f.on else { throw invalid(#"record needs "on": true or false"#) }
             self = .record(on)
+        case "camera":
+            guard let camera = f.camera, (1...64).contains(camera.count) else { throw invalid(#"camera needs "camera": a directory camera's id"#) }
+            guard let on = f.on else { throw invalid(#"camera needs "on": true or false"#) }
+            self = .camera(camera, on: on)
         default:
             throw invalid("unknown message type '\(f.type.prefix(40))' (docs/protocol.md lists them)")
         }

@@ -3,7 +3,7 @@
 /// has been checked to be the chair or an admin.
 extension RoomState {
     /// One of the chair's controls, from the chair or an admin.
-    mutating package func chairControl(_ request: RoomRequest, from chair: RoomEvent.Caller) -> [RoomAction] {
+    mutating package func chairControl(_ request: RoomRequest, from chair: RoomEvent.Caller, now: Int64) -> [RoomAction] {
         func notInRoom(_ target: String) -> [RoomAction] {
             [.reply(connection: chair.connection, .error("'\(target.prefix(64))' is not in the room"))]
         }
@@ -50,10 +50,22 @@ extension RoomState {
             recording = on
             return [.setRecording(on)] + rosterChanged() + [note(on ? "recording started by the chair" : "recording stopped by the chair",
                                                                  ["chair": chair.subject])]
+        case .camera(let id, let on):
+            if on {
+                if let seat = seats[id] {
+                    return seat.role == .camera ? [] : [.reply(connection: chair.connection, .error("'\(id.prefix(64))' is a participant, not a camera"))]
+                }
+                seats[id] = Seat(role: .camera, connection: Self.cameraConnection, publishing: Self.cameraSession, joinedAt: now)
+                return [.feedCamera(camera: id, stream: stream(id), on: true), .recordJoin(subject: id, role: .camera, at: now),
+                        note("camera put into the meeting by the chair", ["camera": id, "chair": chair.subject])]
+                    + rosterChanged() + [.renegotiateDownlinks]
+            }
+            guard seats[id]?.role == .camera else { return notInRoom(id) }
+            return release(id, now: now)
         case .end:
             // Everyone hears it; each socket then closes, and its close gives the seat up.
             var actions: [RoomAction] = [.broadcast(.ended)]
-            for subject in seats.keys.sorted() {
+            for subject in seats.keys.sorted() where seats[subject]?.role != .camera {
                 guard let connection = seats[subject]?.connection else { continue }
                 seats[subject]?.leaving = true
                 actions.append(.close(subject: subject, connection: connection, .ended))

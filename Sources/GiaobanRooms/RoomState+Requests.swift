@@ -2,7 +2,7 @@
 /// controls, and media requests handed on.
 extension RoomState {
     /// A decoded request from `caller`: chair-only types are refused to others first.
-    mutating package func handle(_ request: RoomRequest, from caller: RoomEvent.Caller) -> [RoomAction] {
+    mutating package func handle(_ request: RoomRequest, from caller: RoomEvent.Caller, now: Int64) -> [RoomAction] {
         func refuse(_ message: String) -> [RoomAction] { [.reply(connection: caller.connection, .error(message))] }
         if RoomRequest.chairOnly.contains(request.type), !caller.isChair { return refuse("only the chair may \(request.type)") }
         let own = caller.subject
@@ -22,8 +22,8 @@ extension RoomState {
             return refuse("an observer does not publish")
         case .publish, .restartPublish, .subscribe, .sessionLayer, .downlinkLayer, .downlink, .answer, .restart, .mode:
             return [.media(caller, request)]
-        case .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand, .record:
-            return chairControl(request, from: caller)
+        case .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand, .record, .camera:
+            return chairControl(request, from: caller, now: now)
         }
     }
 }

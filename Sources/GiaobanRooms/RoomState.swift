@@ -61,6 +61,11 @@ package struct RoomState: Sendable {
         self.rosterInterval = rosterInterval
     }
 
+    /// The connection number of a camera's seat (no socket holds it).
+    static package let cameraConnection = -1
+    /// The publish session of a camera's seat (the relay's camera feeds it).
+    static package let cameraSession = "camera"
+
     /// The stream `subject` publishes on.
     package func stream(_ subject: String) -> String { RoomStreams.name(meeting: meeting, subject: subject) }
 
@@ -77,7 +82,7 @@ package struct RoomState: Sendable {
         case .graceExpired(let subject, let connection):
             guard let seat = seats[subject], seat.connection == connection, seat.disconnected else { return [] }
             return release(subject, now: now)
-        case .request(let caller, let request): return handle(request, from: caller)
+        case .request(let caller, let request): return handle(request, from: caller, now: now)
         case .invalid(let caller, let invalid): return [.reply(connection: caller.connection, .error(invalid.reply(role: caller.role)))]
         case .rosterDue:
             rosterPending = false
@@ -151,12 +156,22 @@ package struct RoomState: Sendable {
     }
 
     /// Gives a seat up: its publish session ends, its media is forgotten, attendance records it.
-    private mutating func release(_ subject: String, now: Int64) -> [RoomAction] {
+    mutating func release(_ subject: String, now: Int64) -> [RoomAction] {
         guard let seat = seats.removeValue(forKey: subject) else { return [] }
         if spotlight == subject { spotlight = nil }
         var actions: [RoomAction] = []
-        if let session = seat.publishing { actions.append(.closePublisher(stream: stream(subject), session: session)) }
+        if seat.role == .camera {
+            actions.append(.feedCamera(camera: subject, stream: stream(subject), on: false))
+        } else if let session = seat.publishing {
+            actions.append(.closePublisher(stream: stream(subject), session: session))
+        }
         actions.append(.forgetMedia(subject: subject))
+        // Cameras do not keep a room open: the last person out takes them out too.
+        if !seats.isEmpty, seats.values.allSatisfy({ $0.role == .camera }) {
+            for camera in seats.keys.sorted() { actions += release(camera, now: now) }
+            return actions + [.recordLeave(subject: subject, at: now),
+                              .log(RoomLogEntry(notice: false, message: "left meeting room", metadata: ["meeting": "\(meeting)", "subject": subject]))]
+        }
         if seats.isEmpty { actions.append(.dissolved) }
         actions.append(.recordLeave(subject: subject, at: now))
         actions.append(.log(RoomLogEntry(notice: false, message: "left meeting room", metadata: ["meeting": "\(meeting)", "subject": subject])))

@@ -102,6 +102,7 @@ struct Serve: AsyncParsableCommand {
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub, rooms: rooms),
                                            tls: tls, logger: logger)
         let cameras = CameraRelay(media: media, hub: hub, settings: settings.cameras, logger: logger)
+        rooms.attach(cameras: cameras)
         let retention = RecordingRetentionService(retention: rooms.recordingRetention(
             maxAgeDays: settings.storage.recordingsMaxAgeDays, maxTotalMiB: settings.storage.recordingsMaxTotalMiB))
         // SIGHUP (`systemctl reload`): read the certificate and key again (a renewed certificate),

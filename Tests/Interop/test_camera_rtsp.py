@@ -3,7 +3,8 @@ with x264, Digest authentication — is added to the directory with its `rtsp_ur
 credentials in `cameras.secrets_file`; the relay pulls it and headless Chromium decodes it over
 WHEP at /whep/camera/<id> (H.264 passed through, no transcoding). The RTSP server is killed and
 started again: the camera goes offline and comes back by itself, and the same Chromium watcher
-decodes again. The password never reaches the log; a URL with credentials is refused."""
+decodes again. The password never reaches the log; a URL with credentials is refused. The
+chair puts the camera into a meeting, where aiortc decodes it on its downlink."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import HERE, Giaoban, free_port, running, wait_for
+from conftest import HERE, Giaoban, free_port, run_async, running, wait_for
+from test_downlink_aiortc import DownlinkReceiver, RoomSocket, create_meeting, room_url
 from test_whip_whep_chromium import (  # noqa: F401 - chromium is a fixture
     MEDIA_TIMEOUT, chromium, describe, screenshot, stats, wait_page,
 )
@@ -103,6 +105,61 @@ def test_rtsp_camera_decoded_by_chromium_over_whep_and_back_after_a_restart(came
         print(json.dumps({"first": first, "after_restart": again}, sort_keys=True))
         screenshot(watcher, artifacts, "camera-rtsp-watcher")
         assert PASSWORD not in server.log_path.read_text(errors="replace"), "the camera's password is in the log"
+    finally:
+        os.killpg(rtsp.pid, signal.SIGTERM)
+        rtsp.wait(10)
+
+
+def test_the_chair_puts_the_camera_into_a_meeting_and_aiortc_decodes_it(camera_server):
+    """The chair's `camera` message seats the camera as a participant that only publishes: in the
+    roster (role camera), offered on a commune's downlink, decoded by aiortc (H.264); an id
+    without a stream is refused; `camera` off takes it out."""
+    server = camera_server
+    admin = {"Authorization": f"Bearer {server.token('quan-tri', 'admin')}"}
+    port = free_port()
+    rtsp = rtsp_server(port)
+    try:
+        put = requests.put(server.url(f"/api/cameras/{CAMERA}"), headers=admin, timeout=10, json={
+            "name": "QL1A Km1836", "location": {"lat": 10.85, "lon": 106.85}, "rtsp_url": f"rtsp://127.0.0.1:{port}/camera"})
+        assert put.status_code in (200, 201), put.text
+        wait_for(lambda: camera(server, admin)["state"] == "online", 20, what="the camera to be online")
+        chair_token = server.token("chi-huy", "chair")
+        meeting = create_meeting(server, chair_token, "Giao ban có camera")
+
+        async def scenario() -> dict:
+            chair = RoomSocket(room_url(server, meeting, chair_token), "chair")
+            commune = RoomSocket(room_url(server, meeting, server.token("xa-phuoc-thai", "commune")), "commune")
+            receiver = None
+            try:
+                await chair.open()
+                await commune.open()
+                refused = await chair.request({"type": "camera", "camera": "cam-unknown", "on": True}, "an unknown camera")
+                assert refused and "no live stream" in refused["message"], refused
+                assert await commune.request({"type": "camera", "camera": CAMERA, "on": True}, "a commune's camera") is not None
+                await chair.send({"type": "camera", "camera": CAMERA, "on": True})
+                roster = await chair.expect(lambda m: m["type"] == "roster" and any(
+                    p["subject"] == CAMERA and p["role"] == "camera" and p["publishing"] for p in m["participants"]), 10, "the camera seated")
+                receiver = DownlinkReceiver(commune)
+                await receiver.watch_all()
+                frames = await receiver.frames(CAMERA, 20, 25)
+                start = len(chair.messages)
+                await chair.send({"type": "camera", "camera": CAMERA, "on": False})
+                await chair.expect(lambda m: m["type"] == "roster" and all(p["subject"] != CAMERA for p in m["participants"]),
+                                   10, "the camera taken out", start)
+                return {"frames": frames, "roster": [p["subject"] for p in roster["participants"]]}
+            finally:
+                if receiver:
+                    await receiver.close()
+                await commune.leave()
+                await chair.leave()
+
+        result = run_async(scenario(), 90)
+        print(json.dumps(result))
+        assert result["frames"] > 20
+        rows = requests.get(server.url("/api/audit?action=room.camera"), headers=admin, timeout=10).json()["entries"]
+        # Newest first: the chair's out and in, the commune's refused attempt.
+        assert [(r["detail"], r["subject"], r["result"][:7]) for r in rows] == [
+            ("out", "chi-huy", "ok"), ("in", "chi-huy", "ok"), ("in", "xa-phuoc-thai", "refused")], rows
     finally:
         os.killpg(rtsp.pid, signal.SIGTERM)
         rtsp.wait(10)

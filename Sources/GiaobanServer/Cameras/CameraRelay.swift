@@ -22,6 +22,10 @@ public final class CameraRelay: Sendable {
         let session: RTSPCameraSession
         let injector: Mutex<H264ParameterSets?>
         let pending = Mutex<[[UInt8]]>([])
+        /// The track its last DESCRIBE announced (nil before the first).
+        let track = Mutex<RTSPVideoTrack?>(nil)
+        /// Meeting-room streams fed with the camera too (stream → local publisher peer).
+        let feeds = Mutex<[String: String]>([:])
 
         init(url: String, session: RTSPCameraSession) {
             self.url = url
@@ -88,6 +92,25 @@ public final class CameraRelay: Sendable {
         for (id, url) in starting { start(id: id, url: url, secret: secrets[id]) }
     }
 
+    /// Feeds camera `id` into the meeting-room stream `stream` too (`on`), as one more local
+    /// publisher, or stops; false when the camera is not pulled (no `rtsp_url`).
+    @discardableResult
+    public func feed(camera id: String, stream: String, on: Bool) -> Bool {
+        guard let camera = running.withLock({ $0[id] }) else { return false }
+        let peer = Self.peerID(id) + "@" + stream
+        if on {
+            camera.feeds.withLock { $0[stream] = peer }
+            if let track = camera.track.withLock({ $0 }) { media.enqueue(.addPeer(Self.setup(peer: peer, stream: stream, track: track))) }
+        } else {
+            camera.feeds.withLock { _ = $0.removeValue(forKey: stream) }
+            media.enqueue(.removePeer(id: peer, reason: "the camera left the meeting"))
+        }
+        return true
+    }
+
+    /// Whether camera `id` is pulled (it has an `rtsp_url` in the directory).
+    public func streams(camera id: String) -> Bool { running.withLock { $0[id] != nil } }
+
     /// Stops every camera (the server is stopping).
     public func stopAll() async {
         let all = running.withLock { all -> [String: Running] in
@@ -123,9 +146,12 @@ public final class CameraRelay: Sendable {
                 logger.warning("camera offline", metadata: ["camera": "\(id)", "reason": "\(reason)"])
             }
         }, onTrack: { track in
-            // A new connection: the stream's publisher is (re)declared; watchers continue without a gap.
-            slot.withLock { $0?.injector.withLock { $0 = H264ParameterSets(spropParameterSets: track.parameterSets) } }
+            // A new connection: the stream's publishers are (re)declared; watchers continue without a gap.
+            guard let camera = slot.withLock({ $0 }) else { return }
+            camera.injector.withLock { $0 = H264ParameterSets(spropParameterSets: track.parameterSets) }
+            camera.track.withLock { $0 = track }
             media.enqueue(.addPeer(Self.setup(peer: peer, stream: stream, track: track)))
+            for (room, feed) in camera.feeds.withLock({ $0 }) { media.enqueue(.addPeer(Self.setup(peer: feed, stream: room, track: track))) }
         }, onPacket: { bytes in
             guard let camera = slot.withLock({ $0 }) else { return }
             let packets = camera.injector.withLock { injector -> [[UInt8]] in
@@ -142,8 +168,11 @@ public final class CameraRelay: Sendable {
                 return pending
             }
             guard let batch else { return }
+            let targets = [peer] + camera.feeds.withLock { Array($0.values) }
             media.post { router, now, out in
-                for packet in batch { packet.withUnsafeBytes { router.injectRTP($0, peer: peer, now: now, out: out) } }
+                for target in targets {
+                    for packet in batch { packet.withUnsafeBytes { router.injectRTP($0, peer: target, now: now, out: out) } }
+                }
             }
         })
         let camera = Running(url: url, session: session)

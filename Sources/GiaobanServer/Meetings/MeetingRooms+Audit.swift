@@ -16,6 +16,7 @@ extension MeetingRooms {
         case .askUnmute(let participant): return ("room.ask_unmute", "\(room)/\(participant)", "")
         case .lowerHand(let participant): return ("room.lower_hand", "\(room)/\(participant)", "")
         case .record(let on): return (on ? "recording.start" : "recording.stop", room, "")
+        case .camera(let camera, let on): return ("room.camera", "\(room)/\(camera)", on ? "in" : "out")
         default: return nil
         }
     }

@@ -79,6 +79,16 @@ extension MeetingRooms {
         }
     }
 
+    /// A camera was put into meeting `id`: the mix and the recorder take its stream like a
+    /// participant's (the recorder records no H.264 video: its file has no video track).
+    func cameraPublished(meeting id: Int64, subject: String) async {
+        let stream = Self.stream(meeting: id, subject: subject)
+        if let mix = rooms.withLock({ $0[id]?.mix }) {
+            await sessions.media.send(.addSinks(streams: [stream], audio: mix.mixer, video: mix.compositor))
+        }
+        await recordPublished(meeting: id, subject: subject)
+    }
+
     /// A participant published: its stream is recorded too, if the meeting is.
     func recordPublished(meeting id: Int64, subject: String) async {
         guard let recorder = rooms.withLock({ $0[id]?.recorder }) else { return }

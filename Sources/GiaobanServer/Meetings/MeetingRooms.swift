@@ -74,6 +74,11 @@ public final class MeetingRooms: Sendable {
     let recordingWriteFailures = Atomic<Int>(0)
     /// The shortest time between two roster broadcasts of a room.
     let rosterInterval: Duration = .milliseconds(50)
+    /// The relay's cameras, which the chair may put into a room (nil: none).
+    let cameras = Mutex<CameraRelay?>(nil)
+
+    /// Lets chairs put the cameras of `relay` into rooms.
+    public func attach(cameras relay: CameraRelay) { cameras.withLock { $0 = relay } }
 
     /// Rooms over `hub`'s meetings and `sessions`' media plane.
     public init(hub: Hub, sessions: RelaySessions, logger: Logger, speakerTick: Duration = .milliseconds(200),
@@ -214,6 +219,8 @@ public final class MeetingRooms: Sendable {
         let event: RoomEvent
         let parsed = RoomRequest.parse(text)
         switch parsed {
+        case .success(.camera(let camera, true)) where caller.isChair && !(cameras.withLock { $0 }?.streams(camera: camera) ?? false):
+            return [HubMessage.error("camera '\(camera.prefix(64))' has no live stream: give it an rtsp_url in the directory (docs/cameras.md)")]
         case .success(let request): event = .request(caller, request)
         case .failure(let invalid): event = .invalid(caller, invalid)
         }
@@ -246,7 +253,7 @@ public final class MeetingRooms: Sendable {
             return await restartDownlink(session: session, meeting: id, claims: claims)
         case .mode(let mixed):
             return await setMode(mixed: mixed, meeting: id, claims: claims)
-        case .ping, .leave, .mute, .hand, .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand, .record:
+        case .ping, .leave, .mute, .hand, .muteParticipant, .spotlight, .lock, .end, .askUnmute, .lowerHand, .record, .camera:
             return nil
         }
     }

@@ -107,6 +107,9 @@ actor RoomActor {
                 rooms.logger.log(level: entry.notice ? .notice : .info, "\(entry.message)",
                                  metadata: entry.metadata.mapValues { .string($0) })
             case .refuse, .media: returned.append(action)
+            case .feedCamera(let camera, let stream, let on):
+                rooms.cameras.withLock { $0 }?.feed(camera: camera, stream: stream, on: on)
+                if on { later.append(action) }
             case .recordJoin, .setRecording, .recordLeave, .closePublisher, .forgetMedia, .setAudioMuted, .reofferDownlink:
                 later.append(action)
             }
@@ -122,6 +125,9 @@ actor RoomActor {
             case .reofferDownlink(let subject): await rooms.reofferDownlink(meeting: id, subject: subject)
             case .forgetMedia: await rooms.release(released, meeting: id)
             case .setRecording(let on): await rooms.setRecording(id, on: on)
+            case .feedCamera(let camera, _, _):
+                // The camera publishes in the room: downlinks, the mix and the recorder take it as any publisher.
+                await rooms.cameraPublished(meeting: id, subject: camera)
             default: break
             }
         }
