@@ -34,8 +34,10 @@ export function waitForIceGathering(pc, timeoutMs = 5000) {
   });
 }
 
+/** The Authorization header of `token`: a string, or a function returning the current token (read at each request). */
 function authHeaders(token) {
-  return token ? { Authorization: `Bearer ${token}` } : {};
+  const value = typeof token === "function" ? token() : token;
+  return value ? { Authorization: `Bearer ${value}` } : {};
 }
 
 /**
@@ -160,8 +162,9 @@ export async function publish({ endpoint, token, stream, onState, simulcast = 0,
 
 /**
  * Watches a WHEP endpoint; onStream receives the MediaStream of the relayed tracks
- * (`iceTransportPolicy` as for `publish`).
- * @param {{endpoint: string, token?: string, onStream: (s: MediaStream) => void, onState?: (s: string) => void}} options
+ * (`iceTransportPolicy` as for `publish`). `token` may be a function returning the current
+ * token (a session that renews it): the session's DELETE then carries the token of that moment.
+ * @param {{endpoint: string, token?: string | (() => string), onStream: (s: MediaStream) => void, onState?: (s: string) => void}} options
  */
 export async function watch({ endpoint, token, onStream, onState, iceTransportPolicy = "all" }) {
   const { iceServers } = await fetchIceServers(token, endpoint);

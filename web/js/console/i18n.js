@@ -1,10 +1,12 @@
 // Interface strings: Vietnamese first, English as the fallback and the `?lang=en` switch.
 // Elements carry data-i18n="key" (text), data-i18n-label="key" (aria-label) or
 // data-i18n-placeholder="key"; code calls t("key", {name: value}) for the rest. The strings of
-// the sign-in, admin and audit views live in strings-accounts.js, those of the map in strings-map.js.
+// the sign-in, admin and audit views live in strings-accounts.js, those of the map in strings-map.js,
+// those of the cameras in strings-camera.js.
 
 import { ACCOUNT_STRINGS } from "./strings-accounts.js";
 import { MAP_STRINGS } from "./strings-map.js";
+import { CAMERA_STRINGS } from "./strings-camera.js";
 
 const STRINGS = {
   vi: {
@@ -213,6 +215,7 @@ const STRINGS = {
 
 for (const [language, strings] of Object.entries(ACCOUNT_STRINGS)) Object.assign(STRINGS[language], strings);
 for (const [language, strings] of Object.entries(MAP_STRINGS)) Object.assign(STRINGS[language], strings);
+for (const [language, strings] of Object.entries(CAMERA_STRINGS)) Object.assign(STRINGS[language], strings);
 
 const requested = new URLSearchParams(location.search).get("lang");
 /** The interface language: `?lang=en` or `?lang=vi`, Vietnamese otherwise. */

@@ -1,11 +1,13 @@
 // The incidents view: every incident the signed-in station may see (GET /api/incidents),
 // kept live from the event socket, newest first and coloured by severity; the selected
 // one's snapshot, the communes notified and who acknowledged (command center), escalations
-// highlighted, state changes and acknowledgement.
+// highlighted, state changes and acknowledgement; an incident reported by a streaming camera
+// (`camera_stream`) offers that camera's live view (camera.js).
 
 import { t, formatTime } from "./i18n.js";
 import { h, fill, keepFocus, announce, status, guarded } from "./dom.js";
 import { applyReceipt, deliveryTable } from "./deliveries.js";
+import { liveView, stopCamera } from "./camera.js";
 
 const STATES = ["new", "acknowledged", "dispatched", "resolved"];
 const SEVERITIES = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
@@ -19,7 +21,8 @@ const DELIVERY_SCAN = 30;
 export function setupIncidents({ api, isCommand, isChair, isCommune, communeName, onNew }) {
   const $ = (id) => document.getElementById(id);
   const statusLine = $("incidents-status");
-  const items = new Map(); // id → {incident, deliveries: rows | null, escalated, snapshot: url | null | undefined, ackedHere}
+  // id → {incident, deliveries: rows | null, escalated, snapshot: url | null | undefined, ackedHere, live: camera slot | undefined}
+  const items = new Map();
   let selected = null;
   let loaded = false;
 
@@ -121,6 +124,7 @@ export function setupIncidents({ api, isCommand, isChair, isCommune, communeName
         h("dt", {}, t("meeting.state")), h("dd", { class: "state-label" }, t(`state.${i.state}`))),
       item.escalated ? h("p", { class: "badge danger" }, t("incidents.escalated")) : null,
       h("div", { class: "actions" }, actions),
+      i.camera_stream ? (item.live ??= liveView({ api, stream: i.camera_stream })) : null,
       h("figure", { class: "snapshot" },
         item.snapshot ? h("img", { src: item.snapshot, alt: `${t("incidents.snapshot")} #${i.id}` })
           : h("p", { class: "muted" }, item.snapshot === null ? t("incidents.noSnapshot") : "…"),
@@ -135,6 +139,7 @@ export function setupIncidents({ api, isCommand, isChair, isCommune, communeName
   }
 
   async function select(id) {
+    if (selected !== id && selected != null && entry(selected)?.live) stopCamera(entry(selected).live);
     selected = id;
     render();
     if (isCommand) {

@@ -3,15 +3,16 @@
 // this console is in (the room's roster), with an unacknowledged incident (the delivery tables
 // and the live `receipt` messages) — the cameras as icons (openCamera in camera.js), and every
 // open incident as a pin coloured by severity inside a circle of the routing radius. Pan and
-// zoom in map-view.js; every commune, camera and pin is focusable and opens its details.
+// zoom in map-view.js; every commune, camera and pin is focusable and opens its details. Camera
+// icons show whether the relay receives the camera (GET /api/cameras, asked with the presence).
 
 import { t, formatTime } from "./i18n.js";
 import { h, fill, guarded, keepFocus } from "./dom.js";
 import { svg, rings, fitProjection, areaPath, labelPoint, panZoom } from "./map-view.js";
-import { setCameraDirectory, openCamera } from "./camera.js";
+import { setCameraDirectory, updateCameras, openCamera, stopCamera, cameraState, cameraLabel } from "./camera.js";
 
 const SEVERITIES = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
-/** How often the command center asks who is connected while the map is shown. */
+/** How often the command center asks who is connected, and every map the cameras' states, while the map is shown. */
 const PRESENCE_POLL_MS = 3000;
 /** How many of the newest open incidents get their delivery table read at load. */
 const DELIVERY_SCAN = 100;
@@ -87,6 +88,12 @@ export function setupMap({ api, isCommand, you, communes }) {
     renderCommunes();
   }
 
+  async function refreshCameras() {
+    const cameras = (await api.get("/api/cameras")).cameras;
+    updateCameras(cameras);
+    renderCameras(cameras);
+  }
+
   // ------------------------------------------------------------------ drawing
 
   function statesText(states) {
@@ -131,7 +138,7 @@ export function setupMap({ api, isCommand, you, communes }) {
       layers.labels.append(svg("text", { x, y, "text-anchor": "middle", "dominant-baseline": "middle" }, c.name));
     }
     for (const c of cameras) {
-      layers.cameras.append(place(svg("g", focusable("camera", c.id, t("map.cameraLabel", { name: c.name }),
+      layers.cameras.append(place(svg("g", focusable("camera", c.id, cameraLabel(c),
         { class: "map-camera", dataset: { kind: "camera", id: c.id, cameraId: c.id } }),
       svg("title", {}, c.name),
       svg("rect", { x: -8, y: -5, width: 11, height: 10, rx: 2 }),
@@ -142,6 +149,20 @@ export function setupMap({ api, isCommand, you, communes }) {
     $("map-zoom-in").addEventListener("click", () => zoom.zoom(1.5));
     $("map-zoom-out").addEventListener("click", () => zoom.zoom(1 / 1.5));
     $("map-reset").addEventListener("click", () => zoom.reset());
+  }
+
+  /** Each camera icon's state: classes online / offline / connecting, data-state and its aria-label. */
+  function renderCameras(cameras) {
+    if (!layers) return;
+    const byId = new Map(cameras.map((c) => [c.id, c]));
+    for (const el of layers.cameras.children) {
+      const camera = byId.get(el.dataset.cameraId);
+      if (!camera) continue;
+      const state = cameraState(camera);
+      for (const s of ["online", "offline", "connecting"]) el.classList.toggle(s, s === state);
+      el.dataset.state = state;
+      el.setAttribute("aria-label", cameraLabel(camera));
+    }
   }
 
   function renderCommunes() {
@@ -188,6 +209,7 @@ export function setupMap({ api, isCommand, you, communes }) {
   function open(kind, id) {
     shown = { kind, id };
     if (kind === "camera") { openCamera(id); return; }
+    stopCamera(detail);
     renderDetail();
   }
 
@@ -239,8 +261,9 @@ export function setupMap({ api, isCommand, you, communes }) {
       ["map-commune connected", "map.state.connected"], ["map-commune", "map.state.none"]];
     fill($("map-legend"), h("h3", {}, t("map.legend")), h("ul", {},
       entries.map(([cls, key]) => h("li", {}, swatch(cls), " ", t(key))),
-      h("li", {}, svg("svg", { width: 18, height: 14, "aria-hidden": "true", class: "map-camera" },
-        svg("rect", { x: 1, y: 2, width: 10, height: 10, rx: 2 }), svg("path", { d: "M11 5 L17 1 L17 13 L11 9 Z" })), " ", t("map.camera")),
+      ["online", "offline", "none"].map((state) => h("li", {}, svg("svg", { width: 18, height: 14, "aria-hidden": "true", class: `map-camera ${state}` },
+        svg("rect", { x: 1, y: 2, width: 10, height: 10, rx: 2 }), svg("path", { d: "M11 5 L17 1 L17 13 L11 9 Z" })),
+      " ", `${t("map.camera")}: ${t(`camera.state.${state}`)}`)),
       h("li", {}, svg("svg", { width: 18, height: 14, "aria-hidden": "true" },
         svg("circle", { cx: 9, cy: 7, r: 6, class: "map-radius", dataset: { severity: "Severe" } }),
         svg("circle", { cx: 9, cy: 7, r: 3, class: "map-pin-dot", dataset: { severity: "Severe" } })), " ", t("map.incident"))));
@@ -295,8 +318,9 @@ export function setupMap({ api, isCommand, you, communes }) {
 
   async function load() {
     const cameras = (await api.get("/api/cameras")).cameras;
-    setCameraDirectory(cameras, detail);
+    setCameraDirectory(cameras, detail, api);
     draw(cameras);
+    renderCameras(cameras);
     legend();
     for (const incident of await api.all("/api/incidents", "incidents")) upsert(incident);
     render();
@@ -311,13 +335,17 @@ export function setupMap({ api, isCommand, you, communes }) {
   }
 
   const mapShown = () => !$("panel-map").hidden;
-  setInterval(() => { if (mapShown()) refreshPresence().catch(() => {}); }, PRESENCE_POLL_MS);
+  setInterval(() => {
+    if (!mapShown()) return;
+    refreshPresence().catch(() => {});
+    refreshCameras().catch(() => {});
+  }, PRESENCE_POLL_MS);
   renderDetail();
   const loaded = guarded(statusLine, load).then(() => { if (!isCommand) root.dataset.loaded = "true"; });
   return {
     onMessage,
     setRoster,
     /** The map tab was opened: who is connected now. */
-    show() { loaded.then(() => guarded(statusLine, refreshPresence)); },
+    show() { loaded.then(() => guarded(statusLine, () => Promise.all([refreshPresence(), refreshCameras()]))); },
   };
 }

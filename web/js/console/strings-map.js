@@ -1,4 +1,4 @@
-// Interface strings of the province map and the camera details (merged into i18n.js).
+// Interface strings of the province map (merged into i18n.js); the cameras' are in strings-camera.js.
 
 /** Vietnamese and English strings of the map view. */
 export const MAP_STRINGS = {
@@ -15,8 +15,7 @@ export const MAP_STRINGS = {
     "map.camera": "Camera",
     "map.incident": "Sự vụ (màu theo mức độ), vòng tròn: bán kính báo tin",
     "map.communeLabel": "{name}: {states}",
-    "map.cameraLabel": "Camera {name}",
-    "map.incidentLabel": "Sự vụ #{id} {type}, {severity}, {state}",
+        "map.incidentLabel": "Sự vụ #{id} {type}, {severity}, {state}",
     "map.select": "Chọn một xã, camera hoặc sự vụ (chuột hoặc Tab rồi Enter) để xem chi tiết.",
     "map.commune": "Xã",
     "map.states": "Trạng thái",
@@ -26,10 +25,6 @@ export const MAP_STRINGS = {
     "map.allAcked": "Tất cả các xã đã xác nhận.",
     "map.radius": "Bán kính báo tin: {metres} m",
     "map.commandOnly": "Trạng thái kết nối chỉ trung tâm chỉ huy xem được.",
-    "camera.heading": "Camera {name}",
-    "camera.id": "Mã", "camera.road": "Tuyến đường", "camera.km": "Lý trình (km)", "camera.location": "Vị trí",
-    "camera.liveLater": "Xem hình trực tiếp của camera chưa có trong bảng điều khiển.",
-    "camera.unknown": "Không có camera '{id}' trong danh bạ.",
   },
   en: {
     "tab.map": "Map",
@@ -44,8 +39,7 @@ export const MAP_STRINGS = {
     "map.camera": "Camera",
     "map.incident": "Incident (colour by severity); circle: routing radius",
     "map.communeLabel": "{name}: {states}",
-    "map.cameraLabel": "Camera {name}",
-    "map.incidentLabel": "Incident #{id} {type}, {severity}, {state}",
+        "map.incidentLabel": "Incident #{id} {type}, {severity}, {state}",
     "map.select": "Pick a commune, a camera or an incident (mouse, or Tab then Enter) to see its details.",
     "map.commune": "Commune",
     "map.states": "State",
@@ -55,9 +49,5 @@ export const MAP_STRINGS = {
     "map.allAcked": "Every commune has acknowledged.",
     "map.radius": "Routing radius: {metres} m",
     "map.commandOnly": "Only the command center sees who is connected.",
-    "camera.heading": "Camera {name}",
-    "camera.id": "Id", "camera.road": "Road", "camera.km": "Km", "camera.location": "Location",
-    "camera.liveLater": "The camera's live view is not in the console yet.",
-    "camera.unknown": "No camera '{id}' in the directory.",
   },
 };
