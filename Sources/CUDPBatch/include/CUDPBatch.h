@@ -60,4 +60,7 @@ int giaoban_tcp_write(int fd, const uint8_t *data, int length);
 /// Reads up to `capacity` bytes without blocking. Returns the bytes read, 0 at end of
 /// stream, -EAGAIN when nothing is waiting, or another -errno.
 int giaoban_tcp_read(int fd, uint8_t *buffer, int capacity);
+/// Names the calling thread (the first 15 bytes of `name`).
+void giaoban_set_thread_name(const char *name);
+
 #endif

@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanTransport
 public import GiaobanWire
 public import Logging
 import Synchronization
@@ -106,6 +107,7 @@ public final class RTSPCameraSession: Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
+            ThreadName.set("camera")
             run()
             ended.signal()
         }

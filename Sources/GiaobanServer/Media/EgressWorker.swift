@@ -35,7 +35,10 @@ final class EgressWorker: @unchecked Sendable {
     static func start(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, capacity: Int, slotSize: Int) -> EgressWorker {
         let batches = (1..<poolSize).map { _ in EgressBatch(capacity: capacity, slotSize: slotSize) }
         let worker = EgressWorker(lane: lane, socket: socket, tcp: tcp, free: batches)
-        let thread = Thread { worker.run() }
+        let thread = Thread {
+            ThreadName.set("giaoban-egress\(lane)")
+            worker.run()
+        }
         thread.name = "giaoban-egress-\(lane)"
         thread.start()
         return worker

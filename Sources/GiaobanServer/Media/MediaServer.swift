@@ -112,7 +112,10 @@ public final class MediaServer: @unchecked Sendable {
         if !workers.isEmpty {
             queue.handOff = { lane, batch in workers[lane - 1].handOff(batch) }
         }
-        let thread = Thread { [self] in self.loop() }
+        let thread = Thread { [self] in
+            ThreadName.set("giaoban-media")
+            self.loop()
+        }
         thread.name = "giaoban-media"
         thread.start()
         logger.info("media socket bound", metadata: ["udp": "\(address):\(bound)", "announced": "\(self.announcedAddress)",

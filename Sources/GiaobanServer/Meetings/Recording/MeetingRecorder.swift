@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanTransport
 import GiaobanEngine
 import GiaobanMixer
 import GiaobanRecording
@@ -125,7 +126,10 @@ final class MeetingRecorder: AudioSink, VideoSink, SenderReportSink, Sendable {
 
     /// Starts the recorder thread.
     func start() {
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            ThreadName.set("recorder-\(meeting)")
+            run()
+        }
         thread.name = "recorder-\(meeting)"
         thread.start()
     }
