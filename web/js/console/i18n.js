@@ -7,6 +7,7 @@
 import { ACCOUNT_STRINGS } from "./strings-accounts.js";
 import { MAP_STRINGS } from "./strings-map.js";
 import { CAMERA_STRINGS } from "./strings-camera.js";
+import { RECORDING_STRINGS } from "./strings-recording.js";
 
 const STRINGS = {
   vi: {
@@ -216,6 +217,7 @@ const STRINGS = {
 for (const [language, strings] of Object.entries(ACCOUNT_STRINGS)) Object.assign(STRINGS[language], strings);
 for (const [language, strings] of Object.entries(MAP_STRINGS)) Object.assign(STRINGS[language], strings);
 for (const [language, strings] of Object.entries(CAMERA_STRINGS)) Object.assign(STRINGS[language], strings);
+for (const [language, strings] of Object.entries(RECORDING_STRINGS)) Object.assign(STRINGS[language], strings);
 
 const requested = new URLSearchParams(location.search).get("lang");
 /** The interface language: `?lang=en` or `?lang=vi`, Vietnamese otherwise. */

@@ -7,6 +7,7 @@ import { joinRoom } from "../room-client.js";
 import { t } from "./i18n.js";
 import { h, status, guarded, table, keepFocus } from "./dom.js";
 import { isDisabledReason } from "./session.js";
+import { setupRecording } from "./recording.js";
 
 /** RFC 3339 local time with its UTC offset, without fractions (what the hub accepts). */
 export function rfc3339(date) {
@@ -45,6 +46,7 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
   let selfMuted = false;
   let handRaised = false;
   let lastMain = null;
+  const recording = setupRecording({ send: (message) => room?.send(message), statusLine });
 
   // ------------------------------------------------------------------ meetings list
 
@@ -219,6 +221,10 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
       case "roster":
         roster = message;
         renderRoster();
+        recording.roster(message);
+        break;
+      case "recording":
+        recording.message(message);
         break;
       case "speaker":
         roster = { ...roster, speaker: message.participant };
@@ -297,6 +303,7 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
     roster = { participants: [], locked: false, spotlight: null, speaker: null };
     $("roster").replaceChildren();
     $("roster-count").textContent = t("meeting.notJoined");
+    recording.reset();
     setInRoom(false);
     onRoster([]);
   }
