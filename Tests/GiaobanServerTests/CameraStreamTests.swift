@@ -47,6 +47,36 @@ struct CameraStreamTests {
         #expect(bare.process([0x80, 0x60]) == [], "a truncated packet is dropped")
     }
 
+    @Test("broken FU-A fragments and malformed units are dropped with a reason; the numbering closes the gap")
+    func brokenFragments() {
+        var injector = H264ParameterSets(spropParameterSets: [])
+        let cases: [([UInt8], String?)] = [
+            ([0x7C, 0x45, 9], "an FU-A continuation without its start"),       // end without start
+            ([0x7C, 0x85, 1], nil),                                           // start
+            ([0x7C, 0x85, 2], "an FU-A start while the previous unit was not ended"),
+            ([0x7C, 0x05, 3], nil),                                           // middle (the second start opened one)
+            ([0x7C, 0x45, 4], nil),                                           // end
+            ([0x7C, 0xC5, 5], "an FU-A that both starts and ends a unit"),
+            ([0x7C], "an FU-A without its header and data"),
+            ([0x78, 0, 9, 0x67], "a STAP-A unit runs past the packet"),
+            ([0xE5, 1, 2], "the forbidden bit is set"),
+            ([0x1E, 1], "NAL unit type 30 is not allowed in packetization mode 1"),
+            ([0x65, 0x88], nil),                                              // a whole IDR slice
+        ]
+        var sequence: UInt16 = 500
+        var forwarded: [UInt16] = []
+        for (payload, problem) in cases {
+            let out = injector.process(Self.packet(sequence: sequence, payload))
+            sequence &+= 1
+            #expect(out.isEmpty == (problem != nil), "\(payload)")
+            if let problem { #expect(injector.lastProblem == problem) }
+            forwarded += out.map(Self.sequence)
+        }
+        #expect(injector.malformed == 7)
+        #expect(forwarded == [500, 501, 502, 503], "what is forwarded is numbered without gaps: \(forwarded)")
+        #expect(injector.process([0x80]).isEmpty && injector.lastProblem == "not an RTP packet")
+    }
+
     @Test("rtsp_url: rtsp:// without credentials, else a reason naming the key")
     func directoryURL() throws {
         #expect(try DirectoryFile.rtspURL("rtsp://10.1.2.3:554/Streaming/Channels/101", where: "camera") == "rtsp://10.1.2.3:554/Streaming/Channels/101")

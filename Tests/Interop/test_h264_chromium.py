@@ -73,3 +73,23 @@ def test_a_watcher_without_h264_gets_audio_only(giaoban, chromium):
     answer = resp.text
     video = answer.split("m=video", 1)[1] if "m=video" in answer else ""
     assert video.startswith(" 0 "), f"the video line is rejected (port 0):\n{answer}"
+
+
+def test_aiortc_publishes_h264_and_chromium_and_aiortc_decode_it(giaoban, chromium, artifacts):
+    """aiortc offers only H.264 (constrained baseline, packetization mode 1): the relay takes it,
+    and Chromium and aiortc watchers decode it."""
+    from webrtc_client import BackgroundPublisher, watch  # noqa: PLC0415 - the aiortc client
+
+    stream = unique_stream("h264-aiortc")
+    with BackgroundPublisher(giaoban.url(f"/whip/{stream}"), giaoban.token("aiortc-h264", "chair"), video_codec="H264") as sending:
+        answer = sending.publisher.answer_sdp
+        assert "H264/90000" in answer and "VP8" not in answer, answer
+        watcher = chromium()
+        query = urllib.parse.urlencode({"stream": stream, "token": giaoban.token("observer-h264-aiortc", "observer")})
+        watcher.get(giaoban.url(f"/whep.html?{query}"))
+        got = wait_page(watcher, receiving, MEDIA_TIMEOUT, "Chromium decoding aiortc's H.264")
+        assert got["videoCodec"] == "video/H264" and got["frameWidth"] > 0, got
+        screenshot(watcher, artifacts, "h264-aiortc-watcher")
+        seen = run_async(watch(giaoban.url(f"/whep/{stream}"), giaoban.token("aiortc-h264-viewer", "observer"), seconds=4), 40)
+        print(json.dumps({"chromium": got, "aiortc": seen}, sort_keys=True, default=str))
+        assert seen.get("video_frames", 0) > 20, seen

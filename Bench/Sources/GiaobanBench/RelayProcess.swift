@@ -61,6 +61,10 @@ final class RelayProcess: MeasuredProcess {
         // per-subject caps (32 media sessions, 16 sockets by default) would stop it at the 17th.
         environment["GIAOBAN_SECURITY_MAX_MEDIA_SESSIONS_PER_SUBJECT"] = "100000"
         environment["GIAOBAN_SECURITY_MAX_SOCKETS_PER_SUBJECT"] = "100000"
+        // A bench drives many requests from few subjects: the per-subject rates must not throttle it.
+        environment["GIAOBAN_SECURITY_INCIDENTS_PER_MINUTE"] = "1000000"
+        environment["GIAOBAN_SECURITY_BRIEFINGS_PER_MINUTE"] = "1000000"
+        environment["GIAOBAN_SECURITY_ROOM_JOINS_PER_MINUTE"] = "1000000"
         environment.merge(extra) { _, given in given }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)

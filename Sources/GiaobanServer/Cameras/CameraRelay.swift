@@ -26,6 +26,28 @@ public final class CameraRelay: Sendable {
         let track = Mutex<RTSPVideoTrack?>(nil)
         /// Meeting-room streams fed with the camera too (stream → local publisher peer).
         let feeds = Mutex<[String: String]>([:])
+        /// Malformed H.264 packets dropped, and when the last warning was logged.
+        let malformed = Mutex<(count: Int, logged: ContinuousClock.Instant?)>((0, nil))
+
+        /// Counts a dropped malformed packet: the camera's state names it, the log says so at
+        /// most every 10 s (with the count), the stream goes on.
+        func reportMalformed(_ problem: String, camera id: String, states: CameraStates, logger: Logger) {
+            let now = ContinuousClock.now
+            let (count, log) = malformed.withLock { m -> (Int, Bool) in
+                m.count += 1
+                let log = m.logged.map { now - $0 >= .seconds(10) } ?? true
+                if log { m.logged = now }
+                return (m.count, log)
+            }
+            if var entry = states.entry(id) {
+                entry.reason = "\(count) malformed H.264 packets dropped; the last: \(problem)"
+                states.set(id, entry)
+            }
+            if log {
+                logger.warning("camera sends malformed H.264; packets dropped", metadata: [
+                    "camera": "\(id)", "dropped": "\(count)", "problem": "\(problem)"])
+            }
+        }
 
         init(url: String, session: RTSPCameraSession) {
             self.url = url
@@ -154,11 +176,14 @@ public final class CameraRelay: Sendable {
             for (room, feed) in camera.feeds.withLock({ $0 }) { media.enqueue(.addPeer(Self.setup(peer: feed, stream: room, track: track))) }
         }, onPacket: { bytes in
             guard let camera = slot.withLock({ $0 }) else { return }
-            let packets = camera.injector.withLock { injector -> [[UInt8]] in
-                guard var current = injector else { return [Array(bytes)] }
+            let (packets, malformed, problem) = camera.injector.withLock { injector -> ([[UInt8]], Int, String?) in
+                guard var current = injector else { return ([Array(bytes)], 0, nil) }
                 defer { injector = current }
-                return current.process(Array(bytes))
+                let before = current.malformed
+                let out = current.process(Array(bytes))
+                return (out, current.malformed - before, current.lastProblem)
             }
+            if malformed > 0, let problem { camera.reportMalformed(problem, camera: id, states: states, logger: logger) }
             // One hand-over to the media thread per picture (at the marker) or per 32 packets.
             let marker = bytes.count > 1 && bytes[1] & 0x80 != 0
             let batch = camera.pending.withLock { pending -> [[UInt8]]? in

@@ -16,6 +16,11 @@ struct H264ParameterSets {
     private var sawParameterSets = false
     /// STAP-A packets inserted so far.
     private(set) var inserted = 0
+    /// Packets dropped as malformed H.264 (RFC 6184), and the last reason.
+    private(set) var malformed = 0
+    private(set) var lastProblem: String?
+    /// A fragmented unit (FU-A) is in progress: its start was seen and its end not yet.
+    private var inFragment = false
 
     /// The injector for `sprop-parameter-sets` (base64 NAL units; malformed ones are skipped).
     init(spropParameterSets: [String]) {
@@ -54,15 +59,61 @@ struct H264ParameterSets {
         }
     }
 
+    /// Why `payload` is not a well-formed RFC 6184 payload (packetization mode 1), or nil: the
+    /// forbidden bit, type 0 or a reserved type, a STAP-A whose sizes do not add up, an FU-A
+    /// without its header, with both start and end, a continuation without a start, or a start
+    /// while another unit is still open. `inFragment` follows the FU-A units.
+    mutating func problem(_ payload: UnsafeRawBufferPointer) -> String? {
+        guard let first = payload.first else { return "an empty payload" }
+        if first & 0x80 != 0 { return "the forbidden bit is set" }
+        switch first & 0x1F {
+        case 0, 25, 26, 27, 29, 30, 31: return "NAL unit type \(first & 0x1F) is not allowed in packetization mode 1"
+        case 24:
+            var offset = 1
+            while offset < payload.count {
+                guard offset + 2 <= payload.count else { return "a STAP-A unit size is cut off" }
+                let size = Int(payload[offset]) << 8 | Int(payload[offset + 1])
+                guard size > 0, offset + 2 + size <= payload.count else { return "a STAP-A unit runs past the packet" }
+                offset += 2 + size
+            }
+            return offset == 1 ? "a STAP-A without units" : nil
+        case 28:
+            guard payload.count >= 3 else { return "an FU-A without its header and data" }
+            let start = payload[1] & 0x80 != 0, end = payload[1] & 0x40 != 0
+            if start && end { return "an FU-A that both starts and ends a unit" }
+            if start {
+                let open = inFragment
+                inFragment = true
+                return open ? "an FU-A start while the previous unit was not ended" : nil
+            }
+            guard inFragment else { return "an FU-A continuation without its start" }
+            if end { inFragment = false }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// The packets to forward for one received RTP `packet`: the STAP-A first when it starts an
-    /// IDR that came without parameter sets, then the packet; each renumbered.
+    /// IDR that came without parameter sets, then the packet; each renumbered. A malformed packet
+    /// is dropped (counted in `malformed`, reason in `lastProblem`) and leaves no gap.
     mutating func process(_ packet: [UInt8]) -> [[UInt8]] {
-        let parsed = packet.withUnsafeBytes { bytes -> (sequence: UInt16, types: [UInt8], start: Bool)? in
+        let parsed = packet.withUnsafeBytes { bytes -> (sequence: UInt16, types: [UInt8], start: Bool, problem: String?)? in
             guard let view = try? RTPPacketView(bytes) else { return nil }
             let (types, start) = Self.unitTypes(view.payload)
-            return (view.sequenceNumber, types, start)
+            return (view.sequenceNumber, types, start, problem(view.payload))
         }
-        guard let (sequence, types, start) = parsed else { return [] }
+        guard let (sequence, types, start, problem) = parsed else {
+            malformed += 1
+            lastProblem = "not an RTP packet"
+            return []
+        }
+        if let problem {
+            malformed += 1
+            lastProblem = problem
+            sequenceOffset &-= 1  // the packets after it close the gap
+            return []
+        }
         var out: [[UInt8]] = []
         if types.contains(7) { sawParameterSets = true }
         if start, types.contains(5) {

@@ -44,6 +44,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
     VideoStreamTrack,
 )
@@ -270,13 +271,18 @@ class _Session:
 class WhipPublisher(_Session):
     """Publishes the synthetic tracks to a WHIP endpoint."""
 
-    async def start(self, connect_timeout: float = 15.0, video: bool = True, audio: bool = True) -> None:
+    async def start(self, connect_timeout: float = 15.0, video: bool = True, audio: bool = True,
+                    video_codec: Optional[str] = None) -> None:
+        """`video_codec` ("H264", "VP8"): offer only that video codec."""
         self.video_track = PatternVideoTrack() if video else None
         self.audio_track = SineAudioTrack() if audio else None
         if self.audio_track:
             self.pc.addTransceiver(self.audio_track, direction="sendonly")
         if self.video_track:
-            self.pc.addTransceiver(self.video_track, direction="sendonly")
+            transceiver = self.pc.addTransceiver(self.video_track, direction="sendonly")
+            if video_codec:
+                codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == f"video/{video_codec}".lower()]
+                transceiver.setCodecPreferences(codecs)
         await self._negotiate()
         await self.wait_connected(connect_timeout)
 
@@ -455,10 +461,11 @@ class BackgroundPublisher:
         ...
     """
 
-    def __init__(self, url: str, token: Optional[str], connect_timeout: float = 15.0) -> None:
+    def __init__(self, url: str, token: Optional[str], connect_timeout: float = 15.0, video_codec: Optional[str] = None) -> None:
         self.url = url
         self.token = token
         self.connect_timeout = connect_timeout
+        self.video_codec = video_codec
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="whip-publisher", daemon=True)
         self.publisher: Optional[WhipPublisher] = None
@@ -471,7 +478,7 @@ class BackgroundPublisher:
 
         async def _start() -> None:
             self.publisher = WhipPublisher(self.url, self.token)
-            await self.publisher.start(self.connect_timeout)
+            await self.publisher.start(self.connect_timeout, video_codec=self.video_codec)
 
         try:
             self._run(_start(), self.connect_timeout + 15)
