@@ -195,6 +195,19 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 7, name: "camera streams", sql: """
             ALTER TABLE cameras ADD COLUMN rtsp_url TEXT;
             """),
+        // Each finished recording file, as its meeting's signed manifest lists it (docs/recording.md).
+        Migration(version: 8, name: "recording files", sql: """
+            CREATE TABLE recording_files (
+                meeting_id  INTEGER NOT NULL,
+                name        TEXT    NOT NULL,
+                participant TEXT    NOT NULL,
+                size        INTEGER NOT NULL,
+                sha256      TEXT    NOT NULL,
+                started_ms  INTEGER NOT NULL,
+                ended_ms    INTEGER NOT NULL,
+                PRIMARY KEY (meeting_id, name)
+            );
+            """),
     ]
 }
 

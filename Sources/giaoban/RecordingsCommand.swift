@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GiaobanAuth
 import GiaobanServer
+import GiaobanStore
 
 /// `giaoban recordings`: meeting recordings (docs/recording.md).
 struct Recordings: ParsableCommand {
@@ -19,8 +20,9 @@ struct RecordingsVerify: ParsableCommand {
         discussion: """
             DIR is one meeting's directory (storage.recordings_dir/<meeting id>). Checks the manifest's \
             HMAC-SHA256 signature under the server's token secret (auth.secret_file), then every file's size \
-            and SHA-256. Exit 0 when everything holds; 1 naming each changed or missing file; 2 when the \
-            secret cannot be read.
+            and SHA-256, and (unless --secret-file is given instead of the configuration) that the database's \
+            rows of the meeting's files agree with the manifest. Exit 0 when everything holds; 1 naming each \
+            changed or missing file; 2 when the secret or the database cannot be read.
             """
     )
 
@@ -39,7 +41,18 @@ struct RecordingsVerify: ParsableCommand {
             CommandLineStore.warn("giaoban recordings verify: cannot read the token secret \(path)")
             throw ExitCode(2)
         }
-        let problems = RecordingManifest.verify(directory: directory, secret: secret)
+        var problems = RecordingManifest.verify(directory: directory, secret: secret)
+        // With the configuration (not only a secret file), the database's rows must agree too.
+        if secretFile == nil, let meeting = RecordingManifest.meeting(inDirectory: directory) {
+            let settings = try CommandLineStore.settings(config)
+            do throws(StoreError) {
+                let rows = try RecordingFiles(database: try CommandLineStore.open(settings)).listNow(meeting: meeting)
+                problems += RecordingManifest.compare(directory: directory, rows: rows.map { ($0.name, $0.size, $0.sha256) })
+            } catch {
+                CommandLineStore.warn("giaoban recordings verify: cannot read the database (\(settings.storage.location)): \(error)")
+                throw ExitCode(2)
+            }
+        }
         guard problems.isEmpty else {
             for problem in problems { print(problem) }
             print("recording NOT intact: \(problems.count) problem(s) in \(directory)")

@@ -5,6 +5,7 @@ import GiaobanCrypto
 import Logging
 import Testing
 import GiaobanAuth
+import GiaobanStore
 import Synchronization
 
 /// Server-side recording with `meetings.record = "always"`: real endpoints publish through the
@@ -72,6 +73,12 @@ struct MeetingRecordingTests {
             }
         }
         #expect(RecordingManifest.verify(directory: directory, secret: secret) == [])
+        // The database keeps each finished file as the manifest lists it.
+        let rows = try RecordingFiles(database: fixture.hub.database).listNow(meeting: meeting)
+        #expect(rows.map(\.name) == manifest.files.map(\.name).sorted())
+        #expect(RecordingManifest.compare(directory: directory, rows: rows.map { ($0.name, $0.size, $0.sha256) }) == [])
+        #expect(RecordingManifest.compare(directory: directory, rows: rows.dropFirst().map { ($0.name, $0.size, $0.sha256) }).count == 1,
+                "a file missing from the database is named")
         #expect(RecordingManifest.verify(directory: directory, secret: Array("another secret".utf8)).first?.contains("signature") == true)
 
         // One byte of one file changed: verify names that file, and only it.

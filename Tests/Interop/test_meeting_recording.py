@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -188,6 +189,17 @@ def test_meeting_recorded_for_30_s(recording_server) -> None:
     verified = subprocess.run(server_command() + ["recordings", "verify", str(directory), "--secret-file", str(server.secret_file)],
                               cwd=REPO, capture_output=True, text=True, timeout=30)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # With the configuration, the database's rows (recording_files) are checked against the manifest too.
+    env = {k: v for k, v in os.environ.items() if k != "GIAOBAN_BIN"}
+    env.update(GIAOBAN_STORAGE_SQLITE_PATH=str(server.sqlite_path), GIAOBAN_AUTH_SECRET_FILE=str(server.secret_file))
+    with_database = [*server_command(), "recordings", "verify", str(directory), "--config", "conf/giaoban.toml"]
+    verified = subprocess.run(with_database, cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    changed = manifest["files"][0]["name"]
+    with sqlite3.connect(server.sqlite_path) as database:
+        database.execute("UPDATE recording_files SET sha256 = ? WHERE name = ?", ("0" * 64, changed))
+    tampered = subprocess.run(with_database, cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert tampered.returncode == 1 and changed in tampered.stdout, tampered.stdout + tampered.stderr
 
 
 def test_sigkill_at_20_s_leaves_playable_files_and_sigterm_finishes_them() -> None:

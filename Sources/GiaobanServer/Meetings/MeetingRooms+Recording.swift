@@ -1,5 +1,9 @@
+import Dispatch
 import GiaobanEngine
 import GiaobanHub
+import GiaobanStore
+import Logging
+import Synchronization
 import GiaobanRecording
 public import ServiceLifecycle
 
@@ -26,7 +30,9 @@ extension MeetingRooms {
         let recorder: MeetingRecorder
         do {
             let media = sessions.media
-            recorder = try MeetingRecorder(meeting: id, settings: recording, clock: hub.clock, requestKeyframe: { stream in
+            var settings = recording
+            settings.fileFinished = { [hub, logger] meeting, file in Self.store(file, meeting: meeting, hub: hub, logger: logger) }
+            recorder = try MeetingRecorder(meeting: id, settings: settings, clock: hub.clock, requestKeyframe: { stream in
                 media.post { router, now, out in router.requestKeyframe(stream: stream, now: now, out: out) }
             }, writeFailed: { [weak self] file, message in self?.recordingFailed(meeting: id, file: file, message: message) },
                                            logger: logger)
@@ -57,6 +63,27 @@ extension MeetingRooms {
         guard let mix, rooms.withLock({ $0[id]?.recorder === recorder }) else { return }
         recorder.open(stream: mix.stream, subject: MeetingMix.minutesListener, codec: .vp8)
         mix.recordMinutes(recorder)
+    }
+
+    /// Stores a finished file's manifest entry in the database (recording_files), waiting at
+    /// most 5 s on the recorder thread; a failure is logged (the signed manifest has it anyway).
+    static func store(_ file: RecordingManifest.File, meeting: Int64, hub: Hub, logger: Logger) {
+        let record = RecordingFileRecord(meeting: meeting, name: file.name, participant: file.participant, size: Int64(file.size),
+                                         sha256: file.sha256, startedMs: file.started_ms, endedMs: file.ended_ms)
+        let store = RecordingFiles(database: hub.database), done = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
+        Task {
+            do throws(StoreError) {
+                try await hub.database.onQueue { () throws(StoreError) in try store.addNow(record) }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 5) == .timedOut { failure.withLock { $0 = "the database did not answer within 5 s" } }
+        if let reason = failure.withLock({ $0 }) {
+            logger.error("recording file not stored in the database", metadata: ["meeting": "\(meeting)", "file": "\(file.name)", "error": "\(reason)"])
+        }
     }
 
     /// Finishes every meeting's recording (the server is stopping): each file gets its last

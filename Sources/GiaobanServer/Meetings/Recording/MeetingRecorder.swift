@@ -16,6 +16,9 @@ public struct MeetingRecordingSettings: Sendable {
     public var directory: String
     /// The key that signs each meeting's manifest (the server's token secret).
     public var secret: [UInt8]
+    /// Called on the recorder thread with each file once it is finished and in the signed
+    /// manifest (the server stores it in the database); nothing by default.
+    var fileFinished: @Sendable (_ meeting: Int64, _ file: RecordingManifest.File) -> Void = { _, _ in }
     /// Creates a recording's file at a path (tests give one whose writes fail).
     var createFile: @Sendable (String) throws(RecordingError) -> RecordingFile = { path throws(RecordingError) in
         try RecordingFile(path: path)
@@ -52,6 +55,7 @@ final class MeetingRecorder: AudioSink, VideoSink, SenderReportSink, Sendable {
     private let requestKeyframe: @Sendable (String) -> Void
     private let createFile: @Sendable (String) throws(RecordingError) -> RecordingFile
     private let writeFailed: @Sendable (_ file: String, _ message: String) -> Void
+    private let fileFinished: @Sendable (_ meeting: Int64, _ file: RecordingManifest.File) -> Void
     private let logger: Logger
     private let filesOpen = Mutex<[String: String]>([:])
     private let audioInbox = PacketInbox(maxBytes: 256 * 1024, packetCapacity: 2048)
@@ -81,6 +85,7 @@ final class MeetingRecorder: AudioSink, VideoSink, SenderReportSink, Sendable {
         directory = settings.directory + "/\(meeting)"
         secret = settings.secret
         createFile = settings.createFile
+        fileFinished = settings.fileFinished
         self.writeFailed = writeFailed
         self.clock = clock
         self.requestKeyframe = requestKeyframe
@@ -265,11 +270,13 @@ final class MeetingRecorder: AudioSink, VideoSink, SenderReportSink, Sendable {
                 return
             }
             let digest = try? RecordingManifest.digest(path: file.path)
-            manifest.files.append(RecordingManifest.File(name: file.name, participant: file.subject, size: digest?.size ?? 0,
-                                                         sha256: digest?.sha256 ?? "", started_ms: first, ended_ms: last))
+            let entry = RecordingManifest.File(name: file.name, participant: file.subject, size: digest?.size ?? 0,
+                                               sha256: digest?.sha256 ?? "", started_ms: first, ended_ms: last)
+            manifest.files.append(entry)
             manifest.participants = Array(Set(manifest.participants + [file.subject])).sorted()
             manifest.ended_ms = clock()
             try? manifest.write(to: directory, secret: secret)
+            fileFinished(meeting, entry)
         } catch {
             logger.error("cannot finish a recording file", metadata: ["meeting": "\(meeting)", "file": "\(file.name)", "error": "\(error.message)"])
         }

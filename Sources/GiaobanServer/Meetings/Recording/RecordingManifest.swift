@@ -91,6 +91,27 @@ public struct RecordingManifest: Codable, Sendable, Equatable {
 
     /// Checks `directory` against its manifest under `secret`: the signature, then every file's
     /// size and SHA-256. Returns the problems, one line each, naming the file; none when it holds.
+    /// The meeting id of the manifest in `directory`, or nil when it cannot be read.
+    public static func meeting(inDirectory directory: String) -> Int64? { (try? read(from: directory))??.meeting }
+
+    /// What differs between the manifest in `directory` and the database's rows of its files
+    /// (`recording_files`): a file missing on either side, or another size or SHA-256. Empty
+    /// when they agree.
+    public static func compare(directory: String, rows: [(name: String, size: Int64, sha256: String)]) -> [String] {
+        guard let manifest = (try? read(from: directory)) ?? nil else { return ["\(directory): cannot read the manifest"] }
+        var problems: [String] = []
+        let stored = Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for file in manifest.files {
+            guard let row = stored[file.name] else { problems.append("\(file.name): in the manifest, not in the database"); continue }
+            if row.size != Int64(file.size) || row.sha256 != file.sha256 {
+                problems.append("\(file.name): the database has \(row.size) bytes, SHA-256 \(row.sha256); the manifest \(file.size) bytes, \(file.sha256)")
+            }
+        }
+        let listed = Set(manifest.files.map(\.name))
+        for row in rows where !listed.contains(row.name) { problems.append("\(row.name): in the database, not in the manifest") }
+        return problems
+    }
+
     public static func verify(directory: String, secret: [UInt8]) -> [String] {
         let path = directory + "/" + fileName
         let signed: Signed
