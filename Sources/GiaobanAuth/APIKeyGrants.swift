@@ -36,14 +36,13 @@ public final class APIKeyGrants: Sendable {
 
     /// A new key: `gbk_<id>_<secret>`, a 16-hex-digit id and 32 random bytes (64 hex digits).
     public static func makeKey() -> (id: String, key: String) {
-        let id = hex(SecureRandom.bytes(8))
-        return (id, prefix + id + "_" + hex(SecureRandom.bytes(32)))
+        let id = SecureRandom.hex(8)
+        return (id, prefix + id + "_" + SecureRandom.hex(32))
     }
 
     /// The stored form of a key: SHA-256, hex.
     public static func digest(_ key: String) -> String { SHA256Digest.hex(Array(key.utf8)) }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     /// The grant of the key whose text has `digest`, or nil.
     public func grant(digest: String) -> Grant? { grants.withLock { $0[digest] } }

@@ -10,7 +10,7 @@ public enum MD5Digest {
 
     /// The digest of `message` as 32 lowercase hexadecimal digits.
     public static func hex(_ message: [UInt8]) -> String {
-        OneShotDigest.hex(hash(message))
+        Hex.lowercase(hash(message))
     }
 }
 
@@ -30,17 +30,5 @@ enum OneShotDigest {
         // EVP_Digest only fails on allocation failure inside OpenSSL, which is not recoverable.
         precondition(result == 1 && Int(length) == size, "OpenSSL digest failed")
         return out
-    }
-
-    /// `bytes` as lowercase hexadecimal digits.
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

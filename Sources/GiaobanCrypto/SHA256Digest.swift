@@ -9,6 +9,6 @@ public enum SHA256Digest {
 
     /// The digest of `message` as 64 lowercase hexadecimal digits.
     public static func hex(_ message: [UInt8]) -> String {
-        OneShotDigest.hex(hash(message))
+        Hex.lowercase(hash(message))
     }
 }

@@ -13,4 +13,22 @@ public enum SecureRandom {
         precondition(ok == 1, "RAND_bytes failed")
         return bytes
     }
+
+    /// `count` random bytes as `2 × count` lowercase hexadecimal digits (tokens, key ids).
+    public static func hex(_ count: Int) -> String { Hex.lowercase(bytes(count)) }
+}
+
+/// Lowercase hexadecimal text of bytes (digests, random tokens).
+public enum Hex {
+    /// `bytes` as lowercase hexadecimal digits, two per byte.
+    public static func lowercase(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

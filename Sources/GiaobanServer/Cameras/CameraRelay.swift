@@ -209,12 +209,9 @@ public final class CameraRelay: Sendable {
         session.start()
     }
 
-    /// Random hexadecimal text for the local publisher's (unused) ICE credentials.
-    static func randomHex(_ bytes: Int) -> String { SecureRandom.bytes(bytes).map { String(format: "%02x", $0) }.joined() }
-
     /// The local publisher of a camera's stream: its H.264 track as the DESCRIBE announced it.
     static func setup(peer: String, stream: String, track: RTSPVideoTrack) -> PeerSetup {
-        let credentials = ICECredentials(ufrag: peer + "~" + randomHex(8), pwd: randomHex(16))
+        let credentials = ICECredentials(ufrag: peer + "~" + SecureRandom.hex(8), pwd: SecureRandom.hex(16))
         var setup = PeerSetup(id: peer, role: .publisher, stream: stream, localICE: credentials, remoteICE: credentials,
                               remoteFingerprint: CertificateFingerprint(algorithm: "sha-256", digest: [UInt8](repeating: 0, count: 32)),
                               dtlsClient: false, audio: nil,

@@ -30,12 +30,10 @@ public final class RefreshTokens: Sendable {
         try database.write { session throws(StoreError) in try Self.insert(subject: subject, family: family, now: now, lifetime: lifetime, in: session) }
     }
 
-    /// `bytes` as lowercase hexadecimal digits.
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     static func insert(subject: String, family: String?, now: Int64, lifetime: Int64, in session: any SQLSession) throws(StoreError) -> String {
-        let token = hex(SecureRandom.bytes(32))
-        let family = family ?? hex(SecureRandom.bytes(16))
+        let token = SecureRandom.hex(32)
+        let family = family ?? SecureRandom.hex(16)
         try session.run("INSERT INTO refresh_tokens (token_hash, subject, family, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)",
                         [.text(digest(token)), .text(subject), .text(family), .integer(now), .integer(now + lifetime)])
         return token
