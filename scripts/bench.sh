@@ -15,7 +15,7 @@
 #   scripts/bench.sh downlinks             # 20, 100, 200 participants on downlinks: time and relay CPU to offer
 #                                          #   everyone a publisher that comes and goes → artifacts/bench/downlinks.json
 #   scripts/bench.sh recording             # one meeting (3 publishers, 10 watchers of each) with meetings.record
-#                                          #   off, then always: forwarding CPU per packet → artifacts/bench/recording.json
+#                                          #   off, then always, five pairs: forwarding CPU per packet → artifacts/bench/recording.json
 #   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
 #   scripts/bench.sh broadcast --with-janus   # installs Debian's janus first; Janus VideoRoom joins the
 #                                             #   run as a third reference (it runs whenever janus is installed)

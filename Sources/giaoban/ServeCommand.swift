@@ -97,7 +97,8 @@ struct Serve: AsyncParsableCommand {
                                  lastN: settings.meetings.lastN,
                                  seatGrace: .seconds(settings.meetings.seatGraceSeconds),
                                  recording: MeetingRecordingSettings(mode: settings.meetings.record,
-                                                                     directory: settings.storage.recordingsDir, secret: secret))
+                                                                     directory: settings.storage.recordingsDir, secret: secret,
+                                                                     minutes: settings.meetings.recordMinutes))
         let application = ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub, rooms: rooms),
                                            tls: tls, logger: logger)

@@ -94,6 +94,60 @@ struct MeetingRecordingTests {
     }
 }
 
+extension MeetingRecordingTests {
+    @Test("meetings.record_minutes = false: the participants' files only, and no mixer started for the recording",
+          .timeLimit(.minutes(2)))
+    func withoutMinutes() async throws {
+        let fixture = try await HubFixture()
+        defer { fixture.cleanup() }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("giaoban-rec-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let secret = Array("recording-test-secret-0123456789".utf8)
+        let settings = MeetingRecordingSettings(mode: "always", directory: root, secret: secret, minutes: false)
+        let context = try DTLSContext(certificate: DTLSCertificate())
+        let subjects = ["officer", "xa-01"]
+        let meeting = try await RoomServer.run(fixture, recording: settings) { room, _ in
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            var endpoints: [RoomEndpoint] = []
+            for subject in subjects {
+                let client = GiaobanClient.RoomClient(server: room.baseURL, meeting: room.meeting,
+                                                      token: HubFixture.token(subject == "officer" ? .chair : .commune, subject), logger: logger)
+                let endpoint = RoomEndpoint(room: client, settings: MeetingRoomEndpointTests.smallMedia(), context: context)
+                endpoint.start(name: subject)
+                endpoints.append(endpoint)
+            }
+            try await eventually("both publishing", within: 30) {
+                endpoints[0].status.room.participants.filter(\.publishing).count == 2
+            }
+            try await Task.sleep(for: .seconds(2))
+            #expect(room.rooms.rooms.withLock { $0[room.meeting]?.mix } == nil, "no mixer runs for a recording without minutes")
+            try? await endpoints[0].room.send(["type": "end"])
+            try await eventually("the manifest lists two files", within: 20) {
+                ((try? RecordingManifest.read(from: root + "/\(room.meeting)")) ?? nil)?.files.count == 2
+            }
+            for e in endpoints { await e.stop() }
+        }
+        let directory = root + "/\(meeting)"
+        let manifest = try #require(try RecordingManifest.read(from: directory))
+        #expect(manifest.participants == subjects.sorted())
+        #expect(!manifest.files.contains { $0.name.hasPrefix("_minutes-") }, "\(manifest.files.map(\.name))")
+        #expect(RecordingManifest.verify(directory: directory, secret: secret) == [])
+    }
+
+    @Test("meetings.record_minutes is read as a boolean, true by default; a string is refused with the key")
+    func minutesSetting() throws {
+        #expect(GiaobanConfig().meetings.recordMinutes)
+        let off = try GiaobanConfig.load(path: nil, environment: ["GIAOBAN_MEETINGS_RECORD_MINUTES": "false"])
+        #expect(!off.meetings.recordMinutes)
+        #expect {
+            _ = try GiaobanConfig.load(path: nil, environment: ["GIAOBAN_MEETINGS_RECORD_MINUTES": "\"no\""])
+        } throws: { error in
+            "\(error)".contains("meetings.record_minutes must be true or false")
+        }
+    }
+}
+
 /// How long each participant published, written inside the server's run and read after it.
 final class Expected: Sendable {
     private let values = Mutex<[String: Double]>([:])

@@ -31,11 +31,15 @@ struct RecordingBench: AsyncParsableCommand {
     @Option(help: "Each publisher's video bit rate in kbit/s (640×360, 30 fps).")
     var videoKbps = 800
 
+    @Option(help: "Pairs of runs (off, then always), alternated so that drift in the machine hits both modes alike.")
+    var repeats = 5
+
     @OptionGroup var options: StepOptions
 
     func validate() throws {
         guard (1...20).contains(publishers), (1...100).contains(watchers) else { throw ValidationError("--publishers 1…20, --watchers 1…100") }
         guard (50...5_000).contains(videoKbps) else { throw ValidationError("--video-kbps 50…5000") }
+        guard (1...20).contains(repeats) else { throw ValidationError("--repeats 1…20") }
     }
 
     struct Run: Codable {
@@ -56,6 +60,9 @@ struct RecordingBench: AsyncParsableCommand {
         var watchers: Int
         var videoKbps: Int
         var runs: [Run]
+        /// Each pair's on / off forwarding CPU per packet, in run order.
+        var pairRatios: [Double]
+        /// The median of the on runs over the median of the off runs.
         var forwardingRatio: Double?
         var notes: [String]
     }
@@ -65,17 +72,24 @@ struct RecordingBench: AsyncParsableCommand {
         progress("recording: \(publishers) publishers (\(videoKbps) kbit/s 640×360 + audio) watched by \(watchers) participants each; "
                  + "warm-up \(format(options.warmup)) s + \(format(options.seconds)) s, recording off then always")
         var report = Report(command: CommandLine.arguments.joined(separator: " "), date: ISO8601DateFormatter().string(from: Date()),
-                            publishers: publishers, watchers: watchers, videoKbps: videoKbps, runs: [], notes: [])
-        for mode in ["off", "always"] {
-            let run = try await measure(record: mode)
-            progress(Self.line(run))
-            report.runs.append(run)
+                            publishers: publishers, watchers: watchers, videoKbps: videoKbps, runs: [], pairRatios: [], notes: [])
+        for pair in 1...repeats {
+            var costs: [Double] = []
+            for mode in ["off", "always"] {
+                progress("pair \(pair)/\(repeats)")
+                let run = try await measure(record: mode)
+                progress(Self.line(run))
+                report.runs.append(run)
+                costs.append(run.forwardingMicrosPerPacket)
+            }
+            if costs[0] > 0 { report.pairRatios.append(costs[1] / costs[0]) }
         }
-        if report.runs.count == 2, report.runs[0].forwardingMicrosPerPacket > 0 {
-            report.forwardingRatio = report.runs[1].forwardingMicrosPerPacket / report.runs[0].forwardingMicrosPerPacket
-        }
-        report.notes.append("forwarding = the relay's giaoban-media and giaoban-egressN threads (utime + stime from /proc/<pid>/task); "
-                            + "process = every thread, the recorder and the minutes' mix included")
+        let off = median(report.runs.filter { $0.record == "off" }.map(\.forwardingMicrosPerPacket))
+        let on = median(report.runs.filter { $0.record == "always" }.map(\.forwardingMicrosPerPacket))
+        if off > 0 { report.forwardingRatio = on / off }
+        report.notes.append("forwarding = the relay's giaoban-media and giaoban-egressN threads (time on CPU in ns from "
+                            + "/proc/<pid>/task/<tid>/schedstat); process = every thread (utime + stime), the recorder and the minutes' mix included; "
+                            + "ratio = median of the on runs / median of the off runs")
         print("")
         print(Self.table(report))
         if let json = options.json { try writeJSON(report, to: json) }
@@ -94,7 +108,10 @@ struct RecordingBench: AsyncParsableCommand {
             lines.append("| \(r.record) | \(Int(r.forwardedPerSecond)) | \(format(r.forwardingMicrosPerPacket)) | \(format(r.processMicrosPerPacket)) | "
                          + "\(format(r.processCPUPercent)) | \(r.recordedFiles) | \(r.recordedBytes / 1024) | \(format(r.lossPercent)) |")
         }
-        if let ratio = report.forwardingRatio { lines.append("\nforwarding CPU per packet, recording on / off: \(format(ratio))") }
+        if !report.pairRatios.isEmpty {
+            lines.append("\neach pair's forwarding CPU per packet, on / off: " + report.pairRatios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+        }
+        if let ratio = report.forwardingRatio { lines.append("forwarding CPU per packet, recording on / off (medians): " + String(format: "%.2f", ratio)) }
         return lines.joined(separator: "\n")
     }
 
@@ -151,9 +168,9 @@ struct RecordingBench: AsyncParsableCommand {
         progress("record=\(record): \(publishers) publishing, \(watchers) × \(publishers) watching; warm-up")
         try await Task.sleep(for: .seconds(options.warmup))
         let pid = server.process.processIdentifier
-        let m0 = server.metrics(), f0 = Self.threadCPU(pid: pid, prefix: "giaoban-"), c0 = server.cpuSeconds, t0 = nowNanoseconds()
+        let m0 = server.metrics(), f0 = Self.threadCPU(pid: pid, prefixes: Self.forwardingThreads), c0 = server.cpuSeconds, t0 = nowNanoseconds()
         try await Task.sleep(for: .seconds(options.seconds))
-        let m1 = server.metrics(), f1 = Self.threadCPU(pid: pid, prefix: "giaoban-"), c1 = server.cpuSeconds, t1 = nowNanoseconds()
+        let m1 = server.metrics(), f1 = Self.threadCPU(pid: pid, prefixes: Self.forwardingThreads), c1 = server.cpuSeconds, t1 = nowNanoseconds()
         let elapsed = Double(t1 - t0) / 1e9
         let forwarded = (m1["giaoban_rtp_forwarded_total"] ?? 0) - (m0["giaoban_rtp_forwarded_total"] ?? 0)
         let received = (m1["giaoban_rtp_received_total"] ?? 0) - (m0["giaoban_rtp_received_total"] ?? 0)
@@ -172,23 +189,30 @@ struct RecordingBench: AsyncParsableCommand {
                    lossPercent: expected > 0 ? max(0, 100 * (1 - received / expected)) : 0)
     }
 
-    /// CPU seconds (utime + stime) of `pid`'s threads whose name starts with `prefix`, from
-    /// /proc/<pid>/task/<tid>/stat: the forwarding threads are named giaoban-media and giaoban-egressN.
-    static func threadCPU(pid: Int32, prefix: String) -> Double {
+    /// The forwarding threads' names: the media thread and the egress lanes (the mixer's
+    /// threads are giaoban-audio-mixer and giaoban-compositor, the recorder's recorder-N).
+    static let forwardingThreads = ["giaoban-media", "giaoban-egress"]
+
+    /// CPU seconds of `pid`'s threads whose name starts with one of `prefixes`, from
+    /// /proc/<pid>/task/<tid>/schedstat: its first field is the time on CPU in nanoseconds —
+    /// utime and stime in /proc/…/stat count 10 ms ticks, too coarse for a few hundred
+    /// milliseconds of forwarding.
+    static func threadCPU(pid: Int32, prefixes: [String]) -> Double {
         let tasks = "/proc/\(pid)/task"
         guard let ids = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return 0 }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         var total = 0.0
         for id in ids {
-            guard let stat = try? String(contentsOfFile: "\(tasks)/\(id)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
-            let name = stat[stat.index(after: open)..<close]
-            guard name.hasPrefix(prefix) else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // After the name: state is field 3, utime 14 and stime 15 (proc(5)), so indices 11 and 12 here.
-            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-            total += (user + system) / ticks
+            guard let name = try? String(contentsOfFile: "\(tasks)/\(id)/comm", encoding: .utf8), prefixes.contains(where: { name.hasPrefix($0) }),
+                  let stat = try? String(contentsOfFile: "\(tasks)/\(id)/schedstat", encoding: .utf8),
+                  let field = stat.split(separator: " ").first, let nanoseconds = Double(field) else { continue }
+            total += nanoseconds / 1e9
         }
         return total
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }

@@ -107,7 +107,7 @@ extension MediaRouter {
         counters.rtpReceived &+= 1
         // Video sinks (the compositor, the recorder) take VP8 and VP9; H.264 is only forwarded.
         if isVideo, !stream.videoSinks.isEmpty, packet.payloadLength > 0, layerNumber == (stream.ranked.last ?? 0),
-           publisher.setup.video?.codec.uppercased() != "H264" {
+           publisher.setup.video?.codec != "H264" {  // codecs are upper case (SDP parsing)
             let sinks = stream.videoSinks
             for index in 0..<sinks.count {
                 sinks[index].push(source: stream.name, sequence: packet.sequenceNumber, timestamp: packet.timestamp,

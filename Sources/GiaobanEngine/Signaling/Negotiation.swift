@@ -117,7 +117,10 @@ public enum Negotiation {
             }
             let profileLevelID = codec.codecName != "h264" ? nil
                 : role == .publisher ? codec.parameters.value(of: "profile-level-id") ?? "42000a" : published?.video?.profileLevelID
-            let track = PeerSetup.Track(kind: kind, payloadType: codec.payloadType, codec: codec.encodingName,
+            // Video codec names upper case (VP8, VP9, H264), whatever the offer's case: the
+            // forwarding path compares them without converting.
+            let track = PeerSetup.Track(kind: kind, payloadType: codec.payloadType,
+                                        codec: kind == .video ? codec.encodingName.uppercased() : codec.encodingName,
                                         clockRate: codec.clockRate, ssrc: ssrc, profileLevelID: profileLevelID)
             if kind == .audio { audio = track } else { video = track }
 

@@ -155,6 +155,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `meetings.record`: "off", "on_request" (the chair starts and stops it) or "always"
         /// (from the first participant); docs/recording.md.
         public var record = "off"
+        /// `meetings.record_minutes`: a recorded meeting also gets its minutes file (the composed
+        /// picture and the full mix, made by the meeting's mixer); false records the
+        /// participants' files only, without the mixer's CPU.
+        public var recordMinutes = true
     }
 
     /// `[security]`: limits per subject and on tokens (docs/security.md).
@@ -308,6 +312,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         storage.recordingsMaxTotalMiB = try reader.integer("storage.recordings_max_total_mib", default: storage.recordingsMaxTotalMiB,
                                                            in: 0...(1 << 30))
         meetings.record = try reader.string("meetings.record", default: meetings.record)
+        meetings.recordMinutes = try reader.boolean("meetings.record_minutes", default: meetings.recordMinutes)
         guard ["off", "on_request", "always"].contains(meetings.record) else {
             throw ConfigError("\(source): meetings.record '\(meetings.record)' is not one of off, on_request, always")
         }
@@ -387,6 +392,13 @@ public struct GiaobanConfig: Sendable, Equatable {
                 throw ConfigError("\(location(key)): \(key) = \(i) is outside \(range.lowerBound)…\(range.upperBound)")
             }
             return i
+        }
+
+        mutating func boolean(_ key: String, default value: Bool) throws(ConfigError) -> Bool {
+            used.insert(key)
+            guard let v = file.values[key] else { return value }
+            guard case .boolean(let b) = v else { throw mismatch(key, "true or false", v) }
+            return b
         }
 
         func rejectUnknownKeys() throws(ConfigError) {

@@ -49,7 +49,7 @@ extension MeetingRooms {
         recorder.start()
         logger.notice("meeting recording started", metadata: ["meeting": "\(id)", "directory": "\(recorder.directory)"])
         for subject in publishing { await record(subject, meeting: id, with: recorder) }
-        await recordMinutes(meeting: id, with: recorder)
+        if recording.minutes { await recordMinutes(meeting: id, with: recorder) }
     }
 
     /// Records the meeting's minutes too: the mix (started now if the room has none) gives the

@@ -16,6 +16,8 @@ public struct MeetingRecordingSettings: Sendable {
     public var directory: String
     /// The key that signs each meeting's manifest (the server's token secret).
     public var secret: [UInt8]
+    /// `meetings.record_minutes`: also record the minutes (composed picture and full mix).
+    public var minutes = true
     /// Called on the recorder thread with each file once it is finished and in the signed
     /// manifest (the server stores it in the database); nothing by default.
     var fileFinished: @Sendable (_ meeting: Int64, _ file: RecordingManifest.File) -> Void = { _, _ in }
@@ -24,11 +26,13 @@ public struct MeetingRecordingSettings: Sendable {
         try RecordingFile(path: path)
     }
 
-    /// Settings for `mode` into `directory`, manifests signed under `secret`.
-    public init(mode: String, directory: String, secret: [UInt8]) {
+    /// Settings for `mode` into `directory`, manifests signed under `secret`, with or without
+    /// the minutes file.
+    public init(mode: String, directory: String, secret: [UInt8], minutes: Bool = true) {
         self.mode = mode
         self.directory = directory
         self.secret = secret
+        self.minutes = minutes
     }
 
     /// No recording.
