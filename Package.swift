@@ -113,7 +113,7 @@ let package = Package(
         // MARK: Mixing
         .target(
             name: "GiaobanMixer",
-            dependencies: ["GiaobanCodecs", "GiaobanWire", "GiaobanRTP", "GiaobanEngine"],
+            dependencies: ["GiaobanCodecs", "GiaobanWire", "GiaobanRTP", "GiaobanEngine", "GiaobanTransport"],
             swiftSettings: strict
         ),
 

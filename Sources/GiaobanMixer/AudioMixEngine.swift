@@ -84,14 +84,17 @@ final class AudioMixEngine {
         selection.remove(name)
     }
 
-    /// Runs one 20 ms tick.
-    func tick() -> MixerOutput {
+    /// Runs one 20 ms tick, `skipped` ticks after the last one.
+    func tick(skipped: Int = 0) -> MixerOutput {
+        if skipped > 0 {
+            for i in 0..<streams.count { streams[i].skip(samples: 960 &* UInt32(clamping: skipped)) }
+        }
         takeInbox()
         decodeSources()
         _ = selection.endTick()
         let speakers = selection.speakers
         var output = MixerOutput(tick: tickIndex, speakers: speakers, dominantSpeaker: selection.detector.speaker,
-                                 mixes: [], listeners: [])
+                                 mixes: [], listeners: [], playoutDepth: playoutDepth)
         tickIndex += 1
         var encodes = 0
         if !listenerNames.isEmpty {
@@ -135,9 +138,12 @@ final class AudioMixEngine {
     }
 
     private func decodeSources() {
+        var depths = 0, active = 0
         for (name, source) in sources {
             source.active = decode(source)
             guard source.active else { continue }
+            depths += source.buffer.depth
+            active += 1
             let level: UInt8, voice: Bool
             if let client = source.clientLevel {
                 (level, voice) = (client.level, client.voiceActivity)
@@ -147,7 +153,11 @@ final class AudioMixEngine {
             }
             selection.record(name, level: level, voice: voice)
         }
+        playoutDepth = active > 0 ? Double(depths) / Double(active) : 0
     }
+
+    /// The mean playout depth (frames held behind the one played) of this tick's sources.
+    private var playoutDepth = 0.0
 
     /// Puts this tick's audio of `source` in its `pcm`; false when it has none.
     private func decode(_ source: MixSource) -> Bool {

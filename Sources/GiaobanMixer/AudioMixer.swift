@@ -92,12 +92,14 @@ public final class AudioMixer: Sendable {
     /// Counters as of the end of the last tick.
     public var counters: AudioMixerCounters { host.counters }
 
-    /// Runs one 20 ms tick and returns what to send.
-    public func tick() -> MixerOutput {
+    /// Runs one 20 ms tick and returns what to send; `skipped` ticks were left out just before
+    /// it (the clock fell behind): the listeners' timestamps jump by their samples, so that
+    /// the stream's time stays the wall clock's.
+    public func tick(skipped: Int = 0) -> MixerOutput {
         host.tick({ engine, pending in
             if let listeners = pending.listeners { engine.setListeners(listeners) }
             for name in pending.removed { engine.removeSource(name) }
-            return engine.tick()
+            return engine.tick(skipped: skipped)
         }, counters: \.counters)
     }
 }

@@ -32,6 +32,8 @@ final class CompositorEngine {
     private var keyframe: KeyframeThrottle
     private let timestampBase = UInt32.random(in: .min ... .max)
     private var frameIndex: UInt32 = 0
+    private var firstFrameAt: ContinuousClock.Instant?
+    private var lastTicks: Int64 = 0
     private(set) var counters = VideoCompositor.Counters()
 
     init(settings: VideoCompositor.Settings, inbox: PacketInbox) throws(CodecError) {
@@ -84,8 +86,7 @@ final class CompositorEngine {
     /// Makes one output frame at `now`.
     func compose(now: ContinuousClock.Instant) -> CompositorOutput {
         takeInbox(now: now)
-        var output = CompositorOutput(frame: nil, payloads: [], timestamp: timestampBase &+ frameIndex &* UInt32(90_000 / settings.framesPerSecond),
-                                      keyframeRequests: [])
+        var output = CompositorOutput(frame: nil, payloads: [], timestamp: timestamp(now: now), keyframeRequests: [], composedAt: now)
         frameIndex &+= 1
         for (name, source) in sources where source.awaitingKeyframe && source.upstream.isDue(now: now) {
             source.upstream.keyframeSent(now: now)
@@ -109,6 +110,18 @@ final class CompositorEngine {
         counters.frames += 1
         counters.keyframeRequestsThrottled = keyframe.throttled
         return output
+    }
+
+    /// The RTP timestamp of a picture composed at `now`: 90 kHz from the first picture by the
+    /// clock, not by the frame count, so that frames a late clock skips do not pull the
+    /// picture's time behind the mix's (the minutes are timed by these); always increasing.
+    private func timestamp(now: ContinuousClock.Instant) -> UInt32 {
+        let first = firstFrameAt ?? now
+        firstFrameAt = first
+        let (seconds, attoseconds) = (now - first).components
+        let ticks = max(seconds * 90_000 + attoseconds / 11_111_111_111_111, frameIndex == 0 ? 0 : lastTicks + 1)
+        lastTicks = ticks
+        return timestampBase &+ UInt32(truncatingIfNeeded: ticks)
     }
 
     private func takeInbox(now: ContinuousClock.Instant) {

@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanTransport
 import Synchronization
 
 /// A thread that calls `body` every `interval` on deadlines fixed from the start (start +
@@ -34,12 +35,15 @@ public final class MixerClock: Sendable {
     /// Deadlines the thread may fall behind before it skips.
     public let maxLateTicks: Int
     private let name: String
-    private let body: @Sendable () -> Void
+    private let body: @Sendable (_ skipped: Int) -> Void
     private let state = Mutex(State())
     private let finished = Mutex<DispatchSemaphore?>(nil)
 
-    /// A clock calling `body` every `interval` on a thread called `name`.
-    public init(interval: Duration, name: String = "giaoban-mixer", maxLateTicks: Int = 5, body: @escaping @Sendable () -> Void) {
+    /// A clock calling `body` every `interval` on a thread called `name`, with the number of
+    /// deadlines skipped just before this call (0 unless the thread fell far behind): a body
+    /// that numbers its output by ticks advances its timestamps by them too.
+    public init(interval: Duration, name: String = "giaoban-mixer", maxLateTicks: Int = 5,
+                body: @escaping @Sendable (_ skipped: Int) -> Void) {
         precondition(interval > .zero && maxLateTicks > 0)
         self.interval = interval
         self.maxLateTicks = maxLateTicks
@@ -50,7 +54,7 @@ public final class MixerClock: Sendable {
     /// A 20 ms clock running `mixer`'s ticks and handing each output to `deliver` (on the
     /// clock's thread: deliver should only queue the packets for the media thread).
     public convenience init(mixer: AudioMixer, deliver: @escaping @Sendable (MixerOutput) -> Void) {
-        self.init(interval: .milliseconds(20), name: "giaoban-audio-mixer") { deliver(mixer.tick()) }
+        self.init(interval: .milliseconds(20), name: "giaoban-audio-mixer") { skipped in deliver(mixer.tick(skipped: skipped)) }
     }
 
     /// Counters so far.
@@ -71,6 +75,7 @@ public final class MixerClock: Sendable {
         let done = DispatchSemaphore(value: 0)
         finished.withLock { $0 = done }
         let thread = Thread { [self] in
+            ThreadName.set(name)  // Foundation's name does not reach the OS thread (docs/udp-loop.md)
             run()
             done.signal()
         }
@@ -92,12 +97,14 @@ public final class MixerClock: Sendable {
     private func run() {
         let clock = ContinuousClock()
         var schedule = Schedule(start: clock.now, interval: interval, maxLateTicks: maxLateTicks)
+        var skipped = 0
         while true {
             let wait = clock.now.duration(to: schedule.deadline)
             if wait > .zero { Thread.sleep(forTimeInterval: Self.seconds(wait)) }
             if state.withLock({ $0.stopRequested }) { return }
-            body()
+            body(skipped)
             let step = schedule.advance(now: clock.now)
+            skipped = step.skipped
             state.withLock { s in
                 s.counters.ticks += 1
                 s.counters.late += step.late ? 1 : 0

@@ -54,6 +54,9 @@ public struct MixerOutput: Sendable {
     public var mixes: [EncodedMix]
     /// One entry per registered listener.
     public var listeners: [ListenerPacket]
+    /// The mean number of 20 ms frames the sources' playout buffers held behind the ones
+    /// mixed this tick: the mix's audio is about this many frames older than the newest packet.
+    public var playoutDepth: Double = 0
 
     /// The mix `listener` gets this tick, if it is registered.
     public func mix(for listener: String) -> EncodedMix? {

@@ -51,6 +51,9 @@ public struct PlayoutBuffer: ~Copyable {
     public let slotSize: Int
     /// Counts since the start.
     public private(set) var counters = Counters()
+    /// Frames held behind the one the last `pull` played (how long, in ticks, the newest
+    /// packet waits before it plays: the buffer's latency beyond one tick).
+    public private(set) var depth = 0
 
     private let storage: UnsafeMutableRawBufferPointer
     private let lengths: UnsafeMutableBufferPointer<Int>
@@ -154,6 +157,7 @@ public struct PlayoutBuffer: ~Copyable {
             p += 1
         }
         position = p + 1
+        depth = Int(max(0, highest - p))
         let i = slot(p)
         if sequences[i] == p {
             sequences[i] = -1

@@ -13,6 +13,8 @@ public struct CompositorOutput: Sendable {
     /// Sources whose next keyframe the compositor needs (send them a PLI, RFC 4585 §6.3.1);
     /// already throttled per source.
     public var keyframeRequests: [String]
+    /// When the picture was composed (the instant `timestamp` stands for).
+    public var composedAt: ContinuousClock.Instant = .now
 }
 
 /// The video compositor of one meeting, for receivers who take one composed video stream:
@@ -137,7 +139,7 @@ extension MixerClock {
     /// A clock composing `compositor`'s frames at its frame rate and handing each to
     /// `deliver` (on the clock's thread: deliver should only queue the packets).
     public convenience init(compositor: VideoCompositor, deliver: @escaping @Sendable (CompositorOutput) -> Void) {
-        self.init(interval: .seconds(1) / compositor.settings.framesPerSecond, name: "giaoban-compositor") {
+        self.init(interval: .seconds(1) / compositor.settings.framesPerSecond, name: "giaoban-compositor") { _ in
             deliver(compositor.compose())
         }
     }

@@ -46,3 +46,35 @@ struct MixerClockTests {
         #expect(s.deadline == t0 + interval * 119)
     }
 }
+
+@Suite("Mixed streams' timestamps follow the wall clock")
+struct MixedTimestampTests {
+    @Test("ticks a late clock skipped advance the listeners' timestamps by their samples; the sequence stays contiguous")
+    func audioSkips() throws {
+        let mixer = try AudioMixer()
+        mixer.setListeners(["listener"])
+        var feed = try AudioFeed(name: "a", frequency: 500, firstSequence: 100)
+        var packets: [(sequence: UInt16, timestamp: UInt32)] = []
+        for tick in 0..<12 {
+            mixer.push("a", try feed.next())
+            let out = mixer.tick(skipped: tick == 8 ? 3 : 0)
+            if let p = out.listeners.first(where: { $0.listener == "listener" }) { packets.append((p.sequenceNumber, p.timestamp)) }
+        }
+        #expect(packets.count == 12)
+        for i in 1..<packets.count {
+            #expect(packets[i].sequence == packets[i - 1].sequence &+ 1)
+            #expect(packets[i].timestamp == packets[i - 1].timestamp &+ (i == 8 ? 4 * 960 : 960), "at \(i)")
+        }
+    }
+
+    @Test("a composed picture's timestamp is its time since the first picture at 90 kHz, not its frame count")
+    func videoByClock() throws {
+        let compositor = try VideoCompositor(settings: VideoCompositorTests.settings())
+        let t0 = ContinuousClock.now
+        let times: [Duration] = [.zero, .milliseconds(66), .milliseconds(133), .milliseconds(633), .milliseconds(633)]
+        let stamps = times.map { compositor.compose(now: t0 + $0).timestamp }
+        #expect(stamps[1] &- stamps[0] == 5_940 && stamps[2] &- stamps[0] == 11_970)
+        #expect(stamps[3] &- stamps[2] == 45_000, "a half-second gap (a stalled clock) is half a second of picture time")
+        #expect(stamps[4] &- stamps[3] == 1, "two pictures at the same instant still get increasing timestamps")
+    }
+}

@@ -52,6 +52,7 @@ final class MeetingMix: Sendable {
     /// Starts (a recorder) or stops (nil) recording the minutes.
     func recordMinutes(_ recorder: MeetingRecorder?) {
         minutes.recorder.withLock { $0 = recorder }
+        minutes.timing.withLock { $0 = MinutesTiming() }
         setListeners(roomListeners.withLock { $0 })
     }
 
@@ -72,6 +73,14 @@ final class MeetingMix: Sendable {
             let targets = Array(peers.map.withLock { $0 }.values)
             let first = packets.take(output.payloads.count)
             if let recorder = minutes.recorder.withLock({ $0 }) {
+                // The minutes' own sender report (the recorder times the file by the first of
+                // each track): the picture was composed at `composedAt` from frames that came
+                // in over the interval before it, half an interval old on average.
+                let now = ContinuousClock.now
+                if !output.payloads.isEmpty, minutes.timing.withLock({ $0.videoDue(now: now) }) {
+                    let age = now - output.composedAt + .seconds(1) / compositor.settings.framesPerSecond / 2
+                    recorder.senderReport(source: stream, video: true, ntp: MediaServer.ntpNow() &- MinutesTiming.ntp(age), rtp: output.timestamp)
+                }
                 for (i, payload) in output.payloads.enumerated() {
                     payload.withUnsafeBytes {
                         recorder.push(source: stream, sequence: first &+ UInt16(truncatingIfNeeded: i), timestamp: output.timestamp,
@@ -94,7 +103,10 @@ final class MeetingMix: Sendable {
         }
         clock = MixerClock(mixer: mixer) { output in
             if let recorder = minutes.recorder.withLock({ $0 }) {
+                let age = minutes.timing.withLock { $0.audioReport(depth: output.playoutDepth, now: .now) }
                 for packet in output.listeners where packet.listener == Self.minutesListener {
+                    // The mix is the playout buffers' depth (plus the tick) older than now.
+                    if let age { recorder.senderReport(source: stream, video: false, ntp: MediaServer.ntpNow() &- MinutesTiming.ntp(age), rtp: packet.timestamp) }
                     output.mixes[packet.mix].payload.withUnsafeBytes {
                         recorder.push(source: stream, sequence: packet.sequenceNumber, timestamp: packet.timestamp, payload: $0, level: nil)
                     }
@@ -136,6 +148,39 @@ final class MeetingMix: Sendable {
 /// The recorder of a meeting's minutes, if any; shared with the mix's clock threads.
 final class MinutesSlot: Sendable {
     let recorder = Mutex<MeetingRecorder?>(nil)
+    let timing = Mutex(MinutesTiming())
+}
+
+/// When the minutes' sender reports go to the recorder: after a second of output, so that the
+/// audio's report can use the mean playout depth of that second (the buffers fill at first).
+struct MinutesTiming {
+    static let settle = Duration.seconds(1)
+    private var started: ContinuousClock.Instant?
+    private var depthSum = 0.0
+    private var depthTicks = 0
+
+    /// Whether the video's report is due at `now`.
+    mutating func videoDue(now: ContinuousClock.Instant) -> Bool {
+        let first = started ?? now
+        started = first
+        return now - first >= Self.settle
+    }
+
+    /// Counts one audio tick of mean playout depth `depth`; once due, how old the tick's mix is.
+    mutating func audioReport(depth: Double, now: ContinuousClock.Instant) -> Duration? {
+        let first = started ?? now
+        started = first
+        depthSum += depth
+        depthTicks += 1
+        guard now - first >= Self.settle else { return nil }
+        return .milliseconds(20) * (depthSum / Double(depthTicks) + 0.5)  // the newest packet came within the last tick
+    }
+
+    /// `duration` in NTP units (2^-32 s).
+    static func ntp(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(0, seconds)) << 32 + UInt64(max(0, attoseconds)) / 232_830_643
+    }
 }
 
 /// Which media peer receives each listener's mix; shared with the mixer's clock thread.
