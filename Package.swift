@@ -88,7 +88,7 @@ let package = Package(
             name: "GiaobanServer",
             dependencies: [
                 "GiaobanEngine", "GiaobanCrypto", "GiaobanWire", "GiaobanRTP", "GiaobanTransport", "GiaobanIncidents", "GiaobanAuth",
-                "GiaobanHub", "GiaobanRooms", "GiaobanStore", "GiaobanMixer", "GiaobanRecording",
+                "GiaobanHub", "GiaobanRooms", "GiaobanStore", "GiaobanMixer", "GiaobanRecording", "GiaobanClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

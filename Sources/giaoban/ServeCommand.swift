@@ -104,6 +104,16 @@ struct Serve: AsyncParsableCommand {
                                            tls: tls, logger: logger)
         let cameras = CameraRelay(media: media, hub: hub, settings: settings.cameras, logger: logger)
         rooms.attach(cameras: cameras)
+        var trunks: RelayTrunks?
+        if settings.cascade.isEnabled {
+            let address = settings.media.address == "0.0.0.0" && !settings.media.announcedAddress.isEmpty
+                ? settings.media.announcedAddress : settings.media.address
+            do { trunks = try RelayTrunks(settings: settings.cascade, mediaAddress: address, media: media, logger: logger) } catch {
+                throw ValidationError("configuration: \(error)")
+            }
+            trunks.map(sessions.setUpstream)
+            logger.notice("streams nobody publishes here come from the parent relay", metadata: ["parent": "\(settings.cascade.parent)"])
+        }
         let retention = RecordingRetentionService(retention: rooms.recordingRetention(
             maxAgeDays: settings.storage.recordingsMaxAgeDays, maxTotalMiB: settings.storage.recordingsMaxTotalMiB))
         // SIGHUP (`systemctl reload`): read the certificate and key again (a renewed certificate),
@@ -116,7 +126,8 @@ struct Serve: AsyncParsableCommand {
         // Started in this order, stopped in reverse on SIGTERM/SIGINT: HTTP answers what is in
         // flight and closes, the escalation timer stops, then the media thread and its socket.
         try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub, sessions: sessions), retention, RecordingShutdownService(rooms: rooms),
-                                        CameraRelayService(relay: cameras, interval: .seconds(settings.cameras.checkS)), application],
+                                        CameraRelayService(relay: cameras, interval: .seconds(settings.cameras.checkS)),
+                                        RelayTrunksService(trunks: trunks, sessions: sessions), application],
                                        timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
     }
 }

@@ -54,6 +54,9 @@ public enum MediaCommand: Sendable {
     case setGroupMembers(id: String, streams: [String])
     /// Removes group `id` and releases its members' gates.
     case removeGroup(id: String)
+    /// Where keyframe requests for `stream`'s local publisher go (a trunk from a parent relay
+    /// asks its upstream with a PLI); `.noStream` when the stream has no local publisher.
+    case setUpstream(stream: String, keyframeRequested: @Sendable () -> Void)
 
     /// Subscriptions read when the command runs on the media thread rather than when it is
     /// sent: the control plane's latest plan at that moment, so that of two commands sent at

@@ -53,6 +53,9 @@ extension MediaRouter {
             guard setGroupMembers(id: id, streams: streams, now: now, out: out) else { return .noGroup(id) }
         case .removeGroup(let id):
             removeGroup(id: id, now: now, out: out)
+        case .setUpstream(let name, let keyframeRequested):
+            guard let stream = streams[name], stream.publisher?.setup.local == true else { return .noStream(name) }
+            stream.keyframeRequested = keyframeRequested
         }
         return nil
     }

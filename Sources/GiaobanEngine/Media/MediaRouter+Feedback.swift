@@ -137,6 +137,14 @@ extension MediaRouter {
             layer.keyframeRequestPending = true
             return
         }
+        if stream.publisher?.setup.local == true, let upstream = stream.keyframeRequested {
+            // A local publisher fed from elsewhere (a parent relay's trunk) asks its source.
+            upstream()
+            layer.lastKeyframeRequest = now
+            layer.keyframeRequestPending = false
+            counters.keyframeRequests &+= 1
+            return
+        }
         guard let publisher = stream.publisher, publisher.isReady, layer.ssrc != 0 else {
             layer.keyframeRequestPending = stream.publisher?.setup.video != nil
             return

@@ -207,6 +207,28 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var checkS = 10
     }
 
+    /// `[cascade]`: this relay as a child of a parent relay (docs/cascade.md): a WHEP watcher
+    /// of a stream nobody publishes here is served from the parent over one trunk.
+    public struct Cascade: Sendable, Equatable {
+        /// `cascade.parent`: the parent's base URL (`https://province.example:8443`); empty: no parent.
+        public var parent = ""
+        /// `cascade.key_file`: a file holding the bearer this relay shows the parent (an API key
+        /// of an account on the parent, `gbk_…`), mode 0600; never logged.
+        public var keyFile = ""
+        /// `cascade.ca_file`: PEM CA certificates for an https parent (empty: the system's).
+        public var caFile = ""
+        /// `cascade.local_address`: the address the trunk's media socket binds and offers
+        /// (empty: `media.address`, or `media.announced_address` when that is 0.0.0.0).
+        public var localAddress = ""
+        /// `cascade.idle_s`: a trunk nobody here has watched for this long is closed.
+        public var idleS = 30
+
+        /// Whether a parent is configured.
+        public var isEnabled: Bool { !parent.isEmpty }
+    }
+
+    /// `[cascade]` settings.
+    public var cascade = Cascade()
     /// `[cameras]` settings.
     public var cameras = Cameras()
     /// `[security]` settings.
@@ -290,6 +312,17 @@ public struct GiaobanConfig: Sendable, Equatable {
             throw ConfigError("cameras.transport must be \"tcp\" or \"udp\", not \"\(cameras.transport)\"")
         }
         cameras.checkS = try reader.integer("cameras.check_s", default: cameras.checkS, in: 1...3_600)
+        cascade.parent = try reader.string("cascade.parent", default: cascade.parent)
+        cascade.keyFile = try reader.string("cascade.key_file", default: cascade.keyFile)
+        cascade.caFile = try reader.string("cascade.ca_file", default: cascade.caFile)
+        cascade.localAddress = try reader.string("cascade.local_address", default: cascade.localAddress)
+        cascade.idleS = try reader.integer("cascade.idle_s", default: cascade.idleS, in: 1...86_400)
+        guard cascade.parent.isEmpty || cascade.parent.hasPrefix("http://") || cascade.parent.hasPrefix("https://") else {
+            throw ConfigError("\(source): cascade.parent must be an http:// or https:// URL, not '\(cascade.parent)'")
+        }
+        guard cascade.parent.isEmpty || !cascade.keyFile.isEmpty else {
+            throw ConfigError("\(source): cascade.key_file must name the file with this relay's key on the parent when cascade.parent is set")
+        }
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
         meetings.lastN = try reader.integer("meetings.last_n", default: meetings.lastN, in: 0...200)
         meetings.mixWidth = try reader.integer("meetings.mix_width", default: meetings.mixWidth, in: 64...1920) & ~1

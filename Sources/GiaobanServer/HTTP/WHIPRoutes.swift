@@ -51,6 +51,18 @@ public final class RelaySessions: Sendable {
     /// Installs the admission rule for streams that belong to someone else (meeting rooms).
     func setGate(_ rule: @escaping Gate) { gate.withLock { $0 = rule } }
 
+    /// The parent relay's trunks (`[cascade]`): a watcher of a stream nobody publishes here
+    /// waits for it to come from the parent.
+    private let upstream = Mutex<RelayTrunks?>(nil)
+
+    /// Serves streams nobody publishes here from `trunks`' parent.
+    public func setUpstream(_ trunks: RelayTrunks) { upstream.withLock { $0 = trunks } }
+
+    /// Whether some WHEP watcher here watches `stream` now.
+    public func isWatched(_ stream: String) -> Bool {
+        sessions.withLock { all in all.values.contains { $0.kind == "whep" && $0.stream == stream } }
+    }
+
     /// Creates the WHIP/WHEP front of `media`; a subject may hold `maxSessionsPerSubject`
     /// sessions at once (`security.max_media_sessions_per_subject`).
     public init(media: MediaServer, tokens: TokenAuthority, maxBodyBytes: Int, maxSessionsPerSubject: Int = 32, logger: Logger) {
@@ -166,6 +178,9 @@ public final class RelaySessions: Sendable {
         var published: Negotiation.PublishedTracks?
         if !publishing {
             published = await media.ask(.publishedTracks(stream: stream))
+            if published == nil, let trunks = upstream.withLock({ $0 }), await trunks.pull(stream) {
+                published = await media.ask(.publishedTracks(stream: stream))
+            }
             guard published != nil else { throw PlainError(.notFound, "nobody is publishing stream '\(stream)'") }
         }
         let sessionID = SecureRandomID.make()

@@ -1,0 +1,106 @@
+"""A relay under a parent relay (docs/cascade.md): aiortc publishes to the parent over WHIP;
+aiortc watchers on the child relay decode it, served from one trunk (one WHEP session of the
+child on the parent, authorized by an API key of an account there). A trunk nobody watches is
+closed; a trunk whose parent is killed and started again (the publisher back) is
+re-established, and a watcher on the child decodes through it."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import threading
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import Giaoban, run_async, unique_stream, wait_for
+from test_accounts_cli import accounts
+from test_whip_whep_aiortc import assert_media
+from webrtc_client import BackgroundPublisher, watch
+
+pytestmark = pytest.mark.media
+
+
+def peers(server: Giaoban) -> float:
+    return server.metrics().get("giaoban_peers", 0)
+
+
+def trunk_lines(server: Giaoban, words: str) -> int:
+    return server.log_path.read_text(errors="replace").count(words)
+
+
+def test_child_relay_serves_a_parent_stream_through_one_trunk(request) -> None:
+    root = Path(tempfile.mkdtemp(prefix="giaoban-cascade-"))
+    (root / "parent").mkdir()
+    (root / "child").mkdir()
+    parent = Giaoban("test_cascade_parent", root / "parent")
+    child = Giaoban("test_cascade_child", root / "child")
+    request.node._giaoban = child
+    try:
+        parent.start()
+        wait_for(parent.secret_file.exists, 5, what="the parent's token secret")
+        # The child's key on the parent: an API key of an observer account made for it.
+        assert accounts(parent, "accounts", "add", "--subject", "relay-huyen-a", "--role", "observer").returncode == 0
+        admin = {"Authorization": f"Bearer {parent.token('quan-tri', 'admin')}"}
+        issued = requests.post(parent.url("/api/keys"), headers=admin, json={"subject": "relay-huyen-a", "label": "child relay"},
+                               timeout=10)
+        assert issued.status_code == 201, issued.text
+        key_file = root / "child" / "parent.key"
+        key_file.write_text(issued.json()["key"] + "\n")
+        key_file.chmod(0o600)
+        child.extra_env = {"GIAOBAN_CASCADE_PARENT": parent.base_url, "GIAOBAN_CASCADE_KEY_FILE": str(key_file),
+                           "GIAOBAN_CASCADE_IDLE_S": "2"}
+        child.start()
+
+        stream = unique_stream("briefing")
+        chair = parent.token("chi-huy", "chair")
+        missing = requests.post(child.url(f"/whep/{stream}"), data=b"v=0\r\n",
+                                headers={"Authorization": f"Bearer {child.token('xa-1', 'commune')}", "Content-Type": "application/sdp"},
+                                timeout=20)
+        assert missing.status_code in (400, 404), missing.text
+
+        with BackgroundPublisher(parent.url(f"/whip/{stream}"), chair):
+            wait_for(lambda: peers(parent) >= 1, 10, what="the publisher on the parent")
+
+            async def two_watchers() -> list[dict]:
+                return await asyncio.gather(*(watch(child.url(f"/whep/{stream}"), child.token(f"xa-{n}", "commune"), 6.0)
+                                              for n in (1, 2)))
+
+            summaries = run_async(two_watchers(), 60)
+            for summary in summaries:
+                assert_media(summary)
+            assert trunk_lines(child, "trunk connected") == 1, "two watchers on the child share one trunk"
+            # The trunk closes once nobody on the child watches (cascade.idle_s = 2).
+            wait_for(lambda: trunk_lines(child, "trunk closed: nobody here watches the stream") == 1, 15,
+                     what="the idle trunk to close")
+            wait_for(lambda: peers(parent) == 1, 10, what="the parent to drop the trunk's session")
+
+            # A watcher again: a new trunk; then the parent dies under it.
+            late = run_async(watch(child.url(f"/whep/{stream}"), child.token("xa-3", "commune"), 4.0), 40)
+            assert_media(late)
+
+        # A watcher holds the trunk open while the parent is killed and started again on the
+        # same ports (its database keeps the key), its publisher back: the trunk is
+        # re-established, and a new watcher on the child decodes through it.
+        with BackgroundPublisher(parent.url(f"/whip/{stream}"), chair):
+            held: dict = {}
+            holder = threading.Thread(target=lambda: held.update(
+                run_async(watch(child.url(f"/whep/{stream}"), child.token("xa-4", "commune"), 30.0), 60)))
+            holder.start()
+            wait_for(lambda: trunk_lines(child, "trunk connected") == 2, 20, what="the holder's trunk")
+            parent.proc.send_signal(signal.SIGKILL)
+            parent.proc.wait(10)
+        parent.start()
+        with BackgroundPublisher(parent.url(f"/whip/{stream}"), chair):
+            wait_for(lambda: trunk_lines(child, "trunk re-established") == 1, 30, what="the trunk to come back")
+            again = run_async(watch(child.url(f"/whep/{stream}"), child.token("xa-5", "commune"), 5.0), 40)
+            assert_media(again)
+            holder.join(60)
+        assert held.get("video_frames", 0) > 0, held
+        assert trunk_lines(child, "trunk connected") == 2, "the break re-established the trunk; no second one was made"
+    finally:
+        child.stop()
+        parent.stop()
+        shutil.rmtree(root, ignore_errors=True)
