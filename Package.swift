@@ -131,7 +131,7 @@ let package = Package(
             name: "GiaobanBench",
             dependencies: [
                 "GiaobanWire", "GiaobanRTP", "GiaobanEngine", "GiaobanSRTP", "GiaobanCrypto", "CAllocCounter", "GiaobanClient", "GiaobanServer",
-                "GiaobanMixer", "GiaobanCodecs", "GiaobanTransport", "GiaobanAuth",
+                "GiaobanMixer", "GiaobanCodecs", "GiaobanTransport", "GiaobanAuth", "GiaobanTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -16,6 +16,9 @@
 #                                          #   everyone a publisher that comes and goes → artifacts/bench/downlinks.json
 #   scripts/bench.sh recording             # one meeting (3 publishers, 10 watchers of each) with meetings.record
 #                                          #   off, then always, five pairs: forwarding CPU per packet → artifacts/bench/recording.json
+#   scripts/bench.sh cascade               # 1 → 50, 200 through one relay, then through a parent and 2 child
+#                                          #   relays: latency per hop, CPU per node, trunk packets → artifacts/bench/cascade.json;
+#                                          #   then incident fan-out to 1,000 communes on 3 nodes → artifacts/bench/cascade-hub.json
 #   scripts/bench.sh broadcast --subscribers 1,10,50 --seconds 5    # options go to the scenario
 #   scripts/bench.sh broadcast --with-janus   # installs Debian's janus first; Janus VideoRoom joins the
 #                                             #   run as a third reference (it runs whenever janus is installed)
@@ -42,5 +45,11 @@ mkdir -p artifacts/bench
 extra=()
 if [[ "$scenario" == "broadcast" || "$scenario" == "province" ]]; then
     extra=(--svg "artifacts/bench/$scenario.svg")
+fi
+if [[ "$scenario" == "cascade" ]]; then
+    # Media through the cascade, then the hub's live events across three nodes sharing PostgreSQL.
+    .build-release/release/giaoban-bench cascade --json artifacts/bench/cascade.json "${args[@]}"
+    exec .build-release/release/giaoban-bench hub --relay .build-release/release/giaoban --nodes 3 --subscribers 1000 \
+        --incidents 20 --ingest 500 --json artifacts/bench/cascade-hub.json
 fi
 exec .build-release/release/giaoban-bench "$scenario" --json "artifacts/bench/$scenario.json" "${extra[@]}" "${args[@]}"

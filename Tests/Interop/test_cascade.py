@@ -104,3 +104,38 @@ def test_child_relay_serves_a_parent_stream_through_one_trunk(request) -> None:
         child.stop()
         parent.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_three_levels_cross_each_level_once(request) -> None:
+    """Ministry → province → district: a watcher at the district pulls the ministry's stream
+    through the province, which pulls it once for the district (and would for its other
+    districts) — each level is crossed once."""
+    root = Path(tempfile.mkdtemp(prefix="giaoban-cascade3-"))
+    names = ["ministry", "province", "district"]
+    relays: list[Giaoban] = []
+    try:
+        for level, name in enumerate(names):
+            (root / name).mkdir()
+            relay = Giaoban(f"test_cascade_{name}", root / name)
+            if level > 0:
+                above = relays[level - 1]
+                key_file = root / name / "parent.key"
+                # A token the level above signs is a bearer it accepts, like an API key.
+                key_file.write_text(above.token(f"relay-{name}", "observer", ttl=3600) + "\n")
+                key_file.chmod(0o600)
+                relay.extra_env = {"GIAOBAN_CASCADE_PARENT": above.base_url, "GIAOBAN_CASCADE_KEY_FILE": str(key_file)}
+            relay.start()
+            wait_for(relay.secret_file.exists, 5, what=f"the {name}'s token secret")
+            relays.append(relay)
+        request.node._giaoban = relays[-1]
+        ministry, province, district = relays
+        stream = unique_stream("national")
+        with BackgroundPublisher(ministry.url(f"/whip/{stream}"), ministry.token("bo-truong", "chair")):
+            summary = run_async(watch(district.url(f"/whep/{stream}"), district.token("xa-9", "commune"), 6.0), 60)
+            assert_media(summary)
+            assert trunk_lines(district, "trunk connected") == 1 and trunk_lines(province, "trunk connected") == 1
+            assert peers(ministry) == 2, "the ministry sends one copy down: its publisher and the province's trunk"
+    finally:
+        for relay in reversed(relays):
+            relay.stop()
+        shutil.rmtree(root, ignore_errors=True)

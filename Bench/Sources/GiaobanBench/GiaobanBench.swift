@@ -7,6 +7,6 @@ struct GiaobanBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "giaoban-bench",
         abstract: "Measure what the relay adds: per-packet work, latency, CPU and memory.",
-        subcommands: [Micro.self, Broadcast.self, Province.self, UDPLoops.self, HubFanout.self, Mixing.self, MixingRelay.self, Downlinks.self, RecordingBench.self]
+        subcommands: [Micro.self, Broadcast.self, Province.self, UDPLoops.self, HubFanout.self, Mixing.self, MixingRelay.self, Downlinks.self, RecordingBench.self, Cascade.self]
     )
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GiaobanClient
+import GiaobanTestSupport
 import GiaobanServer
 import HummingbirdWSClient
 import Logging
@@ -38,8 +39,16 @@ struct HubFanout: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
+    @Option(help: "Nodes sharing one PostgreSQL database (started for the run): the communes' sockets spread over them in turn, the incidents posted on the first (1: one node on SQLite).")
+    var nodes = 1
+
+    func validate() throws {
+        guard (1...8).contains(nodes) else { throw ValidationError("--nodes 1…8") }
+    }
+
     struct Result: Codable {
         var subscribers: Int
+        var nodes: Int
         var incidents: Int
         var confirmations: Bool
         /// POST → receipt at each subscriber, µs.
@@ -61,18 +70,29 @@ struct HubFanout: AsyncParsableCommand {
     func run() async throws {
         let directory = try Self.directoryFile(communes: subscribers, cameras: cameras)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        progress("hub: starting \(relay) with \(subscribers) communes around one point")
-        let server = try RelayProcess(binary: relay, environment: [
-            "GIAOBAN_HUB_DIRECTORY_FILE": directory, "GIAOBAN_HUB_ROUTING_RADIUS_M": "0",
-            "GIAOBAN_SERVER_LOG_LEVEL": "warning",
-        ])
+        var environment = ["GIAOBAN_HUB_DIRECTORY_FILE": directory, "GIAOBAN_HUB_ROUTING_RADIUS_M": "0", "GIAOBAN_SERVER_LOG_LEVEL": "warning"]
+        if nodes > 1 {
+            progress("hub: starting a PostgreSQL server for \(nodes) nodes (fsync off: the fan-out, not the disk, is measured)")
+            let postgres = try await PostgresServer.start()
+            environment["GIAOBAN_STORAGE_BACKEND"] = "postgresql"
+            environment["GIAOBAN_STORAGE_POSTGRESQL_URL"] = try postgres.createDatabase()
+        }
+        progress("hub: starting \(relay) with \(subscribers) communes around one point" + (nodes > 1 ? ", \(nodes) nodes" : ""))
+        let server = try RelayProcess(binary: relay, environment: environment)
         defer { server.stop() }
+        // The other nodes share the first one's database and token secret.
+        var others: [RelayProcess] = []
+        defer { for node in others { node.stop() } }
+        for _ in 1..<nodes {
+            others.append(try RelayProcess(binary: relay, environment: environment.merging(
+                ["GIAOBAN_AUTH_SECRET_FILE": server.directory + "/token.secret"]) { _, new in new }))
+        }
+        let wsBases = ([server] + others).map { $0.baseURL.replacingOccurrences(of: "http://", with: "ws://") }
         let authority = TokenAuthority(secret: try server.secret())
         let now = Int64(Date().timeIntervalSince1970)
         let token: @Sendable (Role, String) -> String = { role, subject in
             authority.issue(TokenClaims(sub: subject, role: role, exp: now + 3_600, iat: now))
         }
-        let wsBase = server.baseURL.replacingOccurrences(of: "http://", with: "ws://")
         let board = ReceiptBoard()
         let generatorStart = ProcessStats.selfCPUSeconds()
 
@@ -86,7 +106,7 @@ struct HubFanout: AsyncParsableCommand {
         let sockets = Task { [logger] in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<subscribers {
-                    let url = "\(wsBase)/api/events?access_token=\(token(.commune, Self.communeID(i)))"
+                    let url = "\(wsBases[i % wsBases.count])/api/events?access_token=\(token(.commune, Self.communeID(i)))"
                     group.addTask {
                         _ = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
                             for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -163,7 +183,7 @@ struct HubFanout: AsyncParsableCommand {
         let ingestSeconds = Double(nowNanoseconds() - ingestStart) / 1e9
         let rss = server.residentKiB
         let result = Result(
-            subscribers: subscribers, incidents: incidents, confirmations: confirm,
+            subscribers: subscribers, nodes: nodes, incidents: incidents, confirmations: confirm,
             delivery: LatencySummary(nanoseconds: delivery), ingestAnswer: LatencySummary(nanoseconds: answers), missing: missing,
             ingestPosted: ingest - failures.load(ordering: .relaxed), ingestSeconds: ingestSeconds,
             ingestPerSecond: Double(ingest - failures.load(ordering: .relaxed)) / ingestSeconds,
@@ -179,7 +199,7 @@ struct HubFanout: AsyncParsableCommand {
         func ms(_ v: Double) -> String { format(v / 1000) }
         Swift.print("""
 
-            hub fan-out: \(r.subscribers) WebSocket subscribers, \(r.incidents) incidents\(r.confirmations ? ", each confirmed" : "")
+            hub fan-out: \(r.subscribers) WebSocket subscribers on \(r.nodes) node\(r.nodes == 1 ? "" : "s"), \(r.incidents) incidents\(r.confirmations ? ", each confirmed" : "")
               POST → receipt (ms)   p50 \(ms(r.delivery.p50))  p90 \(ms(r.delivery.p90))  p99 \(ms(r.delivery.p99))  max \(ms(r.delivery.max))  (\(r.delivery.samples) receipts, \(r.missing) missing)
               POST → 201 (ms)       p50 \(ms(r.ingestAnswer.p50))  p99 \(ms(r.ingestAnswer.p99))  (commit of the incident and \(r.subscribers + 1) delivery rows)
               relay CPU             \(format(r.relayCPUSeconds * 1000 / Double(max(1, r.incidents)))) ms per incident fanned out; RSS \(r.relayRSSKiB) KiB, \(format(r.relayRSSPerSubscriberKiB)) KiB per subscriber

@@ -54,6 +54,12 @@ public final class MediaServer: @unchecked Sendable {
     private let output: OutputQueue
     private let received = UDPBatch(capacity: 64, slotSize: 2048)
     private let pending = Mutex<[@Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void]>([])
+    /// Wakes the media thread when work is posted while it waits for datagrams (up to 5 ms
+    /// otherwise): one byte from this socket to the media socket, dropped unread by the loop.
+    /// Packets handed over by a trunk, a camera or the mixer go out without that wait.
+    private let waker: (socket: UDPSocket, target: STUNAddress)?
+    /// True while the media thread may block in its receive.
+    private let waiting = Atomic<Bool>(false)
     private let latest = Mutex(Snapshot())
     private let running = Atomic<Bool>(true)
     private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
@@ -83,6 +89,12 @@ public final class MediaServer: @unchecked Sendable {
         self.socket = socket
         let bound = socket.port
         self.port = bound
+        let loopback = address == "0.0.0.0" ? "127.0.0.1" : address
+        if let target = UDPSocket.ipv4(loopback, port: bound), let wakeSocket = try? UDPSocket(host: loopback, ports: 0...0) {
+            waker = (wakeSocket, target)
+        } else {
+            waker = nil
+        }
         var tcp: ICETCPListener?
         if let tcpPort {
             guard let port = UInt16(exactly: tcpPort) else { throw StartError(description: "media.tcp_port \(tcpPort) is not a port") }
@@ -145,6 +157,7 @@ public final class MediaServer: @unchecked Sendable {
     public func send(_ command: MediaCommand) async -> MediaFailure? {
         await withCheckedContinuation { (continuation: CheckedContinuation<MediaFailure?, Never>) in
             pending.withLock { $0.append { router, now, out in continuation.resume(returning: router.apply(command, now: now, out: out)) } }
+            wake()
         }
     }
 
@@ -153,12 +166,14 @@ public final class MediaServer: @unchecked Sendable {
     /// current from inside its lock, so that commands go out in the order of the changes.
     public func enqueue(_ command: MediaCommand) {
         pending.withLock { $0.append { router, now, out in _ = router.apply(command, now: now, out: out) } }
+        wake()
     }
 
     /// Answers `query` on the media thread, after every command sent before it.
     public func ask<Answer>(_ query: MediaQuery<Answer>) async -> Answer {
         await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
             pending.withLock { $0.append { router, _, _ in continuation.resume(returning: router.answer(query)) } }
+            wake()
         }
     }
 
@@ -168,6 +183,14 @@ public final class MediaServer: @unchecked Sendable {
     /// that must not block; the control plane uses `send` and `ask`.
     func post(_ work: @escaping @Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void) {
         pending.withLock { $0.append(work) }
+        wake()
+    }
+
+    /// Wakes the media thread if it waits for datagrams (posted work was appended before).
+    private func wake() {
+        if waiting.exchange(false, ordering: .sequentiallyConsistent), let waker {
+            _ = waker.socket.send([0], to: waker.target)
+        }
     }
 
     /// False once the media thread has stopped (`shutdown`).
@@ -192,19 +215,25 @@ public final class MediaServer: @unchecked Sendable {
         var removedSinceTrim = 0
         var lastTrim = lastTick
         var descriptors: [pollfd] = []
+        let wakeFrom = waker?.socket.localAddress
         while running.load(ordering: .relaxed) {
             let n: Int
+            // Posted work (appended before `wake` reads this flag) is either seen here or wakes the wait.
+            waiting.store(true, ordering: .sequentiallyConsistent)
+            let timeout: Int32 = pending.withLock { $0.isEmpty } ? 5 : 0
             if let tcp {
                 descriptors.removeAll(keepingCapacity: true)
                 descriptors.append(pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0))
                 tcp.addPollDescriptors(to: &descriptors)
-                _ = poll(&descriptors, nfds_t(descriptors.count), 5)
+                _ = poll(&descriptors, nfds_t(descriptors.count), timeout)
                 n = descriptors[0].revents != 0 ? socket.receive(into: received, timeoutMilliseconds: 0) : 0
             } else {
-                n = socket.receive(into: received, timeoutMilliseconds: 5)
+                n = socket.receive(into: received, timeoutMilliseconds: timeout)
             }
+            waiting.store(false, ordering: .relaxed)
             let now = ContinuousClock.now
             for i in 0..<n {
+                if let wakeFrom, received.address(i) == wakeFrom { continue }  // a wake-up, not a peer's datagram
                 guard received.lengths[i] > 0 else {
                     router.countDrop(.truncated)
                     continue
