@@ -63,6 +63,12 @@ public final class Hub: Sendable {
     package let roomOccupancy = Mutex<(@Sendable (Int64) -> Int)?>(nil)
     /// The other nodes on the same PostgreSQL database, once `joinCluster` ran.
     package let cluster = Mutex<HubCluster?>(nil)
+    /// With other nodes (PostgreSQL): the advisory lock that makes one of them run the
+    /// escalation timer. Nil on a single node, which always runs it.
+    package let escalationLeader = Mutex<PostgresLeaderLock?>(nil)
+
+    /// Whether this node runs the escalation timer now (the cluster's leader, or alone).
+    public var runsEscalation: Bool { escalationLeader.withLock { $0 }?.isLeader ?? true }
 
     /// Participants seated in meeting `id`'s room now (0 without rooms).
     package func occupancy(_ id: Int64) -> Int { roomOccupancy.withLock { $0 }?(id) ?? 0 }
@@ -176,6 +182,11 @@ public final class Hub: Sendable {
     /// Runs `escalateOverdue` every `escalationCheckInterval` until the task is cancelled.
     public func runEscalation() async {
         while !Task.isCancelled {
+            if !runsEscalation {
+                // Another node leads; this one takes over within a few seconds of its death.
+                try? await Task.sleep(for: .milliseconds(500))
+                continue
+            }
             do { try await escalateOverdue() } catch {
                 logger.error("escalation check failed; retrying at the next interval", metadata: ["error": "\(error)"])
             }

@@ -87,6 +87,15 @@ extension Hub {
         let joined = HubCluster(url: url, node: node, lastIncident: incident, lastBriefing: briefing)
         cluster.withLock { $0 = joined }
         logger.info("listening for other nodes' hub events", metadata: ["channel": "\(HubCluster.channel)", "node": "\(joined.origin)"])
+        // The escalation timer runs on the node holding the cluster's advisory lock only.
+        let logger = logger, origin = joined.origin
+        escalationLeader.withLock { $0?.stop() }
+        escalationLeader.withLock {
+            $0 = PostgresLeaderLock(url: url, key: PostgresLeaderLock.escalationKey) { leading in
+                logger.notice(leading ? "this node now runs the cluster's escalation timer" : "this node no longer runs the escalation timer",
+                              metadata: ["node": "\(origin)"])
+            }
+        }
         Task { await self.runCluster(joined) }
     }
 
@@ -95,6 +104,10 @@ extension Hub {
         cluster.withLock { c in
             c?.stop()
             c = nil
+        }
+        escalationLeader.withLock { l in
+            l?.stop()
+            l = nil
         }
     }
 

@@ -106,6 +106,8 @@ enum MetricsText {
         metric("counter", "giaoban_hub_messages_pushed_total", "Messages queued to WebSocket clients.", m.messagesPushed.load(ordering: .relaxed))
         metric("counter", "giaoban_escalations_total", "Missing acknowledgements escalated to the command center.", m.escalations.load(ordering: .relaxed))
         metric("gauge", "giaoban_hub_connections", "Open event WebSockets.", hub.events.connectionCount)
+        metric("gauge", "giaoban_escalation_leader", "1 when this node runs the escalation timer (alone, or the cluster's advisory-lock leader).",
+               hub.runsEscalation ? 1 : 0)
         metric("counter", "giaoban_incidents_location_flagged_total", "Camera reports stored far (over 2 km) from the camera's directory position.",
                m.locationsFlagged.load(ordering: .relaxed))
         metric("counter", "giaoban_hub_sockets_refused_total", "WebSockets closed at open: the subject held security.max_sockets_per_subject.",
