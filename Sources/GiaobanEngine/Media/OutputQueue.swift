@@ -44,6 +44,9 @@ public final class OutputQueue {
     public var handOff: (Int, EgressBatch) -> EgressBatch = { lane, _ in
         preconditionFailure("OutputQueue lane \(lane) has no handOff: install one for every lane beyond 0")
     }
+    /// What a flush does with lane `lane`'s non-empty batch; nil: `handOff`. The socket loop
+    /// installs one that sends a small batch on the media thread when the lane's worker is idle.
+    public var flushLane: ((Int, EgressBatch) -> EgressBatch)?
 
     /// Creates a queue of `capacity` slots of `slotSize` bytes; `flush` sends them.
     public init(capacity: Int = 512, slotSize: Int = 1600, lanes: Int = 1, flush: @escaping (OutputQueue) -> Void = { _ in }) {
@@ -114,7 +117,7 @@ public final class OutputQueue {
     /// Sends what is queued on lane 0 and hands every other lane's non-empty batch to its worker.
     public func flushNow() {
         for lane in 1..<laneCount where batches[lane - 1].count > 0 {
-            batches[lane - 1] = handOff(lane, batches[lane - 1])
+            batches[lane - 1] = (flushLane ?? handOff)(lane, batches[lane - 1])
         }
         guard own.count > 0 else { return }
         flush(self)

@@ -30,6 +30,11 @@ final class EgressWorker: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     /// Packets whose protection failed on this lane (read by the snapshot).
     let protectFailures = Atomic<Int>(0)
+    /// Batches handed off and not yet sent: while 0, no SRTP context of this lane is in use
+    /// by the worker.
+    private let inFlight = Atomic<Int>(0)
+    /// Batches the media thread protected and sent itself (`flush`), for the snapshot.
+    let sentInline = Atomic<Int>(0)
 
     /// Starts the lane's thread, with the pool's batches besides the one the media thread fills.
     static func start(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, capacity: Int, slotSize: Int) -> EgressWorker {
@@ -55,10 +60,27 @@ final class EgressWorker: @unchecked Sendable {
     /// Called by the media thread: queues `batch` for sending and returns an empty one,
     /// waiting for one if every batch of the pool is in flight.
     func handOff(_ batch: EgressBatch) -> EgressBatch {
+        inFlight.add(1, ordering: .relaxed)
         filled.withLock { $0.append(batch) }
         filledSignal.signal()
         freeSignal.wait()
         return free.withLock { $0.removeLast() }
+    }
+
+    /// Called by the media thread at a flush: a batch of fewer than `inlineBelow` packets is
+    /// protected and sent on the media thread itself when the worker has nothing in flight
+    /// (so none of this lane's SRTP contexts is in use, and this lane's earlier packets are all
+    /// out: each peer's order holds), which saves waking the worker for a handful of packets
+    /// (a small room's fan-out); otherwise the batch is handed off. Returns the batch to fill next.
+    func flush(_ batch: EgressBatch, inlineBelow: Int, sender: UDPSlotSender) -> EgressBatch {
+        guard batch.count < inlineBelow, inFlight.load(ordering: .acquiring) == 0 else { return handOff(batch) }
+        let failed = batch.protectAll()
+        if failed > 0 { protectFailures.add(failed, ordering: .relaxed) }
+        EgressSend.send(batch.storage, slotSize: batch.slotSize, lengths: batch.lengths, destinations: batch.destinations,
+                        count: batch.count, streamed: batch.streamed > 0 || failed > 0, udp: sender, tcp: tcp)
+        batch.reset()
+        sentInline.add(1, ordering: .relaxed)
+        return batch
     }
 
     /// Stops the thread once what was handed off is sent, and waits for it.
@@ -80,6 +102,7 @@ final class EgressWorker: @unchecked Sendable {
             EgressSend.send(batch.storage, slotSize: batch.slotSize, lengths: batch.lengths, destinations: batch.destinations,
                             count: batch.count, streamed: batch.streamed > 0 || failed > 0, udp: sender, tcp: tcp)
             batch.reset()
+            inFlight.subtract(1, ordering: .releasing)
             free.withLock { $0.append(batch) }
             freeSignal.signal()
         }

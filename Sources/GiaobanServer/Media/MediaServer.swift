@@ -123,6 +123,7 @@ public final class MediaServer: @unchecked Sendable {
         self.workers = workers
         if !workers.isEmpty {
             queue.handOff = { lane, batch in workers[lane - 1].handOff(batch) }
+            queue.flushLane = { lane, batch in workers[lane - 1].flush(batch, inlineBelow: Self.inlineBelow, sender: sender) }
         }
         let thread = Thread { [self] in
             ThreadName.set("giaoban-media")
@@ -296,6 +297,11 @@ public final class MediaServer: @unchecked Sendable {
 
     /// At most how often freed memory is given back to the kernel after peers were removed.
     static let trimInterval: Duration = .seconds(10)
+
+    /// A flush sends another lane's batch on the media thread itself when it holds fewer
+    /// packets than this and the lane's worker is idle (docs/udp-loop.md, "Small fan-outs"):
+    /// waking a worker costs more than protecting and sending a few packets.
+    static let inlineBelow = 32
 
     /// Gives the pages glibc keeps after many peers were freed (their DTLS, SRTP and packet
     /// caches) back to the kernel: without it the resident size stays at its peak after a
