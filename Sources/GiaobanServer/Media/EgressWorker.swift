@@ -74,13 +74,18 @@ final class EgressWorker: @unchecked Sendable {
     /// (a small room's fan-out); otherwise the batch is handed off. Returns the batch to fill next.
     func flush(_ batch: EgressBatch, inlineBelow: Int, sender: UDPSlotSender) -> EgressBatch {
         guard batch.count < inlineBelow, inFlight.load(ordering: .acquiring) == 0 else { return handOff(batch) }
+        protectAndSend(batch, with: sender)
+        sentInline.add(1, ordering: .relaxed)
+        return batch
+    }
+
+    /// Protects every slot of `batch`, sends them with `sender` and empties the batch.
+    private func protectAndSend(_ batch: EgressBatch, with sender: UDPSlotSender) {
         let failed = batch.protectAll()
         if failed > 0 { protectFailures.add(failed, ordering: .relaxed) }
         EgressSend.send(batch.storage, slotSize: batch.slotSize, lengths: batch.lengths, destinations: batch.destinations,
                         count: batch.count, streamed: batch.streamed > 0 || failed > 0, udp: sender, tcp: tcp)
         batch.reset()
-        sentInline.add(1, ordering: .relaxed)
-        return batch
     }
 
     /// Stops the thread once what was handed off is sent, and waits for it.
@@ -97,11 +102,7 @@ final class EgressWorker: @unchecked Sendable {
                 if !running.load(ordering: .acquiring) { break }
                 continue
             }
-            let failed = batch.protectAll()
-            if failed > 0 { protectFailures.add(failed, ordering: .relaxed) }
-            EgressSend.send(batch.storage, slotSize: batch.slotSize, lengths: batch.lengths, destinations: batch.destinations,
-                            count: batch.count, streamed: batch.streamed > 0 || failed > 0, udp: sender, tcp: tcp)
-            batch.reset()
+            protectAndSend(batch, with: sender)
             inFlight.subtract(1, ordering: .releasing)
             free.withLock { $0.append(batch) }
             freeSignal.signal()
