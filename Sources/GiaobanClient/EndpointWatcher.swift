@@ -197,15 +197,25 @@ public final class EndpointWatcher {
     }
 
     /// Receives until `deadline` or until the connection ends, calling `report` once a second.
-    public func run(until deadline: ContinuousClock.Instant, report: (Stats) -> Void) {
+    /// With `silence`, also ends once no packet has come for that long (a relay that died:
+    /// ICE consent would take 30 s to say so); returns why it ended early, nil at the deadline.
+    @discardableResult
+    public func run(until deadline: ContinuousClock.Instant, endAfterSilence silence: Duration? = nil,
+                    report: (Stats) -> Void) -> String? {
         var nextStatus = ContinuousClock.now + .seconds(1)
+        var heard = (packets: stats.packetsReceived, at: ContinuousClock.now)
         while ContinuousClock.now < deadline && connection.peer.state == .connected {
             step(maxWaitMilliseconds: 10)
-            if ContinuousClock.now >= nextStatus {
+            let now = ContinuousClock.now
+            if stats.packetsReceived != heard.packets { heard = (stats.packetsReceived, now) }
+            if let silence, now - heard.at > silence { return "no media from the relay for \(silence)" }
+            if now >= nextStatus {
                 report(stats)
                 nextStatus += .seconds(1)
             }
         }
+        if connection.peer.state != .connected { return connection.peer.failure.map { "\($0)" } ?? "connection closed" }
+        return nil
     }
 
     /// Waits up to `maxWaitMilliseconds` for media, handles what arrived, releases what the

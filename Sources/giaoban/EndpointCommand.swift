@@ -94,7 +94,14 @@ struct EndpointOptions: ParsableArguments {
     }
 
     /// Joins the stream, turning each client failure into one line an operator can act on.
-    func join(_ mode: ClientOffer.Mode, videoCodec: String = "VP8", simulcastRIDs: [String] = []) throws
+    func join(_ mode: ClientOffer.Mode, url: String? = nil, videoCodec: String = "VP8", simulcastRIDs: [String] = []) throws
+        -> (WHIPClient, ClientConnection, WHIPSession) {
+        var options = self
+        if let url { options.url = url }
+        return try options.joinHere(mode, videoCodec: videoCodec, simulcastRIDs: simulcastRIDs)
+    }
+
+    private func joinHere(_ mode: ClientOffer.Mode, videoCodec: String, simulcastRIDs: [String]) throws
         -> (WHIPClient, ClientConnection, WHIPSession) {
         do {
             let whip = try WHIPClient(baseURL: url, token: token, caFile: trust.path)

@@ -39,12 +39,22 @@ struct EndpointWatch: ParsableCommand {
     @Option(help: "Tell the relay this link takes at most this many kbit/s (REMB every 250 ms): it then sends a lower simulcast layer, or pauses video when none fits (audio goes on).")
     var maxBitrate: Int?
 
+    @Option(name: .customLong("fallback-url"),
+            help: "Another relay serving the same stream (repeatable): when the current relay fails, or sends nothing for 3 s, the next is tried, in turn, until --duration. The token must be valid on each (docs/cascade.md, \"Failover\").")
+    var fallbackURLs: [String] = []
+
     func validate() throws {
         if let maxBitrate, !(30...100_000).contains(maxBitrate) { throw ValidationError("--max-bitrate must be 30–100000 kbit/s") }
         guard (0...2000).contains(videoDelay), (0...2000).contains(audioDelay) else {
             throw ValidationError("--video-delay and --audio-delay must be 0–2000 ms")
         }
         guard (0...20).contains(nackRetries) else { throw ValidationError("--nack-retries must be 0–20") }
+        if !fallbackURLs.isEmpty && (output != nil || recordVideo != nil || recordAudio != nil) {
+            throw ValidationError("--fallback-url cannot be combined with --output, --record-video or --record-audio: a recording does not continue across relays yet")
+        }
+        if let bad = fallbackURLs.first(where: { !$0.hasPrefix("http://") && !$0.hasPrefix("https://") }) {
+            throw ValidationError("--fallback-url must be an http:// or https:// base URL, not '\(bad)'")
+        }
         if let recordAudio, AudioRecording(path: recordAudio) == nil {
             throw ValidationError("--record-audio must end in .wav, .ogg or .opus (got \(recordAudio))")
         }
@@ -52,17 +62,83 @@ struct EndpointWatch: ParsableCommand {
 
     func run() throws {
         let frequencies = candidates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
-        do { (whip, connection, session) = try options.join(.watch) } catch let failure as EndpointFailure {
-            throw fail(failure)
+        let relays = [options.url] + fallbackURLs
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(Int(options.duration * 1000))
+        var index = 0
+        var failovers: [String] = []
+        var framesAllRelays = 0
+        var last: (watcher: EndpointWatcher, connection: ClientConnection, url: String)?
+        var ended: String?
+        while true {
+            let url = relays[index % relays.count]
+            let whip: WHIPClient, connection: ClientConnection, session: WHIPSession
+            do { (whip, connection, session) = try options.join(.watch, url: url) } catch let failure as EndpointFailure {
+                guard relays.count > 1, ContinuousClock.now < deadline else { throw fail(failure) }
+                options.status("cannot watch from \(url): \(failure.description); trying \(relays[(index + 1) % relays.count])")
+                index += 1
+                Thread.sleep(forTimeInterval: 0.5)
+                continue
+            }
+            defer {
+                connection.close()
+                try? whip.end(session)
+            }
+            let watcher = try watch(connection, answer: session.answer, url: url)
+            ended = watcher.run(until: deadline, endAfterSilence: relays.count > 1 ? .seconds(3) : nil,
+                                report: statusReporter())
+            framesAllRelays += watcher.stats.framesDecoded
+            last = (watcher, connection, url)
+            guard let reason = ended, relays.count > 1, ContinuousClock.now < deadline else { break }
+            failovers.append("\(url): \(reason)")
+            options.status("the relay at \(url) failed (\(reason)); failing over to \(relays[(index + 1) % relays.count])")
+            index += 1
         }
-        defer {
-            connection.close()
-            try? whip.end(session)
+        guard let (watcher, connection, url) = last else { throw fail(EndpointFailure("no relay could be watched")) }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var written: [String] = []
+        do {
+            try watcher.finishRecordings()
+            if let recordVideo, watcher.ivf != nil { written.append(recordVideo) }
+            if let recordAudio { written.append(recordAudio) }
+            if let output, watcher.webmRecorder?.writer != nil { written.append(output) }
+        } catch {
+            throw fail(EndpointFailure("cannot write the recording: \(error.message)"))
         }
+        let s = watcher.stats
+        let dominant = AudioAnalysis.dominant(of: frequencies, in: Array(watcher.audioSamples.dropFirst(4800)))
+        options.summary([
+            ("mediaPath", connection.pathDescription), ("relay", url), ("failovers", failovers.count),
+            ("failedRelays", failovers.joined(separator: "; ")), ("framesDecodedAllRelays", framesAllRelays),
+            ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
+            ("framesDecoded", s.framesDecoded), ("keyframesDecoded", s.keyframesDecoded),
+            ("framesIncomplete", s.framesIncomplete), ("decodeErrors", s.decodeErrors), ("width", s.width), ("height", s.height),
+            ("sizeChanges", s.sizeChanges), ("packetsReceived", s.packetsReceived), ("bytesReceived", s.bytesReceived),
+            ("averageKbps", kbps(s.bytesReceived, over: seconds)), ("videoLost", s.videoLost), ("audioLost", s.audioLost),
+            ("packetsLost", s.videoLost + s.audioLost), ("packetsLate", s.packetsLate),
+            ("videoMissing", s.videoMissing), ("nacksSent", s.nacksSent), ("packetsNacked", s.packetsNacked), ("nacksGivenUp", s.nacksGivenUp),
+            ("retransmissionsReceived", s.retransmissionsReceived), ("packetsRecovered", s.packetsRecovered),
+            ("plisSent", s.keyframesRequested), ("keyframesRequested", s.keyframesRequested), ("reportsSent", s.reportsSent),
+            ("videoJitterMs", (s.videoJitterMilliseconds * 10).rounded() / 10),
+            ("audioJitterMs", (s.audioJitterMilliseconds * 10).rounded() / 10),
+            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1),
+            ("audioFrames", s.audioFrames), ("audioConcealed", s.audioConcealed), ("audioRecoveredByFEC", s.audioRecoveredByFEC),
+            ("audioDominantHz", dominant?.frequency ?? 0), ("audioDominantShare", ((dominant?.share ?? 0) * 1000).rounded() / 1000),
+            ("recorded", written.joined(separator: ",")),
+            ("ended", ended ?? "duration reached"),
+        ])
+        if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
+        if s.framesDecoded == 0 && s.audioFrames == 0 {
+            throw fail(EndpointFailure("no media arrived from stream '\(options.stream)'; is the publisher still sending?"))
+        }
+    }
+
+    /// A watcher of the joined `connection`, with the decoders and the recordings asked for.
+    private func watch(_ connection: ClientConnection, answer: RelayAnswer, url: String) throws -> EndpointWatcher {
         let watcher: EndpointWatcher
         do {
-            watcher = try EndpointWatcher(connection: connection, answer: session.answer,
+            watcher = try EndpointWatcher(connection: connection, answer: answer,
                                           videoDelay: .milliseconds(videoDelay), audioDelay: .milliseconds(audioDelay))
         } catch {
             throw fail(EndpointFailure("cannot start the decoders: \(error)"))
@@ -87,10 +163,14 @@ struct EndpointWatch: ParsableCommand {
             throw fail(EndpointFailure("cannot create the recording: \(error.message); check the directory exists and is writable"))
         }
         options.status("media path: \(connection.pathDescription)")
-        options.status("watching '\(options.stream)' from \(options.url)")
-        let start = ContinuousClock.now
+        options.status("watching '\(options.stream)' from \(url)")
+        return watcher
+    }
+
+    /// The once-a-second status line of one watcher (counted from its own start).
+    private func statusReporter() -> (EndpointWatcher.Stats) -> Void {
         var previous = EndpointWatcher.Stats()
-        watcher.run(until: start + .milliseconds(Int(options.duration * 1000))) { s in
+        return { s in
             let lost = (s.videoLost - previous.videoLost) + (s.audioLost - previous.audioLost)
             let packets = s.packetsReceived - previous.packetsReceived
             let lossPercent = packets + lost > 0 ? Double(lost) * 100 / Double(packets + lost) : 0
@@ -103,43 +183,6 @@ struct EndpointWatch: ParsableCommand {
                            + " \(s.framesDecoded - previous.framesDecoded) fps, \(s.width)x\(s.height),"
                            + " keyframes requested \(s.keyframesRequested)")
             previous = s
-        }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var written: [String] = []
-        do {
-            try watcher.finishRecordings()
-            if let recordVideo, watcher.ivf != nil { written.append(recordVideo) }
-            if let recordAudio { written.append(recordAudio) }
-            if let output, watcher.webmRecorder?.writer != nil { written.append(output) }
-        } catch {
-            throw fail(EndpointFailure("cannot write the recording: \(error.message)"))
-        }
-        let s = watcher.stats
-        let dominant = AudioAnalysis.dominant(of: frequencies, in: Array(watcher.audioSamples.dropFirst(4800)))
-        let ended = connection.peer.state == .connected ? nil : connection.peer.failure.map { "\($0)" } ?? "connection closed"
-        options.summary([
-            ("mediaPath", connection.pathDescription),
-            ("stream", options.stream), ("seconds", (seconds * 10).rounded() / 10),
-            ("framesDecoded", s.framesDecoded), ("keyframesDecoded", s.keyframesDecoded),
-            ("framesIncomplete", s.framesIncomplete), ("decodeErrors", s.decodeErrors), ("width", s.width), ("height", s.height),
-            ("sizeChanges", s.sizeChanges), ("packetsReceived", s.packetsReceived), ("bytesReceived", s.bytesReceived),
-            ("averageKbps", kbps(s.bytesReceived, over: seconds)), ("videoLost", s.videoLost), ("audioLost", s.audioLost),
-            ("packetsLost", s.videoLost + s.audioLost), ("packetsLate", s.packetsLate),
-            ("videoMissing", s.videoMissing), ("nacksSent", s.nacksSent), ("packetsNacked", s.packetsNacked), ("nacksGivenUp", s.nacksGivenUp),
-            ("retransmissionsReceived", s.retransmissionsReceived), ("packetsRecovered", s.packetsRecovered),
-            ("plisSent", s.keyframesRequested), ("keyframesRequested", s.keyframesRequested), ("reportsSent", s.reportsSent),
-            ("videoJitterMs", (s.videoJitterMilliseconds * 10).rounded() / 10),
-            ("audioJitterMs", (s.audioJitterMilliseconds * 10).rounded() / 10),
-            ("rttMs", s.roundTripMilliseconds.map { ($0 * 10).rounded() / 10 } ?? -1),
-            ("audioFrames", s.audioFrames), ("audioConcealed", s.audioConcealed), ("audioRecoveredByFEC", s.audioRecoveredByFEC),
-            ("audioDominantHz", dominant?.frequency ?? 0), ("audioDominantShare", ((dominant?.share ?? 0) * 1000).rounded() / 1000),
-            ("recorded", written.joined(separator: ",")),
-            ("ended", ended ?? "duration reached"),
-        ])
-        if let ended { throw fail(EndpointFailure("the connection ended early: \(ended)")) }
-        if s.framesDecoded == 0 && s.audioFrames == 0 {
-            throw fail(EndpointFailure("no media arrived from stream '\(options.stream)'; is the publisher still sending?"))
         }
     }
 }

@@ -6,16 +6,19 @@ re-established, and a watcher on the child decodes through it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
+import subprocess
 import threading
+import time
 import tempfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import Giaoban, run_async, unique_stream, wait_for
+from conftest import Giaoban, run_async, server_command, unique_stream, wait_for
 from test_accounts_cli import accounts
 from test_whip_whep_aiortc import assert_media
 from webrtc_client import BackgroundPublisher, watch
@@ -135,6 +138,62 @@ def test_three_levels_cross_each_level_once(request) -> None:
             assert_media(summary)
             assert trunk_lines(district, "trunk connected") == 1 and trunk_lines(province, "trunk connected") == 1
             assert peers(ministry) == 2, "the ministry sends one copy down: its publisher and the province's trunk"
+    finally:
+        for relay in reversed(relays):
+            relay.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_watcher_fails_over_to_another_child_within_10_s(request) -> None:
+    """Failover: a parent and two children that share their token secret (one province's
+    relays). `giaoban endpoint watch` watches on child 1 with child 2 as `--fallback-url`;
+    child 1 is killed with SIGKILL: within 10 s the station watches from child 2 (its peer is
+    there), and it decodes there until the end."""
+    root = Path(tempfile.mkdtemp(prefix="giaoban-failover-"))
+    relays: list[Giaoban] = []
+    try:
+        for name in ("parent", "child1", "child2"):
+            (root / name).mkdir()
+            relays.append(Giaoban(f"test_cascade_failover_{name}", root / name))
+        parent, child1, child2 = relays
+        parent.start()
+        wait_for(parent.secret_file.exists, 5, what="the parent's token secret")
+        key_file = root / "parent.key"
+        key_file.write_text(parent.token("relay-huyen", "observer", ttl=3600) + "\n")
+        key_file.chmod(0o600)
+        shared = root / "children.secret"
+        for child in (child1, child2):
+            child.secret_file = shared
+            child.extra_env = {"GIAOBAN_CASCADE_PARENT": parent.base_url, "GIAOBAN_CASCADE_KEY_FILE": str(key_file),
+                               "GIAOBAN_AUTH_SECRET_FILE": str(shared)}
+            child.start()
+        request.node._giaoban = child2
+        stream = unique_stream("failover")
+        token = child1.token("xa-phuoc-thai", "commune", ttl=600)
+        with BackgroundPublisher(parent.url(f"/whip/{stream}"), parent.token("chi-huy", "chair")):
+            watcher = subprocess.Popen(
+                server_command() + ["endpoint", "watch", "--url", child1.base_url, "--fallback-url", child2.base_url,
+                                    "--stream", stream, "--token", token, "--duration", "22", "--json"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                wait_for(lambda: peers(child1) >= 2, 20, what="the station watching on child 1")
+                time.sleep(3)
+                child1.proc.send_signal(signal.SIGKILL)
+                child1.proc.wait(10)
+                killed_at = time.monotonic()
+                wait_for(lambda: peers(child2) >= 2, 10, what="the station back, watching on child 2")
+                back_after = time.monotonic() - killed_at
+                out, err = watcher.communicate(timeout=60)
+            finally:
+                if watcher.poll() is None:
+                    watcher.kill()
+        assert watcher.returncode == 0, f"exit {watcher.returncode}\n{err[-2000:]}"
+        summary = json.loads(out.strip().splitlines()[-1])
+        print(f"failover: back on child 2 {back_after:.1f} s after the kill; {summary['framesDecoded']} frames decoded there")
+        assert back_after < 10, f"back after {back_after:.1f} s"
+        assert summary["failovers"] == 1 and summary["relay"] == child2.base_url, summary
+        assert summary["framesDecoded"] >= 60, f"decoded on child 2: {summary}"
+        assert "failing over to" in err
     finally:
         for relay in reversed(relays):
             relay.stop()
