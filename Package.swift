@@ -16,8 +16,8 @@
 //   Logic      -> GiaobanHub (incidents routed, receipts, escalation, pushes; over the store, injected clock, no HTTP),
 //                 GiaobanRooms (a meeting room's state machine and its messages; pure),
 //                 GiaobanMixer (per meeting: audio mix-minus, video composition)
+//   Client     -> GiaobanClient (the endpoint stations run; also the server's trunks to a parent relay)
 //   Server     -> GiaobanServer (configuration, HTTP routes and sockets, media thread, the rooms' actors)
-//   Client     -> GiaobanClient (the endpoint stations run; beside the server, not under it)
 //   Apps       -> giaoban (command line), giaoban-bench (Bench/)
 import PackageDescription
 
