@@ -93,11 +93,14 @@ def test_child_relay_serves_a_parent_stream_through_one_trunk(request) -> None:
                 run_async(watch(child.url(f"/whep/{stream}"), child.token("xa-4", "commune"), 30.0), 60)))
             holder.start()
             wait_for(lambda: trunk_lines(child, "trunk connected") == 2, 20, what="the holder's trunk")
+            wait_for(lambda: child.metrics().get("giaoban_trunks_connected") == 1, 10, what="/metrics: one trunk connected")
+            assert child.metrics().total("giaoban_trunk_packets_total") > 50
             parent.proc.send_signal(signal.SIGKILL)
             parent.proc.wait(10)
         parent.start()
         with BackgroundPublisher(parent.url(f"/whip/{stream}"), chair):
             wait_for(lambda: trunk_lines(child, "trunk re-established") == 1, 30, what="the trunk to come back")
+            assert child.metrics().total("giaoban_trunk_reconnects_total") == 1
             again = run_async(watch(child.url(f"/whep/{stream}"), child.token("xa-5", "commune"), 5.0), 40)
             assert_media(again)
             holder.join(60)

@@ -73,6 +73,7 @@ public enum ControlPlane {
             var text = services.sessions.map { MetricsText.render($0.media.snapshot) } ?? ""
             if let hub = services.hub { text += MetricsText.render(hub) }
             if let rooms = services.rooms { text += MetricsText.render(rooms) }
+            if let trunks = services.sessions?.upstreamTrunks { text += MetricsText.render(trunks.states) }
             if let tls { text += MetricsText.render(tls) }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))

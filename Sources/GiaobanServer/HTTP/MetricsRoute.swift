@@ -73,6 +73,33 @@ enum MetricsText {
         "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
     }
 
+    /// The trunks from the parent relay (docs/cascade.md): how many are connected, and per
+    /// stream the packets received, the sequence numbers NACKed, the PLIs sent up and the
+    /// reconnections.
+    static func render(_ trunks: [String: RelayTrunks.State]) -> String {
+        var out = metric("gauge", "giaoban_trunks_connected", "Trunks from the parent relay that are connected now.",
+                         trunks.values.filter { $0.state == "connected" }.count)
+        out += metric("gauge", "giaoban_trunks_retrying", "Trunks from the parent relay that are connecting or reconnecting.",
+                      trunks.values.filter { $0.state != "connected" }.count)
+        let series: [(String, String, (RelayTrunks.State) -> Int)] = [
+            ("giaoban_trunk_packets_total", "RTP packets received from the parent over the stream's trunk.", { $0.packets }),
+            ("giaoban_trunk_nacked_total", "Sequence numbers the trunk asked the parent for again.", { $0.nacked }),
+            ("giaoban_trunk_keyframe_requests_total", "PLIs the trunk sent up to the parent.", { $0.keyframeRequests }),
+            ("giaoban_trunk_reconnects_total", "Times the stream's trunk was re-established after a break.", { $0.reconnects }),
+        ]
+        for (name, help, value) in series where !trunks.isEmpty {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+            for (stream, state) in trunks.sorted(by: { $0.key < $1.key }) { out += "\(name){stream=\"\(Self.label(stream))\"} \(value(state))\n" }
+        }
+        return out
+    }
+
+    /// `value` as a Prometheus label value: backslash, double quote and newline escaped.
+    static func label(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
     /// The meetings' audio mixers, summed: ticks, decodes and Opus encodes since each mixer
     /// started (a mixer stopped with its meeting takes its totals with it).
     static func render(_ rooms: MeetingRooms) -> String {

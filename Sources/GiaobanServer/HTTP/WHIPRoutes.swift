@@ -55,6 +55,9 @@ public final class RelaySessions: Sendable {
     /// waits for it to come from the parent.
     private let upstream = Mutex<RelayTrunks?>(nil)
 
+    /// The parent relay's trunks, when `[cascade]` names a parent.
+    public var upstreamTrunks: RelayTrunks? { upstream.withLock { $0 } }
+
     /// Serves streams nobody publishes here from `trunks`' parent.
     public func setUpstream(_ trunks: RelayTrunks) { upstream.withLock { $0 = trunks } }
 
