@@ -30,6 +30,14 @@ extension MediaRouter {
         forward(bytes, from: peer, in: stream, now: now, out: out)
     }
 
+    /// One plain RTCP compound of a local publisher (a trunk from a parent relay passes on the
+    /// parent's sender reports): read as a publisher's, so its watchers' reports and the
+    /// recorder get the NTP↔RTP pairs; nothing when `peer` is not a local publisher.
+    public func injectRTCP(_ bytes: UnsafeRawBufferPointer, peer id: String, now: ContinuousClock.Instant, out: OutputQueue) {
+        guard let peer = peers[id], peer.setup.local, peer.published != nil else { return }
+        handleRTCP(bytes, from: peer, now: now, out: out)
+    }
+
     func countSRTP(_ error: SRTPError) {
         switch error.reason {
         case .authenticationFailed: counters.drop(.srtpAuthFailed)

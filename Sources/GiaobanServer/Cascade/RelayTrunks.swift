@@ -239,6 +239,7 @@ public final class RelayTrunks: Sendable {
             var lastPLI: ContinuousClock.Instant?
             var lastPacket = ContinuousClock.now
             var batch: [[UInt8]] = []
+            var reports: [[UInt8]] = []
             var scratch = [UInt8](repeating: 0, count: 1500)
             let senderSSRC = UInt32.random(in: 1...UInt32.max)
             let videoSSRC = answer.video?.ssrc ?? 0
@@ -246,6 +247,11 @@ public final class RelayTrunks: Sendable {
             while !isStopped && connection.peer.state == .connected {
                 let now = ContinuousClock.now
                 connection.poll(timeoutMilliseconds: 20) { incoming, datagram in
+                    if case .rtcp(let length) = incoming {
+                        // The parent's sender reports: the child's watchers get the same NTP↔RTP pairs.
+                        reports.append(Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(datagram)[0..<length])))
+                        return
+                    }
                     guard case .rtp(let length) = incoming else { return }
                     let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(datagram)[0..<length])
                     batch.append(Array(bytes))
@@ -256,11 +262,13 @@ public final class RelayTrunks: Sendable {
                 connection.handleTimers()
                 if !batch.isEmpty {
                     lastPacket = now
-                    let packets = batch
+                    let (packets, compounds) = (batch, reports)
                     batch.removeAll(keepingCapacity: true)
+                    reports.removeAll(keepingCapacity: true)
                     control.withLock { $0.state.packets += packets.count }
                     media.post { router, now, out in
                         for packet in packets { packet.withUnsafeBytes { router.injectRTP($0, peer: peer, now: now, out: out) } }
+                        for compound in compounds { compound.withUnsafeBytes { router.injectRTCP($0, peer: peer, now: now, out: out) } }
                     }
                 } else if now - lastPacket > .seconds(2) {
                     return
