@@ -201,3 +201,56 @@ def test_a_watcher_fails_over_to_another_child_within_10_s(request) -> None:
         for relay in reversed(relays):
             relay.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_simulcast_is_pulled_only_as_far_as_a_watcher_needs(request) -> None:
+    """`endpoint publish --simulcast 3` (160x90, 320x180, 640x360) on the parent; on the child a
+    watcher whose link takes 200 kbit/s (`--max-bitrate 200`, REMB) makes the trunk ask the
+    parent for no more (REMB): the parent sends the low layer down, the watcher decodes 160x90.
+    Then a watcher with no cap lifts it: 640x360 comes down again."""
+    root = Path(tempfile.mkdtemp(prefix="giaoban-cascade-sim-"))
+    relays: list[Giaoban] = []
+    publisher = None
+    try:
+        for name in ("parent", "child"):
+            (root / name).mkdir()
+            relays.append(Giaoban(f"test_cascade_simulcast_{name}", root / name))
+        parent, child = relays
+        parent.start()
+        wait_for(parent.secret_file.exists, 5, what="the parent's token secret")
+        key_file = root / "parent.key"
+        key_file.write_text(parent.token("relay-huyen", "observer", ttl=3600) + "\n")
+        key_file.chmod(0o600)
+        child.extra_env = {"GIAOBAN_CASCADE_PARENT": parent.base_url, "GIAOBAN_CASCADE_KEY_FILE": str(key_file)}
+        child.start()
+        request.node._giaoban = child
+        stream = unique_stream("simtrunk")
+        publisher = subprocess.Popen(
+            server_command() + ["endpoint", "publish", "--url", parent.base_url, "--stream", stream,
+                                "--token", parent.token("chi-huy", "chair"), "--duration", "40", "--width", "640", "--height", "360",
+                                "--bitrate", "900", "--fps", "15", "--simulcast", "3", "--grain", "20", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: parent.metrics().total("giaoban_rtp_received_total") > 100, 20, what="the simulcast publisher")
+
+        def watch_child(*args: str) -> dict:
+            done = subprocess.run(
+                server_command() + ["endpoint", "watch", "--url", child.base_url, "--stream", stream,
+                                    "--token", child.token("xa-1", "commune"), "--duration", "8", *args, "--json"],
+                capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr[-1500:]
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        thin = watch_child("--max-bitrate", "200")
+        print("thin watcher on the child:", json.dumps(thin, sort_keys=True))
+        assert (thin["width"], thin["height"]) == (160, 90), thin
+        assert thin["framesDecoded"] >= 20 and thin["decodeErrors"] == 0, thin
+        full = watch_child()
+        print("watcher with no cap on the child:", json.dumps(full, sort_keys=True))
+        assert (full["width"], full["height"]) == (640, 360), full
+        assert full["framesDecoded"] >= 20 and full["decodeErrors"] == 0, full
+    finally:
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
+        for relay in reversed(relays):
+            relay.stop()
+        shutil.rmtree(root, ignore_errors=True)

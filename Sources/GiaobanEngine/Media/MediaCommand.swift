@@ -131,6 +131,11 @@ extension MediaQuery where Answer == [Negotiation.PublishedTracks?] {
     }
 }
 
+extension MediaQuery where Answer == Int? {
+    /// `MediaRouter.watchersBitrate(stream:)`: what `stream`'s watchers need at most.
+    public static func watchersBitrate(stream: String) -> Self { Self { $0.watchersBitrate(stream: stream) } }
+}
+
 extension MediaQuery where Answer == [MediaRouter.UpstreamQuality] {
     /// Every stream with a connected publisher: its upstream loss and jitter, by name.
     public static var upstreamQuality: Self { Self { $0.upstreamQuality() } }

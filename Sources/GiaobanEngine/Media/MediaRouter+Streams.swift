@@ -84,6 +84,21 @@ extension MediaRouter {
         public var jitterMilliseconds: Double
     }
 
+    /// What `stream`'s video watchers say they take at most, in bit/s: the highest REMB among
+    /// its subscribers; nil when one of them sends none (it takes whatever comes) or nobody
+    /// watches. A trunk asks its parent for no more than this (REMB). The relay's own estimate
+    /// from transport-wide feedback is left out on purpose: it follows the traffic sent, and a
+    /// trunk capped by it would never pull a higher layer again.
+    public func watchersBitrate(stream name: String) -> Int? {
+        guard let stream = streams[name], !stream.subscribers.isEmpty else { return nil }
+        var highest = 0
+        for subscription in stream.subscribers where subscription.video != nil {
+            guard let remb = subscription.peer.estimate else { return nil }
+            highest = max(highest, remb)
+        }
+        return highest > 0 ? highest : nil
+    }
+
     /// Every stream with a connected publisher, by name.
     public func upstreamQuality() -> [UpstreamQuality] {
         streams.values.compactMap { stream -> UpstreamQuality? in

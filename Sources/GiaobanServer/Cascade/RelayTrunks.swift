@@ -29,6 +29,8 @@ public final class RelayTrunks: Sendable {
         public var packets: Int
         /// NACKed sequence numbers, keyframe requests sent up, reconnections.
         public var nacked: Int, keyframeRequests: Int, reconnects: Int
+        /// The bit rate last asked of the parent (REMB), nil while the watchers here take whatever comes.
+        public var estimate: Int?
     }
 
     let settings: GiaobanConfig.Cascade
@@ -244,6 +246,8 @@ public final class RelayTrunks: Sendable {
             let senderSSRC = UInt32.random(in: 1...UInt32.max)
             let videoSSRC = answer.video?.ssrc ?? 0
             let media = owner.media
+            var nextEstimate = ContinuousClock.now + .milliseconds(500)
+            let needed = Mutex<Int?>(nil)
             while !isStopped && connection.peer.state == .connected {
                 let now = ContinuousClock.now
                 connection.poll(timeoutMilliseconds: 20) { incoming, datagram in
@@ -281,6 +285,24 @@ public final class RelayTrunks: Sendable {
                         connection.sendRTCP(scratch: buffer) { out throws(WireError) in try nack.marshal(into: out) }
                     }
                     if sent > 0 { control.withLock { $0.state.nacked += lost.count } }
+                }
+                // Simulcast is pulled only as far as a watcher here needs: the parent gets a REMB
+                // of the highest estimate among the local watchers (none while one has none).
+                if videoSSRC != 0, now >= nextEstimate {
+                    nextEstimate = now + .milliseconds(500)
+                    let stream = stream
+                    media.post { router, _, _ in needed.withLock { $0 = router.watchersBitrate(stream: stream) } }
+                    let cap = needed.withLock { $0 }
+                    let asked = control.withLock { $0.state.estimate }
+                    // Once no cap is wanted any more, one REMB far above any layer lifts the last one.
+                    if cap != nil || asked != nil {
+                        let remb = ReceiverEstimatedMaxBitrateBuilder(senderSSRC: senderSSRC, bitrate: UInt64(cap ?? 1_000_000_000),
+                                                                      ssrcs: [videoSSRC])
+                        let sent = scratch.withUnsafeMutableBytes { buffer in
+                            connection.sendRTCP(scratch: buffer) { out throws(WireError) in try remb.marshal(into: out) }
+                        }
+                        if sent > 0 { control.withLock { $0.state.estimate = cap } }
+                    }
                 }
                 let wanted = control.withLock { c -> Bool in
                     defer { c.keyframeWanted = false }

@@ -91,6 +91,14 @@ enum MetricsText {
             out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
             for (stream, state) in trunks.sorted(by: { $0.key < $1.key }) { out += "\(name){stream=\"\(Self.label(stream))\"} \(value(state))\n" }
         }
+        let capped = trunks.filter { $0.value.estimate != nil }
+        if !capped.isEmpty {
+            out += "# HELP giaoban_trunk_asked_bps The bit rate the trunk asks of the parent (REMB): the most a watcher here needs.\n"
+            out += "# TYPE giaoban_trunk_asked_bps gauge\n"
+            for (stream, state) in capped.sorted(by: { $0.key < $1.key }) {
+                out += "giaoban_trunk_asked_bps{stream=\"\(Self.label(stream))\"} \(state.estimate ?? 0)\n"
+            }
+        }
         return out
     }
 
