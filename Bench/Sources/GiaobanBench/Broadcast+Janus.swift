@@ -71,7 +71,7 @@ final class JanusTarget: ForwarderTarget {
     }
 
     func meter(receiver: ReceiveLoop) -> ForwarderMeter {
-        ForwarderMeter(cpuSeconds: { [janus] in janus.cpuSeconds },
+        ForwarderMeter(cpuSeconds: { [janus] in janus.threadsCPUSeconds },
                        forwarded: { Double(receiver.rtpReceived.load(ordering: .relaxed)) })
     }
 

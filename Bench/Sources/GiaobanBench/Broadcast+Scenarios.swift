@@ -244,9 +244,9 @@ extension SteppedRun {
             // The forwarder's own cost with the publisher alone (timers, reports, receiving 220 pkt/s):
             // the fixed part of its CPU, which dominates the per-packet figure at small N.
             sleep(seconds: 0.5)
-            let idle0 = target.process.cpuSeconds
+            let idle0 = target.process.threadsCPUSeconds
             sleep(seconds: 2)
-            result.publisherOnlyCPUPercent = 100 * (target.process.cpuSeconds - idle0) / 2
+            result.publisherOnlyCPUPercent = 100 * (target.process.threadsCPUSeconds - idle0) / 2
             let publisherRSS = target.process.residentKiB
             result.publisherRSS = publisherRSS
             progress("\(name): publisher alone: \(format(result.publisherOnlyCPUPercent ?? 0)) % CPU, RSS \(publisherRSS / 1024) MiB")

@@ -117,8 +117,8 @@ struct Broadcast: ParsableCommand, SteppedRun {
         print("""
 
             latency: publisher send call → subscriber receive, SRTP included (same CLOCK_MONOTONIC); loss: unique ids \
-            missing per subscriber; fwd pkt/s and CPU µs/pkt: relay from /metrics and /proc/<pid>/stat (utime+stime), \
-            janus from /proc/<pid>/stat over the RTP packets its subscribers received, \
+            missing per subscriber; fwd pkt/s and CPU µs/pkt: relay from /metrics and its threads' time on CPU \
+            (/proc/<pid>/task/*/schedstat, ns), janus from the same over the RTP packets its subscribers received, \
             kernel-floor from its thread's getrusage; RSS: forwarder VmRSS at the end of the step, KiB/sub = growth over \
             the publisher-only RSS per subscriber; gen CPU %: this process minus the kernel-floor thread, % of one core \
             (2 cores: above ~80 % the generator, not the relay, may be the limit); rx CPU %: the one receive thread \

@@ -189,7 +189,7 @@ final class RelayTarget: ForwarderTarget {
     }
 
     func meter(receiver: ReceiveLoop) -> ForwarderMeter {
-        ForwarderMeter(cpuSeconds: { [relay] in relay.cpuSeconds },
+        ForwarderMeter(cpuSeconds: { [relay] in relay.threadsCPUSeconds },
                        forwarded: { [relay] in relay.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
                        drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] },
                        received: { [relay] in relay.metrics()["giaoban_rtp_received_total"] }, pid: relay.pid)
