@@ -89,12 +89,13 @@ extension Hub {
         logger.info("listening for other nodes' hub events", metadata: ["channel": "\(HubCluster.channel)", "node": "\(joined.origin)"])
         // The escalation timer runs on the node holding the cluster's advisory lock only.
         let logger = logger, origin = joined.origin
-        escalationLeader.withLock { $0?.stop() }
-        escalationLeader.withLock {
-            $0 = PostgresLeaderLock(url: url, key: PostgresLeaderLock.escalationKey) { leading in
-                logger.notice(leading ? "this node now runs the cluster's escalation timer" : "this node no longer runs the escalation timer",
-                              metadata: ["node": "\(origin)"])
-            }
+        let leader = PostgresLeaderLock(url: url, key: PostgresLeaderLock.escalationKey) { leading in
+            logger.notice(leading ? "this node now runs the cluster's escalation timer" : "this node no longer runs the escalation timer",
+                          metadata: ["node": "\(origin)"])
+        }
+        escalationLeader.withLock { current in
+            current?.stop()
+            current = leader
         }
         Task { await self.runCluster(joined) }
     }

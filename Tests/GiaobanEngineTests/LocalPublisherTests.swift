@@ -32,12 +32,9 @@ struct LocalPublisherTests {
         let now = ContinuousClock.now
         let router = MediaRouter(settings: .init(), dtlsContext: try DTLSContext(certificate: DTLSCertificate()), now: now)
         let out = OutputQueue()
-        let credentials = ICECredentials.random()
-        var setup = PeerSetup(id: "trunk-s", role: .publisher, stream: "s", localICE: credentials, remoteICE: credentials,
-                              remoteFingerprint: CertificateFingerprint(algorithm: "sha-256", digest: [UInt8](repeating: 0, count: 32)),
-                              dtlsClient: false,
-                              audio: PeerSetup.Track(kind: .audio, payloadType: 111, codec: "opus", clockRate: 48_000, ssrc: 0), video: nil)
-        setup.local = true
+        let setup = PeerSetup.localPublisher(id: "trunk-s", stream: "s",
+                                             audio: PeerSetup.Track(kind: .audio, payloadType: 111, codec: "opus", clockRate: 48_000, ssrc: 0),
+                                             video: nil)
         #expect(router.apply(.addPeer(setup), now: now, out: out) == nil)
         let sink = Reports()
         _ = router.apply(.addSinks(streams: ["s"], audio: sink, video: nil), now: now, out: out)

@@ -63,15 +63,21 @@ enum ProcessStats {
         return (user + system) / ticksPerSecond
     }
 
-    /// The time on CPU of process `pid`'s live threads, summed from the first field of each
-    /// /proc/<pid>/task/<tid>/schedstat (nanoseconds); nil when the process is gone. A thread
-    /// that ends between two readings takes its time with it, so use it over windows where
-    /// the measured threads (a forwarder's) live throughout.
-    static func threadsCPUSeconds(pid: Int32) -> Double? {
+    /// The time on CPU of process `pid`'s live threads (only those whose name starts with one
+    /// of `prefixes`, when given), summed from the first field of each
+    /// /proc/<pid>/task/<tid>/schedstat (nanoseconds; utime and stime in /proc/<pid>/stat count
+    /// 10 ms ticks); nil when the process is gone. A thread that ends between two readings takes
+    /// its time with it, so use it over windows where the measured threads (a forwarder's) live
+    /// throughout.
+    static func threadsCPUSeconds(pid: Int32, named prefixes: [String]? = nil) -> Double? {
         let tasks = "/proc/\(pid)/task"
         guard let ids = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return nil }
         var total = 0.0
         for id in ids {
+            if let prefixes {
+                guard let name = try? String(contentsOfFile: "\(tasks)/\(id)/comm", encoding: .utf8),
+                      prefixes.contains(where: { name.hasPrefix($0) }) else { continue }
+            }
             guard let stat = try? String(contentsOfFile: "\(tasks)/\(id)/schedstat", encoding: .utf8),
                   let field = stat.split(separator: " ").first, let nanoseconds = Double(field) else { continue }
             total += nanoseconds / 1e9

@@ -168,9 +168,10 @@ struct RecordingBench: AsyncParsableCommand {
         progress("record=\(record): \(publishers) publishing, \(watchers) × \(publishers) watching; warm-up")
         try await Task.sleep(for: .seconds(options.warmup))
         let pid = server.process.processIdentifier
-        let m0 = server.metrics(), f0 = Self.threadCPU(pid: pid, prefixes: Self.forwardingThreads), c0 = server.cpuSeconds, t0 = nowNanoseconds()
+        let forwarding = { ProcessStats.threadsCPUSeconds(pid: pid, named: Self.forwardingThreads) ?? 0 }
+        let m0 = server.metrics(), f0 = forwarding(), c0 = server.cpuSeconds, t0 = nowNanoseconds()
         try await Task.sleep(for: .seconds(options.seconds))
-        let m1 = server.metrics(), f1 = Self.threadCPU(pid: pid, prefixes: Self.forwardingThreads), c1 = server.cpuSeconds, t1 = nowNanoseconds()
+        let m1 = server.metrics(), f1 = forwarding(), c1 = server.cpuSeconds, t1 = nowNanoseconds()
         let elapsed = Double(t1 - t0) / 1e9
         let forwarded = (m1["giaoban_rtp_forwarded_total"] ?? 0) - (m0["giaoban_rtp_forwarded_total"] ?? 0)
         let received = (m1["giaoban_rtp_received_total"] ?? 0) - (m0["giaoban_rtp_received_total"] ?? 0)
@@ -192,23 +193,6 @@ struct RecordingBench: AsyncParsableCommand {
     /// The forwarding threads' names: the media thread and the egress lanes (the mixer's
     /// threads are giaoban-audio-mixer and giaoban-compositor, the recorder's recorder-N).
     static let forwardingThreads = ["giaoban-media", "giaoban-egress"]
-
-    /// CPU seconds of `pid`'s threads whose name starts with one of `prefixes`, from
-    /// /proc/<pid>/task/<tid>/schedstat: its first field is the time on CPU in nanoseconds —
-    /// utime and stime in /proc/…/stat count 10 ms ticks, too coarse for a few hundred
-    /// milliseconds of forwarding.
-    static func threadCPU(pid: Int32, prefixes: [String]) -> Double {
-        let tasks = "/proc/\(pid)/task"
-        guard let ids = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return 0 }
-        var total = 0.0
-        for id in ids {
-            guard let name = try? String(contentsOfFile: "\(tasks)/\(id)/comm", encoding: .utf8), prefixes.contains(where: { name.hasPrefix($0) }),
-                  let stat = try? String(contentsOfFile: "\(tasks)/\(id)/schedstat", encoding: .utf8),
-                  let field = stat.split(separator: " ").first, let nanoseconds = Double(field) else { continue }
-            total += nanoseconds / 1e9
-        }
-        return total
-    }
 
     private func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }

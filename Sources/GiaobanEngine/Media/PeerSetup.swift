@@ -79,6 +79,18 @@ public struct PeerSetup: Sendable {
     /// whose RTP the server hands to the router (`MediaRouter.injectRTP`). Never expires.
     public var local = false
 
+    /// A local publisher `id` of `stream` with `audio` and `video` (a camera, a trunk from a
+    /// parent relay): `local`, with throwaway ICE credentials and no fingerprint, since it
+    /// never speaks ICE or DTLS.
+    public static func localPublisher(id: String, stream: String, audio: Track?, video: Track?) -> PeerSetup {
+        let credentials = ICECredentials(ufrag: id + "~" + SecureRandom.hex(8), pwd: SecureRandom.hex(16))
+        var setup = PeerSetup(id: id, role: .publisher, stream: stream, localICE: credentials, remoteICE: credentials,
+                              remoteFingerprint: CertificateFingerprint(algorithm: "sha-256", digest: [UInt8](repeating: 0, count: 32)),
+                              dtlsClient: false, audio: audio, video: video)
+        setup.local = true
+        return setup
+    }
+
     /// A peer setup.
     public init(id: String, role: Role, stream: String, localICE: ICECredentials, remoteICE: ICECredentials,
                 remoteFingerprint: CertificateFingerprint, dtlsClient: Bool, audio: Track?, video: Track?) {

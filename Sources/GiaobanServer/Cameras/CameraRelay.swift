@@ -211,14 +211,9 @@ public final class CameraRelay: Sendable {
 
     /// The local publisher of a camera's stream: its H.264 track as the DESCRIBE announced it.
     static func setup(peer: String, stream: String, track: RTSPVideoTrack) -> PeerSetup {
-        let credentials = ICECredentials(ufrag: peer + "~" + SecureRandom.hex(8), pwd: SecureRandom.hex(16))
-        var setup = PeerSetup(id: peer, role: .publisher, stream: stream, localICE: credentials, remoteICE: credentials,
-                              remoteFingerprint: CertificateFingerprint(algorithm: "sha-256", digest: [UInt8](repeating: 0, count: 32)),
-                              dtlsClient: false, audio: nil,
-                              video: PeerSetup.Track(kind: .video, payloadType: track.payloadType, codec: "H264", clockRate: track.clockRate,
-                                                     ssrc: 0, profileLevelID: track.profileLevelID ?? "42e01f"))
-        setup.local = true
-        return setup
+        PeerSetup.localPublisher(id: peer, stream: stream, audio: nil,
+                                 video: PeerSetup.Track(kind: .video, payloadType: track.payloadType, codec: "H264", clockRate: track.clockRate,
+                                                        ssrc: 0, profileLevelID: track.profileLevelID ?? "42e01f"))
     }
 }
 

@@ -2,7 +2,6 @@ import Foundation
 import GiaobanClient
 import GiaobanCrypto
 public import GiaobanEngine
-import GiaobanICE
 import GiaobanRTP
 import GiaobanTransport
 import GiaobanWire
@@ -75,7 +74,7 @@ public final class RelayTrunks: Sendable {
     /// Whether `stream` may come from the parent: plain WHIP streams only (a meeting's streams
     /// and the cameras' are the meeting's and the camera's node's).
     static func pullable(_ stream: String) -> Bool {
-        RelaySessions.roomMeeting(stream) == nil && !stream.hasPrefix("camera~") && !stream.contains("~")
+        RelaySessions.roomMeeting(stream) == nil && !stream.contains("~")  // camera~<id>, m<id>~mix
     }
 
     /// Makes sure `stream` is coming from the parent: starts its trunk if there is none and
@@ -248,6 +247,10 @@ public final class RelayTrunks: Sendable {
             let media = owner.media
             var nextEstimate = ContinuousClock.now + .milliseconds(500)
             let needed = Mutex<Int?>(nil)
+            /// Builds an RTCP message and sends it up to the parent; whether it went.
+            func sendUp(_ build: (UnsafeMutableRawBufferPointer) throws(WireError) -> Int) -> Bool {
+                scratch.withUnsafeMutableBytes { connection.sendRTCP(scratch: $0, build) } > 0
+            }
             while !isStopped && connection.peer.state == .connected {
                 let now = ContinuousClock.now
                 connection.poll(timeoutMilliseconds: 20) { incoming, datagram in
@@ -259,8 +262,8 @@ public final class RelayTrunks: Sendable {
                     guard case .rtp(let length) = incoming else { return }
                     let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(datagram)[0..<length])
                     batch.append(Array(bytes))
-                    if length >= 12, videoSSRC != 0, bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).bigEndian == videoSSRC {
-                        _ = nacks.received(UInt16(bytes[2]) << 8 | UInt16(bytes[3]), now: now)
+                    if videoSSRC != 0, let packet = try? RTPPacketView(bytes), packet.ssrc == videoSSRC {
+                        _ = nacks.received(packet.sequenceNumber, now: now)
                     }
                 }
                 connection.handleTimers()
@@ -279,12 +282,9 @@ public final class RelayTrunks: Sendable {
                 }
                 var lost: [UInt16] = []
                 let givenUp = nacks.due(now: now, roundTrip: connection.peer.roundTripTime) { lost.append($0) }
-                if !lost.isEmpty, videoSSRC != 0 {
+                if !lost.isEmpty {
                     let nack = GenericNACKBuilder(senderSSRC: senderSSRC, mediaSSRC: videoSSRC, lost: lost)
-                    let sent = scratch.withUnsafeMutableBytes { buffer in
-                        connection.sendRTCP(scratch: buffer) { out throws(WireError) in try nack.marshal(into: out) }
-                    }
-                    if sent > 0 { control.withLock { $0.state.nacked += lost.count } }
+                    if sendUp({ out throws(WireError) in try nack.marshal(into: out) }) { control.withLock { $0.state.nacked += lost.count } }
                 }
                 // Simulcast is pulled only as far as a watcher here needs: the parent gets a REMB
                 // of the highest estimate among the local watchers (none while one has none).
@@ -298,10 +298,7 @@ public final class RelayTrunks: Sendable {
                     if cap != nil || asked != nil {
                         let remb = ReceiverEstimatedMaxBitrateBuilder(senderSSRC: senderSSRC, bitrate: UInt64(cap ?? 1_000_000_000),
                                                                       ssrcs: [videoSSRC])
-                        let sent = scratch.withUnsafeMutableBytes { buffer in
-                            connection.sendRTCP(scratch: buffer) { out throws(WireError) in try remb.marshal(into: out) }
-                        }
-                        if sent > 0 { control.withLock { $0.state.estimate = cap } }
+                        if sendUp({ out throws(WireError) in try remb.marshal(into: out) }) { control.withLock { $0.state.estimate = cap } }
                     }
                 }
                 let wanted = control.withLock { c -> Bool in
@@ -311,10 +308,7 @@ public final class RelayTrunks: Sendable {
                 if wanted, videoSSRC != 0, lastPLI.map({ now - $0 >= .milliseconds(300) }) ?? true {
                     lastPLI = now
                     let pli = PictureLossIndication(senderSSRC: senderSSRC, mediaSSRC: videoSSRC)
-                    let sent = scratch.withUnsafeMutableBytes { buffer in
-                        connection.sendRTCP(scratch: buffer) { out throws(WireError) in try pli.marshal(into: out) }
-                    }
-                    if sent > 0 { control.withLock { $0.state.keyframeRequests += 1 } }
+                    if sendUp({ out throws(WireError) in try pli.marshal(into: out) }) { control.withLock { $0.state.keyframeRequests += 1 } }
                 } else if wanted {
                     control.withLock { $0.keyframeWanted = true }  // asked again once the interval has passed
                 }
@@ -323,16 +317,13 @@ public final class RelayTrunks: Sendable {
 
         /// The local publisher a trunk feeds: the tracks the parent's answer announced.
         static func setup(peer: String, stream: String, answer: RelayAnswer) -> PeerSetup {
-            let credentials = ICECredentials(ufrag: peer + "~" + SecureRandom.hex(8), pwd: SecureRandom.hex(16))
-            var setup = PeerSetup(
-                id: peer, role: .publisher, stream: stream, localICE: credentials, remoteICE: credentials,
-                remoteFingerprint: CertificateFingerprint(algorithm: "sha-256", digest: [UInt8](repeating: 0, count: 32)), dtlsClient: false,
+            var setup = PeerSetup.localPublisher(
+                id: peer, stream: stream,
                 audio: answer.audio.map { PeerSetup.Track(kind: .audio, payloadType: $0.payloadType, codec: $0.codec, clockRate: 48_000, ssrc: 0) },
                 video: answer.video.map {
                     PeerSetup.Track(kind: .video, payloadType: $0.payloadType, codec: $0.codec.uppercased(), clockRate: 90_000, ssrc: 0)
                 })
             setup.audioLevelExtensionID = answer.audioLevelExtensionID
-            setup.local = true
             return setup
         }
     }

@@ -157,8 +157,7 @@ public final class MediaServer: @unchecked Sendable {
     @discardableResult
     public func send(_ command: MediaCommand) async -> MediaFailure? {
         await withCheckedContinuation { (continuation: CheckedContinuation<MediaFailure?, Never>) in
-            pending.withLock { $0.append { router, now, out in continuation.resume(returning: router.apply(command, now: now, out: out)) } }
-            wake()
+            post { router, now, out in continuation.resume(returning: router.apply(command, now: now, out: out)) }
         }
     }
 
@@ -166,22 +165,21 @@ public final class MediaServer: @unchecked Sendable {
     /// for its outcome: for a caller that cannot wait, such as one keeping a room's stream group
     /// current from inside its lock, so that commands go out in the order of the changes.
     public func enqueue(_ command: MediaCommand) {
-        pending.withLock { $0.append { router, now, out in _ = router.apply(command, now: now, out: out) } }
-        wake()
+        post { router, now, out in _ = router.apply(command, now: now, out: out) }
     }
 
     /// Answers `query` on the media thread, after every command sent before it.
     public func ask<Answer>(_ query: MediaQuery<Answer>) async -> Answer {
         await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
-            pending.withLock { $0.append { router, _, _ in continuation.resume(returning: router.answer(query)) } }
-            wake()
+            post { router, _, _ in continuation.resume(returning: router.answer(query)) }
         }
     }
 
-    /// Runs `work` on the media thread between read batches, without waiting. Only for the
-    /// mixers' clocks (`MeetingMix`): every 20 ms they hand over encoded mixes that the media
-    /// thread writes straight into its output queue with `MediaRouter.sendLocal`, from a thread
-    /// that must not block; the control plane uses `send` and `ask`.
+    /// Runs `work` on the media thread between read batches, without waiting (waking the thread
+    /// if it waits for datagrams). Beside `send`, `enqueue` and `ask`, only for the server's own
+    /// sources on threads that must not block: the mixers' clocks (`MeetingMix`, encoded mixes
+    /// written straight into the output queue with `MediaRouter.sendLocal`), the cameras and the
+    /// trunks (`MediaRouter.injectRTP`).
     func post(_ work: @escaping @Sendable (MediaRouter, ContinuousClock.Instant, OutputQueue) -> Void) {
         pending.withLock { $0.append(work) }
         wake()
