@@ -42,4 +42,7 @@ package enum RoomEvent: Sendable {
     case modeChanged(subject: String, mixed: Bool)
     /// The relay's reading of each publisher's upstream, by subject (nil: no media yet).
     case linksMeasured([String: RoomMessage.Link?])
+    /// The room was taken over from a dead node: seat its participants again, each under the
+    /// connection number given, waiting for their reconnect.
+    case restore(RoomSnapshot, connections: [String: Int])
 }

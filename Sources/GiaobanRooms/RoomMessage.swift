@@ -47,6 +47,11 @@ package enum RoomMessage {
         package let you: String
         package let role: String
         package let stream: String
+        /// The node holding the room: it changes when another node takes the room over (or the
+        /// node restarted), and then the participant's media must be set up again.
+        package var node = ""
+        /// The base URLs of the nodes a dropped socket may reconnect to, this one first.
+        package var nodes: [String] = []
     }
 
     package struct Roster: Encodable {
@@ -93,6 +98,19 @@ package enum RoomMessage {
     package struct Notice: Encodable {
         package let type: String
         package let message: String
+    }
+
+    /// The room is held by another node: open it there (`url`, that node's base URL).
+    package struct Moved: Encodable {
+        package let type = "moved"
+        package let meeting: Int64
+        package let url: String
+        package let node: String
+        package let message = RoomCloseReason.moved.message
+
+        package init(meeting: Int64, url: String, node: String) {
+            (self.meeting, self.url, self.node) = (meeting, url, node)
+        }
     }
 
     package struct Answer: Encodable {

@@ -18,6 +18,8 @@ package enum RoomOutbound: Encodable, Sendable, Equatable {
     case replaced
     /// The chair ended the meeting; a close follows.
     case ended
+    /// Another node holds the room now; a close follows, and the participant goes there.
+    case moved(RoomMessage.Moved)
     case pong
     case bye
     case error(String)
@@ -27,6 +29,7 @@ package enum RoomOutbound: Encodable, Sendable, Equatable {
         switch self {
         case .replaced: .replaced
         case .ended: .ended
+        case .moved: .moved
         default: nil
         }
     }
@@ -46,6 +49,7 @@ package enum RoomOutbound: Encodable, Sendable, Equatable {
         case .answer(let value): try value.encode(to: encoder)
         case .replaced: try RoomMessage.Notice(type: "replaced", message: RoomCloseReason.replaced.message).encode(to: encoder)
         case .ended: try RoomMessage.Notice(type: "ended", message: RoomCloseReason.ended.message).encode(to: encoder)
+        case .moved(let value): try value.encode(to: encoder)
         case .pong: try Bare(type: "pong").encode(to: encoder)
         case .bye: try Bare(type: "bye").encode(to: encoder)
         case .error(let message): try RoomMessage.Notice(type: "error", message: message).encode(to: encoder)
@@ -66,12 +70,24 @@ package enum RoomCloseReason: Sendable, Equatable {
     case replaced
     /// The chair ended the meeting.
     case ended
+    /// Another node holds the room.
+    case moved
 
     /// The text of the notice sent before the close.
     package var message: String {
         switch self {
         case .replaced: "you joined again from another connection"
         case .ended: "the chair ended the meeting"
+        case .moved: "the meeting's room is held by another node: open it at this url"
+        }
+    }
+
+    /// The WebSocket close reason.
+    package var closeReason: String {
+        switch self {
+        case .replaced: "replaced"
+        case .ended: "ended"
+        case .moved: "moved"
         }
     }
 }

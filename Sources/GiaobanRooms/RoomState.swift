@@ -114,6 +114,7 @@ package struct RoomState: Sendable {
                 seats[subject]?.link = link
             }
             return changed ? rosterChanged() : []
+        case .restore(let snapshot, let connections): return restore(snapshot, connections: connections, now: now)
         }
     }
 

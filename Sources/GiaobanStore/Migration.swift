@@ -208,6 +208,23 @@ public struct Migration: Sendable, Equatable {
                 PRIMARY KEY (meeting_id, name)
             );
             """),
+        // Which node holds each open meeting room, and the room's seats for the node that takes it
+        // over; the nodes alive (MeetingHomes, docs/postgresql.md "Meetings across nodes").
+        Migration(version: 9, name: "meeting homes", sql: """
+            CREATE TABLE meeting_homes (
+                meeting_id INTEGER PRIMARY KEY,
+                node       TEXT    NOT NULL,
+                url        TEXT    NOT NULL,
+                expires_at INTEGER NOT NULL,
+                snapshot   TEXT    NOT NULL DEFAULT ''
+            );
+            CREATE INDEX meeting_homes_node ON meeting_homes (node);
+            CREATE TABLE cluster_nodes (
+                node    TEXT    PRIMARY KEY,
+                url     TEXT    NOT NULL,
+                seen_at INTEGER NOT NULL
+            );
+            """),
     ]
 }
 

@@ -15,6 +15,10 @@ struct EndpointJoin: AsyncParsableCommand {
     @Option(help: "The control plane, e.g. http://127.0.0.1:8080 or https://relay.example:8443 (the room socket is then wss://).")
     var server = "http://127.0.0.1:8080"
 
+    @Option(name: .customLong("fallback-url"),
+            help: "Another node of the same cluster (repeatable): tried when --server cannot be reached; the nodes the room lists are added (docs/postgresql.md, \"Meetings across nodes\").")
+    var fallbackURLs: [String] = []
+
     @OptionGroup var trust: TrustOptions
 
     @OptionGroup var mediaPath: MediaPathOptions
@@ -41,6 +45,9 @@ struct EndpointJoin: AsyncParsableCommand {
     func validate() throws {
         guard meeting > 0 else { throw ValidationError("--meeting must be a positive meeting id") }
         guard WatchPolicy(parsing: watch) != nil else { throw ValidationError("--watch needs chair, speaker, all, none or subjects") }
+        if let bad = fallbackURLs.first(where: { !$0.hasPrefix("http://") && !$0.hasPrefix("https://") }) {
+            throw ValidationError("--fallback-url must be an http:// or https:// base URL, not '\(bad)'")
+        }
     }
 
     func run() async throws {
@@ -52,7 +59,7 @@ struct EndpointJoin: AsyncParsableCommand {
         }
         var logger = Logger(label: "giaoban.endpoint")
         logger.logLevel = .warning
-        let room = RoomClient(server: server, meeting: meeting, token: token, caFile: trust.path, logger: logger)
+        let room = RoomClient(server: server, meeting: meeting, token: token, caFile: trust.path, fallbackServers: fallbackURLs, logger: logger)
         var settings = RoomEndpoint.Settings()
         settings.publish = !noPublish
         settings.watch = WatchPolicy(parsing: watch) ?? WatchPolicy()

@@ -4,6 +4,7 @@ import GiaobanCrypto
 import GiaobanEngine
 import GiaobanServer
 import Logging
+import Synchronization
 import GiaobanAuth
 import GiaobanHub
 
@@ -99,6 +100,14 @@ struct Serve: AsyncParsableCommand {
                                  recording: MeetingRecordingSettings(mode: settings.meetings.record,
                                                                      directory: settings.storage.recordingsDir, secret: secret,
                                                                      minutes: settings.meetings.recordMinutes))
+        if settings.storage.backend == "postgresql", let origin = hub.cluster.withLock({ $0?.origin }) {
+            if settings.cluster.publicURL.isEmpty, ["0.0.0.0", "::", ""].contains(settings.http.address) {
+                logger.warning("set cluster.public_url: participants sent to this node need an address they can reach",
+                               metadata: ["http.address": "\(settings.http.address)"])
+            }
+            rooms.joinCluster(database: hub.database, node: origin, url: settings.cluster.url(http: settings.http),
+                              lease: .seconds(settings.cluster.roomLeaseS))
+        }
         let application = ControlPlane.application(config: settings,
                                            services: .init(sessions: sessions, webRoot: webRoot, hub: hub, rooms: rooms),
                                            tls: tls, logger: logger)

@@ -18,9 +18,17 @@ import Synchronization
 /// token (1, 2, 4… up to 5 s apart, at most `maxReconnects` failures in a row). `reconnect()`
 /// opens the new socket before the old one closes, as after a network change: the server
 /// moves the seat (hand, mute, spotlight, the published stream) to it and replaces the old one.
+///
+/// **Several nodes** (docs/postgresql.md, "Meetings across nodes"). A node that does not hold
+/// the room answers `moved` with the one that does: the client goes there at once. `joined`
+/// lists the cluster's nodes: a lost socket is opened again on the current node, then on the
+/// others in turn (0.3 s apart; the backoff and `maxReconnects` count whole rounds), so that
+/// when the room's node dies the client finds the node that took the room over.
 public final class RoomClient: Sendable {
-    /// The room's WebSocket URL (the token rides in `access_token`).
-    public let url: String
+    /// The room's WebSocket URL on the node we are on now (the token rides in `access_token`).
+    public var url: String { state.withLock { Self.roomURL(base: $0.base, path: path) } }
+    /// `/api/meetings/{id}/room?access_token=…`.
+    private let path: String
     /// The PEM file of CAs trusted for `wss://` (nil: the system's CAs).
     public let caFile: String?
     /// How long a request waits for its reply.
@@ -57,20 +65,34 @@ public final class RoomClient: Sendable {
         var stopped = false
         var tasks: [Int: Task<Void, Never>] = [:]
         var finished: [CheckedContinuation<Void, Never>] = []
+        /// The WebSocket base (`ws://host:port`) of the node we are on, and of every node known.
+        var base = ""
+        var bases: [String] = []
+        /// Failed connections since the last full round over `bases`.
+        var attemptsInRound = 0
+        /// Where the last `moved` sent us, until the socket it came on has closed.
+        var movedTo: String?
+        /// `moved` followed since the last `joined`.
+        var movesInARow = 0
     }
 
     /// A client for meeting `meeting` on the control plane at `server` (`http://host:port`
     /// or `ws://host:port`; `https://` or `wss://` for TLS, the server's certificate chaining
     /// to a CA in `caFile`, or to the system's CAs without one) with `token`. Nothing is sent
     /// before `start()`.
+    /// `fallbackServers` are other nodes of the same cluster to try when `server` cannot be
+    /// reached (the nodes `joined` lists are added to them).
     public init(server: String, meeting: Int64, token: String, requestTimeout: Duration = .seconds(10), maxReconnects: Int = 8,
-                caFile: String? = nil, logger: Logger = Logger(label: "giaoban.room")) {
-        var base = server
-        if base.hasPrefix("http://") { base = "ws://" + base.dropFirst(7) }
-        if base.hasPrefix("https://") { base = "wss://" + base.dropFirst(8) }
-        while base.hasSuffix("/") { base.removeLast() }
+                caFile: String? = nil, fallbackServers: [String] = [], logger: Logger = Logger(label: "giaoban.room")) {
+        let base = Self.socketBase(server)
         let query = token.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=/?"))) ?? token
-        url = "\(base)/api/meetings/\(meeting)/room?access_token=\(query)"
+        path = "/api/meetings/\(meeting)/room?access_token=\(query)"
+        state.withLock { s in
+            s.base = base
+            s.bases = [base]
+            for other in fallbackServers.map(Self.socketBase) where !s.bases.contains(other) { s.bases.append(other) }
+            s.view.server = Self.httpBase(base)
+        }
         self.caFile = caFile
         self.requestTimeout = requestTimeout
         self.maxReconnects = maxReconnects
@@ -80,6 +102,22 @@ public final class RoomClient: Sendable {
 
     /// The room as last seen.
     public var view: RoomView { state.withLock { $0.view } }
+
+    /// `ws://host:port` (or `wss://`) of a base URL given as http(s) or ws(s), without a trailing slash.
+    static func socketBase(_ server: String) -> String {
+        var base = server
+        if base.hasPrefix("http://") { base = "ws://" + base.dropFirst(7) }
+        if base.hasPrefix("https://") { base = "wss://" + base.dropFirst(8) }
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    /// `http(s)://host:port` of a WebSocket base.
+    static func httpBase(_ base: String) -> String {
+        base.hasPrefix("wss://") ? "https://" + base.dropFirst(6) : base.hasPrefix("ws://") ? "http://" + base.dropFirst(5) : base
+    }
+
+    static func roomURL(base: String, path: String) -> String { base + path }
 
     /// Opens the socket (once); the client then keeps it open until `leave()` or the end.
     public func start() {
@@ -272,15 +310,33 @@ public final class RoomClient: Sendable {
                     s.view.ended = "refused: \(refusal)"
                     s.stopped = true
                     events.append(.ended(s.view.ended!))
+                } else if !s.stopped, let moved = s.movedTo, s.movesInARow <= 2 * s.bases.count + 2 {
+                    // The room is held by another node: go there now.
+                    s.movedTo = nil
+                    s.base = moved
+                    if !s.bases.contains(moved) { s.bases.append(moved) }
+                    s.view.server = Self.httpBase(moved)
+                    retryAfter = .zero
                 } else if !s.stopped {
-                    s.failures += 1
+                    s.movedTo = nil
+                    // Try the other nodes in turn; a whole round without a seat counts as one failure.
+                    s.attemptsInRound += 1
+                    let round = s.attemptsInRound >= s.bases.count
+                    if round {
+                        s.attemptsInRound = 0
+                        s.failures += 1
+                    }
+                    if let at = s.bases.firstIndex(of: s.base), s.bases.count > 1 {
+                        s.base = s.bases[(at + 1) % s.bases.count]
+                        s.view.server = Self.httpBase(s.base)
+                    }
                     if s.failures > maxReconnects {
                         s.view.ended = "gave up after \(maxReconnects) reconnects: \(failure)"
                         s.stopped = true
                         events.append(.ended(s.view.ended!))
                     } else {
                         events.append(.disconnected(failure))
-                        retryAfter = .seconds(min(5, 1 << min(s.failures - 1, 3)))
+                        retryAfter = round || s.bases.count == 1 ? .seconds(min(5, 1 << min(max(s.failures, 1) - 1, 3))) : .milliseconds(300)
                     }
                 }
             }
@@ -319,6 +375,14 @@ public final class RoomClient: Sendable {
                 s.view.stream = message.stream ?? s.view.stream
                 s.view.joins += 1
                 s.failures = 0
+                s.attemptsInRound = 0
+                s.movesInARow = 0
+                if let node = message.node, !node.isEmpty {
+                    if !s.view.node.isEmpty && s.view.node != node { s.view.nodeChanges += 1 }
+                    s.view.node = node
+                }
+                // The cluster's nodes, this one first: where a lost socket looks for the room.
+                for other in (message.nodes ?? []).map(Self.socketBase) where !s.bases.contains(other) { s.bases.append(other) }
                 event = .joined(rejoin: s.view.joins > 1)
             case "roster":
                 s.view.participants = message.participants ?? []
@@ -363,6 +427,13 @@ public final class RoomClient: Sendable {
             case "offer":
                 guard let session = message.session, let revision = message.revision, let sdp = message.sdp else { return }
                 event = .offer(RoomOffer(session: session, revision: revision, sdp: sdp, tracks: message.tracks ?? []))
+            case "moved":
+                // The room is held by another node; this socket closes next, then we go there.
+                guard let target = message.url, target.hasPrefix("http://") || target.hasPrefix("https://") else { return }
+                s.movedTo = Self.socketBase(target)
+                s.movesInARow += 1
+                s.view.moves += 1
+                logger.info("the meeting room is held by another node; going there", metadata: ["url": "\(target)"])
             case "ended", "replaced":
                 s.view.ended = message.type == "ended" ? (message.message ?? "the meeting ended")
                     : "replaced: " + (message.message ?? "joined again from another connection")

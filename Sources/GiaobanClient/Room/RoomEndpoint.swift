@@ -140,11 +140,16 @@ public final class RoomEndpoint: Sendable {
             ticker.cancel()
         }
         var checkSeat = false
+        var nodeChanges = 0
         for await event in triggers {
             if state.withLock({ $0.stopping }) || room.view.ended != nil { break }
             switch event {
             case .joined(let rejoin):
                 checkSeat = rejoin
+                if room.view.nodeChanges > nodeChanges {
+                    nodeChanges = room.view.nodeChanges
+                    lostNode()
+                }
             case .roster where checkSeat:
                 checkSeat = false
                 if settings.publish, room.view.me?.publishing == false { await publish() }
@@ -158,6 +163,22 @@ public final class RoomEndpoint: Sendable {
             guard room.view.joins > 0 else { continue }
             await reconcile()
         }
+    }
+
+    /// The room is on another node now (the old one died): our sessions there are gone. The
+    /// downlink and the watched participants are asked for again; publishing follows the roster
+    /// (our restored seat does not publish).
+    private func lostNode() {
+        let watched = state.withLock { s -> Set<String> in
+            s.downlinkRequest = nil
+            s.downlinkSession = nil
+            s.downlinkPending = nil
+            s.downlinkConnected = false
+            s.retryAt = [:]
+            defer { s.watching = [] }
+            return s.watching
+        }
+        for participant in watched { loop.post(.unwatch(participant)) }
     }
 
     /// Publishes when not yet, or again when our connection died; watches what the policy wants.

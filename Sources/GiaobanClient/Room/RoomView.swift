@@ -71,6 +71,15 @@ public struct RoomView: Sendable, Equatable {
     public var errors = 0
     /// Why the room ended for us (ended by the chair, replaced, refused), nil while in it.
     public var ended: String?
+    /// The node holding the room, as the last `joined` said; when it changes (another node
+    /// took the room over, or the node restarted) our media sessions are gone with the old one.
+    public var node = ""
+    /// `joined` messages from a node other than the one before.
+    public var nodeChanges = 0
+    /// `moved` messages followed (the room was held by another node).
+    public var moves = 0
+    /// The base URL of the node we are connected to (or connecting to).
+    public var server = ""
 
     /// Nothing known yet.
     public init() {}
@@ -156,4 +165,7 @@ struct RoomServerMessage: Decodable {
     var message: String?
     var revision: Int?
     var tracks: [RoomOffer.Track]?
+    var node: String?
+    var nodes: [String]?
+    var url: String?
 }

@@ -227,6 +227,27 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var isEnabled: Bool { !parent.isEmpty }
     }
 
+    /// `[cluster]`: this node among the nodes sharing a PostgreSQL database (docs/postgresql.md,
+    /// "Meetings across nodes").
+    public struct Cluster: Sendable, Equatable {
+        /// `cluster.public_url`: this node's base URL as clients reach it, where participants
+        /// are sent to open a meeting room this node holds (empty: `http(s)://<http.address>:<port>`).
+        public var publicURL = ""
+        /// `cluster.room_lease_s`: a node's claim on a meeting room lapses this long after its
+        /// last renewal (renewed every second): how soon another node takes the rooms of a
+        /// node that died.
+        public var roomLeaseS = 5
+
+        /// The base URL participants are sent to: `public_url`, else the control plane's own.
+        public func url(http: HTTP) -> String {
+            guard publicURL.isEmpty else { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+            let host = http.address.contains(":") ? "[\(http.address)]" : http.address
+            return "\(http.usesTLS ? "https" : "http")://\(host):\(http.port)"
+        }
+    }
+
+    /// `[cluster]` settings.
+    public var cluster = Cluster()
     /// `[cascade]` settings.
     public var cascade = Cascade()
     /// `[cameras]` settings.
@@ -322,6 +343,11 @@ public struct GiaobanConfig: Sendable, Equatable {
         }
         guard cascade.parent.isEmpty || !cascade.keyFile.isEmpty else {
             throw ConfigError("\(source): cascade.key_file must name the file with this relay's key on the parent when cascade.parent is set")
+        }
+        cluster.publicURL = try reader.string("cluster.public_url", default: cluster.publicURL)
+        cluster.roomLeaseS = try reader.integer("cluster.room_lease_s", default: cluster.roomLeaseS, in: 2...120)
+        guard cluster.publicURL.isEmpty || cluster.publicURL.hasPrefix("http://") || cluster.publicURL.hasPrefix("https://") else {
+            throw ConfigError("\(source): cluster.public_url must be an http:// or https:// URL, not '\(cluster.publicURL)'")
         }
         meetings.loudestAudio = try reader.integer("meetings.loudest_audio", default: meetings.loudestAudio, in: 0...64)
         meetings.lastN = try reader.integer("meetings.last_n", default: meetings.lastN, in: 0...200)

@@ -175,9 +175,11 @@ public struct RecordingShutdownService: Service, CustomStringConvertible {
     /// The service's name in logs.
     public var description: String { "RecordingShutdownService" }
 
-    /// Waits for graceful shutdown, then finishes every recording.
+    /// Waits for graceful shutdown, then finishes every recording and gives the rooms up.
     public func run() async throws {
         try? await gracefulShutdown()
         await rooms.finishAllRecordings()
+        // Other nodes of a cluster take this node's rooms at once rather than after the lease.
+        await rooms.leaveCluster()
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import GiaobanCrypto
 import GiaobanEngine
 public import GiaobanMixer
-import GiaobanStore
+public import GiaobanStore
 import GiaobanWire
 import Hummingbird
 import HummingbirdWebSocket
@@ -56,7 +56,11 @@ public final class MeetingRooms: Sendable {
     let sessions: RelaySessions
     let logger: Logger
     let rooms = Mutex<[Int64: Room]>([:])
-    private let nextConnection = Atomic<Int>(1)
+    let nextConnection = Atomic<Int>(1)
+    /// This node's claims on rooms when nodes share PostgreSQL (MeetingRooms+Homes.swift); nil on one node.
+    let homes = Mutex<RoomHomes?>(nil)
+    /// The id `joined` gives on one node: a restart changes it (the media sessions died with the process).
+    let localNode = "local." + String(UInt32.random(in: 0...UInt32.max), radix: 16)
     /// How often the active speaker is re-evaluated.
     let speakerTick: Duration
     /// How many of the loudest participants' audio is forwarded (0: everyone's).
@@ -132,6 +136,17 @@ public final class MeetingRooms: Sendable {
                 try await Hub.refuse(outbound, inbound, reason: error.message)
                 return
             }
+            // On a cluster the room is held by one node: claim it, or send the participant there.
+            let home: MeetingHome?
+            do throws(StoreError) { home = try await self.home(of: id) } catch {
+                self.logger.error("could not find which node holds a meeting room", metadata: ["meeting": "\(id)", "error": "\(error)"])
+                try await Hub.refuse(outbound, inbound, reason: "the meeting room is unavailable (the database did not answer); try again")
+                return
+            }
+            if let home {
+                try await Self.sendOn(outbound, inbound, meeting: id, to: home)
+                return
+            }
             try await self.serve(meeting: id, claims: claims, inbound: inbound, outbound: outbound)
         }
     }
@@ -170,7 +185,7 @@ public final class MeetingRooms: Sendable {
         if starts { await hub.audit(claims, "meeting.start", target: "meeting/\(id)") }
         var failure: (any Error)?
         do {
-            for reply in replies { try await outbound.write(.text(reply.text)) }
+            for reply in replies { try await outbound.write(.text(placed(reply).text)) }
             try await relay(roomMailbox, ownMailbox, outbox, inbound, outbound, room: room, meeting: id, claims: claims, caller: caller)
         } catch {
             failure = error
@@ -178,6 +193,14 @@ public final class MeetingRooms: Sendable {
         // After `leave` or `ended` the seat goes now; otherwise it waits `seatGrace`.
         await room.closed(subject: claims.sub, connection: caller.connection)
         if let failure { throw failure }
+    }
+
+    /// `joined` with the node holding the room and the nodes to reconnect to.
+    func placed(_ reply: RoomOutbound) -> RoomOutbound {
+        guard case .joined(var joined) = reply else { return reply }
+        joined.node = nodeID
+        joined.nodes = clusterNodes
+        return .joined(joined)
     }
 
     /// Carries one socket: room, own and outbox messages out, requests in, until either side
@@ -191,8 +214,8 @@ public final class MeetingRooms: Sendable {
             group.addTask {
                 for await message in outbox {
                     try await outbound.write(.text(message.text))
-                    if message.closes != nil {
-                        try await outbound.close(.normalClosure, reason: "replaced or ended")
+                    if let reason = message.closes {
+                        try await outbound.close(.normalClosure, reason: reason.closeReason)
                         return
                     }
                 }

@@ -17,6 +17,10 @@ actor RoomActor {
     /// The last participant left and the room was taken out of the registry: a socket that
     /// still finds this actor must ask the registry again.
     private var dissolved = false
+    /// Another node holds the room now (`moveAway`).
+    private var movedAway = false
+    /// The room's state as last written for the other nodes of a cluster.
+    private var saved: RoomSnapshot?
 
     /// What became of a socket that asked to enter.
     enum Entry: Sendable {
@@ -58,6 +62,15 @@ actor RoomActor {
         await post(.socketClosed(subject: subject, connection: connection))
     }
 
+    /// Another node took the room over: every socket gets `message` (`moved`, which closes it),
+    /// and from now on nothing is done for this room here (no attendance, no timers): its
+    /// participants are in the room on the other node.
+    func moveAway(_ message: RoomOutbound) {
+        movedAway = true
+        dissolved = true
+        for outbox in outboxes.values { outbox.yield(message) }
+    }
+
     /// Any other event: timers, the media plane's news (`published`, `speakerChanged` …).
     func post(_ event: RoomEvent) async {
         _ = await handle(event, from: nil)
@@ -69,10 +82,17 @@ actor RoomActor {
     /// group see the changes in the order they were made.
     private func handle(_ event: RoomEvent, from connection: Int?,
                         register outbox: AsyncStream<RoomOutbound>.Continuation? = nil) async -> ([RoomOutbound], [RoomAction]) {
-        guard let rooms else { return ([], []) }
+        guard let rooms, !movedAway else { return ([], []) }
         let actions = state.handle(event, now: rooms.hub.clock())
         let released = rooms.publish(state, of: self, actions: actions)
-        if released.dissolved { dissolved = true }
+        if released.dissolved {
+            dissolved = true
+            let (rooms, id) = (rooms, id)
+            Task { await rooms.releaseHome(id) }
+        } else if rooms.homes.withLock({ $0 != nil }), state.snapshot != saved {
+            saved = state.snapshot
+            rooms.saveSnapshot(state)
+        }
         if let outbox, let connection, state.seats.values.contains(where: { $0.connection == connection }) {
             outboxes[connection] = outbox
         }
