@@ -216,7 +216,9 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
   function onMessage(message) {
     switch (message.type) {
       case "joined":
+        // Also after a reconnect, possibly on another node of the cluster (docs/protocol.md).
         you = message.you;
+        if (current) status(statusLine, t("meeting.joined", { title: `#${current.id} · ${current.title}` }));
         break;
       case "roster":
         roster = message;
@@ -260,13 +262,15 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
       onVideo: (subject, stream) => showStream(subject, stream, false),
       onGone: removeTile,
       onError: (error) => status(statusLine, error.message, "error"),
+      onReconnecting: () => status(statusLine, t("meeting.reconnecting"), "warn"),
+      // Made again when the room comes back on another node: its state shows in the roster.
+      onPublisher: (pc) => pc.addEventListener("connectionstatechange", renderRoster),
       onClose: (event) => {
         if (event.code !== 1000) status(statusLine, t("meeting.closed", { code: event.code, reason: event.reason || "—" }), "error");
         cleanUp();
         if (event.code === 1008 && isDisabledReason(event.reason)) onDisabled(event.reason);
       },
     });
-    room.socket.addEventListener("open", () => status(statusLine, t("meeting.joined", { title: `#${current.id} · ${current.title}` })));
     setInRoom(true);
     if (canPublish) await publishOwn();
   }
@@ -280,8 +284,7 @@ export function setupMeeting({ api, claims, isChair, canPublish, onDisabled = ()
     }
     setSelfMuted(false);
     showStream(you, localStream, true);
-    const pc = await room.publish(localStream);
-    pc.addEventListener("connectionstatechange", renderRoster);
+    await room.publish(localStream);
   }
 
   function setSelfMuted(muted) {

@@ -1,0 +1,453 @@
+"""A meeting across three `giaoban serve` nodes on one PostgreSQL database (docs/protocol.md,
+"Several nodes"; docs/postgresql.md). One node holds the meeting's room; participants who
+open it elsewhere are sent there with `moved`. When that node is killed with SIGKILL, another
+node takes the room over once its lease lapses, restores the seats, and the participants —
+each reconnecting on its own, cycling over the nodes `joined` listed — are seated again there
+with their role and raised hand, then publish and watch again on new peer connections.
+
+The participants: the chair (aiortc, room opened on node 1), a commune (aiortc, opened on node
+2) and headless Chromium on `web/room.html` served by node 3 (web/js/room-client.js), every one
+publishing and watching everyone else on one connection down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import urllib.parse
+from typing import Callable, Optional
+
+import pytest
+import websockets
+
+from conftest import run_async
+from test_downlink_aiortc import MIN_FRAMES, REPLY_TIMEOUT, DownlinkReceiver, Publisher, RoomSocket, create_meeting
+from test_downlink_chromium import frames_of as page_frames
+from test_hub_cluster import three_workdirs  # noqa: F401 - the fixture
+from test_incident_durability import start
+from test_whip_whep_chromium import chromium, describe, screenshot, stats  # noqa: F401 - the fixture
+
+pytestmark = [pytest.mark.chromium, pytest.mark.media]
+
+CHAIR, COMMUNE, BROWSER = "officer-cluster", "xa-cluster-a", "xa-cluster-web"
+ROOM_LEASE_S = 3           # cluster.room_lease_s: the home's lease, lapsed this long after its death
+SEATED_WITHIN = 10.0       # from the kill to all three seated again on the new home
+MEDIA_TIMEOUT = 30.0       # everyone decoding everyone (at the start, and again after the kill)
+RECONNECT_DEADLINE = 30.0  # a participant that lost its socket tries again this long
+RETRY_PAUSE = 0.3          # between two attempts
+CONNECT_TIMEOUT = 5.0      # one attempt: the socket opened and its first message read
+MAX_MOVES = 3              # `moved` followed in a row within one attempt
+# Requests bound to the media sessions of one node: not carried to another node.
+MEDIA_REQUESTS = {"publish", "subscribe", "answer", "restart", "layer", "downlink"}
+
+
+class RoomRefused(Exception):
+    """The room closed the socket with 1008 (bad token, no such meeting, locked room): final."""
+
+
+def close_code(error: websockets.ConnectionClosed) -> Optional[int]:
+    return getattr(error.rcvd, "code", None)
+
+
+class ClusterRoom(RoomSocket):
+    """A participant's room socket on a cluster of nodes: follows `moved` to the node holding
+    the room and, when the socket is lost without `leave`, `ended` or `replaced`, opens it
+    again — on the node it was on, then on the other nodes of the latest `joined.nodes` in
+    turn, RETRY_PAUSE apart, following `moved` — until a node seats it again or
+    RECONNECT_DEADLINE has passed. `messages` runs on across the sockets (`moved` included);
+    `joins` holds every `joined` and `join_times` when it arrived (loop time)."""
+
+    def __init__(self, base: str, meeting: int, token: str, name: str) -> None:
+        super().__init__(url="", name=name)
+        self.base = base  # the node the current socket goes to
+        self.meeting = meeting
+        self.token = token
+        self.nodes: list[str] = []
+        self.joins: list[dict] = []
+        self.join_times: list[float] = []
+        self.lost_at: Optional[float] = None
+        self.reconnect_seconds: list[float] = []  # from each loss to seated again
+        self.attempts: list[str] = []  # every base URL a socket was opened to
+        self.dropped: list[dict] = []  # media requests not carried to another node
+        self.failure: Optional[str] = None
+        self._moved_to: Optional[str] = None  # `moved` on the seated socket: another node took the room over
+        self._seated = asyncio.Event()
+        self._final = False  # left, ended, replaced, refused
+        self._reconnector: Optional[asyncio.Task] = None
+
+    @property
+    def node(self) -> Optional[str]:
+        """The node holding the room, as the latest `joined` names it."""
+        return self.joins[-1].get("node") if self.joins else None
+
+    def joined_index(self) -> int:
+        """Index in `messages` of the latest `joined`."""
+        return max(i for i, m in enumerate(self.messages) if m["type"] == "joined")
+
+    def url_of(self, base: str) -> str:
+        query = urllib.parse.urlencode({"access_token": self.token})
+        return base.replace("http", "ws", 1).rstrip("/") + f"/api/meetings/{self.meeting}/room?{query}"
+
+    def _record(self, message: dict) -> None:
+        self.messages.append(message)
+        if message["type"] in ("ended", "replaced"):
+            self._final = True
+        elif message["type"] == "moved" and self._seated.is_set():
+            self._moved_to = message["url"].rstrip("/")
+        for handler in list(self.handlers):
+            handler(message)
+        self._arrived.set()
+
+    async def open(self) -> dict:
+        seated = await self._attempt(self.base)
+        if not seated:
+            raise AssertionError(f"{self.name}: the room did not seat it from {self.base}; attempts {self.attempts}, "
+                                 f"messages {self.messages[-4:]}")
+        return self.joins[-1]
+
+    async def _attempt(self, base: str) -> bool:
+        """One attempt: the socket opened at base, `moved` followed; True once `joined`."""
+        for _ in range(MAX_MOVES + 1):
+            self.base = base.rstrip("/")
+            self.attempts.append(self.base)
+            try:
+                socket = await websockets.connect(self.url_of(self.base), open_timeout=CONNECT_TIMEOUT)
+            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+                return False
+            try:
+                first = json.loads(await asyncio.wait_for(socket.recv(), CONNECT_TIMEOUT))
+            except websockets.ConnectionClosed as error:
+                if close_code(error) == 1008:
+                    raise RoomRefused(f"{self.name}: refused by {self.base}: {error}") from error
+                return False
+            except asyncio.TimeoutError:
+                await socket.close()
+                return False
+            self._record(first)
+            if first["type"] == "moved":
+                await socket.close()
+                base = first["url"]
+                continue
+            if first["type"] != "joined":
+                await socket.close()
+                return False
+            self._socket = socket
+            self.joins.append(first)
+            self.join_times.append(asyncio.get_running_loop().time())
+            if first.get("nodes"):
+                self.nodes = [url.rstrip("/") for url in first["nodes"]]
+            self._seated.set()
+            self._reader = asyncio.ensure_future(self._read())
+            return True
+        return False
+
+    async def _read(self) -> None:
+        socket = self._socket
+        try:
+            async for raw in socket:
+                self._record(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        if socket is not self._socket:
+            return
+        self._seated.clear()
+        if self._final:
+            self.closed = True
+            self._arrived.set()
+            return
+        self.lost_at = asyncio.get_running_loop().time()
+        self._reconnector = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = self.lost_at + RECONNECT_DEADLINE
+        first = [self._moved_to] if self._moved_to else []
+        self._moved_to = None
+        ring = list(dict.fromkeys([*first, self.base, *self.nodes]))
+        attempt = 0
+        try:
+            while loop.time() < deadline and not self._final:
+                if attempt:
+                    await asyncio.sleep(RETRY_PAUSE)
+                target = ring[attempt % len(ring)]
+                attempt += 1
+                try:
+                    seated = await asyncio.wait_for(self._attempt(target), max(0.1, deadline - loop.time()))
+                except asyncio.TimeoutError:
+                    seated = False
+                if seated:
+                    self.reconnect_seconds.append(loop.time() - self.lost_at)
+                    self.lost_at = None
+                    return
+            self.failure = f"not seated again within {RECONNECT_DEADLINE:.0f} s; attempts {self.attempts[-12:]}"
+        except RoomRefused as error:
+            self.failure = str(error)
+        self._final = True
+        self.closed = True
+        self._arrived.set()
+
+    async def send(self, message: dict) -> None:
+        """Sends on the seated socket; while the socket is being opened again, waits for the
+        seat. A media request made on one node is not carried to another (its sessions died)."""
+        node = self.node
+        if not self._seated.is_set():
+            await asyncio.wait_for(self._seated.wait(), RECONNECT_DEADLINE)
+            if message["type"] in MEDIA_REQUESTS and self.node != node:
+                self.dropped.append(message)
+                return
+        try:
+            await self._socket.send(json.dumps(message))
+        except websockets.ConnectionClosed:
+            pass  # lost with the socket, as on any network; the request's wait reports it
+
+    async def leave(self) -> None:
+        self._final = True
+        if self._reconnector is not None:
+            self._reconnector.cancel()
+        if self._seated.is_set():
+            await super().leave()
+        elif self._reader is not None:
+            self._reader.cancel()
+
+
+class Member:
+    """An aiortc participant: publishes the pattern and the tone and watches everyone on one
+    connection down. When a `joined` names another node than the one its media was set up
+    on, those sessions died with that node: it closes its peer connections and publishes and
+    watches again on new ones."""
+
+    def __init__(self, room: ClusterRoom) -> None:
+        self.room = room
+        self.publisher: Optional[Publisher] = None
+        self.downlink: Optional[DownlinkReceiver] = None
+        self.media_node: Optional[str] = None
+        self.setups = 0
+        self._renewal: Optional[asyncio.Task] = None
+        room.handlers.append(self._on_message)
+
+    async def start_media(self) -> None:
+        self.media_node = self.room.node
+        self.publisher = Publisher(self.room)
+        self.downlink = DownlinkReceiver(self.room)
+        self.setups += 1
+        await self.publisher.publish()
+        await self.downlink.watch_all()
+
+    def _on_message(self, message: dict) -> None:
+        if message["type"] != "joined" or self.publisher is None or message.get("node") == self.media_node:
+            return
+        # From now on the old downlink reads nothing: offers come from the new node's session.
+        if self.downlink is not None and self.downlink._on_message in self.room.handlers:
+            self.room.handlers.remove(self.downlink._on_message)
+        previous = self._renewal
+        self._renewal = asyncio.ensure_future(self._renew(previous))
+
+    async def _renew(self, previous: Optional[asyncio.Task]) -> None:
+        if previous is not None:
+            await previous
+        if self.room.node == self.media_node:
+            return
+        for closable in (self.downlink, self.publisher):
+            if closable is not None:
+                await closable.close()
+        await self.start_media()
+
+    async def media_on(self, node: str, timeout: float) -> None:
+        """Waits until publishing and watching were set up again on `node`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.media_node != node or (self._renewal is not None and not self._renewal.done()):
+            if loop.time() >= deadline:
+                raise AssertionError(f"{self.room.name}: media not set up again on {node} within {timeout:.0f} s "
+                                     f"(set up on {self.media_node})")
+            await asyncio.sleep(0.1)
+        if self._renewal is not None:
+            await self._renewal  # raises what the set-up raised
+
+    async def close(self) -> None:
+        if self._renewal is not None and not self._renewal.done():
+            self._renewal.cancel()
+        for closable in (self.downlink, self.publisher):
+            if closable is not None:
+                await closable.close()
+
+
+async def page_stats(page) -> dict:
+    got = await asyncio.to_thread(stats, page)
+    if got.get("error"):
+        raise AssertionError(f"the page reports {got['error']!r}\n{describe(page)}")
+    return got
+
+
+async def page_until(page, predicate: Callable[[dict], bool], timeout: float, what: str) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = await page_stats(page)
+        if predicate(got):
+            return got
+        if loop.time() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s; last stats {got}\n{describe(page)}")
+        await asyncio.sleep(0.3)
+
+
+async def everyone_decodes(members: dict[str, Member], page, what: str) -> dict:
+    """Each aiortc member decodes the video of the other two on its current downlink, and the
+    page that of both members on its own: more than MIN_FRAMES frames each, within MEDIA_TIMEOUT."""
+    waits = [members[viewer].downlink.frames(subject, MIN_FRAMES, MEDIA_TIMEOUT)
+             for viewer in members for subject in (CHAIR, COMMUNE, BROWSER) if subject != viewer]
+    page_wait = page_until(page, lambda s: all(page_frames(s, subject) > MIN_FRAMES for subject in members),
+                           MEDIA_TIMEOUT, f"{what}: the page decoding")
+    *_, page_got = await asyncio.gather(*waits, page_wait)
+    return {"chair": {s: members[CHAIR].downlink.frames_of(s) for s in (COMMUNE, BROWSER)},
+            "commune": {s: members[COMMUNE].downlink.frames_of(s) for s in (CHAIR, BROWSER)},
+            "page": page_got["downlink"]["framesBySubject"]}
+
+
+@pytest.mark.timeout(280)
+def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_workdirs, postgresql, chromium,  # noqa: F811
+                                                                          request, artifacts):
+    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S)}
+    nodes = []
+    page = None
+    try:
+        for n, workdir in enumerate(three_workdirs, start=1):
+            if nodes:  # one token secret for the cluster: a token is valid on every node
+                shutil.copy2(nodes[0].secret_file, workdir / nodes[0].secret_file.name)
+            nodes.append(start(f"test_meeting_cluster_node{n}", workdir, request, {**env, "GIAOBAN_SERVER_NAME": f"node{n}"}))
+        node1, node2, node3 = nodes
+        bases = {node.base_url for node in nodes}
+        chair_token = node1.token(CHAIR, "chair")
+        meeting = create_meeting(node1, chair_token, "Giao ban: ba nút, một phòng")
+        commune_token = node2.token(COMMUNE, "commune")
+        page_url = node3.url("/room.html?" + urllib.parse.urlencode(
+            {"meeting": meeting, "token": node3.token(BROWSER, "commune"), "downlink": 1, "publish": 1}))
+
+        async def scenario() -> dict:
+            nonlocal page
+            loop = asyncio.get_running_loop()
+            chair = ClusterRoom(node1.base_url, meeting, chair_token, CHAIR)
+            commune = ClusterRoom(node2.base_url, meeting, commune_token, COMMUNE)
+            members: dict[str, Member] = {}
+            try:
+                # Every node announces itself in the database within a second of starting.
+                deadline = loop.time() + 10
+                while True:
+                    joined = await chair.open()
+                    if set(joined.get("nodes") or ()) == bases or loop.time() >= deadline:
+                        break
+                    await chair.leave()
+                    chair = ClusterRoom(node1.base_url, meeting, chair_token, CHAIR)
+                    await asyncio.sleep(0.5)
+                assert chair.messages[0]["type"] == "joined", chair.messages[:2]
+                assert joined["nodes"][0] == node1.base_url and set(joined["nodes"]) == bases, joined
+                home = joined["node"]
+                assert isinstance(home, str) and home, joined
+                members[CHAIR] = Member(chair)
+                await members[CHAIR].start_media()
+
+                # The commune asks node 2: the room is on node 1.
+                joined = await commune.open()
+                moved = commune.messages[0]
+                assert moved["type"] == "moved" and moved["url"].rstrip("/") == node1.base_url, commune.messages[:2]
+                assert moved["meeting"] == meeting and moved["node"] == home, moved
+                assert commune.base == node1.base_url and joined["node"] == home, (commune.attempts, joined)
+                assert set(joined["nodes"]) == bases, joined
+                members[COMMUNE] = Member(commune)
+                await members[COMMUNE].start_media()
+                assert await commune.request({"type": "hand", "raised": True}, "raising the hand") is None
+
+                # Chromium loads the page from node 3 and is sent to node 1.
+                page = await asyncio.to_thread(chromium)
+                await asyncio.to_thread(page.get, page_url)
+                at_home = await page_until(page, lambda s: s.get("joins") == 1 and s.get("node") == home,
+                                           REPLY_TIMEOUT * 2, "the page seated on node 1")
+                assert at_home["base"] == node1.base_url and set(at_home["nodes"]) == bases, at_home
+
+                before = await everyone_decodes(members, page, "before the kill")
+                print("decoded before the kill:", json.dumps(before, sort_keys=True))
+
+                # SIGKILL of the home: its sockets break, its media sessions die.
+                node1.proc.send_signal(signal.SIGKILL)
+                await asyncio.to_thread(node1.proc.wait, 10)
+                killed = loop.time()
+                rooms = (chair, commune)
+                page_seated_at = None
+                while True:
+                    if page_seated_at is None:
+                        got = await page_stats(page)
+                        if got.get("joins", 0) >= 2 and got.get("node") not in (None, home):
+                            page_seated_at, page_after = loop.time(), got
+                    if page_seated_at is not None and all(r.node not in (None, home) for r in rooms):
+                        break
+                    if loop.time() - killed > RECONNECT_DEADLINE or any(r.failure for r in rooms):
+                        raise AssertionError(
+                            f"not all seated again {loop.time() - killed:.1f} s after the kill: "
+                            f"chair on {chair.node} ({chair.failure}, attempts {chair.attempts[-6:]}), "
+                            f"commune on {commune.node} ({commune.failure}, attempts {commune.attempts[-6:]}), "
+                            f"page {'seated' if page_seated_at else 'not seated'}\n{describe(page)}")
+                    await asyncio.sleep(0.1)
+                seated = max(page_seated_at, chair.join_times[-1], commune.join_times[-1]) - killed
+                new_home = chair.node
+                print(f"all three seated again on the new home {seated:.2f} s after the kill of the old one "
+                      f"(chair {chair.join_times[-1] - killed:.2f} s, commune {commune.join_times[-1] - killed:.2f} s, "
+                      f"page by {page_seated_at - killed:.2f} s; lease {ROOM_LEASE_S} s)")
+                assert commune.node == new_home and page_after["node"] == new_home, \
+                    (chair.node, commune.node, page_after["node"])
+                assert chair.base == commune.base == page_after["base"], (chair.base, commune.base, page_after["base"])
+                assert chair.base in bases - {node1.base_url}, chair.base
+                assert chair.joins[-1]["nodes"][0] == chair.base, chair.joins[-1]
+                assert seated < SEATED_WITHIN, f"seated again {seated:.1f} s after the kill (wanted < {SEATED_WITHIN:.0f} s)"
+
+                # The seats as they were: the same three, the chair's role, the commune's hand.
+                roster = await chair.expect(
+                    lambda m: m["type"] == "roster" and {CHAIR, COMMUNE, BROWSER} <= {p["subject"] for p in m["participants"]},
+                    REPLY_TIMEOUT, "a roster on the new home listing all three", chair.joined_index())
+                by_subject = {p["subject"]: p for p in roster["participants"]}
+                assert set(by_subject) == {CHAIR, COMMUNE, BROWSER}, roster
+                assert by_subject[CHAIR]["role"] == "chair", by_subject[CHAIR]
+                assert by_subject[COMMUNE]["hand"] is True, by_subject[COMMUNE]
+                assert by_subject[BROWSER]["role"] == "commune" and by_subject[BROWSER]["hand"] is False, by_subject[BROWSER]
+
+                # Media again, on new peer connections to the new home.
+                for member in members.values():
+                    await member.media_on(new_home, MEDIA_TIMEOUT)
+                    assert member.setups == 2, (member.room.name, member.setups)
+                after = await everyone_decodes(members, page, "after the kill")
+                print("decoded after the kill:", json.dumps(after, sort_keys=True))
+                final = await page_stats(page)
+                assert final["peerConnections"] == 2 and final["receivingConnections"] == 1, final
+                assert final["joins"] == 2 and final["node"] == new_home, final
+                for room in rooms:
+                    assert not room.errors(), f"{room.name} got errors: {room.errors()}"
+                    assert len(room.joins) == 2 and room.reconnect_seconds, (room.name, room.joins, room.reconnect_seconds)
+                return {"seated_s": round(seated, 2), "reconnect_s": {r.name: [round(s, 2) for s in r.reconnect_seconds]
+                                                                     for r in rooms},
+                        "attempts": {r.name: r.attempts for r in rooms}, "dropped": {r.name: [m["type"] for m in r.dropped] for r in rooms},
+                        "old_home": node1.base_url, "new_home": chair.base, "before": before, "after": after}
+            finally:
+                if page is not None:
+                    try:
+                        await asyncio.to_thread(page.execute_script, "window.giaobanLeave && window.giaobanLeave()")
+                    except Exception:  # noqa: BLE001 - a page that already died
+                        pass
+                for room in (commune, chair):
+                    await room.leave()
+                for member in members.values():
+                    await member.close()
+
+        summary = run_async(scenario(), 200)
+        print(json.dumps(summary, sort_keys=True))
+    except BaseException:
+        for node in nodes:
+            print(f"--- {node.name} ({'running' if node.alive() else 'stopped'}; {node.log_path}) ---\n{node.log_tail(30)}")
+        raise
+    finally:
+        if page is not None:
+            try:
+                screenshot(page, artifacts, "meeting-cluster-page")
+            except Exception:  # noqa: BLE001 - a browser that already died
+                pass
+        for node in nodes:
+            node.stop()
