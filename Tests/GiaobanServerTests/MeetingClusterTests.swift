@@ -59,6 +59,12 @@ struct MeetingClusterTests {
                 Set(chair.view.participants.map(\.subject)) == ["officer", "xa-a"]
             }
             #expect(b.rooms.rooms.withLock { $0.isEmpty }, "node B opened no room of its own")
+            try await eventually("node B counts the seats of the room node A holds", within: 10) {
+                await b.rooms.hub.inRoom([a.meeting])[a.meeting] == 2
+            }
+            #expect(try #require(b.rooms.homes.withLock { $0 }).counters.redirected.load(ordering: .relaxed) == 1)
+            #expect(MetricsText.render(b.rooms).contains("giaoban_meeting_rooms_redirected_total 1\n"))
+            #expect(MetricsText.render(a.rooms).contains("giaoban_meeting_rooms_open 1\n"))
             try await eventually("both nodes listed", within: 10) {
                 let listed = a.rooms.clusterNodes
                 return listed.first == a.baseURL && Set(listed) == [a.baseURL, b.baseURL]
@@ -103,6 +109,9 @@ struct MeetingClusterTests {
                 return Set(roster.participants.map(\.subject)) == ["officer", "xa-a"] && roster.participant("officer")?.role == "chair"
                     && roster.participant("xa-a")?.hand == true && roster.locked
             }
+            #expect(try #require(b.rooms.homes.withLock { $0 }).counters.takenOver.load(ordering: .relaxed) == 1)
+            #expect(try #require(a.rooms.homes.withLock { $0 }).counters.lost.load(ordering: .relaxed) == 1)
+            #expect(a.rooms.rooms.withLock { $0.isEmpty }, "node A let the room go")
             // Attendance was not written twice: each joined once.
             let attendance = try await fixture.hub.meetings.attendance(meetingID: meeting)
             #expect(attendance.filter { $0.participant == "xa-a" }.count == 1)

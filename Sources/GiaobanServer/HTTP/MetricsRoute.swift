@@ -120,6 +120,23 @@ enum MetricsText {
             + metric("counter", "giaoban_recording_write_failures_total",
                      "Meeting recording files stopped because they could not be created or written (disk full, …).",
                      rooms.recordingWriteFailures.load(ordering: .relaxed))
+            + metric("gauge", "giaoban_meeting_rooms_open", "Meeting rooms open on this node (on a cluster: the rooms it holds).",
+                     rooms.rooms.withLock { $0.count })
+            + (rooms.homes.withLock { $0 }.map { homes in
+                metric("counter", "giaoban_meeting_rooms_redirected_total",
+                       "Room sockets sent to the node holding the room (moved).", homes.counters.redirected.load(ordering: .relaxed))
+                    + metric("counter", "giaoban_meeting_rooms_taken_over_total",
+                             "Meeting rooms this node took over, with their seats, from a node whose claim lapsed.",
+                             homes.counters.takenOver.load(ordering: .relaxed))
+                    + metric("counter", "giaoban_meeting_rooms_lost_total",
+                             "Meeting rooms another node took over from this one while it could not renew its claims.",
+                             homes.counters.lost.load(ordering: .relaxed))
+                    + metric("counter", "giaoban_meeting_room_renewal_failures_total",
+                             "Renewals of this node's room claims that failed (database unreachable).",
+                             homes.counters.renewalFailures.load(ordering: .relaxed))
+                    + metric("gauge", "giaoban_cluster_nodes", "Nodes of the cluster seen alive (this one included).",
+                             homes.nodes.withLock { $0.count })
+            } ?? "")
     }
 
     /// The HTTPS listener's handshakes.

@@ -2,6 +2,7 @@ import Foundation
 import GiaobanStore
 import Hummingbird
 import GiaobanIncidents
+import GiaobanRooms
 public import GiaobanHub
 
 /// Meeting routes:
@@ -55,7 +56,8 @@ extension Hub {
         let result = try await stored("list meetings") { () async throws(StoreError) in
             try await meetings.list(limit: page.limit, afterID: page.cursor)
         }
-        return .json(.ok, MeetingPage(meetings: result.items.map { MeetingView($0, inRoom: occupancy($0.id)) },
+        let seated = await inRoom(result.items.map(\.id))
+        return .json(.ok, MeetingPage(meetings: result.items.map { MeetingView($0, inRoom: seated[$0.id] ?? 0) },
                                       next_after: Nullable(result.nextAfter)))
     }
 
@@ -65,7 +67,20 @@ extension Hub {
         guard let meeting = try await stored("read meeting \(id)", { () async throws(StoreError) in try await meetings.get(id: id) }) else {
             throw PlainError(.notFound, "no meeting \(id)")
         }
-        return .json(.ok, MeetingView(meeting, inRoom: occupancy(id)))
+        return .json(.ok, MeetingView(meeting, inRoom: await inRoom([id])[id] ?? 0))
+    }
+
+    /// The seats of each meeting's room: this node's rooms, and on a cluster the rooms other
+    /// nodes hold (from the state they last wrote; none when the database does not answer).
+    func inRoom(_ ids: [Int64]) async -> [Int64: Int] {
+        var seats = Dictionary(uniqueKeysWithValues: ids.map { ($0, occupancy($0)) })
+        guard database.dialect == .postgresql else { return seats }
+        let elsewhere = ids.filter { seats[$0] == 0 }
+        guard let held = try? await MeetingHomes(database: database).heldSnapshots(meetings: elsewhere, now: clock()) else { return seats }
+        for (id, text) in held {
+            if let snapshot = try? JSONDecoder().decode(RoomSnapshot.self, from: Data(text.utf8)) { seats[id] = snapshot.seats.count }
+        }
+        return seats
     }
 
     func attendance(_ request: Request, _ context: some RequestContext, csv: Bool) async throws -> Response {

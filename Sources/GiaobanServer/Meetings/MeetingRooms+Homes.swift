@@ -27,6 +27,14 @@ final class RoomHomes: Sendable {
     /// Per room, the snapshot waiting to be written and whether a writer runs.
     private let saves = Mutex<[Int64: (pending: String?, running: Bool)]>([:])
     private let renewal = Mutex<Task<Void, Never>?>(nil)
+    /// What happened to the claims, for /metrics.
+    final class Counters: Sendable {
+        let redirected = Atomic<Int>(0)
+        let takenOver = Atomic<Int>(0)
+        let lost = Atomic<Int>(0)
+        let renewalFailures = Atomic<Int>(0)
+    }
+    let counters = Counters()
     /// Renewal held back, as when the node hangs (`suspend`).
     private let suspended = Atomic<Bool>(false)
 
@@ -51,8 +59,12 @@ final class RoomHomes: Sendable {
     func claim(_ id: Int64, now: Int64, seatGrace: Duration) async throws(StoreError) -> Claim {
         let home = try await store.claim(meeting: id, node: node, url: url, now: now, lease: lease,
                                          restoreWithin: seatGrace.components.seconds * 1000 + lease)
-        guard home.node == node else { return .elsewhere(home) }
+        guard home.node == node else {
+            counters.redirected.add(1, ordering: .relaxed)
+            return .elsewhere(home)
+        }
         guard !home.snapshot.isEmpty else { return .held(nil) }
+        counters.takenOver.add(1, ordering: .relaxed)
         do {
             return .held(try JSONDecoder().decode(RoomSnapshot.self, from: Data(home.snapshot.utf8)))
         } catch {
@@ -115,6 +127,7 @@ final class RoomHomes: Sendable {
                     failing = false
                     if !gone.isEmpty { await lost(gone) }
                 } catch {
+                    counters.renewalFailures.add(1, ordering: .relaxed)
                     if !failing {
                         logger.error("could not renew this node's meeting room claims; other nodes take the rooms over when they lapse",
                                      metadata: ["error": "\(error)", "lease_ms": "\(lease)"])
@@ -191,6 +204,7 @@ extension MeetingRooms {
                   let room = rooms.withLock({ $0.removeValue(forKey: id) }) else { continue }
             logger.error("another node took this meeting room over (this node's claim lapsed); participants are sent there",
                          metadata: ["meeting": "\(id)", "node": "\(holder.node)", "url": "\(holder.url)"])
+            homes.counters.lost.add(1, ordering: .relaxed)
             stopRoom(id, room)
             await room.actor.moveAway(.moved(RoomMessage.Moved(meeting: id, url: holder.url, node: holder.node)))
             for downlink in room.downlinks.values {

@@ -84,6 +84,22 @@ public final class MeetingHomes: Sendable {
         }
     }
 
+    /// The last state written of those of `meetings` whose room a node holds now (claim valid at `now`).
+    public func heldSnapshots(meetings: [Int64], now: Int64) async throws(StoreError) -> [Int64: String] {
+        guard !meetings.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: meetings.count).joined(separator: ", ")
+        let rows = try await database.read { session throws(StoreError) in
+            try session.rows("SELECT meeting_id, snapshot FROM meeting_homes WHERE expires_at >= ? AND meeting_id IN (\(marks))",
+                             [.integer(now)] + meetings.map { .integer($0) })
+        }
+        var out: [Int64: String] = [:]
+        for row in rows {
+            var reader = RowReader(row: row)
+            out[try reader.integer()] = try reader.text()
+        }
+        return out
+    }
+
     /// Gives meeting `id`'s room up (it emptied on `node`): the next node asked claims it afresh.
     public func release(meeting id: Int64, node: String) async throws(StoreError) {
         try await database.write { session throws(StoreError) in
