@@ -6,6 +6,7 @@ re-established, and a watcher on the child decodes through it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import threading
 import time
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ import requests
 from conftest import Giaoban, run_async, server_command, unique_stream, wait_for
 from test_accounts_cli import accounts
 from test_whip_whep_aiortc import assert_media
+from test_whip_whep_chromium import MIN_FRAMES, chromium, wait_page  # noqa: F401 - the fixture
 from webrtc_client import BackgroundPublisher, watch
 
 pytestmark = pytest.mark.media
@@ -147,17 +150,16 @@ def test_three_levels_cross_each_level_once(request) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_watcher_fails_over_to_another_child_within_10_s(request) -> None:
-    """Failover: a parent and two children that share their token secret (one province's
-    relays). `giaoban endpoint watch` watches on child 1 with child 2 as `--fallback-url`;
-    child 1 is killed with SIGKILL: within 10 s the station watches from child 2 (its peer is
-    there), and it decodes there until the end."""
-    root = Path(tempfile.mkdtemp(prefix="giaoban-failover-"))
+@contextlib.contextmanager
+def province(request, prefix: str):
+    """A parent and two children that share their token secret (one province's relays):
+    yields (parent, child1, child2), every one running; stops them at the end."""
+    root = Path(tempfile.mkdtemp(prefix=f"giaoban-{prefix}-"))
     relays: list[Giaoban] = []
     try:
         for name in ("parent", "child1", "child2"):
             (root / name).mkdir()
-            relays.append(Giaoban(f"test_cascade_failover_{name}", root / name))
+            relays.append(Giaoban(f"test_cascade_{prefix}_{name}", root / name))
         parent, child1, child2 = relays
         parent.start()
         wait_for(parent.secret_file.exists, 5, what="the parent's token secret")
@@ -171,6 +173,18 @@ def test_a_watcher_fails_over_to_another_child_within_10_s(request) -> None:
                                "GIAOBAN_AUTH_SECRET_FILE": str(shared)}
             child.start()
         request.node._giaoban = child2
+        yield parent, child1, child2
+    finally:
+        for relay in reversed(relays):
+            relay.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_watcher_fails_over_to_another_child_within_10_s(request) -> None:
+    """Failover: `giaoban endpoint watch` watches on child 1 with child 2 as `--fallback-url`;
+    child 1 is killed with SIGKILL: within 10 s the station watches from child 2 (its peer is
+    there), and it decodes there until the end."""
+    with province(request, "failover") as (parent, child1, child2):
         stream = unique_stream("failover")
         token = child1.token("xa-phuoc-thai", "commune", ttl=600)
         with BackgroundPublisher(parent.url(f"/whip/{stream}"), parent.token("chi-huy", "chair")):
@@ -197,10 +211,34 @@ def test_a_watcher_fails_over_to_another_child_within_10_s(request) -> None:
         assert summary["failovers"] == 1 and summary["relay"] == child2.base_url, summary
         assert summary["framesDecoded"] >= 60, f"decoded on child 2: {summary}"
         assert "failing over to" in err
-    finally:
-        for relay in reversed(relays):
-            relay.stop()
-        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.chromium
+def test_a_browser_watcher_fails_over_to_another_child_within_10_s(request, chromium) -> None:  # noqa: F811
+    """The same with headless Chromium on `whep.html?fallback=<child 2>` served by child 1: the
+    page watches through child 1; child 1 is killed with SIGKILL; within 10 s the page decodes
+    the stream from child 2 (its connection there, frames counting up again)."""
+    with province(request, "browser-failover") as (parent, child1, child2):
+        stream = unique_stream("failover-web")
+        token = child1.token("xa-phuoc-thai", "commune", ttl=600)
+        page = chromium()
+        with BackgroundPublisher(parent.url(f"/whip/{stream}"), parent.token("chi-huy", "chair")):
+            page.get(child1.url("/whep.html?" + urllib.parse.urlencode({"stream": stream, "token": token,
+                                                                         "fallback": child2.base_url})))
+            first = wait_page(page, lambda s: s.get("framesDecoded", 0) > MIN_FRAMES, 30, "the page decoding through child 1")
+            assert first["relay"].startswith(child1.base_url) and first["failovers"] == 0, first
+            child1.proc.send_signal(signal.SIGKILL)
+            child1.proc.wait(10)
+            killed_at = time.monotonic()
+            back = wait_page(page, lambda s: s.get("failovers", 0) >= 1 and s.get("relay", "").startswith(child2.base_url)
+                             and s.get("state") == "connected" and s.get("framesDecoded", 0) > 0, 10,
+                             "the page decoding through child 2")
+            back_after = time.monotonic() - killed_at
+            more = wait_page(page, lambda s: s.get("framesDecoded", 0) > back["framesDecoded"] + MIN_FRAMES, 20,
+                             "frames counting up on child 2")
+        print(f"browser failover: decoding from child 2 {back_after:.1f} s after the kill; {more}")
+        assert back_after < 10, f"back after {back_after:.1f} s"
+        assert more["failovers"] == 1, more
 
 
 def test_simulcast_is_pulled_only_as_far_as_a_watcher_needs(request) -> None:
