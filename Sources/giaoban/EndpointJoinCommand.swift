@@ -170,6 +170,7 @@ struct EndpointJoin: AsyncParsableCommand {
             ("packetsSent", p.packetsSent), ("averageKbps", kbps(p.bytesSent, over: seconds)),
             ("watched", watched), ("downlinks", s.media.downlinks), ("downlinkOffers", s.media.downlinkOffers),
             ("failures", s.failures), ("lastFailure", s.lastFailure ?? ""),
+            ("server", s.room.server), ("node", s.room.node), ("nodeChanges", s.room.nodeChanges), ("moves", s.room.moves),
             ("ended", s.room.ended ?? "duration reached"),
         ]
     }

@@ -15,13 +15,15 @@ import asyncio
 import json
 import shutil
 import signal
+import subprocess
+import time
 import urllib.parse
 from typing import Callable, Optional
 
 import pytest
 import websockets
 
-from conftest import run_async
+from conftest import run_async, server_command, wait_for
 from test_downlink_aiortc import MIN_FRAMES, REPLY_TIMEOUT, DownlinkReceiver, Publisher, RoomSocket, create_meeting
 from test_downlink_chromium import frames_of as page_frames
 from test_hub_cluster import three_workdirs  # noqa: F401 - the fixture
@@ -449,5 +451,67 @@ def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_
                 screenshot(page, artifacts, "meeting-cluster-page")
             except Exception:  # noqa: BLE001 - a browser that already died
                 pass
+        for node in nodes:
+            node.stop()
+
+
+@pytest.mark.timeout(150)
+def test_stations_follow_the_room_to_another_node_when_its_node_is_killed(three_workdirs, postgresql, request):  # noqa: F811
+    """The commune station's own client (`giaoban endpoint join`, RoomClient and RoomEndpoint):
+    the chair's station opens the room on node 1, a commune's on node 2 (sent to node 1 with
+    `moved`, `--fallback-url` naming node 2). Node 1 is killed with SIGKILL: both stations
+    find the room on node 2 (it takes the room over once the lease lapses), publish and watch
+    again there, and decode each other afterwards: more frames than could have come before
+    the kill, on a second downlink."""
+    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S)}
+    nodes, procs = [], []
+    fps, duration = 10, 26
+    try:
+        for n, workdir in enumerate(three_workdirs[:2], start=1):
+            if nodes:
+                shutil.copy2(nodes[0].secret_file, workdir / nodes[0].secret_file.name)
+            nodes.append(start(f"test_meeting_cluster_station{n}", workdir, request, {**env, "GIAOBAN_SERVER_NAME": f"node{n}"}))
+        node1, node2 = nodes
+        chair_token = node1.token("chi-huy-cum", "chair")
+        meeting = create_meeting(node1, chair_token, "Giao ban: trạm xã qua hai nút")
+
+        def join(server, token: str, *extra: str) -> subprocess.Popen:
+            proc = subprocess.Popen(
+                server_command() + ["endpoint", "join", "--server", server.base_url, "--meeting", str(meeting), "--token", token,
+                                    "--watch", "all", "--duration", str(duration), "--width", "160", "--height", "120",
+                                    "--fps", str(fps), "--bitrate", "150", "--json", *extra],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs.append(proc)
+            return proc
+
+        started = time.monotonic()
+        chair = join(node1, chair_token, "--fallback-url", node2.base_url)
+        time.sleep(1)
+        commune = join(node2, node2.token("xa-cum-b", "commune"), "--fallback-url", node1.base_url)
+        wait_for(lambda: node1.metrics().get("giaoban_peers", 0) >= 4, 20, what="both stations publishing and watching on node 1")
+        time.sleep(4)
+        node1.proc.send_signal(signal.SIGKILL)
+        node1.proc.wait(10)
+        before_kill = time.monotonic() - started
+        wait_for(lambda: node2.metrics().get("giaoban_peers", 0) >= 4, 15, what="both stations publishing and watching on node 2")
+        back_after = time.monotonic() - started - before_kill
+        summaries = {}
+        for name, proc in (("chair", chair), ("commune", commune)):
+            out, err = proc.communicate(timeout=duration + 30)
+            assert proc.returncode == 0, f"{name}: exit {proc.returncode}: {err[-1500:]}"
+            summaries[name] = json.loads(out.strip().splitlines()[-1])
+        print(f"stations back on node 2 {back_after:.1f} s after the kill; " + json.dumps(summaries, sort_keys=True))
+        assert back_after < 10, f"back after {back_after:.1f} s"
+        most_before = fps * before_kill + 10  # frames the other's video could have given before the kill
+        for name, other in (("chair", "xa-cum-b"), ("commune", "chi-huy-cum")):
+            s = summaries[name]
+            assert s["server"] == node2.base_url and s["nodeChanges"] == 1 and s["reconnects"] >= 1, s
+            assert s["downlinks"] >= 2, s
+            assert s["watched"][other]["framesDecoded"] > most_before + fps * 4, (name, s["watched"], most_before)
+        assert summaries["commune"]["moves"] >= 1, summaries["commune"]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
         for node in nodes:
             node.stop()
