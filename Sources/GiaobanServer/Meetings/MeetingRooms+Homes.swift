@@ -224,8 +224,11 @@ extension MeetingRooms {
         homes.withLock { $0 }?.save(state.meeting, state.snapshot)
     }
 
-    /// Gives the room up when it emptied, on a cluster.
+    /// Gives the room up when it emptied, on a cluster — unless someone opened it here again
+    /// meanwhile (then the claim is this node's again; a lost claim is put right by the next
+    /// renewal, which claims a room it has open and finds unclaimed).
     func releaseHome(_ id: Int64) async {
+        guard rooms.withLock({ $0[id] == nil }) else { return }
         await homes.withLock { $0 }?.release(id)
     }
 
