@@ -65,8 +65,24 @@ public final class HubCluster: Sendable {
             switch notice {
             case .incident(let id): s.incident = max(s.incident, id); return s.insert("i\(id)")
             case .briefing(let id): s.briefing = max(s.briefing, id); return s.insert("b\(id)")
-            default: return true
+            case .receipt(let kind, let id, let step, let recipient): return s.insert("r\(kind.rawValue)/\(id)/\(step)/\(recipient)")
+            case .state(let id, let from, let to): return s.insert("s\(id)/\(from)/\(to)")
+            case .escalation(let id, let recipient): return s.insert("e\(id)/\(recipient)")
             }
+        }
+    }
+
+    /// When the listening connection was lost (Unix ms), until it listens again.
+    private let lostAt = Mutex<Int64?>(nil)
+
+    /// Notes the first loss of the listening connection since it last listened.
+    func markLost(at now: Int64) { lostAt.withLock { $0 = $0 ?? now } }
+
+    /// The loss being recovered from, cleared.
+    func takeLost() -> Int64? {
+        lostAt.withLock { lost in
+            defer { lost = nil }
+            return lost
         }
     }
 
@@ -144,7 +160,11 @@ extension Hub {
                 guard reconnected else { continue }
                 logger.notice("listening for other nodes' hub events again; catching up")
                 await catchUp(joined)
+                // Receipts, state changes and escalations recorded since the loss (a few
+                // seconds earlier, for clocks that differ between nodes).
+                if let since = joined.takeLost() { await catchUpSteps(joined, since: since - Self.stepsSlackMilliseconds) }
             case .lost(let reason):
+                joined.markLost(at: clock())
                 logger.warning("lost the connection listening for other nodes' hub events; reconnecting", metadata: ["reason": "\(reason)"])
             }
         }
@@ -177,6 +197,54 @@ extension Hub {
         } catch {
             logger.error("could not read back another node's hub event; its recipients get it at reconnect",
                          metadata: ["notice": "\(notice)", "error": "\(error)"])
+        }
+    }
+
+    /// How far before the listener's loss the catch-up of receipts, state changes and
+    /// escalations reads: nodes' clocks differ, and a NOTIFY sent just before the loss may be lost.
+    static let stepsSlackMilliseconds: Int64 = 5_000
+
+    /// Pushes the receipts, incident state changes and escalations recorded since `since`
+    /// (Unix ms) to this node's command center, those not pushed here already.
+    package func catchUpSteps(_ joined: HubCluster, since: Int64) async {
+        do throws(StoreError) {
+            let notices = try await database.read { session throws(StoreError) -> [HubNotice] in
+                var notices: [HubNotice] = []
+                let rows = try session.rows("""
+                    SELECT kind, item_id, recipient, delivered_at, read_at, acknowledged_at, escalated_at FROM deliveries
+                    WHERE delivered_at >= ? OR read_at >= ? OR acknowledged_at >= ? OR escalated_at >= ? LIMIT 20000
+                    """, Array(repeating: .integer(since), count: 4))
+                for row in rows {
+                    var r = RowReader(row: row)
+                    guard let kind = DeliveryKind(rawValue: try r.text()) else { continue }
+                    let (id, recipient) = (try r.integer(), try r.text())
+                    for step in ["delivered", "read", "acknowledged"] {
+                        if let at = try r.optionalInteger(), at >= since { notices.append(.receipt(kind: kind, itemID: id, step: step, recipient: recipient)) }
+                    }
+                    if let at = try r.optionalInteger(), at >= since, kind == .incident { notices.append(.escalation(incidentID: id, recipient: recipient)) }
+                }
+                // State changes: each event's "from" is the state its incident's previous event left.
+                let events = try session.rows("""
+                    SELECT incident_id, at, action FROM incident_events
+                    WHERE (action = 'acknowledged' OR action LIKE 'state:%') AND incident_id IN
+                        (SELECT incident_id FROM incident_events WHERE at >= ? AND (action = 'acknowledged' OR action LIKE 'state:%'))
+                    ORDER BY incident_id, id LIMIT 20000
+                    """, [.integer(since)])
+                var previous: (id: Int64, state: String) = (0, IncidentState.new.rawValue)
+                for row in events {
+                    var r = RowReader(row: row)
+                    let (id, at, action) = (try r.integer(), try r.integer(), try r.text())
+                    if id != previous.id { previous = (id, IncidentState.new.rawValue) }
+                    let to = action == "acknowledged" ? IncidentState.acknowledged.rawValue : String(action.dropFirst("state:".count))
+                    if at >= since { notices.append(.state(incidentID: id, from: previous.state, to: to)) }
+                    previous.state = to
+                }
+                return notices
+            }
+            for notice in notices { await hear(notice, in: joined) }
+        } catch {
+            logger.error("catch-up of receipts and state changes after reconnecting failed; the command center's tables show them",
+                         metadata: ["error": "\(error)"])
         }
     }
 

@@ -113,22 +113,25 @@ public final class IncidentStore: Sendable {
 }
 
 /// Reads a row's columns in order, with a `.corruptRow` error when a type is not the schema's.
-struct RowReader {
+package struct RowReader {
     let row: [SQLValue]
     var index = 0
 
-    mutating func next() throws(StoreError) -> SQLValue {
+    /// A reader of `row` from its first column.
+    package init(row: [SQLValue]) { self.row = row }
+
+    package mutating func next() throws(StoreError) -> SQLValue {
         guard index < row.count else { throw StoreError(.corruptRow, "row has \(row.count) columns, wanted more") }
         defer { index += 1 }
         return row[index]
     }
 
-    mutating func integer() throws(StoreError) -> Int64 {
+    package mutating func integer() throws(StoreError) -> Int64 {
         guard case .integer(let v) = try next() else { throw wrong("an integer") }
         return v
     }
 
-    mutating func real() throws(StoreError) -> Double {
+    package mutating func real() throws(StoreError) -> Double {
         switch try next() {
         case .real(let v): return v
         case .integer(let v): return Double(v)
@@ -136,19 +139,19 @@ struct RowReader {
         }
     }
 
-    mutating func text() throws(StoreError) -> String {
+    package mutating func text() throws(StoreError) -> String {
         guard case .text(let v) = try next() else { throw wrong("text") }
         return v
     }
 
-    mutating func optionalText() throws(StoreError) -> String? {
+    package mutating func optionalText() throws(StoreError) -> String? {
         let value = try next()
         if case .null = value { return nil }
         guard case .text(let v) = value else { throw wrong("text or NULL") }
         return v
     }
 
-    mutating func optionalInteger() throws(StoreError) -> Int64? {
+    package mutating func optionalInteger() throws(StoreError) -> Int64? {
         switch try next() {
         case .null: return nil
         case .integer(let v): return v
@@ -156,12 +159,12 @@ struct RowReader {
         }
     }
 
-    mutating func blob() throws(StoreError) -> [UInt8] {
+    package mutating func blob() throws(StoreError) -> [UInt8] {
         guard case .blob(let v) = try next() else { throw wrong("bytes") }
         return v
     }
 
-    mutating func optionalReal() throws(StoreError) -> Double? {
+    package mutating func optionalReal() throws(StoreError) -> Double? {
         switch try next() {
         case .null: return nil
         case .real(let v): return v

@@ -104,6 +104,43 @@ struct HubClusterTests {
         #expect((pushed["incident"] as? [String: Any])?["identifier"] as? String == "while-down")
     }
 
+    @Test("a listener whose connection is killed catches up the receipts and state changes recorded meanwhile, once each")
+    func catchUpStepsAfterReconnect() async throws {
+        let (a, b) = try await Self.nodes()
+        defer { a.hub.leaveCluster(); b.leaveCluster(); a.cleanup() }
+        let command = b.events.subscribe(channel: commandCenterRecipient)
+        let id = try await Self.post("steps-while-down", on: a)
+        _ = try await Self.next(command.messages, type: "incident")
+        let listener = try Self.listener(b)
+        listener.holdReconnect.store(true, ordering: .relaxed)
+        try PostgresServer.shared().administer("SELECT pg_terminate_backend(\(listener.backendPID))")
+        try await withTimeout(10, "the listener sees its connection lost") {
+            while listener.losses.load(ordering: .relaxed) < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        // xa-a acknowledges on node A while node B is not listening: only the catch-up can tell B's command center.
+        _ = try await a.hub.acknowledge(incidentID: id, recipient: "xa-a", actor: "xa-a")
+        listener.holdReconnect.store(false, ordering: .relaxed)
+        try await Self.listening(b, connections: 2)
+        // Acknowledging also records delivered and read when they were missing: each comes once.
+        var steps: [String] = []
+        while !steps.contains("acknowledged") {
+            let receipt = try await Self.next(command.messages, type: "receipt")
+            #expect(receipt["recipient"] as? String == "xa-a" && receipt["id"] as? Int == Int(id))
+            steps.append(receipt["step"] as? String ?? "?")
+        }
+        #expect(Set(steps).count == steps.count, "\(steps)")
+        let state = try await Self.next(command.messages, type: "incident_state")
+        #expect(state["from"] as? String == "new" && state["to"] as? String == "acknowledged", "\(state)")
+        // A second catch-up over the same window pushes nothing again.
+        let joined = try #require(b.cluster.withLock { $0 })
+        await b.catchUpSteps(joined, since: 0)
+        let again = try? await withTimeout(1, "a repeated push") { () async -> String? in
+            for await text in command.messages where ["receipt", "incident_state"].contains(jsonObject(text)["type"] as? String) { return text }
+            return nil
+        }
+        #expect(again == nil, "pushed twice: \(again ?? "")")
+    }
+
     @Test("notice payloads: ids only, origin third, the recipient last even with a colon", arguments: [
         HubNotice.incident(7), .briefing(3), .receipt(kind: .briefing, itemID: 3, step: "read", recipient: "xa:a"),
         .state(incidentID: 7, from: "new", to: "acknowledged"), .escalation(incidentID: 7, recipient: "xa-b"),
