@@ -225,6 +225,16 @@ public struct Migration: Sendable, Equatable {
                 seen_at INTEGER NOT NULL
             );
             """),
+        // Which node publishes each plain WHIP stream, for the others' trunks (StreamDirectory).
+        Migration(version: 10, name: "cluster streams", sql: """
+            CREATE TABLE cluster_streams (
+                stream  TEXT    PRIMARY KEY,
+                node    TEXT    NOT NULL,
+                url     TEXT    NOT NULL,
+                seen_at INTEGER NOT NULL
+            );
+            CREATE INDEX cluster_streams_node ON cluster_streams (node);
+            """),
     ]
 }
 

@@ -7,6 +7,7 @@ import Logging
 import Synchronization
 import GiaobanAuth
 import GiaobanHub
+import GiaobanStore
 
 #if canImport(Glibc)
 import Glibc
@@ -113,15 +114,43 @@ struct Serve: AsyncParsableCommand {
                                            tls: tls, logger: logger)
         let cameras = CameraRelay(media: media, hub: hub, settings: settings.cameras, logger: logger)
         rooms.attach(cameras: cameras)
+        // Streams nobody publishes here are pulled over a trunk: from the node of the cluster
+        // that publishes them (PostgreSQL), else from the parent relay (`[cascade]`).
         var trunks: RelayTrunks?
+        let mediaAddress = settings.media.address == "0.0.0.0" && !settings.media.announcedAddress.isEmpty
+            ? settings.media.announcedAddress : settings.media.address
+        var parent: RelayTrunks.Source?
         if settings.cascade.isEnabled {
-            let address = settings.media.address == "0.0.0.0" && !settings.media.announcedAddress.isEmpty
-                ? settings.media.announcedAddress : settings.media.address
-            do { trunks = try RelayTrunks(settings: settings.cascade, mediaAddress: address, media: media, logger: logger) } catch {
-                throw ValidationError("configuration: \(error)")
-            }
-            trunks.map(sessions.setUpstream)
+            do {
+                parent = RelayTrunks.Source(url: settings.cascade.parent, bearer: try RelayTrunks.readKey(settings.cascade.keyFile),
+                                            caFile: settings.cascade.caFile.isEmpty ? nil : settings.cascade.caFile)
+            } catch { throw ValidationError("configuration: \(error)") }
             logger.notice("streams nobody publishes here come from the parent relay", metadata: ["parent": "\(settings.cascade.parent)"])
+        }
+        let clusterOrigin = settings.storage.backend == "postgresql" ? hub.cluster.withLock({ $0?.origin }) : nil
+        if parent != nil || clusterOrigin != nil {
+            let directory = StreamDirectory(database: hub.database)
+            let (lease, clock, authority) = (Int64(settings.cluster.roomLeaseS) * 1000, hub.clock, tokens)
+            let subject = "relay-" + settings.server.name
+            let caFile = settings.cascade.caFile.isEmpty ? nil : settings.cascade.caFile
+            let locate: RelayTrunks.Locator = { [parent] stream in
+                if let origin = clusterOrigin, let url = try? await directory.locate(stream, except: origin, since: clock() - 3 * lease) {
+                    // Nodes of a cluster share the token secret: this node signs its own short-lived bearer.
+                    let now = clock() / 1000
+                    return RelayTrunks.Source(url: url, bearer: authority.issue(TokenClaims(sub: subject, role: .observer, exp: now + 3_600, iat: now)),
+                                              caFile: caFile)
+                }
+                return parent
+            }
+            do {
+                trunks = try RelayTrunks(locate: locate, idle: .seconds(settings.cascade.idleS),
+                                         bindAddress: settings.cascade.localAddress.isEmpty ? mediaAddress : settings.cascade.localAddress,
+                                         media: media, logger: logger)
+            } catch { throw ValidationError("configuration: \(error)") }
+            trunks.map(sessions.setUpstream)
+            if clusterOrigin != nil {
+                logger.notice("streams published on another node of the cluster are pulled from it when watched here")
+            }
         }
         let retention = RecordingRetentionService(retention: rooms.recordingRetention(
             maxAgeDays: settings.storage.recordingsMaxAgeDays, maxTotalMiB: settings.storage.recordingsMaxTotalMiB))

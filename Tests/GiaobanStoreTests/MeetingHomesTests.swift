@@ -68,6 +68,23 @@ struct MeetingHomesTests {
         #expect(try await homes.claim(meeting: 1, node: "B", url: "http://b", now: 9_001, lease: Self.lease, restoreWithin: Self.grace).node == "B")
     }
 
+    @Test("the stream directory: each node's streams, found from another node while its writer is alive", arguments: StoreBackend.allCases)
+    func streams(_ backend: StoreBackend) async throws {
+        let temp = try TemporaryStore(backend)
+        let directory = StreamDirectory(database: try temp.open())
+        try await directory.sync(node: "A", url: "http://a", streams: ["toan-tinh", "huyen-1"], now: 1_000)
+        #expect(try await directory.locate("toan-tinh", except: "B", since: 0) == "http://a")
+        #expect(try await directory.locate("toan-tinh", except: "A", since: 0) == nil, "a node does not pull from itself")
+        #expect(try await directory.locate("toan-tinh", except: "B", since: 2_000) == nil, "a node that stopped writing is not asked")
+        // A stream that ended on A is gone; one published again on B is B's.
+        try await directory.sync(node: "A", url: "http://a", streams: ["toan-tinh"], now: 3_000)
+        #expect(try await directory.locate("huyen-1", except: "C", since: 0) == nil)
+        try await directory.sync(node: "B", url: "http://b", streams: ["toan-tinh"], now: 3_500)
+        #expect(try await directory.locate("toan-tinh", except: "C", since: 0) == "http://b")
+        try await directory.leave(node: "B")
+        #expect(try await directory.locate("toan-tinh", except: "C", since: 0) == nil)
+    }
+
     @Test("two nodes claiming one room at the same instant on PostgreSQL: exactly one holds it, and both say the same")
     func race() async throws {
         let url = try PostgresServer.shared().createDatabase()

@@ -23,12 +23,14 @@ from typing import Callable, Optional
 import pytest
 import websockets
 
-from conftest import run_async, server_command, wait_for
+from conftest import run_async, server_command, unique_stream, wait_for
 from test_downlink_aiortc import MIN_FRAMES, REPLY_TIMEOUT, DownlinkReceiver, Publisher, RoomSocket, create_meeting
 from test_downlink_chromium import frames_of as page_frames
 from test_hub_cluster import three_workdirs  # noqa: F401 - the fixture
 from test_incident_durability import start
+from test_whip_whep_aiortc import assert_media
 from test_whip_whep_chromium import chromium, describe, screenshot, stats  # noqa: F401 - the fixture
+from webrtc_client import BackgroundPublisher, watch
 
 pytestmark = [pytest.mark.chromium, pytest.mark.media]
 
@@ -307,6 +309,17 @@ async def everyone_decodes(members: dict[str, Member], page, what: str) -> dict:
             "page": page_got["downlink"]["framesBySubject"]}
 
 
+def start_nodes(workdirs, request, env: dict, prefix: str, into: list) -> list:
+    """Starts one node per working directory on one database and one token secret (a token is
+    valid on every node), named node1, node2…; appends each to `into` as it starts (for the
+    caller's cleanup) and returns them."""
+    for n, workdir in enumerate(workdirs, start=1):
+        if into:
+            shutil.copy2(into[0].secret_file, workdir / into[0].secret_file.name)
+        into.append(start(f"{prefix}{n}", workdir, request, {**env, "GIAOBAN_SERVER_NAME": f"node{n}"}))
+    return into
+
+
 @pytest.mark.timeout(280)
 def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_workdirs, postgresql, chromium,  # noqa: F811
                                                                           request, artifacts):
@@ -314,10 +327,7 @@ def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_
     nodes = []
     page = None
     try:
-        for n, workdir in enumerate(three_workdirs, start=1):
-            if nodes:  # one token secret for the cluster: a token is valid on every node
-                shutil.copy2(nodes[0].secret_file, workdir / nodes[0].secret_file.name)
-            nodes.append(start(f"test_meeting_cluster_node{n}", workdir, request, {**env, "GIAOBAN_SERVER_NAME": f"node{n}"}))
+        start_nodes(three_workdirs, request, env, "test_meeting_cluster_node", nodes)
         node1, node2, node3 = nodes
         bases = {node.base_url for node in nodes}
         chair_token = node1.token(CHAIR, "chair")
@@ -467,10 +477,7 @@ def test_stations_follow_the_room_to_another_node_when_its_node_is_killed(three_
     nodes, procs = [], []
     fps, duration = 10, 26
     try:
-        for n, workdir in enumerate(three_workdirs[:2], start=1):
-            if nodes:
-                shutil.copy2(nodes[0].secret_file, workdir / nodes[0].secret_file.name)
-            nodes.append(start(f"test_meeting_cluster_station{n}", workdir, request, {**env, "GIAOBAN_SERVER_NAME": f"node{n}"}))
+        start_nodes(three_workdirs[:2], request, env, "test_meeting_cluster_station", nodes)
         node1, node2 = nodes
         chair_token = node1.token("chi-huy-cum", "chair")
         meeting = create_meeting(node1, chair_token, "Giao ban: trạm xã qua hai nút")
@@ -513,5 +520,38 @@ def test_stations_follow_the_room_to_another_node_when_its_node_is_killed(three_
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
+        for node in nodes:
+            node.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_stream_published_on_one_node_is_watched_on_another_through_one_trunk(three_workdirs, postgresql, request):  # noqa: F811
+    """A plain WHIP stream published on node 1 (aiortc): two aiortc watchers asking node 2
+    decode it, node 2 pulling it from node 1 over one trunk (docs/postgresql.md, "Streams across
+    nodes") — node 1 holds the publisher and one watching session, whatever the watchers on
+    node 2."""
+    env = postgresql.environment(postgresql.create_database())
+    nodes = []
+    try:
+        start_nodes(three_workdirs[:2], request, env, "test_meeting_cluster_stream", nodes)
+        node1, node2 = nodes
+        stream = unique_stream("toan-tinh")
+        with BackgroundPublisher(node1.url(f"/whip/{stream}"), node1.token("chi-huy-tinh", "chair")):
+            wait_for(lambda: node1.metrics().get("giaoban_peers", 0) >= 1, 10, what="the publisher on node 1")
+            time.sleep(1.5)  # node 1 lists its streams in the database every second
+
+            async def two_watchers() -> list[dict]:
+                return await asyncio.gather(*(watch(node2.url(f"/whep/{stream}"), node2.token(f"xa-tinh-{n}", "commune"), 6.0)
+                                              for n in (1, 2)))
+
+            summaries = run_async(two_watchers(), 60)
+            peers_on_node1 = node1.metrics().get("giaoban_peers", 0)
+        for summary in summaries:
+            assert_media(summary)
+        log = node2.log_path.read_text(errors="replace")
+        assert log.count("trunk connected") == 1, "two watchers on node 2 share one trunk"
+        assert peers_on_node1 == 2, f"node 1: the publisher and one trunk, not {peers_on_node1} peers"
+        assert "relay-node2" in node1.log_path.read_text(errors="replace"), "the trunk's session is node 2's own"
+    finally:
         for node in nodes:
             node.stop()

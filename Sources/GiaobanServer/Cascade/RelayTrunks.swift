@@ -32,8 +32,27 @@ public final class RelayTrunks: Sendable {
         public var estimate: Int?
     }
 
-    let settings: GiaobanConfig.Cascade
-    private let key: String
+    /// Where a stream is pulled from: a relay's base URL, the bearer shown there, its CA.
+    public struct Source: Sendable, Equatable {
+        /// The base URL (`https://province.example:8443`).
+        public var url: String
+        /// The bearer this relay shows there (an API key or a token).
+        public var bearer: String
+        /// PEM CA certificates for an https URL (nil: the system's).
+        public var caFile: String?
+
+        /// A source.
+        public init(url: String, bearer: String, caFile: String?) {
+            (self.url, self.bearer, self.caFile) = (url, bearer, caFile)
+        }
+    }
+
+    /// Finds where `stream` can be pulled from: the parent relay, or the node of the cluster
+    /// that has its publisher; nil when nowhere.
+    public typealias Locator = @Sendable (_ stream: String) async -> Source?
+
+    private let locate: Locator
+    private let idle: Duration
     private let bindAddress: String
     private let media: MediaServer
     private let context: DTLSContext
@@ -44,22 +63,30 @@ public final class RelayTrunks: Sendable {
     static func peerID(_ stream: String) -> String { "trunk-" + stream }
 
     /// Trunks to `settings.parent`, authorized by the key in `settings.keyFile`, fed into `media`.
-    public init(settings: GiaobanConfig.Cascade, mediaAddress: String, media: MediaServer, logger: Logger) throws(ConfigError) {
-        let key = try Self.readKey(settings.keyFile)
+    public convenience init(settings: GiaobanConfig.Cascade, mediaAddress: String, media: MediaServer, logger: Logger) throws(ConfigError) {
+        let source = Source(url: settings.parent, bearer: try Self.readKey(settings.keyFile),
+                            caFile: settings.caFile.isEmpty ? nil : settings.caFile)
+        try self.init(locate: { _ in source }, idle: .seconds(settings.idleS),
+                      bindAddress: settings.localAddress.isEmpty ? mediaAddress : settings.localAddress, media: media, logger: logger)
+    }
+
+    /// Trunks from wherever `locate` says a stream is, from a media socket on `bindAddress`,
+    /// closed after `idle` without a watcher here, fed into `media`.
+    public init(locate: @escaping Locator, idle: Duration, bindAddress: String, media: MediaServer, logger: Logger) throws(ConfigError) {
         do {
             context = try DTLSContext(certificate: DTLSCertificate())
         } catch {
             throw ConfigError("cascade: cannot create the trunks' DTLS certificate: \(error)")
         }
-        self.settings = settings
-        self.key = key
-        bindAddress = settings.localAddress.isEmpty ? mediaAddress : settings.localAddress
+        self.locate = locate
+        self.idle = idle
+        self.bindAddress = bindAddress
         self.media = media
         self.logger = logger
     }
 
     /// The key in `path`: one word (the parent's `gbk_…` API key, or a token it issued).
-    static func readKey(_ path: String) throws(ConfigError) -> String {
+    public static func readKey(_ path: String) throws(ConfigError) -> String {
         let text: String
         do { text = try readTextFile(path) } catch {
             throw ConfigError("cascade.key_file: cannot read \(path): \(error)")
@@ -82,13 +109,18 @@ public final class RelayTrunks: Sendable {
     /// False when the parent has no such stream or cannot be reached in time.
     public func pull(_ stream: String, timeout: Duration = .seconds(10)) async -> Bool {
         guard Self.pullable(stream) else { return false }
-        let trunk = trunks.withLock { all -> Trunk in
-            if let running = all[stream], !running.isStopped { return running }
-            let trunk = Trunk(stream: stream, owner: self)
-            all[stream] = trunk
-            trunk.start()
-            return trunk
+        var trunk = trunks.withLock { all in all[stream].flatMap { $0.isStopped ? nil : $0 } }
+        if trunk == nil {
+            guard let source = await locate(stream) else { return false }
+            trunk = trunks.withLock { all -> Trunk in
+                if let running = all[stream], !running.isStopped { return running }
+                let trunk = Trunk(stream: stream, source: source, owner: self)
+                all[stream] = trunk
+                trunk.start()
+                return trunk
+            }
         }
+        guard let trunk else { return false }
         trunk.watched()
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -107,7 +139,6 @@ public final class RelayTrunks: Sendable {
     /// Closes trunks whose streams nobody here has watched for `cascade.idle_s`; `watched`
     /// tells whether a stream has local watchers now.
     public func closeIdle(watched: (String) -> Bool) {
-        let idle = Duration.seconds(settings.idleS)
         let now = ContinuousClock.now
         let closing = trunks.withLock { all -> [Trunk] in
             var closing: [Trunk] = []
@@ -122,7 +153,7 @@ public final class RelayTrunks: Sendable {
         }
         for trunk in closing {
             trunk.stop()
-            logger.notice("trunk closed: nobody here watches the stream", metadata: ["stream": "\(trunk.stream)", "parent": "\(settings.parent)"])
+            logger.notice("trunk closed: nobody here watches the stream", metadata: ["stream": "\(trunk.stream)", "from": "\(trunk.source.url)"])
         }
     }
 
@@ -143,6 +174,8 @@ public final class RelayTrunks: Sendable {
         enum Readiness: Equatable { case waiting, ready, refused }
 
         let stream: String
+        /// Where the stream comes from.
+        let source: Source
         private unowned let owner: RelayTrunks
         private let control = Mutex(Control())
 
@@ -154,8 +187,9 @@ public final class RelayTrunks: Sendable {
             var state = State(state: "connecting", packets: 0, nacked: 0, keyframeRequests: 0, reconnects: 0)
         }
 
-        init(stream: String, owner: RelayTrunks) {
+        init(stream: String, source: Source, owner: RelayTrunks) {
             self.stream = stream
+            self.source = source
             self.owner = owner
         }
 
@@ -184,8 +218,7 @@ public final class RelayTrunks: Sendable {
             var everConnected = false
             while !isStopped {
                 do throws(ClientError) {
-                    let whip = try WHIPClient(baseURL: owner.settings.parent, token: owner.key,
-                                              caFile: owner.settings.caFile.isEmpty ? nil : owner.settings.caFile)
+                    let whip = try WHIPClient(baseURL: source.url, token: source.bearer, caFile: source.caFile)
                     let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: .watch, context: owner.context,
                                                                           host: owner.bindAddress)
                     defer {
@@ -201,7 +234,7 @@ public final class RelayTrunks: Sendable {
                         c.keyframeWanted = true  // a fresh trunk (or one back after a break) starts at a keyframe
                     }
                     owner.logger.notice(everConnected ? "trunk re-established" : "trunk connected", metadata: [
-                        "stream": "\(stream)", "parent": "\(owner.settings.parent)", "path": "\(connection.pathDescription)"])
+                        "stream": "\(stream)", "from": "\(source.url)", "path": "\(connection.pathDescription)"])
                     everConnected = true
                     backoff = .seconds(1)
                     relay(connection, answer: session.answer, peer: peer)
@@ -219,11 +252,11 @@ public final class RelayTrunks: Sendable {
                         c.state.state = "retrying"
                     }
                     if !everConnected && refused {
-                        owner.logger.info("the parent has no such stream", metadata: ["stream": "\(stream)", "parent": "\(owner.settings.parent)"])
+                        owner.logger.info("the parent has no such stream", metadata: ["stream": "\(stream)", "from": "\(source.url)"])
                         break
                     }
                     owner.logger.warning("trunk cannot connect", metadata: [
-                        "stream": "\(stream)", "parent": "\(owner.settings.parent)", "error": "\(error)", "retry_in": "\(backoff)"])
+                        "stream": "\(stream)", "from": "\(source.url)", "error": "\(error)", "retry_in": "\(backoff)"])
                 }
                 let until = ContinuousClock.now + backoff
                 while !isStopped && ContinuousClock.now < until { Thread.sleep(forTimeInterval: 0.05) }

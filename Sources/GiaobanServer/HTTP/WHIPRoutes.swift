@@ -33,6 +33,12 @@ public final class RelaySessions: Sendable {
     private let sessions = Mutex<[String: Session]>([:])
     private let presence = Mutex<PresenceHandler?>(nil)
 
+    /// The plain WHIP streams published here now (not a meeting's, not a camera's): what
+    /// another node of a cluster may pull from this one.
+    public var publishedStreams: [String] {
+        Array(Set(sessions.withLock { $0.values.filter { $0.kind == "whip" }.map(\.stream) }.filter(RelayTrunks.pullable)))
+    }
+
     /// Calls `handler` whenever a session begins or ends (attendance of meeting rooms).
     public func onPresence(_ handler: @escaping PresenceHandler) { presence.withLock { $0 = handler } }
 

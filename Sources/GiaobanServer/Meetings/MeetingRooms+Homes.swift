@@ -15,6 +15,8 @@ import Synchronization
 final class RoomHomes: Sendable {
     /// The claims in the database.
     let store: MeetingHomes
+    /// The streams this node publishes, for the other nodes' trunks.
+    var directory: StreamDirectory { StreamDirectory(database: store.database) }
     /// This node's id in the claims (`HubCluster.origin`: unique per process).
     let node: String
     /// This node's base URL, where participants sent here open the room.
@@ -110,7 +112,10 @@ final class RoomHomes: Sendable {
 
     /// Renews this node's claims on the rooms `open()` lists every second (and the node's
     /// heartbeat), until `stop`; `lost` is told of rooms another node took over meanwhile.
-    func start(open: @escaping @Sendable () -> [Int64], lost: @escaping @Sendable ([Int64]) async -> Void, clock: @escaping @Sendable () -> Int64) {
+    /// The renewal also writes the plain WHIP streams `streams()` lists into the cluster's
+    /// stream directory (docs/postgresql.md, "Streams across nodes").
+    func start(open: @escaping @Sendable () -> [Int64], streams: @escaping @Sendable () -> [String],
+               lost: @escaping @Sendable ([Int64]) async -> Void, clock: @escaping @Sendable () -> Int64) {
         let task = Task { [self] in
             var failing = false
             while !Task.isCancelled {
@@ -121,6 +126,7 @@ final class RoomHomes: Sendable {
                 do throws(StoreError) {
                     let now = clock()
                     let gone = try await store.renew(node: node, url: url, meetings: open(), now: now, lease: lease)
+                    try await directory.sync(node: node, url: url, streams: streams(), now: now)
                     let alive = try await store.liveNodes(since: now - 3 * lease, first: url)
                     nodes.withLock { $0 = alive.isEmpty ? [url] : alive }
                     if failing { logger.notice("meeting room claims renewed again") }
@@ -149,6 +155,7 @@ final class RoomHomes: Sendable {
     func stop() async {
         renewal.withLock { $0?.cancel() }
         try? await store.leave(node: node)
+        try? await directory.leave(node: node)
     }
 }
 
@@ -159,6 +166,7 @@ extension MeetingRooms {
         let homes = RoomHomes(store: MeetingHomes(database: database), node: node, url: url, lease: lease, logger: logger)
         self.homes.withLock { $0 = homes }
         homes.start(open: { [weak self] in self?.rooms.withLock { Array($0.keys) } ?? [] },
+                    streams: { [sessions] in sessions.publishedStreams },
                     lost: { [weak self] ids in await self?.lostRooms(ids) },
                     clock: hub.clock)
         logger.notice("meeting rooms are held by one node of the cluster at a time", metadata: ["node": "\(node)", "url": "\(url)"])
