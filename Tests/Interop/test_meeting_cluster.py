@@ -16,6 +16,7 @@ import json
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.parse
 from typing import Callable, Optional
@@ -552,6 +553,44 @@ def test_a_stream_published_on_one_node_is_watched_on_another_through_one_trunk(
         assert log.count("trunk connected") == 1, "two watchers on node 2 share one trunk"
         assert peers_on_node1 == 2, f"node 1: the publisher and one trunk, not {peers_on_node1} peers"
         assert "relay-node2" in node1.log_path.read_text(errors="replace"), "the trunk's session is node 2's own"
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.mark.timeout(150)
+def test_a_trunk_follows_its_stream_to_another_node(three_workdirs, postgresql, request):  # noqa: F811
+    """The node that publishes a stream dies (SIGKILL) and the publisher publishes it again on
+    another node: the trunk of the node where it is watched finds it there at its next
+    reconnection (it looks the stream up again, with a freshly signed bearer), and a watcher
+    there decodes it."""
+    env = postgresql.environment(postgresql.create_database())
+    nodes = []
+    try:
+        node1, node2, node3 = start_nodes(three_workdirs, request, env, "test_meeting_cluster_move", nodes)
+        stream = unique_stream("di-chuyen")
+        chair = node1.token("chi-huy-move", "chair")
+        held: dict = {}
+        with BackgroundPublisher(node1.url(f"/whip/{stream}"), chair):
+            wait_for(lambda: node1.metrics().get("giaoban_peers", 0) >= 1, 10, what="the publisher on node 1")
+            time.sleep(1.5)
+            holder = threading.Thread(target=lambda: held.update(
+                run_async(watch(node3.url(f"/whep/{stream}"), node3.token("xa-move-1", "commune"), 25.0), 60)))
+            holder.start()
+            wait_for(lambda: node3.log_path.read_text(errors="replace").count("trunk connected") == 1, 20,
+                     what="node 3's trunk to node 1")
+            node1.proc.send_signal(signal.SIGKILL)
+            node1.proc.wait(10)
+        with BackgroundPublisher(node2.url(f"/whip/{stream}"), chair):
+            wait_for(lambda: node3.log_path.read_text(errors="replace").count("trunk re-established") >= 1, 30,
+                     what="node 3's trunk re-established (from node 2)")
+            again = run_async(watch(node3.url(f"/whep/{stream}"), node3.token("xa-move-2", "commune"), 5.0), 40)
+            holder.join(60)
+        assert_media(again)
+        log = node3.log_path.read_text(errors="replace")
+        lines = [line for line in log.splitlines() if line.endswith("trunk re-established")]
+        assert lines and f"from={node2.base_url} " in lines[0], f"re-established from node 2: {lines}"
+        assert held.get("video_frames", 0) > 0, held
     finally:
         for node in nodes:
             node.stop()

@@ -136,6 +136,19 @@ public final class RelayTrunks: Sendable {
         return trunk.readiness == .ready
     }
 
+    /// Where `stream` is now, asked from a trunk's own thread (which it blocks, at most 5 s).
+    func locateNow(_ stream: String) -> Source? {
+        let found = Mutex<Source?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let locate = self.locate
+        Task {
+            let source = await locate(stream)
+            found.withLock { $0 = source }
+            done.signal()
+        }
+        return done.wait(timeout: .now() + 5) == .success ? found.withLock { $0 } : nil
+    }
+
     /// Closes trunks whose streams nobody here has watched for `cascade.idle_s`; `watched`
     /// tells whether a stream has local watchers now.
     public func closeIdle(watched: (String) -> Bool) {
@@ -174,8 +187,10 @@ public final class RelayTrunks: Sendable {
         enum Readiness: Equatable { case waiting, ready, refused }
 
         let stream: String
-        /// Where the stream comes from.
-        let source: Source
+        /// Where the stream comes from now (looked up again before each reconnection: the
+        /// publisher may have moved to another node, and a signed bearer is renewed).
+        private let current: Mutex<Source>
+        var source: Source { current.withLock { $0 } }
         private unowned let owner: RelayTrunks
         private let control = Mutex(Control())
 
@@ -189,7 +204,7 @@ public final class RelayTrunks: Sendable {
 
         init(stream: String, source: Source, owner: RelayTrunks) {
             self.stream = stream
-            self.source = source
+            current = Mutex(source)
             self.owner = owner
         }
 
@@ -216,7 +231,11 @@ public final class RelayTrunks: Sendable {
             let peer = RelayTrunks.peerID(stream)
             var backoff = Duration.seconds(1)
             var everConnected = false
+            var attempts = 0
             while !isStopped {
+                attempts += 1
+                if attempts > 1, let found = owner.locateNow(stream) { current.withLock { $0 = found } }
+                let source = self.source
                 do throws(ClientError) {
                     let whip = try WHIPClient(baseURL: source.url, token: source.bearer, caFile: source.caFile)
                     let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: .watch, context: owner.context,
