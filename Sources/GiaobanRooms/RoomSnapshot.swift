@@ -1,4 +1,5 @@
 package import GiaobanAuth
+import Foundation
 
 /// What a node that takes a room over from a dead node needs to seat its participants again
 /// (docs/postgresql.md, "Meetings across nodes"): who sat there with which role since when,
@@ -20,6 +21,18 @@ package struct RoomSnapshot: Codable, Sendable, Equatable {
     package var locked: Bool
     package var spotlight: String?
     package var recording: Bool
+}
+
+extension RoomSnapshot {
+    /// The snapshot as the database keeps it (JSON text).
+    package var json: String? {
+        (try? JSONEncoder().encode(self)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A snapshot read back from its JSON text; throws when it is not one.
+    package init(json: String) throws {
+        self = try JSONDecoder().decode(RoomSnapshot.self, from: Data(json.utf8))
+    }
 }
 
 extension RoomState {

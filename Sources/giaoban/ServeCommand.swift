@@ -101,7 +101,8 @@ struct Serve: AsyncParsableCommand {
                                  recording: MeetingRecordingSettings(mode: settings.meetings.record,
                                                                      directory: settings.storage.recordingsDir, secret: secret,
                                                                      minutes: settings.meetings.recordMinutes))
-        if settings.storage.backend == "postgresql", let origin = hub.cluster.withLock({ $0?.origin }) {
+        let clusterOrigin = settings.storage.backend == "postgresql" ? hub.cluster.withLock({ $0?.origin }) : nil
+        if let origin = clusterOrigin {
             if settings.cluster.publicURL.isEmpty, ["0.0.0.0", "::", ""].contains(settings.http.address) {
                 logger.warning("set cluster.public_url: participants sent to this node need an address they can reach",
                                metadata: ["http.address": "\(settings.http.address)"])
@@ -120,19 +121,18 @@ struct Serve: AsyncParsableCommand {
         let mediaAddress = settings.media.address == "0.0.0.0" && !settings.media.announcedAddress.isEmpty
             ? settings.media.announcedAddress : settings.media.address
         var parent: RelayTrunks.Source?
+        let caFile = settings.cascade.caFile.isEmpty ? nil : settings.cascade.caFile
         if settings.cascade.isEnabled {
             do {
                 parent = RelayTrunks.Source(url: settings.cascade.parent, bearer: try RelayTrunks.readKey(settings.cascade.keyFile),
-                                            caFile: settings.cascade.caFile.isEmpty ? nil : settings.cascade.caFile)
+                                            caFile: caFile)
             } catch { throw ValidationError("configuration: \(error)") }
             logger.notice("streams nobody publishes here come from the parent relay", metadata: ["parent": "\(settings.cascade.parent)"])
         }
-        let clusterOrigin = settings.storage.backend == "postgresql" ? hub.cluster.withLock({ $0?.origin }) : nil
         if parent != nil || clusterOrigin != nil {
             let directory = StreamDirectory(database: hub.database)
             let (lease, clock, authority) = (Int64(settings.cluster.roomLeaseS) * 1000, hub.clock, tokens)
             let subject = "relay-" + settings.server.name
-            let caFile = settings.cascade.caFile.isEmpty ? nil : settings.cascade.caFile
             let locate: RelayTrunks.Locator = { [parent] stream in
                 if let origin = clusterOrigin, let url = try? await directory.locate(stream, except: origin, since: clock() - 3 * lease) {
                     // Nodes of a cluster share the token secret: this node signs its own short-lived bearer.

@@ -91,7 +91,6 @@ public final class RoomClient: Sendable {
             s.base = base
             s.bases = [base]
             for other in fallbackServers.map(Self.socketBase) where !s.bases.contains(other) { s.bases.append(other) }
-            s.view.server = Self.httpBase(base)
         }
         self.caFile = caFile
         self.requestTimeout = requestTimeout
@@ -101,7 +100,13 @@ public final class RoomClient: Sendable {
     }
 
     /// The room as last seen.
-    public var view: RoomView { state.withLock { $0.view } }
+    public var view: RoomView {
+        state.withLock { s in
+            var view = s.view
+            view.server = Self.httpBase(s.base)
+            return view
+        }
+    }
 
     /// `ws://host:port` (or `wss://`) of a base URL given as http(s) or ws(s), without a trailing slash.
     static func socketBase(_ server: String) -> String {
@@ -315,7 +320,6 @@ public final class RoomClient: Sendable {
                     s.movedTo = nil
                     s.base = moved
                     if !s.bases.contains(moved) { s.bases.append(moved) }
-                    s.view.server = Self.httpBase(moved)
                     retryAfter = .zero
                 } else if !s.stopped {
                     s.movedTo = nil
@@ -328,7 +332,6 @@ public final class RoomClient: Sendable {
                     }
                     if let at = s.bases.firstIndex(of: s.base), s.bases.count > 1 {
                         s.base = s.bases[(at + 1) % s.bases.count]
-                        s.view.server = Self.httpBase(s.base)
                     }
                     if s.failures > maxReconnects {
                         s.view.ended = "gave up after \(maxReconnects) reconnects: \(failure)"

@@ -62,14 +62,6 @@ public final class RelayTrunks: Sendable {
     /// The peer id of the local publisher a trunk feeds.
     static func peerID(_ stream: String) -> String { "trunk-" + stream }
 
-    /// Trunks to `settings.parent`, authorized by the key in `settings.keyFile`, fed into `media`.
-    public convenience init(settings: GiaobanConfig.Cascade, mediaAddress: String, media: MediaServer, logger: Logger) throws(ConfigError) {
-        let source = Source(url: settings.parent, bearer: try Self.readKey(settings.keyFile),
-                            caFile: settings.caFile.isEmpty ? nil : settings.caFile)
-        try self.init(locate: { _ in source }, idle: .seconds(settings.idleS),
-                      bindAddress: settings.localAddress.isEmpty ? mediaAddress : settings.localAddress, media: media, logger: logger)
-    }
-
     /// Trunks from wherever `locate` says a stream is, from a media socket on `bindAddress`,
     /// closed after `idle` without a watcher here, fed into `media`.
     public init(locate: @escaping Locator, idle: Duration, bindAddress: String, media: MediaServer, logger: Logger) throws(ConfigError) {

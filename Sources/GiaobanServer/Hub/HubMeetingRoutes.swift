@@ -78,7 +78,7 @@ extension Hub {
         let elsewhere = ids.filter { seats[$0] == 0 }
         guard let held = try? await MeetingHomes(database: database).heldSnapshots(meetings: elsewhere, now: clock()) else { return seats }
         for (id, text) in held {
-            if let snapshot = try? JSONDecoder().decode(RoomSnapshot.self, from: Data(text.utf8)) { seats[id] = snapshot.seats.count }
+            if let snapshot = try? RoomSnapshot(json: text) { seats[id] = snapshot.seats.count }
         }
         return seats
     }

@@ -16,7 +16,7 @@ final class RoomHomes: Sendable {
     /// The claims in the database.
     let store: MeetingHomes
     /// The streams this node publishes, for the other nodes' trunks.
-    var directory: StreamDirectory { StreamDirectory(database: store.database) }
+    let directory: StreamDirectory
     /// This node's id in the claims (`HubCluster.origin`: unique per process).
     let node: String
     /// This node's base URL, where participants sent here open the room.
@@ -42,6 +42,7 @@ final class RoomHomes: Sendable {
 
     init(store: MeetingHomes, node: String, url: String, lease: Duration, logger: Logger) {
         self.store = store
+        directory = StreamDirectory(database: store.database)
         self.node = node
         self.url = url
         self.lease = lease.components.seconds * 1000
@@ -68,7 +69,7 @@ final class RoomHomes: Sendable {
         guard !home.snapshot.isEmpty else { return .held(nil) }
         counters.takenOver.add(1, ordering: .relaxed)
         do {
-            return .held(try JSONDecoder().decode(RoomSnapshot.self, from: Data(home.snapshot.utf8)))
+            return .held(try RoomSnapshot(json: home.snapshot))
         } catch {
             logger.warning("the meeting room's last state could not be read; its participants get new seats",
                            metadata: ["meeting": "\(id)", "error": "\(error)"])
@@ -79,7 +80,7 @@ final class RoomHomes: Sendable {
     /// Writes room `id`'s state for a node that may take it over; only the latest waiting
     /// snapshot is written, in order, off the room's actor.
     func save(_ id: Int64, _ snapshot: RoomSnapshot) {
-        guard let data = try? JSONEncoder().encode(snapshot), let text = String(data: data, encoding: .utf8) else { return }
+        guard let text = snapshot.json else { return }
         let start = saves.withLock { all in
             let running = all[id]?.running ?? false
             all[id] = (text, true)
@@ -215,21 +216,18 @@ extension MeetingRooms {
             homes.counters.lost.add(1, ordering: .relaxed)
             stopRoom(id, room)
             await room.actor.moveAway(.moved(RoomMessage.Moved(meeting: id, url: holder.url, node: holder.node)))
-            for downlink in room.downlinks.values {
-                await sessions.media.send(.removePeer(id: downlink.peerID, reason: "the meeting room moved to another node"))
-            }
             for (subject, seat) in room.state.seats {
                 if let session = seat.publishing { _ = try? await sessions.close(kind: "whip", stream: room.state.stream(subject), id: session) }
             }
-            let streams = room.state.seats.keys.map(room.state.stream)
-            if let recorder = room.recorder { await releaseRecording(recorder, streams: streams, dissolved: true) }
-            if let mix = room.mix { await stopMix(mix, meeting: id) }
+            // The rest as when a room empties: downlinks, recording and mix end here.
+            await release(Released(peers: room.downlinks.values.map(\.peerID), streams: room.state.seats.keys.map(room.state.stream),
+                                   mix: room.mix, recorder: room.recorder, dissolved: true), meeting: id)
         }
     }
 
-    /// Writes the room's state for the other nodes, on a cluster.
-    func saveSnapshot(_ state: RoomState) {
-        homes.withLock { $0 }?.save(state.meeting, state.snapshot)
+    /// Writes room `id`'s state for the other nodes, on a cluster.
+    func saveSnapshot(_ id: Int64, _ snapshot: RoomSnapshot) {
+        homes.withLock { $0 }?.save(id, snapshot)
     }
 
     /// Gives the room up when it emptied, on a cluster — unless someone opened it here again

@@ -89,9 +89,12 @@ actor RoomActor {
             dissolved = true
             let (rooms, id) = (rooms, id)
             Task { await rooms.releaseHome(id) }
-        } else if rooms.homes.withLock({ $0 != nil }), state.snapshot != saved {
-            saved = state.snapshot
-            rooms.saveSnapshot(state)
+        } else if rooms.homes.withLock({ $0 != nil }) {
+            let snapshot = state.snapshot
+            if snapshot != saved {
+                saved = snapshot
+                rooms.saveSnapshot(id, snapshot)
+            }
         }
         if let outbox, let connection, state.seats.values.contains(where: { $0.connection == connection }) {
             outboxes[connection] = outbox
