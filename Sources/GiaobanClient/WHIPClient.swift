@@ -6,6 +6,11 @@ public struct WHIPSession: Sendable {
     public let answerSDP: String
     /// What the client needs from the answer.
     public let answer: RelayAnswer
+    /// WHEP: what each video layer of the stream carries (bit/s, lowest first), from the
+    /// relay's `X-Giaoban-Layers`; nil when the answer has none.
+    public var layerBitrates: [Int]? = nil
+    /// The raw `X-Giaoban-Layers` value.
+    var header: String? = nil
 }
 
 /// WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) over `HTTPClient`: publish or watch a
@@ -30,9 +35,19 @@ public struct WHIPClient: Sendable {
     }
 
     /// Watches `stream`: `POST /whep/{stream}` with `offer`; expects 201 and an answer
-    /// (404 when nobody publishes the stream).
-    public func watch(stream: String, offer: String) throws(ClientError) -> WHIPSession {
-        try post("/whep/\(stream)", offer: offer)
+    /// (404 when nobody publishes the stream). With `layer`, exactly that simulcast layer
+    /// (rank, 0 the lowest; 404 when the stream has fewer).
+    public func watch(stream: String, offer: String, layer: Int? = nil) throws(ClientError) -> WHIPSession {
+        var session = try post("/whep/\(stream)" + (layer.map { "?layer=\($0)" } ?? ""), offer: offer)
+        session.layerBitrates = session.header.flatMap(Self.layerBitrates)
+        return session
+    }
+
+    /// The bit rates in an `X-Giaoban-Layers` value (`95000,310000,880000`); nil when malformed.
+    static func layerBitrates(_ value: String) -> [Int]? {
+        let parts = value.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.count <= 8, parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
+        return parts.compactMap { $0 }
     }
 
     /// Ends a session with `DELETE` on its location; a 404 (already gone) is not an error.
@@ -53,7 +68,9 @@ public struct WHIPClient: Sendable {
         }
         guard let location = response.header("Location") else { throw ClientError(.badAnswer, "POST \(path): no Location header") }
         let answerSDP = response.text
-        return WHIPSession(location: Self.path(of: location), answerSDP: answerSDP, answer: try RelayAnswer(sdp: answerSDP))
+        var session = WHIPSession(location: Self.path(of: location), answerSDP: answerSDP, answer: try RelayAnswer(sdp: answerSDP))
+        session.header = response.header("X-Giaoban-Layers")
+        return session
     }
 
     /// The path of a `Location` value, which may be an absolute URL (RFC 9110 §10.2.2).

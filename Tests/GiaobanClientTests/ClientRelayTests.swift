@@ -26,7 +26,7 @@ final class RelayFixture {
     }
 
     /// Answers `offer` as the relay's WHIP/WHEP routes do and adds the peer to the router.
-    func answer(_ offer: ClientOffer, role: PeerSetup.Role, stream: String, id: String) async throws -> RelayAnswer {
+    func answer(_ offer: ClientOffer, role: PeerSetup.Role, stream: String, id: String, layerRank: Int? = nil) async throws -> RelayAnswer {
         let parsed = try SessionDescription(parsing: offer.sdp)  // what goes over HTTP
         var published: Negotiation.PublishedTracks?
         if role == .subscriber {
@@ -34,8 +34,10 @@ final class RelayFixture {
             try #require(published != nil, "someone publishes \(stream)")
         }
         let local = media.localTransport
-        let (answer, setup) = try Negotiation.answer(offer: parsed, role: role, stream: stream, peerID: id, local: local,
-                                                     published: published)
+        let (answer, negotiated) = try Negotiation.answer(offer: parsed, role: role, stream: stream, peerID: id, local: local,
+                                                          published: published)
+        var setup = negotiated
+        setup.layerRank = layerRank
         let failure = await media.send(.addPeer(setup))
         #expect(failure == nil, "\(String(describing: failure))")
         return try RelayAnswer(sdp: answer.serialize())

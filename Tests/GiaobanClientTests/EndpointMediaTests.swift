@@ -9,13 +9,14 @@ import GiaobanTransport
 extension RelayFixture {
     /// Offers, answers and connects one client; returns the relay's answer too.
     func join(_ mode: ClientOffer.Mode, stream: String, id: String, context: DTLSContext,
-              videoCodec: String = "VP8", transportCC: Bool = true) async throws -> (ClientConnection, RelayAnswer) {
+              videoCodec: String = "VP8", transportCC: Bool = true, layerRank: Int? = nil) async throws -> (ClientConnection, RelayAnswer) {
         let socket = try UDPSocket()
         let ice = ICECredentials.random()
         var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: "127.0.0.1", port: socket.port)
         if mode != .watch { offer.videoCodecs = [videoCodec] }
         offer.transportCC = transportCC
-        let answer = try await self.answer(offer, role: mode == .watch ? .subscriber : .publisher, stream: stream, id: id)
+        let answer = try await self.answer(offer, role: mode == .watch ? .subscriber : .publisher, stream: stream, id: id,
+                                           layerRank: layerRank)
         let peer = try ClientPeer(localICE: ice, context: context, answer: answer, now: .now, connectTimeout: .seconds(5))
         let connection = ClientConnection(socket: socket, peer: peer)
         try connection.connect()

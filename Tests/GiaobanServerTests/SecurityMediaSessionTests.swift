@@ -164,3 +164,42 @@ extension RoomServer {
         sessions.peerID(session: session, kind: "whip", subject: subject)
     }
 }
+
+/// WHEP's `?layer=<rank>`: what a child relay's trunk asks for, one simulcast layer per
+/// connection (docs/cascade.md).
+@Suite("WHEP: one simulcast layer by rank")
+struct WHEPLayerTests {
+    @Test("a rank out of range is a 400, a layer the publisher does not send a 404; the answer lists each layer's bit rate")
+    func layerQuery() async throws {
+        let fixture = try await HubFixture()
+        defer { fixture.cleanup() }
+        let plain = try SecurityMediaSessionTests.fixture("chromium-offer")
+        let simulcast = try SecurityMediaSessionTests.fixture("chromium-simulcast-offer")
+        let recvonly = try SecurityMediaSessionTests.fixture("chromium-recvonly-offer")
+        try await RoomServer.run(fixture) { _, client in
+            for (stream, offer) in [("one-layer", plain), ("three-layers", simulcast)] {
+                let (status, body, _) = try await SecurityMediaSessionTests.post(client, "/whip/\(stream)", .chair, "officer-\(stream)", offer: offer)
+                #expect(status == .created, "\(body)")
+            }
+            for query in ["3", "-1", "high", ""] {
+                let (status, body, _) = try await SecurityMediaSessionTests.post(client, "/whep/three-layers?layer=\(query)", .observer, "relay-a",
+                                                                                 offer: recvonly)
+                #expect(status == .badRequest && body.contains("layer must be"), "layer=\(query): \(status) \(body)")
+            }
+            let (missing, reason, _) = try await SecurityMediaSessionTests.post(client, "/whep/one-layer?layer=1", .observer, "relay-a",
+                                                                                offer: recvonly)
+            #expect(missing == .notFound && reason.contains("has 1 video layer: no layer 1"), "\(missing) \(reason)")
+            let headers = [("one-layer", 1), ("three-layers", 3)]
+            for (stream, count) in headers {
+                let layers = try await client.execute(uri: "/whep/\(stream)?layer=0", method: .post,
+                                                      headers: SecurityMediaSessionTests.sdpHeaders(.observer, "relay-\(stream)"),
+                                                      body: ByteBuffer(string: recvonly)) { response -> String? in
+                    #expect(response.status == .created, "\(String(buffer: response.body))")
+                    return response.headers.first { $0.name.canonicalName == "x-giaoban-layers" }?.value
+                }
+                let values = try #require(layers, "no X-Giaoban-Layers on \(stream)").split(separator: ",")
+                #expect(values.count == count && values.allSatisfy { Int($0) != nil }, "\(stream): \(values)")
+            }
+        }
+    }
+}

@@ -242,13 +242,17 @@ def test_a_browser_watcher_fails_over_to_another_child_within_10_s(request, chro
 
 
 def test_simulcast_is_pulled_only_as_far_as_a_watcher_needs(request) -> None:
-    """`endpoint publish --simulcast 3` (160x90, 320x180, 640x360) on the parent; on the child a
-    watcher whose link takes 200 kbit/s (`--max-bitrate 200`, REMB) makes the trunk ask the
-    parent for no more (REMB): the parent sends the low layer down, the watcher decodes 160x90.
-    Then a watcher with no cap lifts it: 640x360 comes down again."""
+    """`endpoint publish --simulcast 3` (160x90, 320x180, 640x360) on the parent. Each layer
+    comes down its own trunk connection, pulled only while a watcher on the child can take it:
+    a watcher whose link takes 200 kbit/s (`--max-bitrate 200`, REMB) alone makes the child pull
+    the low layer only (`giaoban_trunk_layers` 1) and decodes 160x90. Then that watcher and one
+    with no cap watch at once: the child pulls every layer (3), and each decodes its own size,
+    160x90 and 640x360, from the same trunk. Alone again, the thin watcher has the upper layers
+    let go."""
     root = Path(tempfile.mkdtemp(prefix="giaoban-cascade-sim-"))
     relays: list[Giaoban] = []
     publisher = None
+    watchers: list[subprocess.Popen] = []
     try:
         for name in ("parent", "child"):
             (root / name).mkdir()
@@ -265,30 +269,55 @@ def test_simulcast_is_pulled_only_as_far_as_a_watcher_needs(request) -> None:
         stream = unique_stream("simtrunk")
         publisher = subprocess.Popen(
             server_command() + ["endpoint", "publish", "--url", parent.base_url, "--stream", stream,
-                                "--token", parent.token("chi-huy", "chair"), "--duration", "40", "--width", "640", "--height", "360",
+                                "--token", parent.token("chi-huy", "chair"), "--duration", "60", "--width", "640", "--height", "360",
                                 "--bitrate", "900", "--fps", "15", "--simulcast", "3", "--grain", "20", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(lambda: parent.metrics().total("giaoban_rtp_received_total") > 100, 20, what="the simulcast publisher")
 
-        def watch_child(*args: str) -> dict:
-            done = subprocess.run(
+        def watch_child(subject: str, seconds: int, *args: str) -> subprocess.Popen:
+            watcher = subprocess.Popen(
                 server_command() + ["endpoint", "watch", "--url", child.base_url, "--stream", stream,
-                                    "--token", child.token("xa-1", "commune"), "--duration", "8", *args, "--json"],
-                capture_output=True, text=True, timeout=60)
-            assert done.returncode == 0, done.stderr[-1500:]
-            return json.loads(done.stdout.strip().splitlines()[-1])
+                                    "--token", child.token(subject, "commune"), "--duration", str(seconds), *args, "--json"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            watchers.append(watcher)
+            return watcher
 
-        thin = watch_child("--max-bitrate", "200")
-        print("thin watcher on the child:", json.dumps(thin, sort_keys=True))
+        def summary(watcher: subprocess.Popen) -> dict:
+            out, err = watcher.communicate(timeout=60)
+            assert watcher.returncode == 0, err[-1500:]
+            return json.loads(out.strip().splitlines()[-1])
+
+        def layers_pulled() -> float:
+            return child.metrics().by_label("giaoban_trunk_layers", "stream").get(stream, 0)
+
+        thin_alone = watch_child("xa-1", 8, "--max-bitrate", "200")
+        time.sleep(5)
+        assert layers_pulled() == 1, child.metrics().by_label("giaoban_trunk_layers", "stream")
+        thin = summary(thin_alone)
+        print("thin watcher alone on the child:", json.dumps(thin, sort_keys=True))
         assert (thin["width"], thin["height"]) == (160, 90), thin
         assert thin["framesDecoded"] >= 20 and thin["decodeErrors"] == 0, thin
-        full = watch_child()
-        print("watcher with no cap on the child:", json.dumps(full, sort_keys=True))
+
+        thin_both = watch_child("xa-1", 12, "--max-bitrate", "200")
+        full_both = watch_child("xa-2", 12)
+        wait_for(lambda: layers_pulled() == 3, 10, what="every layer pulled for the watcher with no cap")
+        thin, full = summary(thin_both), summary(full_both)
+        print("thin and full watchers at once:", json.dumps(thin, sort_keys=True), json.dumps(full, sort_keys=True))
+        assert (thin["width"], thin["height"]) == (160, 90), thin
         assert (full["width"], full["height"]) == (640, 360), full
-        assert full["framesDecoded"] >= 20 and full["decodeErrors"] == 0, full
+        for watched in (thin, full):
+            assert watched["framesDecoded"] >= 30 and watched["decodeErrors"] == 0, watched
+        assert child.metrics().by_label("giaoban_trunk_reconnects_total", "stream").get(stream, 0) == 0
+
+        # The thin watcher alone again: the layers nobody here takes are let go after 5 s.
+        thin_again = watch_child("xa-1", 12, "--max-bitrate", "200")
+        wait_for(lambda: layers_pulled() == 1, 11, what="the upper layers let go")
+        thin = summary(thin_again)
+        assert (thin["width"], thin["height"]) == (160, 90) and thin["decodeErrors"] == 0, thin
     finally:
-        if publisher is not None and publisher.poll() is None:
-            publisher.kill()
+        for process in [*watchers, publisher]:
+            if process is not None and process.poll() is None:
+                process.kill()
         for relay in reversed(relays):
             relay.stop()
         shutil.rmtree(root, ignore_errors=True)

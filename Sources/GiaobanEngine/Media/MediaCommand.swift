@@ -55,8 +55,9 @@ public enum MediaCommand: Sendable {
     /// Removes group `id` and releases its members' gates.
     case removeGroup(id: String)
     /// Where keyframe requests for `stream`'s local publisher go (a trunk from a parent relay
-    /// asks its upstream with a PLI); `.noStream` when the stream has no local publisher.
-    case setUpstream(stream: String, keyframeRequested: @Sendable () -> Void)
+    /// asks its upstream with a PLI, on the connection that carries the layer index given);
+    /// `.noStream` when the stream has no local publisher.
+    case setUpstream(stream: String, keyframeRequested: @Sendable (_ layer: Int) -> Void)
 
     /// Subscriptions read when the command runs on the media thread rather than when it is
     /// sent: the control plane's latest plan at that moment, so that of two commands sent at
@@ -129,6 +130,16 @@ extension MediaQuery where Answer == [Negotiation.PublishedTracks?] {
     public static func publishedTracks(streams: [String]) -> Self {
         Self { router in streams.map { router.publishedTracks(stream: $0) } }
     }
+}
+
+extension MediaQuery where Answer == [Int]? {
+    /// `MediaRouter.rankedLayerBitrates(stream:)`: what each layer of `stream` carries, lowest first.
+    public static func rankedLayerBitrates(stream: String) -> Self { Self { $0.rankedLayerBitrates(stream: stream) } }
+}
+
+extension MediaQuery where Answer == MediaRouter.TrunkDemand {
+    /// `MediaRouter.trunkDemand(stream:)`.
+    public static func trunkDemand(stream: String) -> Self { Self { $0.trunkDemand(stream: stream) } }
 }
 
 extension MediaQuery where Answer == Int? {

@@ -128,6 +128,8 @@ final class Subscription {
     var targetLayer = 0
     /// The highest layer rank the subscriber asked for (0 = lowest): a thumbnail or the main view.
     var maxLayerRank = Int.max
+    /// The one layer rank taken whatever the estimate (`PeerSetup.layerRank`), nil to choose.
+    var pinnedLayerRank: Int?
     /// Since when a higher layer would fit (switching up waits for it to last).
     var upSince: ContinuousClock.Instant?
     /// VP8 picture ID and TL0PICIDX continuity across layer switches.
@@ -233,8 +235,9 @@ final class RelayStream {
     /// Where the publisher's video (its highest layer) also goes (a meeting's compositor, a
     /// recorder); each sink once.
     var videoSinks: [any VideoSink] = []
-    /// A local stream's answer to a receiver's keyframe request (the compositor's).
-    var keyframeRequested: (@Sendable () -> Void)?
+    /// A local stream's answer to a receiver's keyframe request (the compositor's, a trunk's),
+    /// given the layer index wanted (-1: none chosen yet).
+    var keyframeRequested: (@Sendable (_ layer: Int) -> Void)?
 
     init(name: String, cacheSize: Int, cacheBytes: Int) {
         self.name = name
@@ -250,8 +253,13 @@ final class RelayStream {
     /// (simulcast) or continue from the new source without a gap (one layer).
     func adopt(_ publisher: PeerSetup) {
         let rids = publisher.simulcastRIDs
-        layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.video?.ssrc ?? 0, cacheSize: cacheSize, cacheBytes: cacheBytes)]
-                              : rids.map { VideoLayer(rid: $0, ssrc: 0, cacheSize: cacheSize, cacheBytes: cacheBytes) }
+        if publisher.layerSSRCs.count > 1 {
+            layers = publisher.layerSSRCs.map { VideoLayer(rid: "", ssrc: $0, cacheSize: cacheSize, cacheBytes: cacheBytes) }
+        } else {
+            layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.layerSSRCs.first ?? publisher.video?.ssrc ?? 0,
+                                                cacheSize: cacheSize, cacheBytes: cacheBytes)]
+                                  : rids.map { VideoLayer(rid: $0, ssrc: 0, cacheSize: cacheSize, cacheBytes: cacheBytes) }
+        }
         ranked = Array(layers.indices)
         for subscriber in subscribers { subscriber.resetLayer(simulcast: isSimulcast) }
     }

@@ -32,7 +32,7 @@ extension MediaRouter {
             case (.payloadFeedback, PictureLossIndication.format), (.payloadFeedback, FullIntraRequest.format):
                 guard peer.setup.role == .subscriber, let subscription = keyframeSubscription(packet, of: peer) else { continue }
                 let stream = subscription.stream
-                if let local = stream.keyframeRequested { local() } else {
+                if let local = stream.keyframeRequested { local(subscription.wantedLayer) } else {
                     requestKeyframe(stream, layer: subscription.wantedLayer, now: now, out: out)
                 }
             case (.transportFeedback, TransportWideFeedback.format) where peer.setup.role == .subscriber:
@@ -139,7 +139,7 @@ extension MediaRouter {
         }
         if stream.publisher?.setup.local == true, let upstream = stream.keyframeRequested {
             // A local publisher fed from elsewhere (a parent relay's trunk) asks its source.
-            upstream()
+            upstream(index)
             layer.lastKeyframeRequest = now
             layer.keyframeRequestPending = false
             counters.keyframeRequests &+= 1

@@ -11,7 +11,8 @@ extension MediaRouter {
     }
 
     func chooseLayers(now: ContinuousClock.Instant, out: OutputQueue) {
-        for stream in streams.values where stream.publisher?.setup.video != nil && !stream.subscribers.isEmpty && !stream.policy.videoGated {
+        // Measured with or without watchers: a WHEP answer tells a child relay what each layer costs.
+        for stream in streams.values where stream.publisher?.setup.video != nil && !stream.policy.videoGated {
             for layer in stream.layers { layer.updateBitrate(now: now) }
             if stream.isSimulcast { stream.rank() }
         }
@@ -34,6 +35,16 @@ extension MediaRouter {
         for subscription in peer.subscriptions where subscription.video != nil {
             let stream = subscription.stream
             guard stream.publisher?.setup.video != nil, !stream.policy.videoGated else { continue }
+            if let pinned = subscription.pinnedLayerRank {
+                // A trunk pulling one layer: exactly that one, paused while the publisher sends fewer.
+                if !stream.isSimulcast {
+                    if pinned > 0 { apply(-1, to: subscription, now: now, out: out) }
+                    continue
+                }
+                let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }
+                apply(pinned < active.count ? active[pinned] : -1, to: subscription, now: now, out: out)
+                continue
+            }
             // Without simulcast and without an estimate there is nothing to choose.
             if !stream.isSimulcast && estimate == nil { continue }
             let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }

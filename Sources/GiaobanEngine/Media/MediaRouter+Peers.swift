@@ -26,7 +26,13 @@ extension MediaRouter {
             let peer = try MediaPeer(setup: setup, published: nil, dtlsContext: dtlsContext, now: now)
             register(peer)
             // A WHEP peer receives its one stream; a downlink (no stream) gets its subscriptions later.
-            if !setup.stream.isEmpty { subscribe(peer, to: setup.stream, audio: setup.audio, video: setup.video) }
+            if !setup.stream.isEmpty {
+                let subscription = subscribe(peer, to: setup.stream, audio: setup.audio, video: setup.video)
+                if let rank = setup.layerRank {
+                    subscription.pinnedLayerRank = max(0, rank)
+                    subscription.maxLayerRank = max(0, rank)
+                }
+            }
         }
     }
 

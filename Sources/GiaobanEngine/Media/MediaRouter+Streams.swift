@@ -99,6 +99,32 @@ extension MediaRouter {
         return highest > 0 ? highest : nil
     }
 
+    /// What each video layer of `stream`'s publisher carries now (bit/s, 0 before it is
+    /// measured), lowest layer first; nil when nobody publishes video on it. A WHEP answer
+    /// gives it to a child relay, which pulls a layer only when a watcher there can take it.
+    public func rankedLayerBitrates(stream name: String) -> [Int]? {
+        guard let stream = streams[name], stream.publisher?.setup.video != nil else { return nil }
+        return stream.ranked.map { stream.layers[$0].bitrate }
+    }
+
+    /// What a trunk feeding `stream` needs to know: whether anyone here watches it, the
+    /// most its watchers take (`watchersBitrate`), and each layer's bit rate here by index.
+    public struct TrunkDemand: Sendable, Equatable {
+        /// True when the stream has a subscriber here.
+        public var watched: Bool
+        /// The highest REMB among the watchers; nil when one takes whatever comes.
+        public var cap: Int?
+        /// Each layer's measured bit rate, by layer index (0 before it is measured).
+        public var layerBitrates: [Int]
+    }
+
+    /// `TrunkDemand` of `stream`.
+    public func trunkDemand(stream name: String) -> TrunkDemand {
+        guard let stream = streams[name] else { return TrunkDemand(watched: false, cap: nil, layerBitrates: []) }
+        return TrunkDemand(watched: !stream.subscribers.isEmpty, cap: watchersBitrate(stream: name),
+                           layerBitrates: stream.layers.map(\.bitrate))
+    }
+
     /// Every stream with a connected publisher, by name.
     public func upstreamQuality() -> [UpstreamQuality] {
         streams.values.compactMap { stream -> UpstreamQuality? in
@@ -158,7 +184,11 @@ extension MediaRouter {
                                keyframeRequested: (@Sendable () -> Void)? = nil) {
         let relay = relayStream(stream)
         relay.localTracks = tracks
-        relay.keyframeRequested = tracks == nil ? nil : keyframeRequested
+        if tracks != nil, let keyframeRequested {
+            relay.keyframeRequested = { @Sendable (_: Int) in keyframeRequested() }
+        } else {
+            relay.keyframeRequested = nil
+        }
         streams[stream] = relay
         dropIfUnused(relay)
     }

@@ -74,6 +74,13 @@ public struct PeerSetup: Sendable {
     /// Publisher: the header extension id of the RTP stream id (RFC 8852 §3.3), which names
     /// the simulcast encoding of a packet until the relay knows its SSRC.
     public var ridExtensionID: UInt8?
+    /// Local publisher: the SSRC of each of its video layers, known in advance (a trunk pulls
+    /// each layer of a parent's simulcast stream over its own connection and renumbers it);
+    /// empty for one layer, or for layers learned from `simulcastRIDs`.
+    public var layerSSRCs: [UInt32] = []
+    /// Subscriber: the one video layer it takes, by rank (0 = lowest), whatever its link
+    /// estimate; nothing while the publisher sends fewer layers (a trunk pulling that layer).
+    public var layerRank: Int?
 
     /// A source inside the server (an RTSP camera): no ICE, no DTLS, no RTCP; a publisher
     /// whose RTP the server hands to the router (`MediaRouter.injectRTP`). Never expires.

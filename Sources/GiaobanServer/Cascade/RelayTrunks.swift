@@ -28,8 +28,8 @@ public final class RelayTrunks: Sendable {
         public var packets: Int
         /// NACKed sequence numbers, keyframe requests sent up, reconnections.
         public var nacked: Int, keyframeRequests: Int, reconnects: Int
-        /// The bit rate last asked of the parent (REMB), nil while the watchers here take whatever comes.
-        public var estimate: Int?
+        /// Simulcast layers pulled now: one connection to the parent each (1 without simulcast).
+        public var layers: Int
     }
 
     /// Where a stream is pulled from: a relay's base URL, the bearer shown there, its CA.
@@ -53,10 +53,10 @@ public final class RelayTrunks: Sendable {
 
     private let locate: Locator
     private let idle: Duration
-    private let bindAddress: String
-    private let media: MediaServer
-    private let context: DTLSContext
-    private let logger: Logger
+    let bindAddress: String
+    let media: MediaServer
+    let context: DTLSContext
+    let logger: Logger
     private let trunks = Mutex<[String: Trunk]>([:])
 
     /// The peer id of the local publisher a trunk feeds.
@@ -172,204 +172,6 @@ public final class RelayTrunks: Sendable {
             return Array(all.values)
         }
         for trunk in all { trunk.stop() }
-    }
-
-    /// One stream pulled from the parent, on its own thread.
-    final class Trunk: Sendable {
-        enum Readiness: Equatable { case waiting, ready, refused }
-
-        let stream: String
-        /// Where the stream comes from now (looked up again before each reconnection: the
-        /// publisher may have moved to another node, and a signed bearer is renewed).
-        private let current: Mutex<Source>
-        var source: Source { current.withLock { $0 } }
-        private unowned let owner: RelayTrunks
-        private let control = Mutex(Control())
-
-        private struct Control {
-            var stopped = false
-            var readiness = Readiness.waiting
-            var lastWatched = ContinuousClock.now
-            var keyframeWanted = false
-            var state = State(state: "connecting", packets: 0, nacked: 0, keyframeRequests: 0, reconnects: 0)
-        }
-
-        init(stream: String, source: Source, owner: RelayTrunks) {
-            self.stream = stream
-            current = Mutex(source)
-            self.owner = owner
-        }
-
-        var isStopped: Bool { control.withLock { $0.stopped } }
-        var readiness: Readiness { control.withLock { $0.readiness } }
-        var lastWatched: ContinuousClock.Instant { control.withLock { $0.lastWatched } }
-        var state: State { control.withLock { $0.state } }
-        func watched() { control.withLock { $0.lastWatched = .now } }
-        func stop() { control.withLock { $0.stopped = true } }
-        /// A local watcher needs a keyframe: the trunk's thread sends a PLI up.
-        func wantKeyframe() { control.withLock { $0.keyframeWanted = true } }
-
-        func start() {
-            let thread = Thread { [self] in
-                ThreadName.set("trunk")
-                run()
-            }
-            thread.name = "trunk"
-            thread.start()
-        }
-
-        /// Connects, relays, and reconnects until stopped.
-        private func run() {
-            let peer = RelayTrunks.peerID(stream)
-            var backoff = Duration.seconds(1)
-            var everConnected = false
-            var attempts = 0
-            while !isStopped {
-                attempts += 1
-                if attempts > 1, let found = owner.locateNow(stream) { current.withLock { $0 = found } }
-                let source = self.source
-                do throws(ClientError) {
-                    let whip = try WHIPClient(baseURL: source.url, token: source.bearer, caFile: source.caFile)
-                    let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: .watch, context: owner.context,
-                                                                          host: owner.bindAddress)
-                    defer {
-                        connection.close()
-                        try? whip.end(session)
-                    }
-                    owner.media.enqueue(.addPeer(Self.setup(peer: peer, stream: stream, answer: session.answer)))
-                    owner.media.enqueue(.setUpstream(stream: stream, keyframeRequested: { [weak self] in self?.wantKeyframe() }))
-                    control.withLock { c in
-                        c.readiness = .ready
-                        c.state.state = "connected"
-                        if everConnected { c.state.reconnects += 1 }
-                        c.keyframeWanted = true  // a fresh trunk (or one back after a break) starts at a keyframe
-                    }
-                    owner.logger.notice(everConnected ? "trunk re-established" : "trunk connected", metadata: [
-                        "stream": "\(stream)", "from": "\(source.url)", "path": "\(connection.pathDescription)"])
-                    everConnected = true
-                    backoff = .seconds(1)
-                    relay(connection, answer: session.answer, peer: peer)
-                    control.withLock { $0.state.state = "retrying" }
-                    backoff = .milliseconds(500)  // first retry soon after a break
-                    if !isStopped {
-                        owner.logger.warning("trunk broken: reconnecting", metadata: [
-                            "stream": "\(stream)", "reason": "\(connection.peer.failure.map { "\($0)" } ?? "the parent stopped sending")"])
-                    }
-                } catch {
-                    // The parent's 404: nobody publishes the stream there (WHIPClient: "POST …: 404 …").
-                    let refused = error.reason == .rejected && error.message.contains(": 404 ")
-                    control.withLock { c in
-                        if !everConnected && refused { c.readiness = .refused }
-                        c.state.state = "retrying"
-                    }
-                    if !everConnected && refused {
-                        owner.logger.info("the parent has no such stream", metadata: ["stream": "\(stream)", "from": "\(source.url)"])
-                        break
-                    }
-                    owner.logger.warning("trunk cannot connect", metadata: [
-                        "stream": "\(stream)", "from": "\(source.url)", "error": "\(error)", "retry_in": "\(backoff)"])
-                }
-                let until = ContinuousClock.now + backoff
-                while !isStopped && ContinuousClock.now < until { Thread.sleep(forTimeInterval: 0.05) }
-                backoff = min(max(backoff * 2, .seconds(1)), .seconds(10))
-            }
-            owner.media.enqueue(.removePeer(id: peer, reason: "the trunk from the parent closed"))
-            control.withLock { $0.stopped = true }
-        }
-
-        /// Hands the parent's packets to the local publisher until the connection fails, the
-        /// parent goes quiet for 2 s (a live stream never does), or the trunk is stopped.
-        private func relay(_ connection: ClientConnection, answer: RelayAnswer, peer: String) {
-            var nacks = NACKScheduler()
-            var lastPLI: ContinuousClock.Instant?
-            var lastPacket = ContinuousClock.now
-            var batch: [[UInt8]] = []
-            var reports: [[UInt8]] = []
-            var scratch = [UInt8](repeating: 0, count: 1500)
-            let senderSSRC = UInt32.random(in: 1...UInt32.max)
-            let videoSSRC = answer.video?.ssrc ?? 0
-            let media = owner.media
-            var nextEstimate = ContinuousClock.now + .milliseconds(500)
-            let needed = Mutex<Int?>(nil)
-            /// Builds an RTCP message and sends it up to the parent; whether it went.
-            func sendUp(_ build: (UnsafeMutableRawBufferPointer) throws(WireError) -> Int) -> Bool {
-                scratch.withUnsafeMutableBytes { connection.sendRTCP(scratch: $0, build) } > 0
-            }
-            while !isStopped && connection.peer.state == .connected {
-                let now = ContinuousClock.now
-                connection.poll(timeoutMilliseconds: 20) { incoming, datagram in
-                    if case .rtcp(let length) = incoming {
-                        // The parent's sender reports: the child's watchers get the same NTP↔RTP pairs.
-                        reports.append(Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(datagram)[0..<length])))
-                        return
-                    }
-                    guard case .rtp(let length) = incoming else { return }
-                    let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(datagram)[0..<length])
-                    batch.append(Array(bytes))
-                    if videoSSRC != 0, let packet = try? RTPPacketView(bytes), packet.ssrc == videoSSRC {
-                        _ = nacks.received(packet.sequenceNumber, now: now)
-                    }
-                }
-                connection.handleTimers()
-                if !batch.isEmpty {
-                    lastPacket = now
-                    let (packets, compounds) = (batch, reports)
-                    batch.removeAll(keepingCapacity: true)
-                    reports.removeAll(keepingCapacity: true)
-                    control.withLock { $0.state.packets += packets.count }
-                    media.post { router, now, out in
-                        for packet in packets { packet.withUnsafeBytes { router.injectRTP($0, peer: peer, now: now, out: out) } }
-                        for compound in compounds { compound.withUnsafeBytes { router.injectRTCP($0, peer: peer, now: now, out: out) } }
-                    }
-                } else if now - lastPacket > .seconds(2) {
-                    return
-                }
-                var lost: [UInt16] = []
-                let givenUp = nacks.due(now: now, roundTrip: connection.peer.roundTripTime) { lost.append($0) }
-                if !lost.isEmpty {
-                    let nack = GenericNACKBuilder(senderSSRC: senderSSRC, mediaSSRC: videoSSRC, lost: lost)
-                    if sendUp({ out throws(WireError) in try nack.marshal(into: out) }) { control.withLock { $0.state.nacked += lost.count } }
-                }
-                // Simulcast is pulled only as far as a watcher here needs: the parent gets a REMB
-                // of the highest estimate among the local watchers (none while one has none).
-                if videoSSRC != 0, now >= nextEstimate {
-                    nextEstimate = now + .milliseconds(500)
-                    let stream = stream
-                    media.post { router, _, _ in needed.withLock { $0 = router.watchersBitrate(stream: stream) } }
-                    let cap = needed.withLock { $0 }
-                    let asked = control.withLock { $0.state.estimate }
-                    // Once no cap is wanted any more, one REMB far above any layer lifts the last one.
-                    if cap != nil || asked != nil {
-                        let remb = ReceiverEstimatedMaxBitrateBuilder(senderSSRC: senderSSRC, bitrate: UInt64(cap ?? 1_000_000_000),
-                                                                      ssrcs: [videoSSRC])
-                        if sendUp({ out throws(WireError) in try remb.marshal(into: out) }) { control.withLock { $0.state.estimate = cap } }
-                    }
-                }
-                let wanted = control.withLock { c -> Bool in
-                    defer { c.keyframeWanted = false }
-                    return c.keyframeWanted || givenUp > 0
-                }
-                if wanted, videoSSRC != 0, lastPLI.map({ now - $0 >= .milliseconds(300) }) ?? true {
-                    lastPLI = now
-                    let pli = PictureLossIndication(senderSSRC: senderSSRC, mediaSSRC: videoSSRC)
-                    if sendUp({ out throws(WireError) in try pli.marshal(into: out) }) { control.withLock { $0.state.keyframeRequests += 1 } }
-                } else if wanted {
-                    control.withLock { $0.keyframeWanted = true }  // asked again once the interval has passed
-                }
-            }
-        }
-
-        /// The local publisher a trunk feeds: the tracks the parent's answer announced.
-        static func setup(peer: String, stream: String, answer: RelayAnswer) -> PeerSetup {
-            var setup = PeerSetup.localPublisher(
-                id: peer, stream: stream,
-                audio: answer.audio.map { PeerSetup.Track(kind: .audio, payloadType: $0.payloadType, codec: $0.codec, clockRate: 48_000, ssrc: 0) },
-                video: answer.video.map {
-                    PeerSetup.Track(kind: .video, payloadType: $0.payloadType, codec: $0.codec.uppercased(), clockRate: 90_000, ssrc: 0)
-                })
-            setup.audioLevelExtensionID = answer.audioLevelExtensionID
-            return setup
-        }
     }
 }
 

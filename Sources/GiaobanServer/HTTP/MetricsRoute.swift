@@ -91,12 +91,11 @@ enum MetricsText {
             out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
             for (stream, state) in trunks.sorted(by: { $0.key < $1.key }) { out += "\(name){stream=\"\(Self.label(stream))\"} \(value(state))\n" }
         }
-        let capped = trunks.filter { $0.value.estimate != nil }
-        if !capped.isEmpty {
-            out += "# HELP giaoban_trunk_asked_bps The bit rate the trunk asks of the parent (REMB): the most a watcher here needs.\n"
-            out += "# TYPE giaoban_trunk_asked_bps gauge\n"
-            for (stream, state) in capped.sorted(by: { $0.key < $1.key }) {
-                out += "giaoban_trunk_asked_bps{stream=\"\(Self.label(stream))\"} \(state.estimate ?? 0)\n"
+        if !trunks.isEmpty {
+            out += "# HELP giaoban_trunk_layers Simulcast layers the stream's trunk pulls now, one connection each: as many as a watcher here takes.\n"
+            out += "# TYPE giaoban_trunk_layers gauge\n"
+            for (stream, state) in trunks.sorted(by: { $0.key < $1.key }) {
+                out += "giaoban_trunk_layers{stream=\"\(Self.label(stream))\"} \(state.layers)\n"
             }
         }
         return out

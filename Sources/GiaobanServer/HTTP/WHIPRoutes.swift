@@ -1,6 +1,7 @@
 import Foundation
 public import GiaobanEngine
 import GiaobanWire
+import HTTPTypes
 public import Hummingbird
 public import Logging
 import Synchronization
@@ -123,6 +124,11 @@ public final class RelaySessions: Sendable {
         }
     }
 
+    /// The most simulcast layers a publisher sends (`?layer=` ranks 0 to 2).
+    static let maxLayers = 3
+    /// The WHEP answer's header with each video layer's bit rate, lowest first.
+    public static let layersHeader = "X-Giaoban-Layers"
+
     /// Whether `name` may name a stream: 1–64 letters, digits, `-` and `_`, and not `camera`
     /// (its path, `/whep/camera/<id>`, is a camera's).
     static func validStream(_ name: String) -> Bool {
@@ -164,24 +170,37 @@ public final class RelaySessions: Sendable {
         } catch {
             return .plain(.badRequest, "malformed SDP offer: \(error)")
         }
+        // `?layer=<rank>` (WHEP): exactly that simulcast layer, 0 the lowest (a child relay's trunk).
+        var layer: Int?
+        if kind == "whep", let value = request.uri.queryParameters["layer"] {
+            guard let rank = Int(String(value)), (0..<Self.maxLayers).contains(rank) else {
+                return .plain(.badRequest, "layer must be a simulcast layer rank from 0 (the lowest) to \(Self.maxLayers - 1)")
+            }
+            layer = rank
+        }
         let sessionID: String, answer: SessionDescription
-        do throws(PlainError) { (sessionID, answer) = try await open(kind: kind, stream: stream, offer: offer, claims: claims) } catch {
+        do throws(PlainError) {
+            (sessionID, answer) = try await open(kind: kind, stream: stream, offer: offer, claims: claims, layer: layer)
+        } catch {
             return .plain(error.status, error.message)
         }
-        let location = "\(location)/\(sessionID)"
         // Hummingbird's CORS middleware sends Expose-Headers only on preflight answers, but the
         // Fetch standard reads it from the actual response: without it a page on another
         // origin cannot see Location.
-        return Response(status: .created,
-                        headers: [.contentType: "application/sdp", .location: location,
-                                  .accessControlExposeHeaders: "Location"],
-                        body: .init(byteBuffer: ByteBuffer(string: answer.serialize())))
+        var headers: HTTPFields = [.contentType: "application/sdp", .location: "\(location)/\(sessionID)",
+                                   .accessControlExposeHeaders: "Location"]
+        // A WHEP answer says what each video layer of the stream carries (bit/s, lowest first):
+        // a child relay pulls a layer over its own trunk only when a watcher there can take it.
+        if kind == "whep", let bitrates = await media.ask(.rankedLayerBitrates(stream: stream)), let name = HTTPField.Name(Self.layersHeader) {
+            headers[name] = bitrates.map(String.init).joined(separator: ",")
+        }
+        return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.serialize())))
     }
 
     /// Negotiates a publishing ("whip") or watching ("whep") session of `claims`' holder on
     /// `stream` and adds its peer to the media plane; returns the session id and the answer.
     func open(kind: String, stream: String, offer: SessionDescription,
-              claims: TokenClaims) async throws(PlainError) -> (String, SessionDescription) {
+              claims: TokenClaims, layer: Int? = nil) async throws(PlainError) -> (String, SessionDescription) {
         let publishing = kind == "whip"
         if let refusal = gate.withLock({ $0 })?(kind, stream, claims) { throw refusal }
         var published: Negotiation.PublishedTracks?
@@ -191,17 +210,21 @@ public final class RelaySessions: Sendable {
                 published = await media.ask(.publishedTracks(stream: stream))
             }
             guard published != nil else { throw PlainError(.notFound, "nobody is publishing stream '\(stream)'") }
+            if let layer, let layers = await media.ask(.rankedLayerBitrates(stream: stream)), layer >= layers.count {
+                throw PlainError(.notFound, "stream '\(stream)' has \(layers.count) video layer\(layers.count == 1 ? "" : "s"): no layer \(layer)")
+            }
         }
         let sessionID = SecureRandomID.make()
         let local = media.localTransport
         let answer: SessionDescription
-        let setup: PeerSetup
+        var setup: PeerSetup
         do {
             (answer, setup) = try Negotiation.answer(offer: offer, role: publishing ? .publisher : .subscriber, stream: stream,
                                                      peerID: "\(kind)-\(sessionID)", local: local, published: published)
         } catch {
             throw PlainError(.badRequest, "cannot answer the offer: \(error.message)")
         }
+        setup.layerRank = layer
         let session = Session(kind: kind, stream: stream, peerID: setup.id, subject: claims.sub, role: claims.role.rawValue, claims: claims)
         try reserve(sessionID, session)
         if let failure = await media.send(.addPeer(setup)) {
