@@ -71,14 +71,15 @@ public final class ClientConnection {
     /// connected driver and the session (for `WHIPClient.end`).
     /// `videoCodec` (`VP8`, `VP9`) is what a publisher offers; a watcher offers both.
     /// `simulcastRIDs` makes a publisher offer that many encodings (`ClientOffer.simulcastRIDs`).
-    /// `layer` makes a watcher take exactly that simulcast layer (`WHIPClient.watch`).
+    /// `layer` makes a watcher take exactly that simulcast layer (`WHIPClient.watch`); without
+    /// `audio`, only video is offered.
     public static func join(_ whip: WHIPClient, stream: String, mode: ClientOffer.Mode, context: DTLSContext,
                             host: String = "127.0.0.1", timeout: Duration = .seconds(10),
                             videoCodec: String = "VP8", simulcastRIDs: [String] = [],
                             transport: Transport = .udp, turn: TURNServer? = nil,
-                            layer: Int? = nil) throws(ClientError) -> (ClientConnection, WHIPSession) {
+                            layer: Int? = nil, audio: Bool = true) throws(ClientError) -> (ClientConnection, WHIPSession) {
         let pending = try PendingConnection(mode: mode, context: context, host: host, videoCodec: videoCodec,
-                                            simulcastRIDs: simulcastRIDs, transport: transport, turn: turn)
+                                            simulcastRIDs: simulcastRIDs, transport: transport, turn: turn, audio: audio)
         let session = mode == .watch ? try whip.watch(stream: stream, offer: pending.sdp, layer: layer) : try whip.publish(stream: stream, offer: pending.sdp)
         do throws(ClientError) {
             return (try pending.connect(answer: session.answer, timeout: timeout), session)

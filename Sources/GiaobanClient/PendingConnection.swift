@@ -26,10 +26,10 @@ public final class PendingConnection {
     public let turn: TURNServer?
 
     /// Opens a socket on `host` and writes the offer for `mode`; a publisher offers
-    /// `videoCodec` (`VP8`, `VP9`), a watcher offers both.
+    /// `videoCodec` (`VP8`, `VP9`), a watcher offers both; without `audio`, video only.
     public init(mode: ClientOffer.Mode, context: DTLSContext, host: String = "127.0.0.1", videoCodec: String = "VP8",
                 simulcastRIDs: [String] = [], transport: ClientConnection.Transport = .udp,
-                turn: TURNServer? = nil) throws(ClientError) {
+                turn: TURNServer? = nil, audio: Bool = true) throws(ClientError) {
         guard turn == nil || transport == .udp else {
             throw ClientError(.socket, "TURN is used over UDP only; ICE-TCP goes to the relay directly")
         }
@@ -39,6 +39,7 @@ public final class PendingConnection {
         self.transport = transport
         self.turn = turn
         var offer = ClientOffer(mode: mode, ice: ice, fingerprint: context.fingerprint, host: host, port: socket.port)
+        offer.audio = audio
         if mode != .watch {
             offer.videoCodecs = [videoCodec]
             offer.simulcastRIDs = simulcastRIDs

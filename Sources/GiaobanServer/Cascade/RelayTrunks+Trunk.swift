@@ -10,7 +10,7 @@ extension RelayTrunks {
     /// One stream pulled from the parent. Each simulcast layer comes over a connection of its
     /// own (a `Link`, on its own thread): a WHEP session on the parent pinned to that layer
     /// (`?layer=<rank>`). Layer 0's link carries the audio too, declares the local publisher and
-    /// decides which other layers are pulled: a layer is pulled while some watcher here can take
+    /// decides which other layers are pulled (their offers are video only): a layer is pulled while some watcher here can take
     /// it (the highest REMB among them reaches the layer's bit rate, or one sends none), and let
     /// go 5 s after none can. Every layer's packets are renumbered to an SSRC fixed for the
     /// trunk's life, so the local publisher's layers stay the same across reconnections.
@@ -150,7 +150,7 @@ extension RelayTrunks {
                 do throws(ClientError) {
                     let whip = try WHIPClient(baseURL: source.url, token: source.bearer, caFile: source.caFile)
                     let (connection, session) = try ClientConnection.join(whip, stream: stream, mode: .watch, context: owner.context,
-                                                                          host: owner.bindAddress, layer: link.rank)
+                                                                          host: owner.bindAddress, layer: link.rank, audio: base)
                     defer {
                         connection.close()
                         try? whip.end(session)
@@ -214,7 +214,7 @@ extension RelayTrunks {
         /// Hands the parent's packets to the local publisher until the connection fails, the
         /// parent goes quiet for 2 s (a live stream never does; a layer the publisher stopped
         /// sending is let go), or the link is stopped. Video is renumbered to the layer's SSRC
-        /// here; only the base link's audio is kept.
+        /// here; audio comes on the base link only.
         private func relay(_ connection: ClientConnection, session: WHIPSession, link: Link, peer: String) {
             let answer = session.answer
             var nacks = NACKScheduler()
