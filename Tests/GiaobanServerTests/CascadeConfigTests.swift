@@ -1,4 +1,5 @@
 import Foundation
+import GiaobanEngine
 @testable import GiaobanServer
 import Testing
 
@@ -33,5 +34,41 @@ struct CascadeConfigTests {
         }
         try "gbk_0123456789abcdef_secret\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try RelayTrunks.readKey(path) == "gbk_0123456789abcdef_secret")
+    }
+}
+
+@Suite("Cascade: which simulcast layers a trunk pulls")
+struct TrunkLayerDemandTests {
+    typealias Demand = MediaRouter.TrunkDemand
+    static let parent = [100_000, 350_000, 900_000]
+
+    static func wanted(_ demand: Demand, parent: [Int] = parent, measured: [Int: Int] = [:]) -> [Int] {
+        (1..<3).filter { RelayTrunks.Trunk.wants(rank: $0, demand: demand, parentBitrates: parent, measured: measured[$0]) }
+    }
+
+    @Test("up to the highest REMB among the watchers here; every layer for a watcher that sends none; none unwatched")
+    func byCap() {
+        #expect(Self.wanted(Demand(watched: true, cap: 200_000, layerBitrates: [])) == [])
+        #expect(Self.wanted(Demand(watched: true, cap: 400_000, layerBitrates: [])) == [1])
+        #expect(Self.wanted(Demand(watched: true, cap: 900_000, layerBitrates: [])) == [1, 2])
+        #expect(Self.wanted(Demand(watched: true, cap: nil, layerBitrates: [])) == [1, 2])
+        #expect(Self.wanted(Demand(watched: false, cap: nil, layerBitrates: [])) == [])
+    }
+
+    @Test("only the layers the parent's stream has")
+    func byLayers() {
+        #expect(Self.wanted(Demand(watched: true, cap: nil, layerBitrates: []), parent: [400_000]) == [])
+        #expect(Self.wanted(Demand(watched: true, cap: nil, layerBitrates: []), parent: [100_000, 300_000]) == [1])
+    }
+
+    @Test("what a layer carries as measured here wins over the parent's figure, also after the layer was let go")
+    func measuredHere() {
+        // The parent answered before it had measured its publisher (0): the figure here decides.
+        let unmeasured = [0, 0, 0]
+        #expect(Self.wanted(Demand(watched: true, cap: 200_000, layerBitrates: []), parent: unmeasured) == [1, 2])
+        #expect(Self.wanted(Demand(watched: true, cap: 200_000, layerBitrates: []), parent: unmeasured,
+                            measured: [1: 320_000, 2: 880_000]) == [])
+        #expect(Self.wanted(Demand(watched: true, cap: 500_000, layerBitrates: []), parent: unmeasured,
+                            measured: [1: 320_000, 2: 880_000]) == [1])
     }
 }

@@ -116,6 +116,11 @@ extension MediaRouter {
         public var cap: Int?
         /// Each layer's measured bit rate, by layer index (0 before it is measured).
         public var layerBitrates: [Int]
+
+        /// A demand.
+        public init(watched: Bool, cap: Int?, layerBitrates: [Int]) {
+            (self.watched, self.cap, self.layerBitrates) = (watched, cap, layerBitrates)
+        }
     }
 
     /// `TrunkDemand` of `stream`.

@@ -40,6 +40,8 @@ extension RelayTrunks {
             var unwantedSince: [Int: ContinuousClock.Instant] = [:]
             /// When the parent last refused a layer (it sends fewer): not asked again for a while.
             var refusedAt: [Int: ContinuousClock.Instant] = [:]
+            /// The bit rate last measured here of each layer pulled before, by rank.
+            var measured: [Int: Int] = [:]
         }
 
         /// How long a layer nobody here can take is still pulled.
@@ -107,10 +109,9 @@ extension RelayTrunks {
             var starting: [Int] = []
             var stopping: [Link] = []
             control.withLock { c in
+                for (rank, bitrate) in demand.layerBitrates.enumerated() where bitrate > 0 { c.measured[rank] = bitrate }
                 for rank in 1..<RelaySessions.maxLayers {
-                    let here = rank < demand.layerBitrates.count ? demand.layerBitrates[rank] : 0
-                    let bitrate = here > 0 ? here : (rank < parentBitrates.count ? parentBitrates[rank] : .max)
-                    let wanted = rank < parentBitrates.count && demand.watched && (demand.cap.map { $0 >= bitrate } ?? true)
+                    let wanted = Self.wants(rank: rank, demand: demand, parentBitrates: parentBitrates, measured: c.measured[rank])
                     if wanted {
                         c.unwantedSince[rank] = nil
                         let refused = c.refusedAt[rank].map { now - $0 < .seconds(10) } ?? false
@@ -134,6 +135,17 @@ extension RelayTrunks {
                 owner.logger.info("trunk layer pulled: a watcher here takes it", metadata: ["stream": "\(stream)", "layer": "\(rank)"])
                 startLink(rank: rank)
             }
+        }
+
+        /// Whether layer `rank` (above the lowest) should be pulled: the stream has it, someone
+        /// here watches, and the highest REMB among the watchers reaches what the layer carries
+        /// (or one of them sends none). What it carries: as last measured here (`measured`, kept
+        /// after the layer was let go, so a parent's figure taken before its publisher was
+        /// measured cannot make the layer come and go), else the parent's figure.
+        static func wants(rank: Int, demand: MediaRouter.TrunkDemand, parentBitrates: [Int], measured: Int?) -> Bool {
+            guard rank > 0, rank < parentBitrates.count, demand.watched else { return rank == 0 }
+            guard let cap = demand.cap else { return true }
+            return cap >= (measured ?? parentBitrates[rank])
         }
 
         /// Connects one link, relays, and reconnects until it or the trunk is stopped.
