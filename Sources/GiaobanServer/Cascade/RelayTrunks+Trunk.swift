@@ -38,9 +38,11 @@ extension RelayTrunks {
             var links: [Int: Link] = [:]
             /// Since when no watcher here can take a pulled layer, by rank.
             var unwantedSince: [Int: ContinuousClock.Instant] = [:]
-            /// When the parent last refused a layer (it sends fewer): not asked again for a while.
+            /// When the parent last refused a layer or sent nothing of it (it sends fewer layers,
+            /// or the session limit is reached there): not asked again for a while.
             var refusedAt: [Int: ContinuousClock.Instant] = [:]
-            /// The bit rate last measured here of each layer pulled before, by rank.
+            /// The bit rate last measured here of each layer pulled before, by rank (taken only
+            /// while the layer's packets arrive: the figure of a layer let go decays to nothing).
             var measured: [Int: Int] = [:]
         }
 
@@ -109,7 +111,9 @@ extension RelayTrunks {
             var starting: [Int] = []
             var stopping: [Link] = []
             control.withLock { c in
-                for (rank, bitrate) in demand.layerBitrates.enumerated() where bitrate > 0 { c.measured[rank] = bitrate }
+                for (rank, bitrate) in demand.layerBitrates.enumerated() where bitrate > 0 {
+                    if c.links[rank]?.receivedRecently(now: now) == true { c.measured[rank] = bitrate }
+                }
                 for rank in 1..<RelaySessions.maxLayers {
                     let wanted = Self.wants(rank: rank, demand: demand, parentBitrates: parentBitrates, measured: c.measured[rank])
                     if wanted {
@@ -186,8 +190,15 @@ extension RelayTrunks {
                     update { $0.layers += 1 }
                     everConnected = true
                     backoff = .seconds(1)
-                    relay(connection, session: session, link: link, peer: peer)
+                    let received = relay(connection, session: session, link: link, peer: peer)
                     update { $0.layers -= 1 }
+                    if !base && !received && !link.isStopped {
+                        // Pinned to a layer the publisher declared but does not send: asked again later.
+                        control.withLock { $0.refusedAt[link.rank] = .now }
+                        owner.logger.info("trunk layer not sent by the parent's publisher", metadata: [
+                            "stream": "\(stream)", "layer": "\(link.rank)"])
+                        break
+                    }
                     if base { update { $0.state = "retrying" } }
                     backoff = .milliseconds(500)  // first retry soon after a break
                     if !isStopped && !link.isStopped {
@@ -198,8 +209,12 @@ extension RelayTrunks {
                 } catch {
                     // The parent's 404: nobody publishes the stream there, or not that many layers.
                     let refused = error.reason == .rejected && error.message.contains(": 404 ")
-                    if !base && refused {
+                    if !base && (refused || error.message.contains(": 429 ")) {
+                        // A higher layer the parent does not have, or one session too many there:
+                        // the lower layers go on, this one is asked again later.
                         control.withLock { $0.refusedAt[link.rank] = .now }
+                        owner.logger.info("trunk layer refused by the parent", metadata: [
+                            "stream": "\(stream)", "layer": "\(link.rank)", "error": "\(error)"])
                         break
                     }
                     control.withLock { c in
@@ -226,12 +241,14 @@ extension RelayTrunks {
         /// Hands the parent's packets to the local publisher until the connection fails, the
         /// parent goes quiet for 2 s (a live stream never does; a layer the publisher stopped
         /// sending is let go), or the link is stopped. Video is renumbered to the layer's SSRC
-        /// here; audio comes on the base link only.
-        private func relay(_ connection: ClientConnection, session: WHIPSession, link: Link, peer: String) {
+        /// here; audio comes on the base link only. Returns whether any packet came.
+        @discardableResult
+        private func relay(_ connection: ClientConnection, session: WHIPSession, link: Link, peer: String) -> Bool {
             let answer = session.answer
             var nacks = NACKScheduler()
             var lastPLI: ContinuousClock.Instant?
             var lastPacket = ContinuousClock.now
+            var received = false
             var batch: [[UInt8]] = []
             var reports: [[UInt8]] = []
             var scratch = [UInt8](repeating: 0, count: 1500)
@@ -283,6 +300,8 @@ extension RelayTrunks {
                 connection.handleTimers()
                 if !batch.isEmpty {
                     lastPacket = now
+                    received = true
+                    link.received(now: now)
                     let (packets, compounds) = (batch, reports)
                     batch.removeAll(keepingCapacity: true)
                     reports.removeAll(keepingCapacity: true)
@@ -292,7 +311,7 @@ extension RelayTrunks {
                         for compound in compounds { compound.withUnsafeBytes { router.injectRTCP($0, peer: peer, now: now, out: out) } }
                     }
                 } else if now - lastPacket > .seconds(2) {
-                    return
+                    return received
                 }
                 var lost: [UInt16] = []
                 let givenUp = nacks.due(now: now, roundTrip: connection.peer.roundTripTime) { lost.append($0) }
@@ -319,6 +338,7 @@ extension RelayTrunks {
                     }
                 }
             }
+            return received
         }
 
         /// The local publisher a trunk feeds: the tracks the parent's answer announced, its video
@@ -341,13 +361,19 @@ extension RelayTrunks {
     final class Link: Sendable {
         /// The layer's rank on the parent (0 the lowest).
         let rank: Int
-        private let control = Mutex((stopped: false, keyframeWanted: false))
+        private let control = Mutex((stopped: false, keyframeWanted: false, lastPacket: ContinuousClock.Instant?.none))
 
         init(rank: Int) { self.rank = rank }
 
         var isStopped: Bool { control.withLock { $0.stopped } }
         func stop() { control.withLock { $0.stopped = true } }
         func wantKeyframe() { control.withLock { $0.keyframeWanted = true } }
+        /// Packets of the layer arrived at `now`.
+        func received(now: ContinuousClock.Instant) { control.withLock { $0.lastPacket = now } }
+        /// Whether packets of the layer arrived in the last second.
+        func receivedRecently(now: ContinuousClock.Instant) -> Bool {
+            control.withLock { $0.lastPacket.map { now - $0 < .seconds(1) } ?? false }
+        }
         /// Whether a PLI is due now (asked for, or a NACK given up), clearing the request.
         func takeKeyframeWanted(givenUp: Bool) -> Bool {
             control.withLock { c in
