@@ -7,7 +7,8 @@ public import Synchronization
 /// held on a dedicated connection of its own thread. Every node tries to take it every
 /// `retry`; the one that holds it is the leader while its connection lives (checked every
 /// `retry` with a query). When the leader dies its connection closes, PostgreSQL releases the
-/// lock, and another node takes it at its next try: a few seconds at most. The lock only saves
+/// lock, and another node takes it at its next try: a few seconds at most (a leader that only
+/// lost its connection waits three tries before competing again). The lock only saves
 /// work: whatever it guards must stay correct with two leaders for an instant (a leader whose
 /// connection broke finds out at its next check).
 public final class PostgresLeaderLock: Sendable {
@@ -64,9 +65,15 @@ public final class PostgresLeaderLock: Sendable {
                 set(answer)
                 Thread.sleep(forTimeInterval: seconds)
             }
+            let lost = isLeader
             set(false)
             pid.store(0, ordering: .relaxed)
             PQfinish(connection)
+            if lost && !stopped.load(ordering: .relaxed) {
+                // A leader whose connection broke steps back for a few tries, so that a node
+                // still connected takes the lead rather than racing it for the freed lock.
+                Thread.sleep(forTimeInterval: 3 * seconds)
+            }
         }
         set(false)
     }

@@ -27,6 +27,8 @@ extension RelayTrunks {
         let owner: RelayTrunks
         /// The SSRC of each layer here (the local publisher's layers).
         let layerSSRCs: [UInt32]
+        /// The id of the local publisher this trunk feeds.
+        let peer: String
         private let control = Mutex(Control())
 
         private struct Control {
@@ -59,6 +61,7 @@ extension RelayTrunks {
                 if !ssrcs.contains(ssrc) { ssrcs.append(ssrc) }
             }
             layerSSRCs = ssrcs
+            peer = RelayTrunks.peerID(stream)
         }
 
         var isStopped: Bool { control.withLock { $0.stopped } }
@@ -154,7 +157,6 @@ extension RelayTrunks {
 
         /// Connects one link, relays, and reconnects until it or the trunk is stopped.
         private func run(_ link: Link) {
-            let peer = RelayTrunks.peerID(stream)
             let base = link.rank == 0
             var backoff = Duration.seconds(1)
             var everConnected = false

@@ -59,8 +59,10 @@ public final class RelayTrunks: Sendable {
     let logger: Logger
     private let trunks = Mutex<[String: Trunk]>([:])
 
-    /// The peer id of the local publisher a trunk feeds.
-    static func peerID(_ stream: String) -> String { "trunk-" + stream }
+    /// A new peer id for the local publisher a trunk of `stream` feeds: one per trunk, so that a
+    /// trunk winding down (its WHEP session being deleted on the parent) cannot remove the
+    /// publisher of a newer trunk of the same stream.
+    static func peerID(_ stream: String) -> String { "trunk-" + stream + "-" + SecureRandom.hex(4) }
 
     /// Trunks from wherever `locate` says a stream is, from a media socket on `bindAddress`,
     /// closed after `idle` without a watcher here, fed into `media`.
