@@ -9,8 +9,6 @@ public struct WHIPSession: Sendable {
     /// WHEP: what each video layer of the stream carries (bit/s, lowest first), from the
     /// relay's `X-Giaoban-Layers`; nil when the answer has none.
     public var layerBitrates: [Int]? = nil
-    /// The raw `X-Giaoban-Layers` value.
-    var header: String? = nil
 }
 
 /// WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) over `HTTPClient`: publish or watch a
@@ -38,9 +36,7 @@ public struct WHIPClient: Sendable {
     /// (404 when nobody publishes the stream). With `layer`, exactly that simulcast layer
     /// (rank, 0 the lowest; 404 when the stream has fewer).
     public func watch(stream: String, offer: String, layer: Int? = nil) throws(ClientError) -> WHIPSession {
-        var session = try post("/whep/\(stream)" + (layer.map { "?layer=\($0)" } ?? ""), offer: offer)
-        session.layerBitrates = session.header.flatMap(Self.layerBitrates)
-        return session
+        try post("/whep/\(stream)" + (layer.map { "?layer=\($0)" } ?? ""), offer: offer)
     }
 
     /// The bit rates in an `X-Giaoban-Layers` value (`95000,310000,880000`); nil when malformed.
@@ -69,7 +65,7 @@ public struct WHIPClient: Sendable {
         guard let location = response.header("Location") else { throw ClientError(.badAnswer, "POST \(path): no Location header") }
         let answerSDP = response.text
         var session = WHIPSession(location: Self.path(of: location), answerSDP: answerSDP, answer: try RelayAnswer(sdp: answerSDP))
-        session.header = response.header("X-Giaoban-Layers")
+        session.layerBitrates = response.header("X-Giaoban-Layers").flatMap(Self.layerBitrates)
         return session
     }
 

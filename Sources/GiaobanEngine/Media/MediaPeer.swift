@@ -253,11 +253,10 @@ final class RelayStream {
     /// (simulcast) or continue from the new source without a gap (one layer).
     func adopt(_ publisher: PeerSetup) {
         let rids = publisher.simulcastRIDs
-        if publisher.layerSSRCs.count > 1 {
+        if !publisher.layerSSRCs.isEmpty {
             layers = publisher.layerSSRCs.map { VideoLayer(rid: "", ssrc: $0, cacheSize: cacheSize, cacheBytes: cacheBytes) }
         } else {
-            layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.layerSSRCs.first ?? publisher.video?.ssrc ?? 0,
-                                                cacheSize: cacheSize, cacheBytes: cacheBytes)]
+            layers = rids.isEmpty ? [VideoLayer(rid: "", ssrc: publisher.video?.ssrc ?? 0, cacheSize: cacheSize, cacheBytes: cacheBytes)]
                                   : rids.map { VideoLayer(rid: $0, ssrc: 0, cacheSize: cacheSize, cacheBytes: cacheBytes) }
         }
         ranked = Array(layers.indices)

@@ -35,19 +35,19 @@ extension MediaRouter {
         for subscription in peer.subscriptions where subscription.video != nil {
             let stream = subscription.stream
             guard stream.publisher?.setup.video != nil, !stream.policy.videoGated else { continue }
-            if let pinned = subscription.pinnedLayerRank {
-                // A trunk pulling one layer: exactly that one, paused while the publisher sends fewer.
-                if !stream.isSimulcast {
-                    if pinned > 0 { apply(-1, to: subscription, now: now, out: out) }
-                    continue
-                }
-                let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }
-                apply(pinned < active.count ? active[pinned] : -1, to: subscription, now: now, out: out)
+            // A trunk pulling one layer takes exactly that one, paused while the publisher sends fewer.
+            let pinned = subscription.pinnedLayerRank
+            if !stream.isSimulcast, let pinned {
+                if pinned > 0 { apply(-1, to: subscription, now: now, out: out) }
                 continue
             }
             // Without simulcast and without an estimate there is nothing to choose.
             if !stream.isSimulcast && estimate == nil { continue }
             let active = stream.ranked.filter { stream.layers[$0].isActive(now: now) }
+            if let pinned {
+                apply(pinned < active.count ? active[pinned] : -1, to: subscription, now: now, out: out)
+                continue
+            }
             guard !active.isEmpty else { continue }
             let cap = subscription.maxLayerRank == Int.max ? active.count : min(active.count, subscription.maxLayerRank + 1)
             let allowed = Array(active.prefix(cap))

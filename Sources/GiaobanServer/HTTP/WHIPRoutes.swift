@@ -127,7 +127,7 @@ public final class RelaySessions: Sendable {
     /// The most simulcast layers a publisher sends (`?layer=` ranks 0 to 2).
     static let maxLayers = 3
     /// The WHEP answer's header with each video layer's bit rate, lowest first.
-    public static let layersHeader = "X-Giaoban-Layers"
+    static let layersHeader = HTTPField.Name("X-Giaoban-Layers")!
 
     /// Whether `name` may name a stream: 1–64 letters, digits, `-` and `_`, and not `camera`
     /// (its path, `/whep/camera/<id>`, is a camera's).
@@ -191,8 +191,8 @@ public final class RelaySessions: Sendable {
                                    .accessControlExposeHeaders: "Location"]
         // A WHEP answer says what each video layer of the stream carries (bit/s, lowest first):
         // a child relay pulls a layer over its own trunk only when a watcher there can take it.
-        if kind == "whep", let bitrates = await media.ask(.rankedLayerBitrates(stream: stream)), let name = HTTPField.Name(Self.layersHeader) {
-            headers[name] = bitrates.map(String.init).joined(separator: ",")
+        if kind == "whep", let bitrates = await media.ask(.rankedLayerBitrates(stream: stream)) {
+            headers[Self.layersHeader] = bitrates.map(String.init).joined(separator: ",")
         }
         return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.serialize())))
     }
