@@ -31,8 +31,12 @@ public struct TokenClaims: Sendable, Equatable, Codable {
     public var commune: String?
     /// The API key these claims came from (never in a JWT); nil for a token.
     public var keyID: String?
+    /// Set only in the tokens the nodes of a cluster sign for each other (they share the secret):
+    /// a node pulling a meeting participant's stream for the participants it serves. No request
+    /// of a person can obtain it: nothing that issues tokens over the API sets it.
+    public var relay: Bool?
 
-    enum CodingKeys: String, CodingKey { case sub, role, exp, iat, nbf, commune }
+    enum CodingKeys: String, CodingKey { case sub, role, exp, iat, nbf, commune, relay }
 
     /// Creates claims.
     public init(sub: String, role: Role, exp: Int64, iat: Int64, nbf: Int64? = nil, commune: String? = nil) {

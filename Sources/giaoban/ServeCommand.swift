@@ -129,6 +129,10 @@ struct Serve: AsyncParsableCommand {
             } catch { throw ValidationError("configuration: \(error)") }
             logger.notice("streams nobody publishes here come from the parent relay", metadata: ["parent": "\(settings.cascade.parent)"])
         }
+        if clusterOrigin != nil, settings.cluster.proxyRooms {
+            rooms.proxyRooms(caFile: caFile)
+            logger.notice("participants of meeting rooms other nodes hold are served here: their sockets passed on, their downlinks from trunks")
+        }
         if parent != nil || clusterOrigin != nil {
             let directory = StreamDirectory(database: hub.database)
             let (lease, clock, authority) = (Int64(settings.cluster.roomLeaseS) * 1000, hub.clock, tokens)
@@ -136,11 +140,14 @@ struct Serve: AsyncParsableCommand {
             let locate: RelayTrunks.Locator = { [parent] stream in
                 if let origin = clusterOrigin, let url = try? await directory.locate(stream, except: origin, since: clock() - 3 * lease) {
                     // Nodes of a cluster share the token secret: this node signs its own short-lived bearer.
+                    // It carries the nodes' own claim: a meeting participant's stream is given to nobody else.
                     let now = clock() / 1000
-                    return RelayTrunks.Source(url: url, bearer: authority.issue(TokenClaims(sub: subject, role: .observer, exp: now + 3_600, iat: now)),
-                                              caFile: caFile)
+                    var claims = TokenClaims(sub: subject, role: .observer, exp: now + 3_600, iat: now)
+                    claims.relay = true
+                    return RelayTrunks.Source(url: url, bearer: authority.issue(claims), caFile: caFile)
                 }
-                return parent
+                // A meeting's streams are the cluster's: never asked of a parent relay.
+                return RelaySessions.roomMeeting(stream) == nil ? parent : nil
             }
             do {
                 trunks = try RelayTrunks(locate: locate, idle: .seconds(settings.cascade.idleS),

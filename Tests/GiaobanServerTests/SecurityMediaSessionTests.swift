@@ -50,6 +50,26 @@ struct SecurityMediaSessionTests {
                 let (status, body, _) = try await Self.post(client, "/whep/\(stream)", role, subject, offer: recvonly)
                 #expect(status == .forbidden, "\(role) watched the locked room's stream unseen: \(status) \(body)")
             }
+            // Another node of the cluster (a token with the nodes' own claim) may watch it, to
+            // serve participants seated through it; it may still not publish on it.
+            let now = Int64(Date().timeIntervalSince1970)
+            var node = TokenClaims(sub: "relay-node2", role: .observer, exp: now + 600, iat: now - 10)
+            node.relay = true
+            let nodeHeaders: HTTPFields = [.authorization: "Bearer \(HubFixture.authority.issue(node))", .contentType: "application/sdp"]
+            let (pulled, pulledBody) = try await client.execute(uri: "/whep/\(stream)", method: .post, headers: nodeHeaders,
+                                                                body: ByteBuffer(string: recvonly)) { r in (r.status, String(buffer: r.body)) }
+            #expect(pulled == .created, "a node could not pull a meeting stream: \(pulled) \(pulledBody)")
+            node.relay = false
+            let plainHeaders: HTTPFields = [.authorization: "Bearer \(HubFixture.authority.issue(node))", .contentType: "application/sdp"]
+            let (plain, _) = try await client.execute(uri: "/whep/\(stream)", method: .post, headers: plainHeaders,
+                                                      body: ByteBuffer(string: recvonly)) { r in (r.status, String(buffer: r.body)) }
+            #expect(plain == .forbidden, "the same subject without the nodes' claim watched the room: \(plain)")
+            node.relay = true
+            let (published, _) = try await client.execute(uri: "/whip/\(stream)", method: .post,
+                                                          headers: [.authorization: "Bearer \(HubFixture.authority.issue(node))",
+                                                                    .contentType: "application/sdp"],
+                                                          body: ByteBuffer(string: offer)) { r in (r.status, String(buffer: r.body)) }
+            #expect(published == .forbidden, "a node's token published on a participant's stream: \(published)")
             // The chair's publisher is the same session as before.
             #expect(server.sessionsPeer(session: session, subject: "officer") == "whip-\(session)")
             await chair.finish()

@@ -22,6 +22,7 @@ import urllib.parse
 from typing import Callable, Optional
 
 import pytest
+import requests
 import websockets
 
 from conftest import run_async, server_command, unique_stream, wait_for
@@ -591,6 +592,92 @@ def test_a_trunk_follows_its_stream_to_another_node(three_workdirs, postgresql, 
         lines = [line for line in log.splitlines() if line.endswith("trunk re-established")]
         assert lines and f"from={node2.base_url} " in lines[0], f"re-established from node 2: {lines}"
         assert held.get("video_frames", 0) > 0, held
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.mark.timeout(200)
+def test_participants_on_another_node_are_served_there(three_workdirs, postgresql, request):  # noqa: F811
+    """`cluster.proxy_rooms = true` (experimental; docs/postgresql.md, "Serving a room's
+    participants on the node they reached"): the chair (aiortc) holds the room on node 1; two
+    communes (aiortc) open it on node 2 and stay there — their sockets passed to node 1, which
+    seats them, keeps the roster and answers their publish — while node 2 offers their
+    downlinks from one trunk per publisher pulled from node 1. Checked: the chair decodes both
+    communes' video (their media goes up to node 1); node 2's downlinks are offered and carry
+    every other participant's tracks; node 1 serves one downlink, node 2 two, and node 2 pulls
+    each stream once; a plain commune token still cannot watch a meeting stream over WHEP.
+    Not checked, because it does not hold yet: that the communes decode what node 2 sends them
+    (in about half of the runs on this machine one of them does not: the known defect in
+    docs/postgresql.md)."""
+    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_PROXY_ROOMS": "true"}
+    nodes = []
+    names = (CHAIR, "xa-proxy-a", "xa-proxy-b")
+    try:
+        start_nodes(three_workdirs[:2], request, env, "test_meeting_cluster_proxy", nodes)
+        node1, node2 = nodes
+        chair_token = node1.token(CHAIR, "chair")
+        meeting = create_meeting(node1, chair_token, "Giao ban: phòng qua nút thứ hai")
+
+        def room_on(node, subject: str, role: str) -> RoomSocket:
+            query = urllib.parse.urlencode({"access_token": node.token(subject, role)})
+            return RoomSocket(node.base_url.replace("http", "ws", 1) + f"/api/meetings/{meeting}/room?{query}", subject)
+
+        async def scenario() -> dict:
+            rooms = {CHAIR: room_on(node1, CHAIR, "chair"),
+                     names[1]: room_on(node2, names[1], "commune"), names[2]: room_on(node2, names[2], "commune")}
+            media: list = []
+            try:
+                joined = {}
+                for name in names:
+                    joined[name] = await rooms[name].open()
+                    assert rooms[name].messages[0]["type"] == "joined", rooms[name].messages[:2]
+                home = joined[CHAIR]["node"]
+                for name in names[1:]:
+                    # Seated by node 1 through node 2: `joined` names both.
+                    assert joined[name]["node"].startswith(home + "/"), (home, joined[name])
+                receivers = {}
+                for name in names:
+                    publisher, receiver = Publisher(rooms[name]), DownlinkReceiver(rooms[name])
+                    media += [receiver, publisher]
+                    await publisher.publish()
+                    await receiver.watch_all()
+                    receivers[name] = receiver
+                # Node 1's roster, seen on node 2's sockets: everyone seated and publishing.
+                await rooms[names[1]].expect(
+                    lambda m: m["type"] == "roster" and sum(p["publishing"] for p in m["participants"]) == 3,
+                    REPLY_TIMEOUT * 2, "the roster with three publishers")
+                await asyncio.gather(*(receivers[CHAIR].frames(subject, MIN_FRAMES, 30.0) for subject in names[1:]))
+                # Node 2's downlinks: offered every other participant's audio and video.
+                for viewer in names[1:]:
+                    others = {s for s in names if s != viewer}
+                    await receivers[viewer].answered_offer(
+                        lambda offer: sorted(t["participant"] for t in offer["tracks"]) == sorted(list(others) * 2),
+                        30.0, f"{viewer}: an offer of node 2 with the others' tracks")
+                return {"chair decoded": {s: receivers[CHAIR].frames_of(s) for s in names[1:]},
+                        "downlink tracks": {v: sorted(receivers[v].owner.values()) for v in names[1:]}}
+            finally:
+                for closable in media:
+                    await closable.close()
+                for room in rooms.values():
+                    if not room.closed:
+                        await room.leave()
+
+        got = run_async(scenario(), 150)
+        print("proxied room:", json.dumps(got, sort_keys=True))
+        log1 = node1.log_path.read_text(errors="replace")
+        log2 = node2.log_path.read_text(errors="replace")
+        assert log1.count("downlink connecting") == 1, "node 1 serves the chair's downlink only"
+        assert log2.count("downlink connecting") == 2, "node 2 serves its two participants' downlinks"
+        assert log2.count("room socket passed to the node holding the room") == 2
+        trunks = sorted(line.split("stream=")[1].split()[0] for line in log2.splitlines() if "trunk connected" in line)
+        assert trunks == sorted(f"m{meeting}-{s}" for s in names), f"node 2 pulls each of the three streams once: {trunks}"
+        assert "relay-node2" in log1, "the trunks' sessions on node 1 are node 2's own"
+        # A meeting stream is still nobody's to watch over plain WHEP.
+        refused = requests.post(node1.url(f"/whep/m{meeting}-{CHAIR}"), data="v=0\r\n",
+                                headers={"Authorization": f"Bearer {node1.token('xa-proxy-c', 'commune')}",
+                                         "Content-Type": "application/sdp"}, timeout=10)
+        assert refused.status_code == 403, refused.text
     finally:
         for node in nodes:
             node.stop()

@@ -1,5 +1,5 @@
-import HummingbirdWSClient
-import NIOSSL
+public import HummingbirdWSClient
+public import NIOSSL
 
 extension RoomClient {
     /// The socket's settings: for `wss://`, TLS 1.2+ trusting `caFile` and checking the host.
@@ -9,6 +9,11 @@ extension RoomClient {
     /// (RFC 6761 §6.4) that names no host, so only the certificate's
     /// IP address entries, checked against the connected address, can match.
     func connectionSettings() -> (WebSocketClientConfiguration, TLSConfiguration?) {
+        Self.connectionSettings(url: url, caFile: caFile)
+    }
+
+    /// The settings of a socket to `url` (a `wss://` one trusting `caFile`, nil: the system's CAs).
+    public static func connectionSettings(url: String, caFile: String?) -> (WebSocketClientConfiguration, TLSConfiguration?) {
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
         guard url.hasPrefix("wss://") else { return (configuration, nil) }
         let authority = url.dropFirst("wss://".count).prefix { $0 != "/" && $0 != "?" }

@@ -92,10 +92,11 @@ public final class RelayTrunks: Sendable {
         return key
     }
 
-    /// Whether `stream` may come from the parent: plain WHIP streams only (a meeting's streams
-    /// and the cameras' are the meeting's and the camera's node's).
+    /// Whether `stream` may come over a trunk: WHIP streams, a meeting participant's included
+    /// (from the node of the cluster that has it: `Locator` never sends those to a parent
+    /// relay); not a camera's or a mix (`camera~<id>`, `m<id>~mix`: their node's own).
     static func pullable(_ stream: String) -> Bool {
-        RelaySessions.roomMeeting(stream) == nil && !stream.contains("~")  // camera~<id>, m<id>~mix
+        !stream.contains("~")
     }
 
     /// Makes sure `stream` is coming from the parent: starts its trunk if there is none and

@@ -237,6 +237,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// last renewal (renewed every second): how soon another node takes the rooms of a
         /// node that died.
         public var roomLeaseS = 5
+        /// `cluster.proxy_rooms`: a participant who opens a meeting room another node holds stays
+        /// on this node (its room socket passed to the holder, its downlink served here from
+        /// trunks) instead of being sent there with `moved` (docs/postgresql.md).
+        public var proxyRooms = false
 
         /// The base URL participants are sent to: `public_url`, else the control plane's own.
         public func url(http: HTTP) -> String {
@@ -346,6 +350,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         }
         cluster.publicURL = try reader.string("cluster.public_url", default: cluster.publicURL)
         cluster.roomLeaseS = try reader.integer("cluster.room_lease_s", default: cluster.roomLeaseS, in: 2...120)
+        cluster.proxyRooms = try reader.boolean("cluster.proxy_rooms", default: cluster.proxyRooms)
         guard cluster.publicURL.isEmpty || cluster.publicURL.hasPrefix("http://") || cluster.publicURL.hasPrefix("https://") else {
             throw ConfigError("\(source): cluster.public_url must be an http:// or https:// URL, not '\(cluster.publicURL)'")
         }

@@ -34,8 +34,8 @@ public final class RelaySessions: Sendable {
     private let sessions = Mutex<[String: Session]>([:])
     private let presence = Mutex<PresenceHandler?>(nil)
 
-    /// The plain WHIP streams published here now (not a meeting's, not a camera's): what
-    /// another node of a cluster may pull from this one.
+    /// The WHIP streams published here now, meeting participants' included (not a camera's, not
+    /// a mix): what another node of a cluster may pull from this one.
     public var publishedStreams: [String] {
         Array(Set(sessions.withLock { $0.values.filter { $0.kind == "whip" }.map(\.stream) }.filter(RelayTrunks.pullable)))
     }
@@ -144,9 +144,11 @@ public final class RelaySessions: Sendable {
         guard Self.validStream(stream) else {
             return .plain(.badRequest, "stream names are 1–64 characters of A–Z, a–z, 0–9, '-' and '_'")
         }
-        if let meeting = Self.roomMeeting(stream) {
+        if let meeting = Self.roomMeeting(stream), !(kind == "whep" && claims.relay == true) {
             // A participant's stream in a meeting room: published by that participant only, and
-            // watched only by those seated in the room (who are in its roster and roll call).
+            // watched only by those seated in the room (who are in its roster and roll call) —
+            // or by another node of the cluster serving participants seated there through it
+            // (a token only the nodes sign, `TokenClaims.relay`; docs/postgresql.md).
             return .plain(.forbidden, "stream '\(stream)' belongs to meeting \(meeting)'s room: publish and watch it "
                           + "through the room's WebSocket, GET /api/meetings/\(meeting)/room (docs/protocol.md)")
         }
@@ -267,7 +269,7 @@ public final class RelaySessions: Sendable {
     }
 
     /// The meeting whose room owns `stream` (`m<id>-<participant>`), if it is such a stream.
-    static func roomMeeting(_ stream: String) -> Int64? {
+    public static func roomMeeting(_ stream: String) -> Int64? {
         guard stream.first == "m", let dash = stream.firstIndex(of: "-") else { return nil }
         let digits = stream[stream.index(after: stream.startIndex)..<dash]
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let id = Int64(digits), id > 0 else { return nil }

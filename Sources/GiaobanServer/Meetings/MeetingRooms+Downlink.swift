@@ -66,19 +66,19 @@ extension MeetingRooms {
     /// an offer with a fresh revision.
     func requestDownlink(watch: [String]?, meeting id: Int64, claims: TokenClaims) async -> String? {
         // A downlink whose connection the media plane removed (closed, consent expired) is replaced.
-        let existing = rooms.withLock { $0[id]?.downlinks[claims.sub] }
+        let existing = withDownlinkRoom(id) { $0.downlinks[claims.sub] } ?? nil
         var fresh = existing == nil
         if let existing, existing.applied != nil {
             let alive = await sessions.media.ask(.hasPeer(existing.peerID))
             if !alive { fresh = true }
         }
-        let present = rooms.withLock { all -> Bool in
-            guard all[id]?.participants[claims.sub] != nil else { return false }
-            if fresh { all[id]?.downlinks[claims.sub] = Downlink(session: SecureRandomID.make()) }
-            all[id]?.downlinks[claims.sub]?.watch = watch
+        let present = withDownlinkRoom(id) { room -> Bool in
+            guard room.downlinkSeats[claims.sub] != nil else { return false }
+            if fresh { room.downlinks[claims.sub] = Downlink(session: SecureRandomID.make()) }
+            room.downlinks[claims.sub]?.watch = watch
             return true
         }
-        guard present else { return HubMessage.error("you are not in the room") }
+        guard present == true else { return HubMessage.error("you are not in the room") }
         if fresh {
             logger.info("downlink created", metadata: ["meeting": "\(id)", "subject": "\(claims.sub)",
                                                        "watch": "\(watch.map { $0.joined(separator: ",") } ?? "all")"])
@@ -91,7 +91,7 @@ extension MeetingRooms {
     /// stopped publishing, joined or left). A downlink with an unanswered offer is marked and
     /// offered to right after its answer.
     func renegotiateDownlinks(_ id: Int64) async {
-        let subjects = rooms.withLock { Array(($0[id]?.downlinks ?? [:]).keys) }
+        let subjects = withDownlinkRoom(id) { Array($0.downlinks.keys) } ?? []
         guard !subjects.isEmpty else { return }
         await offerDownlinks(meeting: id, subjects: subjects, force: false)
     }
@@ -101,12 +101,12 @@ extension MeetingRooms {
     func offerDownlinks(meeting id: Int64, subjects: [String], force: Bool, restart: Bool = false) async {
         // The tracks of everyone publishing, read from the media plane in one go.
         typealias Publisher = (subject: String, stream: String, joinedAt: Int64)
-        let (publishers, mixStream) = rooms.withLock { all -> ([Publisher], String?) in
-            let publishers: [Publisher] = (all[id]?.participants ?? [:]).filter { $0.value.publishing != nil }
+        let (publishers, mixStream) = withDownlinkRoom(id) { room -> ([Publisher], String?) in
+            let publishers: [Publisher] = room.downlinkSeats.filter { $0.value.publishing != nil }
                 .map { (subject: $0.key, stream: Self.stream(meeting: id, subject: $0.key), joinedAt: $0.value.joinedAt) }
                 .sorted { ($0.joinedAt, $0.subject) < ($1.joinedAt, $1.subject) }
-            return (publishers, all[id]?.mix?.stream)
-        }
+            return (publishers, room.mix?.stream)
+        } ?? ([], nil)
         var read = await sessions.media.ask(.publishedTracks(streams: publishers.map(\.stream) + (mixStream.map { [$0] } ?? [])))
         let mixTracks = mixStream == nil ? nil : read.removeLast()
         let published = read
@@ -121,9 +121,9 @@ extension MeetingRooms {
         let bySubject = Dictionary((tracks + (mix.map { [$0] } ?? [])).map { ($0.stream, $0.subject) },
                                    uniquingKeysWith: { a, _ in a })
         var connected: [String] = []
-        rooms.withLock { all in
-            guard var room = all[id] else { return }
-            let seated = Set(room.participants.keys.map { Self.stream(meeting: id, subject: $0) })
+        _ = withDownlinkRoom(id) { room in
+            let seats = room.downlinkSeats
+            let seated = Set(seats.keys.map { Self.stream(meeting: id, subject: $0) })
             for subject in subjects {
                 guard var downlink = room.downlinks[subject] else { continue }
                 // The caps of participants who left go with them.
@@ -137,7 +137,7 @@ extension MeetingRooms {
                     continue
                 }
                 var wanted: [DownlinkNegotiation.Wanted] = []
-                let mixed = room.participants[subject]?.mixed == true
+                let mixed = seats[subject]?.mixed == true
                 for (other, stream, published) in (mixed ? mix.map { [$0] } ?? [] : tracks) where other != subject {
                     if !mixed, let watch = downlink.watch, !watch.contains(other) { continue }
                     if published.audio != nil { wanted.append(.init(stream: stream, kind: .audio, codec: "opus")) }
@@ -168,7 +168,6 @@ extension MeetingRooms {
                 // Tracks no longer offered stop at once; new ones wait for the answer.
                 if downlink.applied != nil { connected.append(subject) }
             }
-            all[id] = room
         }
         guard !connected.isEmpty else { return }
         let subjects = connected
@@ -184,18 +183,18 @@ extension MeetingRooms {
     /// right where it is applied (`MediaCommand.LatestSubscriptions`), so an older offer or
     /// answer never undoes a newer one.
     func subscriptions(meeting id: Int64, subject: String, accepted: Set<String>?) -> (String, [MediaRouter.SubscriptionSetup])? {
-        rooms.withLock { all in
-            guard let downlink = all[id]?.downlinks[subject] else { return nil }
+        withDownlinkRoom(id) { room -> (String, [MediaRouter.SubscriptionSetup])? in
+            guard let downlink = room.downlinks[subject] else { return nil }
             return (downlink.peerID, DownlinkNegotiation.subscriptions(lines: downlink.lines, accepted: accepted ?? downlink.accepted,
                                                                       caps: downlink.caps))
-        }
+        } ?? nil
     }
 
     /// `answer`: the client's answer to a downlink offer. The first one creates the peer
     /// (ICE and DTLS start); later ones change the subscriptions, and restart ICE when the
     /// credentials changed.
     func answerDownlink(session: String, revision: Int, sdp: String, meeting id: Int64, claims: TokenClaims) async -> String? {
-        guard let downlink = rooms.withLock({ $0[id]?.downlinks[claims.sub] }), downlink.session == session else {
+        guard let downlink = withDownlinkRoom(id, { $0.downlinks[claims.sub] }) ?? nil, downlink.session == session else {
             return HubMessage.error("no downlink session '\(session.prefix(64))' of yours")
         }
         if revision < downlink.revision { return nil }  // a newer offer is on its way
@@ -224,18 +223,18 @@ extension MeetingRooms {
         case .dtls(let error)?: return HubMessage.error("cannot create the DTLS session: \(error)")
         case _?: return HubMessage.error("the downlink connection is gone: send downlink for a new one")
         }
-        let again = rooms.withLock { all -> Bool in
-            guard var current = all[id]?.downlinks[claims.sub], current.session == session else { return false }
+        let again = withDownlinkRoom(id) { room -> Bool in
+            guard var current = room.downlinks[claims.sub], current.session == session else { return false }
             current.applied = ufrags
             current.fingerprint = answer.remoteFingerprint
             current.accepted = answer.accepted
             if current.revision == revision { current.awaiting = false }
             let again = current.dirty && !current.awaiting
-            all[id]?.downlinks[claims.sub] = current
+            room.downlinks[claims.sub] = current
             return again
-        }
+        } == true
         // Mixed mode on the downlink: the mixer sends this listener's mix-minus on it.
-        if let mix = rooms.withLock({ $0[id]?.mix }) {
+        if let mix = withDownlinkRoom(id, { $0.mix }) ?? nil {
             let listener = Self.stream(meeting: id, subject: claims.sub)
             let carriesMix = downlink.lines.contains { $0.active && $0.stream == mix.stream && answer.accepted.contains($0.mid) }
             mix.peers.map.withLock { peers in
@@ -253,7 +252,8 @@ extension MeetingRooms {
 
     /// `restart` of the downlink: an offer with new ICE credentials.
     func restartDownlink(session: String, meeting id: Int64, claims: TokenClaims) async -> String? {
-        let seat = rooms.withLock { all in (all[id]?.downlinks[claims.sub]?.session, all[id]?.participants[claims.sub]?.publishing) }
+        let seat = withDownlinkRoom(id) { room in (room.downlinks[claims.sub]?.session, room.downlinkSeats[claims.sub]?.publishing) }
+            ?? (nil, nil)
         if seat.1 == session {
             return HubMessage.error(#"to restart ICE of the publish connection send {"type": "publish", "session": …, "sdp": <an offer with new ICE credentials>}"#)
         }
@@ -268,17 +268,17 @@ extension MeetingRooms {
     func capDownlinkLayer(participant: String, layer rank: Int, meeting id: Int64, claims: TokenClaims) async -> String? {
         let stream = Self.stream(meeting: id, subject: participant)
         // Caps name seated participants only, so the map stays as small as the room.
-        let peerResult = rooms.withLock { all -> Result<String?, RoomError> in
-            guard var downlink = all[id]?.downlinks[claims.sub] else {
+        let peerResult = withDownlinkRoom(id) { room -> Result<String?, RoomError> in
+            guard var downlink = room.downlinks[claims.sub] else {
                 return .failure(RoomError(#"layer with "participant" needs a downlink first: {"type": "downlink", …}"#))
             }
-            guard all[id]?.participants[participant] != nil else {
+            guard room.downlinkSeats[participant] != nil else {
                 return .failure(RoomError("'\(participant.prefix(64))' is not in the room"))
             }
             downlink.caps[stream] = rank
-            all[id]?.downlinks[claims.sub] = downlink
+            room.downlinks[claims.sub] = downlink
             return .success(downlink.applied == nil ? nil : downlink.peerID)
-        }
+        } ?? .failure(RoomError("you are not in the room"))
         let peer: String?
         switch peerResult {
         case .success(let value): peer = value

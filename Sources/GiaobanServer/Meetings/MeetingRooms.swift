@@ -80,6 +80,10 @@ public final class MeetingRooms: Sendable {
     let rosterInterval: Duration = .milliseconds(50)
     /// The relay's cameras, which the chair may put into a room (nil: none).
     let cameras = Mutex<CameraRelay?>(nil)
+    /// Rooms other nodes hold whose participants this node serves (MeetingRooms+Proxy.swift).
+    let proxied = Mutex<[Int64: ProxiedRoom]>([:])
+    /// `cluster.proxy_rooms`: set, a participant of a room another node holds stays here.
+    let proxySettings = Mutex<ProxySettings?>(nil)
 
     /// Lets chairs put the cameras of `relay` into rooms.
     public func attach(cameras relay: CameraRelay) { cameras.withLock { $0 = relay } }
@@ -144,7 +148,11 @@ public final class MeetingRooms: Sendable {
                 return
             }
             if let home {
-                try await Self.sendOn(outbound, inbound, meeting: id, to: home)
+                if let proxy = self.proxySettings.withLock({ $0 }) {
+                    try await self.proxy(meeting: id, claims: claims, to: home, settings: proxy, inbound: inbound, outbound: outbound)
+                } else {
+                    try await Self.sendOn(outbound, inbound, meeting: id, to: home)
+                }
                 return
             }
             try await self.serve(meeting: id, claims: claims, inbound: inbound, outbound: outbound)
