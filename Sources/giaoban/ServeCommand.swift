@@ -138,7 +138,8 @@ struct Serve: AsyncParsableCommand {
             let (lease, clock, authority) = (Int64(settings.cluster.roomLeaseS) * 1000, hub.clock, tokens)
             let subject = "relay-" + settings.server.name
             let locate: RelayTrunks.Locator = { [parent] stream in
-                if let origin = clusterOrigin, let url = try? await directory.locate(stream, except: origin, since: clock() - 3 * lease) {
+                if let origin = clusterOrigin,
+                   let url = try? await directory.locate(stream, except: origin, since: clock() - 3 * lease) ?? rooms.proxiedHolder(ofStream: stream) {
                     // Nodes of a cluster share the token secret: this node signs its own short-lived bearer.
                     // It carries the nodes' own claim: a meeting participant's stream is given to nobody else.
                     let now = clock() / 1000

@@ -27,6 +27,16 @@ extension MeetingRooms {
         var mix: MeetingMix? { nil }
         /// The socket passed through for each subject here (its connection number).
         var sockets: [String: Int] = [:]
+        /// The holder's base URL, where the publishers' streams are pulled from.
+        var holder = ""
+    }
+
+    /// The base URL of the node holding the room that `stream` (`m<id>-<subject>`) belongs to,
+    /// when this node passes that room's sockets on: where a trunk pulls it from before the
+    /// holder has listed it in the stream directory (which it does within a second or so).
+    public func proxiedHolder(ofStream stream: String) -> String? {
+        guard let id = RelaySessions.roomMeeting(stream) else { return nil }
+        return proxied.withLock { all in all[id].flatMap { $0.holder.isEmpty ? nil : $0.holder } }
     }
 
     /// Settings of `cluster.proxy_rooms`.
@@ -75,6 +85,7 @@ extension MeetingRooms {
         defer { hub.events.unsubscribe(channel: Self.channel(id, claims.sub), id: ownSub) }
         proxied.withLock { all in
             all[id, default: ProxiedRoom()].sockets[claims.sub] = connection
+            all[id]?.holder = home.url
             // Seated as far as this node knows until the holder's roster says otherwise.
             if all[id]?.downlinkSeats[claims.sub] == nil {
                 all[id]?.downlinkSeats[claims.sub] = DownlinkSeat(publishing: nil, joinedAt: hub.clock(), mixed: false)
@@ -172,8 +183,8 @@ extension MeetingRooms {
             await withTaskGroup(of: Void.self) { group in
                 for stream in streams {
                     group.addTask {
-                        // The holder lists a new publisher in the stream directory within a
-                        // second or so: asked again while it still publishes, for up to 15 s.
+                        // Asked again while it still publishes, for up to 15 s (the holder may
+                        // not have answered its publish yet).
                         for attempt in 0..<15 {
                             if attempt > 0 { try? await Task.sleep(for: .seconds(1)) }
                             guard self.proxiedPublishes(stream, meeting: id) else { return }
@@ -185,6 +196,19 @@ extension MeetingRooms {
                 }
             }
             await self.renegotiateDownlinks(id)
+        }
+    }
+
+    /// Makes sure every publisher's stream of room `id` (but `subject`'s own) is coming over a
+    /// trunk, waiting at most 5 s.
+    func pullPublishers(meeting id: Int64, except subject: String) async {
+        guard let trunks = sessions.upstreamTrunks else { return }
+        let streams = proxied.withLock { all in
+            (all[id]?.downlinkSeats ?? [:]).filter { $0.value.publishing != nil && $0.key != subject }.keys
+                .map { Self.stream(meeting: id, subject: $0) }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for stream in streams { group.addTask { _ = await trunks.pull(stream, timeout: .seconds(5)) } }
         }
     }
 
@@ -202,7 +226,13 @@ extension MeetingRooms {
         let downlink = withDownlinkRoom(id) { $0.downlinks[claims.sub]?.session } ?? nil
         let reply: String?
         switch request {
-        case .downlink, .answer, .downlinkLayer:
+        case .downlink:
+            // The publishers' streams are pulled first (at most 5 s), so that the first offer
+            // carries them: an offer following right after, while the connection's DTLS
+            // handshake runs, is what aiortc 1.16 can lose a track of (docs/postgresql.md).
+            await pullPublishers(meeting: id, except: claims.sub)
+            reply = await media(request, meeting: id, claims: claims)
+        case .answer, .downlinkLayer:
             reply = await media(request, meeting: id, claims: claims)
         case .restart(let session) where session == downlink:
             reply = await media(request, meeting: id, claims: claims)
