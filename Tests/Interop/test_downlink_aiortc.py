@@ -174,7 +174,7 @@ class DownlinkReceiver:
 
     def __init__(self, room: RoomSocket) -> None:
         self.room = room
-        self.pc = new_peer_connection()
+        self.pc = new_peer_connection(max_bundle=True)  # offers add several video m-lines at once
         self.session: Optional[str] = None
         self.offers: list[dict] = []  # every offer received
         self.answered: list[dict] = []  # the offers answered, in order

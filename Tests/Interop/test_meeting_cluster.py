@@ -603,13 +603,10 @@ def test_participants_on_another_node_are_served_there(three_workdirs, postgresq
     participants on the node they reached"): the chair (aiortc) holds the room on node 1; two
     communes (aiortc) open it on node 2 and stay there — their sockets passed to node 1, which
     seats them, keeps the roster and answers their publish — while node 2 offers their
-    downlinks from one trunk per publisher pulled from node 1. Checked: the chair decodes both
-    communes' video (their media goes up to node 1); node 2's downlinks are offered and carry
-    every other participant's tracks; node 1 serves one downlink, node 2 two, and node 2 pulls
-    each stream once; a plain commune token still cannot watch a meeting stream over WHEP.
-    Not checked, because it does not hold yet: that the communes decode what node 2 sends them
-    (in about half of the runs on this machine one of them does not: aiortc leaves the last
-    video m-line of such an offer without a receiver; the known defect in docs/postgresql.md)."""
+    downlinks from one trunk per publisher pulled from node 1. Everyone decodes everyone; node 1
+    serves one downlink (the chair's), node 2 two, and node 2 pulls each stream once; a chair's
+    mute on node 1 holds a commune's audio back on node 2 too; a plain commune token still
+    cannot watch a meeting stream over WHEP."""
     env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_PROXY_ROOMS": "true"}
     nodes = []
     names = (CHAIR, "xa-proxy-a", "xa-proxy-b")
@@ -652,14 +649,19 @@ def test_participants_on_another_node_are_served_there(three_workdirs, postgresq
                 # chair's stream first, so its first offer already carries the chair's tracks.
                 first = receivers[names[2]].offers[0]
                 assert {t["participant"] for t in first["tracks"]} >= {CHAIR}, first["tracks"]
-                # Node 2's downlinks: offered every other participant's audio and video.
-                for viewer in names[1:]:
-                    others = {s for s in names if s != viewer}
-                    await receivers[viewer].answered_offer(
-                        lambda offer: sorted(t["participant"] for t in offer["tracks"]) == sorted(list(others) * 2),
-                        30.0, f"{viewer}: an offer of node 2 with the others' tracks")
-                return {"chair decoded": {s: receivers[CHAIR].frames_of(s) for s in names[1:]},
-                        "downlink tracks": {v: sorted(receivers[v].owner.values()) for v in names[1:]}}
+                await asyncio.gather(*(receivers[viewer].frames(subject, MIN_FRAMES, 30.0)
+                                       for viewer in names[1:] for subject in names if subject != viewer))
+                decoded = {viewer: {s: receivers[viewer].frames_of(s) for s in names if s != viewer} for viewer in names}
+
+                # The chair mutes commune b at the relay: its audio stops on node 2's downlinks too.
+                assert await rooms[CHAIR].request({"type": "mute_participant", "participant": names[2], "muted": True},
+                                                  "muting") is None
+                await asyncio.sleep(1.5)
+                audio_before, video_before = receivers[names[1]].audio_of(names[2]), receivers[names[1]].frames_of(names[2])
+                await asyncio.sleep(2.0)
+                return {"decoded": decoded, "audio before the mute": audio_before,
+                        "audio while muted": receivers[names[1]].audio_of(names[2]) - audio_before,
+                        "video while muted": receivers[names[1]].frames_of(names[2]) - video_before}
             finally:
                 for closable in media:
                     await closable.close()
@@ -669,6 +671,10 @@ def test_participants_on_another_node_are_served_there(three_workdirs, postgresq
 
         got = run_async(scenario(), 150)
         print("proxied room:", json.dumps(got, sort_keys=True))
+        # aiortc decodes silence as frames too; a held-back stream gives none at all.
+        assert got["audio before the mute"] > 0, f"commune a decoded no audio of commune b at all: {got}"
+        assert got["audio while muted"] == 0, f"commune b's audio kept reaching node 2 after the chair's mute: {got}"
+        assert got["video while muted"] > 0, f"commune b's video stopped with its audio: {got}"
         log1 = node1.log_path.read_text(errors="replace")
         log2 = node2.log_path.read_text(errors="replace")
         assert log1.count("downlink connecting") == 1, "node 1 serves the chair's downlink only"

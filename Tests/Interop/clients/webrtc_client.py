@@ -49,6 +49,7 @@ from aiortc import (
     VideoStreamTrack,
 )
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from av import AudioFrame, VideoFrame
 
 log = logging.getLogger("webrtc_client")
@@ -76,9 +77,16 @@ def use_loopback_candidates(addresses: Optional[list[str]] = None) -> None:
         _loopback_patched = True
 
 
-def new_peer_connection() -> RTCPeerConnection:
+def new_peer_connection(max_bundle: bool = False) -> RTCPeerConnection:
+    """An aiortc peer connection on loopback candidates. `max_bundle` for a connection that is
+    offered several m-lines of one kind at once (the relay's downlink): with aiortc's default
+    "balanced" bundle policy, the second m-line of a kind that one offer adds gets the transport
+    the first one is about to leave for the bundle, which aiortc then stops — its answer carries
+    port 9 for that line, its receiver never starts, and its packets go to the other receiver of
+    that payload type (aiortc 1.16; Tests/Interop/README.md, "Traps")."""
     use_loopback_candidates()
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    policy = RTCBundlePolicy.MAX_BUNDLE if max_bundle else RTCBundlePolicy.BALANCED
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=policy))
 
 
 # --------------------------------------------------------------------------------------
