@@ -161,6 +161,24 @@ struct SecurityMediaSessionTests {
             _ = try await client.execute(uri: locations[0], method: .delete, headers: HubFixture.headers(.commune, "xa-a")) { $0.status }
             let (freed, text, _) = try await Self.post(client, "/whip/cap4", .commune, "xa-a", offer: offer)
             #expect(freed == .created, "after one ended: \(text)")
+            // Another node of the cluster pulls a session per stream: the cap is not its.
+            let recvonly = try Self.fixture("chromium-recvonly-offer")
+            let now = Int64(Date().timeIntervalSince1970)
+            var node = TokenClaims(sub: "relay-node2", role: .observer, exp: now + 600, iat: now - 10)
+            node.relay = true
+            for stream in ["cap1", "cap2", "cap3", "cap4"] {
+                let status = try await client.execute(uri: "/whep/\(stream)", method: .post,
+                                                      headers: [.authorization: "Bearer \(HubFixture.authority.issue(node))",
+                                                                .contentType: "application/sdp"],
+                                                      body: ByteBuffer(string: recvonly)) { $0.status }
+                #expect(status == .created, "a node's session on \(stream): \(status)")
+            }
+            let (watcher, why, _) = try await Self.post(client, "/whep/cap1", .observer, "watcher", offer: recvonly)
+            #expect(watcher == .created, "\(why)")
+            for stream in ["cap2", "cap3", "cap4"] {
+                let (status, _, _) = try await Self.post(client, "/whep/\(stream)", .observer, "watcher", offer: recvonly)
+                #expect(status == (stream == "cap4" ? .tooManyRequests : .created), "a person's fourth session: \(status)")
+            }
         }
     }
 

@@ -249,7 +249,9 @@ public final class RelaySessions: Sendable {
         let limit = maxSessionsPerSubject
         let refusal = sessions.withLock { all -> PlainError? in
             let held = all.values.reduce(0) { $0 + ($1.subject == session.subject ? 1 : 0) }
-            if held >= limit {
+            // Another node of the cluster (the nodes' own claim) pulls one session per stream
+            // and layer its participants watch: as many as the meeting has publishers.
+            if held >= limit && session.claims.relay != true {
                 return PlainError(.tooManyRequests, "'\(session.subject.prefix(64))' already holds \(held) media sessions "
                                   + "(security.max_media_sessions_per_subject = \(limit)): end one with DELETE first")
             }
