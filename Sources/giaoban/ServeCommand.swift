@@ -173,7 +173,8 @@ struct Serve: AsyncParsableCommand {
         // flight and closes, the escalation timer stops, then the media thread and its socket.
         try await ShutdownWatchdog.run([MediaService(media: media), EscalationService(hub: hub), AccountRevocationService(hub: hub, sessions: sessions), retention, RecordingShutdownService(rooms: rooms),
                                         CameraRelayService(relay: cameras, interval: .seconds(settings.cameras.checkS)),
-                                        RelayTrunksService(trunks: trunks, sessions: sessions), application],
+                                        RelayTrunksService(trunks: trunks, sessions: sessions, served: rooms.servesProxied),
+                                        application],
                                        timeout: .seconds(settings.security.shutdownTimeoutS), media: media, logger: logger)
     }
 }

@@ -183,6 +183,28 @@ struct SimulcastTests {
         #expect(pauses >= 1)
         await relay.media.shutdown()
     }
+
+    @Test("a video without simulcast is not paused on the watcher's REMB alone while the relay's own estimate has room for it")
+    func singleLayerKeptUnderLowREMB() async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.publisherAndWatcher(stream: "one-layer")
+        defer {
+            publisher.connection.close()
+            watcher.connection.close()
+        }
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(5)) { watcher.stats.framesDecoded >= 10 }, "\(watcher.stats)")
+        // A REMB far under the 400 kbit/s video (a Chrome receiver's estimate after a dip
+        // follows what it receives): pausing on it would never end.
+        watcher.bandwidthCap = 50_000
+        _ = try await exchange(publisher, watcher, upTo: .seconds(2)) { false }
+        let frames = watcher.stats.framesDecoded
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 15 },
+                "video goes on: \(watcher.stats)")
+        let video = try #require(await relay.subscriberVideo("sub"))
+        #expect(video.layerRank == 0 && video.targetRank == 0, "\(video)")
+        #expect(await relay.media.ask(.counters).videoPauses == 0)
+        await relay.media.shutdown()
+    }
 }
 
 @Suite("Last-N video at the relay")

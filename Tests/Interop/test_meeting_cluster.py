@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.chromium, pytest.mark.media]
 
 CHAIR, COMMUNE, BROWSER = "officer-cluster", "xa-cluster-a", "xa-cluster-web"
 ROOM_LEASE_S = 3           # cluster.room_lease_s: the home's lease, lapsed this long after its death
+TRUNK_IDLE_S = 2           # cascade.idle_s: a trunk feeding only meeting downlinks must outlive it
 SEATED_WITHIN = 10.0       # from the kill to all three seated again on the new home
 MEDIA_TIMEOUT = 30.0       # everyone decoding everyone (at the start, and again after the kill)
 RECONNECT_DEADLINE = 30.0  # a participant that lost its socket tries again this long
@@ -59,16 +60,17 @@ def close_code(error: websockets.ConnectionClosed) -> Optional[int]:
 class ClusterRoom(RoomSocket):
     """A participant's room socket on a cluster of nodes: follows `moved` to the node holding
     the room and, when the socket is lost without `leave`, `ended` or `replaced`, opens it
-    again — on the node it was on, then on the other nodes of the latest `joined.nodes` in
-    turn, RETRY_PAUSE apart, following `moved` — until a node seats it again or
+    again — on the node it was on, then on `fallbacks` and the other nodes of the latest
+    `joined.nodes` in turn, RETRY_PAUSE apart, following `moved` — until a node seats it again or
     RECONNECT_DEADLINE has passed. `messages` runs on across the sockets (`moved` included);
     `joins` holds every `joined` and `join_times` when it arrived (loop time)."""
 
-    def __init__(self, base: str, meeting: int, token: str, name: str) -> None:
+    def __init__(self, base: str, meeting: int, token: str, name: str, fallbacks: tuple[str, ...] = ()) -> None:
         super().__init__(url="", name=name)
         self.base = base  # the node the current socket goes to
         self.meeting = meeting
         self.token = token
+        self.fallbacks = [url.rstrip("/") for url in fallbacks]  # tried right after the lost node, like --fallback-url
         self.nodes: list[str] = []
         self.joins: list[dict] = []
         self.join_times: list[float] = []
@@ -170,7 +172,7 @@ class ClusterRoom(RoomSocket):
         deadline = self.lost_at + RECONNECT_DEADLINE
         first = [self._moved_to] if self._moved_to else []
         self._moved_to = None
-        ring = list(dict.fromkeys([*first, self.base, *self.nodes]))
+        ring = list(dict.fromkeys([*first, self.base, *self.fallbacks, *self.nodes]))
         attempt = 0
         try:
             while loop.time() < deadline and not self._final:
@@ -311,6 +313,34 @@ async def everyone_decodes(members: dict[str, Member], page, what: str) -> dict:
             "page": page_got["downlink"]["framesBySubject"]}
 
 
+async def leave_all(page, rooms, members: dict[str, Member]) -> None:
+    """The end of a scenario: the page leaves (if it still runs), then the rooms, then the
+    members' peer connections close."""
+    if page is not None:
+        try:
+            await asyncio.to_thread(page.execute_script, "window.giaobanLeave && window.giaobanLeave()")
+        except Exception:  # noqa: BLE001 - a page that already died
+            pass
+    for room in rooms:
+        await room.leave()
+    for member in members.values():
+        await member.close()
+
+
+def report(nodes, page, artifacts, name: str, failed: bool) -> None:
+    """After a scenario: the nodes' log tails when it failed, the page's screenshot, the nodes stopped."""
+    if failed:
+        for node in nodes:
+            print(f"--- {node.name} ({'running' if node.alive() else 'stopped'}; {node.log_path}) ---\n{node.log_tail(40)}")
+    if page is not None:
+        try:
+            screenshot(page, artifacts, name)
+        except Exception:  # noqa: BLE001 - a browser that already died
+            pass
+    for node in nodes:
+        node.stop()
+
+
 def start_nodes(workdirs, request, env: dict, prefix: str, into: list) -> list:
     """Starts one node per working directory on one database and one token secret (a token is
     valid on every node), named node1, node2…; appends each to `into` as it starts (for the
@@ -328,6 +358,7 @@ def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_
     env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S)}
     nodes = []
     page = None
+    failed = True  # until the scenario returns
     try:
         start_nodes(three_workdirs, request, env, "test_meeting_cluster_node", nodes)
         node1, node2, node3 = nodes
@@ -441,30 +472,13 @@ def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_
                         "attempts": {r.name: r.attempts for r in rooms}, "dropped": {r.name: [m["type"] for m in r.dropped] for r in rooms},
                         "old_home": node1.base_url, "new_home": chair.base, "before": before, "after": after}
             finally:
-                if page is not None:
-                    try:
-                        await asyncio.to_thread(page.execute_script, "window.giaobanLeave && window.giaobanLeave()")
-                    except Exception:  # noqa: BLE001 - a page that already died
-                        pass
-                for room in (commune, chair):
-                    await room.leave()
-                for member in members.values():
-                    await member.close()
+                await leave_all(page, (commune, chair), members)
 
         summary = run_async(scenario(), 200)
         print(json.dumps(summary, sort_keys=True))
-    except BaseException:
-        for node in nodes:
-            print(f"--- {node.name} ({'running' if node.alive() else 'stopped'}; {node.log_path}) ---\n{node.log_tail(30)}")
-        raise
+        failed = False
     finally:
-        if page is not None:
-            try:
-                screenshot(page, artifacts, "meeting-cluster-page")
-            except Exception:  # noqa: BLE001 - a browser that already died
-                pass
-        for node in nodes:
-            node.stop()
+        report(nodes, page, artifacts, "meeting-cluster-page", failed)
 
 
 @pytest.mark.timeout(150)
@@ -691,3 +705,176 @@ def test_participants_on_another_node_are_served_there(three_workdirs, postgresq
     finally:
         for node in nodes:
             node.stop()
+
+
+def decoded(members: dict[str, Member], page_got: dict) -> dict:
+    """Video frames decoded so far, per viewer and publisher, on the members' current downlinks
+    and on the page."""
+    got = {viewer: {s: member.downlink.frames_of(s) for s in (CHAIR, COMMUNE, BROWSER) if s != viewer}
+           for viewer, member in members.items()}
+    got[BROWSER] = {s: page_frames(page_got, s) for s in members}
+    return got
+
+
+async def everyone_decodes_more(members: dict[str, Member], page, since: dict, what: str) -> dict:
+    """Each viewer decodes more than MIN_FRAMES video frames of every other participant beyond
+    `since` (counts of `decoded`) within MEDIA_TIMEOUT."""
+    waits = [members[viewer].downlink.frames(subject, since[viewer][subject] + MIN_FRAMES, MEDIA_TIMEOUT)
+             for viewer in members for subject in since[viewer]]
+    page_wait = page_until(page, lambda s: all(page_frames(s, subject) > since[BROWSER][subject] + MIN_FRAMES for subject in members),
+                           MEDIA_TIMEOUT, f"{what}: the page decoding")
+    *_, page_got = await asyncio.gather(*waits, page_wait)
+    return decoded(members, page_got)
+
+
+def downlinks_served(node) -> int:
+    return node.log_path.read_text(errors="replace").count("downlink connecting")
+
+
+@pytest.mark.timeout(300)
+def test_a_spread_meeting_survives_a_passing_node_and_then_its_holder_being_killed(three_workdirs, postgresql, chromium,  # noqa: F811
+                                                                                 request, artifacts):
+    """`cluster.proxy_rooms = true` on three nodes: the chair (aiortc) holds the room on node 1,
+    a commune (aiortc) stays on node 2 and headless Chromium (`web/room.html`) on node 3, each
+    served its downlink where it is; everyone decodes everyone, and the trunks bringing the
+    streams to nodes 2 and 3 outlive `cascade.idle_s` (no WHEP session watches them). Node 2 is
+    killed with SIGKILL:
+    the commune's socket comes back through node 3 (its fallback) within SEATED_WITHIN, its seat
+    and raised hand kept by node 1, and everyone decodes everyone again. Then node 1, the
+    holder, is killed: node 3 takes the room over once the lease lapses, all three are seated
+    there directly, and everyone decodes everyone on new connections to node 3."""
+    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S),
+           "GIAOBAN_CLUSTER_PROXY_ROOMS": "true", "GIAOBAN_CASCADE_IDLE_S": str(TRUNK_IDLE_S)}
+    nodes = []
+    page = None
+    failed = True  # until the scenario returns
+    try:
+        start_nodes(three_workdirs, request, env, "test_meeting_cluster_spread", nodes)
+        node1, node2, node3 = nodes
+        bases = {node.base_url for node in nodes}
+        chair_token = node1.token(CHAIR, "chair")
+        meeting = create_meeting(node1, chair_token, "Giao ban: phòng trải trên ba nút")
+        page_url = node3.url("/room.html?" + urllib.parse.urlencode(
+            {"meeting": meeting, "token": node3.token(BROWSER, "commune"), "downlink": 1, "publish": 1}))
+
+        async def seated_again(rooms, page_was: Optional[str], old: dict, killed: float, what: str) -> float:
+            """Waits until every room's `joined` names another node than in `old` (and the page's,
+            when `page_was` is set); the seconds from the kill to the last of them."""
+            loop = asyncio.get_running_loop()
+            page_at = None
+            while True:
+                if page_was is not None and page_at is None:
+                    got = await page_stats(page)
+                    if got.get("node") not in (None, page_was) and not got.get("reconnecting"):
+                        page_at = loop.time()
+                if all(r.node not in (None, old[r.name]) for r in rooms) and (page_was is None or page_at is not None):
+                    return max([page_at or killed, *(r.join_times[-1] for r in rooms)]) - killed
+                if loop.time() - killed > RECONNECT_DEADLINE or any(r.failure for r in rooms):
+                    raise AssertionError(f"{what}: not all seated again {loop.time() - killed:.1f} s after the kill: "
+                                         + "; ".join(f"{r.name} on {r.node} ({r.failure}, attempts {r.attempts[-6:]})" for r in rooms)
+                                         + f"; page {'seated' if page_at else 'not seated'}\n{describe(page)}")
+                await asyncio.sleep(0.1)
+
+        async def roster_after_join(room: ClusterRoom, what: str) -> dict:
+            roster = await room.expect(
+                lambda m: m["type"] == "roster" and {CHAIR, COMMUNE, BROWSER} <= {p["subject"] for p in m["participants"]},
+                REPLY_TIMEOUT, what, room.joined_index())
+            by_subject = {p["subject"]: p for p in roster["participants"]}
+            assert set(by_subject) == {CHAIR, COMMUNE, BROWSER}, roster
+            assert by_subject[CHAIR]["role"] == "chair", by_subject[CHAIR]
+            assert by_subject[COMMUNE]["hand"] is True, by_subject[COMMUNE]
+            return by_subject
+
+        async def scenario() -> dict:
+            nonlocal page
+            loop = asyncio.get_running_loop()
+            chair = ClusterRoom(node1.base_url, meeting, chair_token, CHAIR, fallbacks=(node3.base_url,))
+            commune = ClusterRoom(node2.base_url, meeting, node2.token(COMMUNE, "commune"), COMMUNE, fallbacks=(node3.base_url,))
+            members: dict[str, Member] = {}
+            try:
+                deadline = loop.time() + 10
+                while True:  # every node announces itself in the database within a second of starting
+                    joined = await chair.open()
+                    if set(joined.get("nodes") or ()) == bases or loop.time() >= deadline:
+                        break
+                    await chair.leave()
+                    chair = ClusterRoom(node1.base_url, meeting, chair_token, CHAIR, fallbacks=(node3.base_url,))
+                    await asyncio.sleep(0.5)
+                home = joined["node"]
+                assert set(joined["nodes"]) == bases, joined
+                members[CHAIR] = Member(chair)
+                await members[CHAIR].start_media()
+
+                # The commune stays on node 2, its socket passed to node 1.
+                joined = await commune.open()
+                assert commune.messages[0]["type"] == "joined" and commune.attempts == [node2.base_url], commune.messages[:2]
+                assert joined["node"].startswith(home + "/"), (home, joined)
+                members[COMMUNE] = Member(commune)
+                await members[COMMUNE].start_media()
+                assert await commune.request({"type": "hand", "raised": True}, "raising the hand") is None
+
+                # Chromium stays on node 3.
+                page = await asyncio.to_thread(chromium)
+                await asyncio.to_thread(page.get, page_url)
+                got = await page_until(page, lambda s: s.get("joins") == 1 and str(s.get("node")).startswith(home + "/"),
+                                       REPLY_TIMEOUT * 2, "the page seated on node 1 through node 3")
+                assert got["base"] == node3.base_url, got
+                page_node = got["node"]
+                before = await everyone_decodes(members, page, "all on their own nodes")
+                served = {n.name: downlinks_served(n) for n in nodes}
+                assert [downlinks_served(n) for n in nodes] == [1, 1, 1], f"each node serves its participant's downlink: {served}"
+                # The trunks feed meeting downlinks only (no WHEP watcher): they stay past cascade.idle_s.
+                await asyncio.sleep(TRUNK_IDLE_S * 2 + 2)
+                for node in (node2, node3):
+                    assert "trunk closed" not in node.log_path.read_text(errors="replace"), f"{node.name} closed a trunk in use"
+
+                # SIGKILL of node 2, which the commune's socket passed through.
+                old = {CHAIR: chair.node, COMMUNE: commune.node}
+                node2.proc.send_signal(signal.SIGKILL)
+                await asyncio.to_thread(node2.proc.wait, 10)
+                killed = loop.time()
+                back = await seated_again([commune], None, old, killed, "after node 2 was killed")
+                assert commune.base == node3.base_url and commune.node.startswith(home + "/"), (commune.attempts, commune.node)
+                assert chair.node == home and len(chair.joins) == 1, "the chair's socket is untouched"
+                assert back < SEATED_WITHIN, f"the commune was seated again {back:.1f} s after the kill (wanted < {SEATED_WITHIN:.0f} s)"
+                await roster_after_join(commune, "the roster through node 3")
+                await members[COMMUNE].media_on(commune.node, MEDIA_TIMEOUT)
+                assert members[COMMUNE].setups == 2, members[COMMUNE].setups
+                since = decoded(members, await page_stats(page))
+                middle = await everyone_decodes_more(members, page, since, "after node 2 was killed")
+                assert downlinks_served(node3) == 2 and downlinks_served(node1) == 1, \
+                    "node 3 serves the commune's new downlink, node 1 still the chair's only"
+
+                # SIGKILL of node 1, the holder: node 3 takes the room over.
+                old = {CHAIR: chair.node, COMMUNE: commune.node}
+                node1.proc.send_signal(signal.SIGKILL)
+                await asyncio.to_thread(node1.proc.wait, 10)
+                killed = loop.time()
+                taken = await seated_again([chair, commune], page_node, old, killed, "after node 1 was killed")
+                new_home = chair.node
+                assert "/" not in new_home and new_home != home and commune.node == new_home, (home, chair.node, commune.node)
+                assert chair.base == commune.base == node3.base_url, (chair.attempts, commune.attempts)
+                final_page = await page_stats(page)
+                assert final_page["node"] == new_home and final_page["base"] == node3.base_url, final_page
+                assert taken < SEATED_WITHIN, f"seated again {taken:.1f} s after the holder's kill (wanted < {SEATED_WITHIN:.0f} s)"
+                by_subject = await roster_after_join(chair, "the roster on node 3")
+                assert by_subject[BROWSER]["role"] == "commune", by_subject[BROWSER]
+                for member in members.values():
+                    await member.media_on(new_home, MEDIA_TIMEOUT)
+                since = decoded(members, await page_stats(page))
+                after = await everyone_decodes_more(members, page, since, "after the holder was killed")
+                final_page = await page_stats(page)
+                assert final_page["peerConnections"] == 2 and final_page["receivingConnections"] == 1, final_page
+                for room in (chair, commune):
+                    assert not room.errors(), f"{room.name} got errors: {room.errors()}"
+                return {"commune back through node 3 (s)": round(back, 2), "all on node 3 after the holder's kill (s)": round(taken, 2),
+                        "attempts": {r.name: r.attempts for r in (chair, commune)},
+                        "decoded": {"before": before, "after node 2": middle, "after node 1": after}}
+            finally:
+                await leave_all(page, (commune, chair), members)
+
+        summary = run_async(scenario(), 240)
+        print("spread meeting:", json.dumps(summary, sort_keys=True))
+        failed = False
+    finally:
+        report(nodes, page, artifacts, "meeting-cluster-spread-page", failed)

@@ -183,11 +183,15 @@ public final class RelayTrunks: Sendable {
 public struct RelayTrunksService: Service, CustomStringConvertible {
     let trunks: RelayTrunks?
     let sessions: RelaySessions
+    let served: @Sendable (String) -> Bool
 
-    /// The service of `trunks`, asking `sessions` which streams have watchers.
-    public init(trunks: RelayTrunks?, sessions: RelaySessions) {
+    /// The service of `trunks`: a stream is watched while `sessions` has a WHEP watcher of it
+    /// or `served` says something else here takes it (a meeting downlink of a room another
+    /// node holds).
+    public init(trunks: RelayTrunks?, sessions: RelaySessions, served: @escaping @Sendable (String) -> Bool = { _ in false }) {
         self.trunks = trunks
         self.sessions = sessions
+        self.served = served
     }
 
     /// The service's name in logs.
@@ -195,8 +199,8 @@ public struct RelayTrunksService: Service, CustomStringConvertible {
 
     /// Sweeps until graceful shutdown, then stops the trunks.
     public func run() async throws {
-        let (trunks, sessions) = (trunks, sessions)
-        await repeatUntilShutdown(every: .seconds(2)) { trunks?.closeIdle(watched: sessions.isWatched) }
+        let (trunks, sessions, served) = (trunks, sessions, served)
+        await repeatUntilShutdown(every: .seconds(2)) { trunks?.closeIdle { sessions.isWatched($0) || served($0) } }
         trunks?.stopAll()
     }
 }

@@ -29,6 +29,20 @@ extension MeetingRooms {
         var sockets: [String: Int] = [:]
         /// The holder's base URL, where the publishers' streams are pulled from.
         var holder = ""
+
+        /// The streams of room `id`'s publishers, by subject (as the holder's roster says).
+        func publishing(meeting id: Int64) -> [String: String] {
+            Dictionary(uniqueKeysWithValues: downlinkSeats.filter { $0.value.publishing != nil }.keys.map {
+                ($0, MeetingRooms.stream(meeting: id, subject: $0))
+            })
+        }
+
+        /// The publishers' streams the participants here take (or will, once they ask for
+        /// their downlink): those of every publisher but one whose socket is the only one
+        /// passed through here (nobody watches their own).
+        func served(meeting id: Int64) -> [String] {
+            publishing(meeting: id).filter { subject, _ in sockets.keys.contains { $0 != subject } }.map(\.value)
+        }
     }
 
     /// The base URL of the node holding the room that `stream` (`m<id>-<subject>`) belongs to,
@@ -37,6 +51,15 @@ extension MeetingRooms {
     public func proxiedHolder(ofStream stream: String) -> String? {
         guard let id = RelaySessions.roomMeeting(stream) else { return nil }
         return proxied.withLock { all in all[id].flatMap { $0.holder.isEmpty ? nil : $0.holder } }
+    }
+
+    /// Whether the participants here take `stream` (`m<id>-<subject>`) of a room another
+    /// node holds: its participant publishes (as the holder's roster says) and another
+    /// participant's socket passes through here. The trunk bringing it is in use though no
+    /// WHEP session watches it, and is not closed as idle.
+    public func servesProxied(_ stream: String) -> Bool {
+        guard let id = RelaySessions.roomMeeting(stream) else { return false }
+        return proxied.withLock { all in all[id]?.served(meeting: id).contains(stream) ?? false }
     }
 
     /// Settings of `cluster.proxy_rooms`.
@@ -162,19 +185,18 @@ extension MeetingRooms {
         }
     }
 
-    /// Takes the holder's roster as room `id`'s seats here; when the publishers changed, pulls
-    /// the new ones' streams over trunks and offers the downlinks here again.
+    /// Takes the holder's roster as room `id`'s seats here; when the seats changed, pulls the
+    /// publishers' streams the participants here take over trunks and offers the downlinks again.
     func mirror(_ roster: RosterSeats, meeting id: Int64) {
         let seats = Dictionary(roster.participants.map {
             ($0.subject, DownlinkSeat(publishing: $0.publishing ? "holder" : nil, joinedAt: $0.joined_at, mixed: false))
         }, uniquingKeysWith: { a, _ in a })
-        let changed = proxied.withLock { all -> Bool in
-            guard all[id] != nil, all[id]?.downlinkSeats != seats else { return false }
+        let streams = proxied.withLock { all -> [String]? in
+            guard all[id] != nil, all[id]?.downlinkSeats != seats else { return nil }
             all[id]?.downlinkSeats = seats
-            return true
+            return all[id]?.served(meeting: id)
         }
-        guard changed else { return }
-        let streams = seats.filter { $0.value.publishing != nil }.keys.map { Self.stream(meeting: id, subject: $0) }
+        guard let streams else { return }
         Task {
             // Offered at once with what is here; again once the new streams arrived (one
             // offer for all of them rather than one each).
@@ -183,11 +205,11 @@ extension MeetingRooms {
             await withTaskGroup(of: Void.self) { group in
                 for stream in streams {
                     group.addTask {
-                        // Asked again while it still publishes, for up to 15 s (the holder may
-                        // not have answered its publish yet).
+                        // Asked again while it still publishes and is watched here, for up to
+                        // 15 s (the holder may not have answered its publish yet).
                         for attempt in 0..<15 {
                             if attempt > 0 { try? await Task.sleep(for: .seconds(1)) }
-                            guard self.proxiedPublishes(stream, meeting: id) else { return }
+                            guard self.servesProxied(stream) else { return }
                             if await trunks.pull(stream, timeout: .seconds(5)) { return }
                         }
                         self.logger.warning("a publisher's stream could not be pulled from the node holding the room",
@@ -203,19 +225,9 @@ extension MeetingRooms {
     /// trunk, waiting at most 5 s.
     func pullPublishers(meeting id: Int64, except subject: String) async {
         guard let trunks = sessions.upstreamTrunks else { return }
-        let streams = proxied.withLock { all in
-            (all[id]?.downlinkSeats ?? [:]).filter { $0.value.publishing != nil && $0.key != subject }.keys
-                .map { Self.stream(meeting: id, subject: $0) }
-        }
+        let streams = proxied.withLock { all in (all[id]?.publishing(meeting: id) ?? [:]).filter { $0.key != subject }.values }
         await withTaskGroup(of: Void.self) { group in
             for stream in streams { group.addTask { _ = await trunks.pull(stream, timeout: .seconds(5)) } }
-        }
-    }
-
-    /// Whether the holder's latest roster, as seen here, has `stream`'s participant publishing.
-    func proxiedPublishes(_ stream: String, meeting id: Int64) -> Bool {
-        proxied.withLock { all in
-            all[id]?.downlinkSeats.contains { $0.value.publishing != nil && Self.stream(meeting: id, subject: $0.key) == stream } ?? false
         }
     }
 
