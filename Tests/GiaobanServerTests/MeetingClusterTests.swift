@@ -18,7 +18,8 @@ struct MeetingClusterTests {
 
     /// Node A (the fixture's hub) and node B (a second hub on the same database), each with
     /// its relay and control plane, both claiming rooms; `body` gets both servers.
-    static func twoNodes(_ body: @escaping @Sendable (HubFixture, RoomServer, RoomServer) async throws -> Void) async throws {
+    static func twoNodes(proxy: Bool = false, unreachableA: Bool = false,
+                         _ body: @escaping @Sendable (HubFixture, RoomServer, RoomServer) async throws -> Void) async throws {
         let fixture = try await HubFixture(.postgresql)
         defer { fixture.cleanup() }
         var logger = Logger(label: "test")
@@ -28,8 +29,11 @@ struct MeetingClusterTests {
                                   logger: logger, clock: { clock.read() })
         try await RoomServer.run(fixture, seatGrace: .seconds(30)) { a, _ in
             try await RoomServer.run(hub: other, now: clock.read(), seatGrace: .seconds(30)) { b, _ in
-                a.rooms.joinCluster(database: fixture.hub.database, node: "node-a", url: a.baseURL, lease: lease)
+                // An unreachable node A: the URL it gives the cluster has nothing listening.
+                a.rooms.joinCluster(database: fixture.hub.database, node: "node-a", url: unreachableA ? "http://127.0.0.1:9" : a.baseURL,
+                                    lease: lease)
                 b.rooms.joinCluster(database: other.database, node: "node-b", url: b.baseURL, lease: lease)
+                if proxy { b.rooms.proxyRooms(caFile: nil) }
                 try await body(fixture, a, b)
                 await a.rooms.leaveCluster()
                 await b.rooms.leaveCluster()
@@ -118,6 +122,70 @@ struct MeetingClusterTests {
             chair.leave()
             commune.leave()
             late.leave()
+        }
+    }
+
+    @Test("with proxy_rooms, a participant opening the room on the other node stays there: seated by the holder through it")
+    func proxied() async throws {
+        try await Self.twoNodes(proxy: true) { _, a, b in
+            let chair = Self.client(a, meeting: a.meeting, "officer", .chair)
+            try await eventually("the chair seated on node A", within: 10) { chair.view.joins == 1 }
+            let commune = Self.client(b, meeting: a.meeting, "xa-a", .commune)
+            try await eventually("xa-a seated", within: 10) { commune.view.joins == 1 }
+            #expect(commune.view.moves == 0 && commune.view.server == b.baseURL, "xa-a stays on node B")
+            #expect(commune.view.node.hasPrefix("node-a/node-b."), "\(commune.view.node)")
+            try await eventually("one room with both, seen from both sockets", within: 10) {
+                Set(chair.view.participants.map(\.subject)) == ["officer", "xa-a"]
+                    && Set(commune.view.participants.map(\.subject)) == ["officer", "xa-a"]
+            }
+            #expect(b.rooms.rooms.withLock { $0.isEmpty }, "node B opened no room of its own")
+            // The chair's controls act on the participant passed through.
+            try await commune.send(["type": "hand", "raised": true])
+            try await eventually("xa-a's hand in the chair's roster", within: 10) { chair.view.participant("xa-a")?.hand == true }
+            commune.leave()
+            try await eventually("xa-a left the holder's room", within: 10) {
+                chair.view.participants.map(\.subject) == ["officer"]
+            }
+            chair.leave()
+        }
+    }
+
+    @Test("with proxy_rooms, a holder this node cannot reach gets the participant sent there with moved")
+    func proxyFallsBackToMoved() async throws {
+        try await Self.twoNodes(proxy: true, unreachableA: true) { _, a, b in
+            let chair = Self.client(a, meeting: a.meeting, "officer", .chair)
+            try await eventually("the chair seated on node A", within: 10) { chair.view.joins == 1 }
+            let commune = Self.client(b, meeting: a.meeting, "xa-a", .commune)
+            // Node A's cluster URL has nothing listening: node B cannot pass the socket on and
+            // sends the participant there instead of closing the socket on it.
+            try await eventually("xa-a told to go to node A", within: 10) { commune.view.moves >= 1 }
+            #expect(commune.view.joins == 0 && commune.view.ended == nil, "not seated anywhere, not refused")
+            commune.leave()
+            chair.leave()
+        }
+    }
+
+    @Test("with proxy_rooms, a participant with a downlink on the passing node who asks for mixed mode is sent to the holder, its seat mixed")
+    func mixedModeGoesToTheHolder() async throws {
+        try await Self.twoNodes(proxy: true) { _, a, b in
+            let meeting = a.meeting
+            let chair = Self.client(a, meeting: meeting, "officer", .chair)
+            try await eventually("the chair seated on node A", within: 10) { chair.view.joins == 1 }
+            let commune = Self.client(b, meeting: meeting, "xa-a", .commune)
+            try await eventually("xa-a seated through node B", within: 10) { commune.view.joins == 1 }
+            #expect(commune.view.server == b.baseURL)
+            try await commune.send(["type": "downlink", "participants": "all"])
+            try await eventually("xa-a's downlink on node B", within: 10) {
+                b.rooms.withDownlinkRoom(meeting, { $0.downlinks["xa-a"] != nil }) ?? false
+            }
+            try await commune.send(["type": "mode", "mode": "mixed"])
+            try await eventually("xa-a seated again on node A", within: 10) {
+                commune.view.joins == 2 && commune.view.server == a.baseURL && commune.view.node == "node-a"
+            }
+            #expect(commune.view.moves == 1 && commune.view.ended == nil)
+            #expect(a.rooms.rooms.withLock { $0[meeting]?.participants["xa-a"]?.mixed } == true, "the holder keeps the seat mixed")
+            commune.leave()
+            chair.leave()
         }
     }
 }

@@ -355,7 +355,8 @@ def start_nodes(workdirs, request, env: dict, prefix: str, into: list) -> list:
 @pytest.mark.timeout(280)
 def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_workdirs, postgresql, chromium,  # noqa: F811
                                                                           request, artifacts):
-    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S)}
+    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S),
+           "GIAOBAN_CLUSTER_PROXY_ROOMS": "false"}
     nodes = []
     page = None
     failed = True  # until the scenario returns
@@ -482,14 +483,17 @@ def test_a_meeting_across_three_nodes_survives_the_home_node_being_killed(three_
 
 
 @pytest.mark.timeout(150)
-def test_stations_follow_the_room_to_another_node_when_its_node_is_killed(three_workdirs, postgresql, request):  # noqa: F811
+@pytest.mark.parametrize("proxy", [False, True], ids=["moved", "proxied"])
+def test_stations_follow_the_room_to_another_node_when_its_node_is_killed(three_workdirs, postgresql, request, proxy):  # noqa: F811
     """The commune station's own client (`giaoban endpoint join`, RoomClient and RoomEndpoint):
-    the chair's station opens the room on node 1, a commune's on node 2 (sent to node 1 with
-    `moved`, `--fallback-url` naming node 2). Node 1 is killed with SIGKILL: both stations
-    find the room on node 2 (it takes the room over once the lease lapses), publish and watch
-    again there, and decode each other afterwards: more frames than could have come before
-    the kill, on a second downlink."""
-    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S)}
+    the chair's station opens the room on node 1, a commune's on node 2 — sent to node 1 with
+    `moved`, or with `cluster.proxy_rooms` kept on node 2, its socket passed to node 1 and its
+    downlink served by node 2 (`--fallback-url` naming node 1). Node 1 is killed with
+    SIGKILL: both stations find the room on node 2 (it takes the room over once the lease
+    lapses), publish and watch again there, and decode each other afterwards: more frames
+    than could have come before the kill, on a second downlink."""
+    env = {**postgresql.environment(postgresql.create_database()), "GIAOBAN_CLUSTER_ROOM_LEASE_S": str(ROOM_LEASE_S),
+           "GIAOBAN_CLUSTER_PROXY_ROOMS": "true" if proxy else "false"}
     nodes, procs = [], []
     fps, duration = 10, 26
     try:
@@ -531,7 +535,12 @@ def test_stations_follow_the_room_to_another_node_when_its_node_is_killed(three_
             assert s["server"] == node2.base_url and s["nodeChanges"] == 1 and s["reconnects"] >= 1, s
             assert s["downlinks"] >= 2, s
             assert s["watched"][other]["framesDecoded"] > most_before + fps * 4, (name, s["watched"], most_before)
-        assert summaries["commune"]["moves"] >= 1, summaries["commune"]
+        passed = node2.log_path.read_text(errors="replace").count("room socket passed to the node holding the room")
+        if proxy:
+            # Once before the kill; again by each attempt while node 1's claim had not lapsed.
+            assert passed >= 1, "the commune's socket was passed on by node 2"
+        else:
+            assert summaries["commune"]["moves"] >= 1 and passed == 0, (summaries["commune"], passed)
     finally:
         for proc in procs:
             if proc.poll() is None:

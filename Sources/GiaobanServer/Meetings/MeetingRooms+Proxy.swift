@@ -87,6 +87,30 @@ extension MeetingRooms {
     /// The `type` of a message.
     struct MessageType: Decodable { let type: String }
 
+    /// A step of a passed-through socket, set from one of its tasks and read from another.
+    final class Step: Sendable {
+        let value = Atomic<Int>(0)
+        /// Moves from `from` to `to`; false when another task moved it first.
+        func advance(from: Int, to: Int) -> Bool {
+            value.compareExchange(expected: from, desired: to, ordering: .relaxed).exchanged
+        }
+    }
+
+    /// Where a participant who asked for mixed mode through this node is (`Step` values).
+    enum Following {
+        static let asked = 1, answered = 2, sent = 3
+    }
+
+    /// Sends a participant passed through to the holder (`moved`) and closes both sockets.
+    func sendToHolder(_ outbound: WebSocketOutboundWriter, _ holder: WebSocketOutboundWriter, meeting id: Int64,
+                      home: MeetingHome, subject: String) async {
+        logger.info("mixed mode asked for through a node that does not hold the room: participant sent to the holder",
+                    metadata: ["meeting": "\(id)", "subject": "\(subject)", "holder": "\(home.url)"])
+        try? await outbound.write(.text(Self.moved(meeting: id, to: home)))
+        try? await outbound.close(.normalClosure, reason: "moved")
+        try? await holder.close(.normalClosure, reason: "the participant went to the node holding the room")
+    }
+
     /// The holder's room URL for a participant with `claims`: the same subject, role and
     /// commune in a token this node signs (the nodes share the token secret), valid as long as
     /// the participant's own.
@@ -120,14 +144,39 @@ extension MeetingRooms {
         let url = holderURL(home, meeting: id, claims: claims)
         let (configuration, tls) = RoomClient.connectionSettings(url: url, caFile: settings.caFile)
         let close: WebSocketCloseFrame?
+        let connected = Step()
+        // Mixed mode asked for: the participant follows its request to the holder.
+        let following = Step()
         do {
             close = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger) {
                 upstream, holder, _ in
+                connected.value.store(1, ordering: .relaxed)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for try await message in upstream.messages(maxSize: 1 << 20) {
                             guard case .text(let text) = message else { continue }
-                            try await outbound.write(.text(self.fromHolder(text, meeting: id, connection: connection)))
+                            let (kind, passed) = self.fromHolder(text, meeting: id, connection: connection)
+                            try await outbound.write(.text(passed))
+                            switch (following.value.load(ordering: .relaxed), kind) {
+                            case (Following.asked, "error"):
+                                following.value.store(0, ordering: .relaxed)
+                            case (Following.asked, "mode"):
+                                // The holder keeps the seat mixed: the participant goes there (its
+                                // seat kept for the reconnect gets the mix on its downlink), after
+                                // the `pong` of a client that pinged behind its request, or 1 s.
+                                following.value.store(Following.answered, ordering: .relaxed)
+                                Task {
+                                    try? await Task.sleep(for: .seconds(1))
+                                    guard following.advance(from: Following.answered, to: Following.sent) else { return }
+                                    await self.sendToHolder(outbound, holder, meeting: id, home: home, subject: claims.sub)
+                                }
+                            case (Following.answered, "pong"):
+                                guard following.advance(from: Following.answered, to: Following.sent) else { continue }
+                                await self.sendToHolder(outbound, holder, meeting: id, home: home, subject: claims.sub)
+                                return
+                            default:
+                                continue
+                            }
                         }
                     }
                     group.addTask { for await text in ownMailbox { try await outbound.write(.text(text)) } }
@@ -137,7 +186,11 @@ extension MeetingRooms {
                                 try await outbound.write(.text(HubMessage.error("send JSON text messages, not binary")))
                                 continue
                             }
-                            if let replies = await self.handleHere(text, meeting: id, claims: claims) {
+                            if case .success(.mode(true)) = RoomRequest.parse(text),
+                               self.withDownlinkRoom(id, { $0.downlinks[claims.sub] != nil }) ?? false {
+                                following.value.store(Following.asked, ordering: .relaxed)
+                                try await holder.write(.text(text))
+                            } else if let replies = await self.handleHere(text, meeting: id, claims: claims) {
                                 for reply in replies { try await outbound.write(.text(reply)) }
                             } else {
                                 try await holder.write(.text(text))
@@ -150,7 +203,17 @@ extension MeetingRooms {
                 }
             }
         } catch {
-            logger.warning("the node holding the room could not be reached; the participant's socket is closed for it to try again",
+            guard connected.value.load(ordering: .relaxed) == 1 else {
+                // Not reached from here (down, or the nodes cannot reach each other: a URL or
+                // a CA missing): the participant is sent there, as without `proxy_rooms`. A
+                // holder that died is not reached by the client either, which then retries
+                // the nodes it knows; one of them takes the room over when the claim lapses.
+                logger.warning("the node holding the room could not be reached from here; the participant is sent there (moved)",
+                               metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "holder": "\(home.url)", "error": "\(error)"])
+                try? await Self.sendOn(outbound, inbound, meeting: id, to: home)
+                return
+            }
+            logger.warning("the socket to the node holding the room broke; the participant's socket is closed for it to try again",
                            metadata: ["meeting": "\(id)", "subject": "\(claims.sub)", "holder": "\(home.url)", "error": "\(error)"])
             try? await outbound.close(.goingAway, reason: "the node holding the meeting room is unreachable; try again")
             return
@@ -163,26 +226,26 @@ extension MeetingRooms {
         }
     }
 
-    /// A message of the holder on its way to the participant: the roster updates the seats
-    /// the downlinks here are built from; `joined` names this node too, so that a client
-    /// whose socket comes back through another node sets its media up again (its downlink was
-    /// served here).
-    func fromHolder(_ text: String, meeting id: Int64, connection: Int) -> String {
-        guard let kind = try? JSONDecoder().decode(MessageType.self, from: Data(text.utf8)) else { return text }
+    /// A message of the holder on its way to the participant, and its `type`: the roster
+    /// updates the seats the downlinks here are built from; `joined` names this node too, so
+    /// that a client whose socket comes back through another node sets its media up again (its
+    /// downlink was served here).
+    func fromHolder(_ text: String, meeting id: Int64, connection: Int) -> (type: String?, text: String) {
+        guard let kind = try? JSONDecoder().decode(MessageType.self, from: Data(text.utf8)) else { return (nil, text) }
         switch kind.type {
         case "roster":
             if let roster = try? JSONDecoder().decode(RosterSeats.self, from: Data(text.utf8)) { mirror(roster, meeting: id) }
-            return text
         case "joined":
             guard var joined = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
-                  let node = joined["node"] as? String else { return text }
+                  let node = joined["node"] as? String else { break }
             joined["node"] = node + "/" + nodeID + "." + String(connection)
             guard let data = try? JSONSerialization.data(withJSONObject: joined, options: [.sortedKeys]),
-                  let rewritten = String(data: data, encoding: .utf8) else { return text }
-            return rewritten
+                  let rewritten = String(data: data, encoding: .utf8) else { break }
+            return (kind.type, rewritten)
         default:
-            return text
+            break
         }
+        return (kind.type, text)
     }
 
     /// Takes the holder's roster as room `id`'s seats here; when the seats changed, pulls the
@@ -248,9 +311,6 @@ extension MeetingRooms {
             reply = await media(request, meeting: id, claims: claims)
         case .restart(let session) where session == downlink:
             reply = await media(request, meeting: id, claims: claims)
-        case .mode(true) where downlink != nil:
-            reply = HubMessage.error("mixed mode is not served on a downlink through a node that does not hold the room: "
-                                     + "close the downlink and subscribe to \"mix\", or open the room on the node that holds it")
         default:
             return nil
         }
