@@ -1,12 +1,13 @@
 """A meeting across three `giaoban serve` nodes on one PostgreSQL database (docs/protocol.md,
 "Several nodes"; docs/postgresql.md). One node holds the meeting's room; participants who
-open it elsewhere are sent there with `moved`. When that node is killed with SIGKILL, another
+open it elsewhere stay there, their sockets passed to it (`cluster.proxy_rooms`, the default),
+or with `cluster.proxy_rooms = false` are sent there with `moved`. When that node is killed with SIGKILL, another
 node takes the room over once its lease lapses, restores the seats, and the participants —
 each reconnecting on its own, cycling over the nodes `joined` listed — are seated again there
 with their role and raised hand, then publish and watch again on new peer connections.
 
-The participants: the chair (aiortc, room opened on node 1), a commune (aiortc, opened on node
-2) and headless Chromium on `web/room.html` served by node 3 (web/js/room-client.js), every one
+The first test (`proxy_rooms = false`): the chair (aiortc, room opened on node 1), a commune
+(aiortc, opened on node 2) and headless Chromium on `web/room.html` served by node 3 (web/js/room-client.js), every one
 publishing and watching everyone else on one connection down."""
 
 from __future__ import annotations
@@ -622,7 +623,7 @@ def test_a_trunk_follows_its_stream_to_another_node(three_workdirs, postgresql, 
 
 @pytest.mark.timeout(200)
 def test_participants_on_another_node_are_served_there(three_workdirs, postgresql, request):  # noqa: F811
-    """`cluster.proxy_rooms = true` (experimental; docs/postgresql.md, "Serving a room's
+    """`cluster.proxy_rooms = true` (the default, set explicitly here; docs/postgresql.md, "Serving a room's
     participants on the node they reached"): the chair (aiortc) holds the room on node 1; two
     communes (aiortc) open it on node 2 and stay there — their sockets passed to node 1, which
     seats them, keeps the roster and answers their publish — while node 2 offers their

@@ -239,8 +239,8 @@ public struct GiaobanConfig: Sendable, Equatable {
         public var roomLeaseS = 5
         /// `cluster.proxy_rooms`: a participant who opens a meeting room another node holds stays
         /// on this node (its room socket passed to the holder, its downlink served here from
-        /// trunks) instead of being sent there with `moved` (docs/postgresql.md).
-        public var proxyRooms = false
+        /// trunks); false sends it there with `moved` (docs/postgresql.md).
+        public var proxyRooms = true
 
         /// The base URL participants are sent to: `public_url`, else the control plane's own.
         public func url(http: HTTP) -> String {
