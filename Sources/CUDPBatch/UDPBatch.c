@@ -183,8 +183,10 @@ int giaoban_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int count, int *
     return n;
 }
 
-int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int *lengths,
-                           const giaoban_addr *addrs, int count) {
+/// Sends `count` (≤ MAX_BATCH) slots as single datagrams with sendmmsg; returns the number
+/// the kernel took.
+static int send_single(int fd, const uint8_t *buf, int slot_size, const int *lengths, const giaoban_addr *addrs,
+                       int count) {
     int sent = 0;
     while (sent < count) {
         int chunk = count - sent > MAX_BATCH ? MAX_BATCH : count - sent;
@@ -216,6 +218,173 @@ int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int 
         sent += n;
     }
     return sent;
+}
+
+// UDP segmentation offload (Linux 4.18+): one sendmsg carries several datagrams to the same
+// destination, all of `gso_size` bytes but the last (which may be shorter); the kernel walks
+// its send path once and splits them late (on the NIC, or on loopback at delivery).
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+enum { MAX_SEGMENTS = 64, MAX_SEGMENTED_BYTES = 60000, TABLE_SIZE = 2 * MAX_BATCH };
+
+/// Set once the kernel refused a segmented send (a device without checksum offload, a path
+/// whose MTU is below a segment): from then on every datagram goes out on its own.
+static _Atomic int segmentation_off;
+static _Atomic uint64_t segmented_sends;
+static _Atomic uint64_t segmented_datagrams;
+
+static int same_addr(const giaoban_addr *a, const giaoban_addr *b) {
+    return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
+}
+
+static unsigned addr_hash(const giaoban_addr *a) {
+    uint32_t h = 2166136261u;
+    h = (h ^ a->family) * 16777619u;
+    h = (h ^ (a->port & 0xff)) * 16777619u;
+    h = (h ^ (a->port >> 8)) * 16777619u;
+    int n = a->family == 6 ? 16 : 4;
+    for (int i = 0; i < n; i++) h = (h ^ a->addr[i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+/// Sends `count` (≤ MAX_BATCH) slots, grouping the slots bound for one destination (in their
+/// order) into segmented sends where their sizes allow; slots for different destinations may
+/// leave in another order than queued. Returns the number of datagrams the kernel took.
+static int send_segmented(int fd, const uint8_t *buf, int slot_size, const int *lengths, const giaoban_addr *addrs,
+                          int count) {
+    int table[TABLE_SIZE];
+    int head[MAX_BATCH], tail[MAX_BATCH], next[MAX_BATCH];
+    int groups = 0;
+    memset(table, -1, sizeof(table));
+    for (int i = 0; i < count; i++) {
+        next[i] = -1;
+        unsigned h = addr_hash(&addrs[i]) & (TABLE_SIZE - 1);
+        while (table[h] >= 0 && !same_addr(&addrs[head[table[h]]], &addrs[i])) h = (h + 1) & (TABLE_SIZE - 1);
+        if (table[h] < 0) {
+            table[h] = groups;
+            head[groups] = tail[groups] = i;
+            groups++;
+        } else {
+            int g = table[h];
+            next[tail[g]] = i;
+            tail[g] = i;
+        }
+    }
+    if (groups == count) return send_single(fd, buf, slot_size, lengths, addrs, count);
+
+    struct mmsghdr msgs[MAX_BATCH];
+    struct iovec iovs[MAX_BATCH];
+    struct sockaddr_storage names[MAX_BATCH];
+    union { char bytes[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control[MAX_BATCH];
+    int m = 0, k = 0;
+    for (int g = 0; g < groups; g++) {
+        int i = head[g];
+        while (i >= 0) {
+            // A new message starting at slot i: add the group's next slots while they are as
+            // long as the first; a shorter one ends it.
+            int size = lengths[i], segments = 1, bytes = size, start = k;
+            iovs[k].iov_base = (void *)(buf + (size_t)i * slot_size);
+            iovs[k].iov_len = (size_t)size;
+            k++;
+            int j = next[i];
+            int open = size > 0;
+            while (open && j >= 0 && lengths[j] > 0 && lengths[j] <= size && segments < MAX_SEGMENTS &&
+                   bytes + lengths[j] <= MAX_SEGMENTED_BYTES) {
+                iovs[k].iov_base = (void *)(buf + (size_t)j * slot_size);
+                iovs[k].iov_len = (size_t)lengths[j];
+                k++;
+                segments++;
+                bytes += lengths[j];
+                open = lengths[j] == size;
+                j = next[j];
+            }
+            struct msghdr *h = &msgs[m].msg_hdr;
+            memset(h, 0, sizeof(*h));
+            h->msg_iov = &iovs[start];
+            h->msg_iovlen = (size_t)segments;
+            h->msg_name = &names[m];
+            h->msg_namelen = to_sockaddr(&addrs[i], &names[m]);
+            if (segments > 1) {
+                h->msg_control = control[m].bytes;
+                h->msg_controllen = sizeof(control[m].bytes);
+                struct cmsghdr *c = CMSG_FIRSTHDR(h);
+                c->cmsg_level = SOL_UDP;
+                c->cmsg_type = UDP_SEGMENT;
+                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                uint16_t gso = (uint16_t)size;
+                memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+            }
+            m++;
+            i = j;
+        }
+    }
+
+    int sent = 0, done = 0;
+    uint64_t sends = 0, datagrams = 0;
+    while (done < m) {
+        int n = sendmmsg(fd, &msgs[done], (unsigned)(m - done), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                if (poll(&p, 1, 5) <= 0) break;  // kernel buffer full: drop the rest
+                continue;
+            }
+            struct msghdr *h = &msgs[done].msg_hdr;
+            if (h->msg_iovlen > 1 && (errno == EIO || errno == EINVAL || errno == EMSGSIZE || errno == EOPNOTSUPP ||
+                                      errno == ENOPROTOOPT)) {
+                // The kernel does not take segmented sends here (EIO: no checksum offload on
+                // the device; EINVAL: a segment above the path's MTU): send this message's
+                // datagrams one by one, and never segment again.
+                segmentation_off = 1;
+                for (size_t s = 0; s < h->msg_iovlen; s++) {
+                    if (sendto(fd, h->msg_iov[s].iov_base, h->msg_iov[s].iov_len, 0, (struct sockaddr *)h->msg_name,
+                               h->msg_namelen) >= 0)
+                        sent++;
+                }
+            }
+            // One bad destination must not block the batch: skip it.
+            done += 1;
+            continue;
+        }
+        for (int i = done; i < done + n; i++) {
+            int segments = (int)msgs[i].msg_hdr.msg_iovlen;
+            sent += segments;
+            if (segments > 1) {
+                sends++;
+                datagrams += (uint64_t)segments;
+            }
+        }
+        done += n;
+    }
+    if (sends) {
+        segmented_sends += sends;
+        segmented_datagrams += datagrams;
+    }
+    return sent;
+}
+
+int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int *lengths,
+                           const giaoban_addr *addrs, int count, int segment) {
+    if (!segment || segmentation_off) return send_single(fd, buf, slot_size, lengths, addrs, count);
+    int sent = 0;
+    for (int start = 0; start < count; start += MAX_BATCH) {
+        int chunk = count - start > MAX_BATCH ? MAX_BATCH : count - start;
+        sent += segmentation_off
+                    ? send_single(fd, buf + (size_t)start * slot_size, slot_size, lengths + start, addrs + start, chunk)
+                    : send_segmented(fd, buf + (size_t)start * slot_size, slot_size, lengths + start, addrs + start, chunk);
+    }
+    return sent;
+}
+
+void giaoban_udp_segmentation_stats(uint64_t *sends, uint64_t *datagrams, int *off) {
+    *sends = segmented_sends;
+    *datagrams = segmented_datagrams;
+    *off = segmentation_off;
 }
 
 int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_addr *addr) {

@@ -83,7 +83,7 @@ public final class UDPSocket {
     public func send(_ batch: UDPBatch) -> Int {
         guard batch.count > 0 else { return 0 }
         let n = giaoban_udp_send_batch(fd, batch.storage.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(batch.slotSize),
-                                       batch.lengths.baseAddress!, batch.addresses.baseAddress!, Int32(batch.count))
+                                       batch.lengths.baseAddress!, batch.addresses.baseAddress!, Int32(batch.count), 0)
         batch.count = 0
         return Int(n)
     }
@@ -110,6 +110,14 @@ public final class UDPSocket {
         return batch.count
     }
 
+    /// Segmented sends (UDP_SEGMENT) made in this process, the datagrams they carried, and
+    /// whether the kernel refused one (after which every datagram goes out on its own).
+    public static var segmentation: (sends: UInt64, datagrams: UInt64, off: Bool) {
+        var sends: UInt64 = 0, datagrams: UInt64 = 0, off: Int32 = 0
+        giaoban_udp_segmentation_stats(&sends, &datagrams, &off)
+        return (sends, datagrams, off != 0)
+    }
+
     /// `text` as an IPv4 address with `port`, or nil when it is not a dotted-quad literal.
     public static func ipv4(_ text: String, port: UInt16) -> STUNAddress? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
@@ -125,22 +133,26 @@ public final class UDPSocket {
 
 /// Sends slots of datagrams on a socket with `sendmmsg`, with its own buffer of converted
 /// destinations: each thread that sends on a shared socket (the media thread, every egress
-/// worker) has its own sender.
+/// worker) has its own sender. With `segmenting`, the slots bound for one destination leave
+/// as one segmented send (UDP_SEGMENT) where their sizes allow (`media.udp_segmentation`).
 public final class UDPSlotSender {
     private let fd: Int32
+    /// True: group each destination's datagrams into segmented sends.
+    public let segmenting: Bool
     /// The socket, kept open as long as the sender lives (nil for the socket's own sender).
     private let owner: UDPSocket?
     /// Destinations converted for `sendmmsg` (grown once to the largest batch sent).
     private var addresses = UnsafeMutableBufferPointer<giaoban_addr>(start: nil, count: 0)
 
-    /// A sender on `socket`.
-    public convenience init(socket: UDPSocket) {
-        self.init(fd: socket.fd, owner: socket)
+    /// A sender on `socket`; with `segmenting`, one destination's datagrams go out together.
+    public convenience init(socket: UDPSocket, segmenting: Bool = false) {
+        self.init(fd: socket.fd, owner: socket, segmenting: segmenting)
     }
 
-    init(fd: Int32, owner: UDPSocket?) {
+    init(fd: Int32, owner: UDPSocket?, segmenting: Bool = false) {
         self.fd = fd
         self.owner = owner
+        self.segmenting = segmenting
     }
 
     deinit { addresses.deallocate() }
@@ -158,6 +170,6 @@ public final class UDPSlotSender {
         }
         for i in 0..<count { addresses[i] = destinations[i].socketAddress }
         return Int(giaoban_udp_send_batch(fd, base.assumingMemoryBound(to: UInt8.self), Int32(slotSize), lengths.baseAddress!,
-                                          addresses.baseAddress!, Int32(count)))
+                                          addresses.baseAddress!, Int32(count), segmenting ? 1 : 0))
     }
 }

@@ -77,7 +77,8 @@ struct Serve: AsyncParsableCommand {
         let media = try MediaServer(address: settings.media.address, ports: settings.media.candidatePorts,
                                     tcpPort: settings.media.tcpPort == 0 ? nil : settings.media.tcpPort,
                                     announcedAddress: settings.media.announcedAddress, certificate: certificate,
-                                    settings: mediaSettings, workers: settings.media.workerCount, logger: logger)
+                                    settings: mediaSettings, workers: settings.media.workerCount,
+                                    segmentation: settings.media.udpSegmentation, logger: logger)
         // One authority for every route, so that the revocations of disabled accounts apply everywhere.
         var tokens = TokenAuthority(secret: secret, maxLifetime: Int64(settings.security.maxTokenLifetimeS))
         tokens.revocations = SubjectRevocations()

@@ -38,3 +38,16 @@ struct EgressInlineTests {
         #expect(got == (0..<5).map { [1, UInt8($0)] } + (0..<40).map { [2, UInt8($0)] })
     }
 }
+
+/// The media loop sleeps until its next tick rather than a fixed 5 ms: rounded up to whole
+/// milliseconds, at least 1, at most one tick interval.
+@Suite("Media loop: wait until the next tick")
+struct MediaLoopWaitTests {
+    @Test("the wait covers the time left to the tick", arguments: [
+        (Duration.microseconds(300), Int32(1)), (.microseconds(9_200), 10), (.milliseconds(4), 4),
+        (.milliseconds(-3), 1), (.zero, 1), (.milliseconds(25), 10),
+    ])
+    func wait(until: Duration, expected: Int32) {
+        #expect(MediaServer.pollTimeout(untilTick: until) == expected)
+    }
+}

@@ -20,6 +20,8 @@ struct ForwarderMeter {
     var drops: () -> Double? = { nil }
     /// RTP packets the forwarder received from publishers so far, if it counts them.
     var received: () -> Double? = { nil }
+    /// Segmented sends and the datagrams they carried so far, if the forwarder counts them.
+    var segmented: () -> (sends: Double, datagrams: Double)? = { nil }
     /// The forwarder process, when it runs as one: the kernel's drops on its sockets are counted.
     var pid: Int32?
     /// The video encoding subscriber `i` receives (an index into the publisher's encodings);
@@ -75,20 +77,43 @@ struct StepOptions: ParsableArguments {
     @Option(help: "media.workers of the relay, comma-separated: one relay run per value, named \"relay w<N>\" (default: one run with the relay's default, one lane per core).")
     var workers: String?
 
+    @Option(help: "media.udp_segmentation of the relay, comma-separated on/off: one relay run per value and --workers value, \"off\" runs named \"… noseg\" (default: the relay's default, on).")
+    var segmentation: String?
+
     /// The relay runs to make: one per `--workers` value, or one with the relay's default (nil).
     var workerRuns: [Int?] {
         let values = workers.map { Broadcast.counts($0) } ?? []
         return values.isEmpty ? [nil] : values.map { $0 }
     }
 
-    /// The relay's environment for a run with `workers` egress lanes (nil: its default).
-    static func relayEnvironment(workers: Int?) -> [String: String] {
-        workers.map { ["GIAOBAN_MEDIA_WORKERS": String($0)] } ?? [:]
+    /// The `--segmentation` values to run (nil: the relay's default).
+    var segmentationRuns: [Bool?] {
+        guard let segmentation else { return [nil] }
+        return segmentation.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) == "on" }
     }
 
-    /// The scenario name of a relay run with `workers` lanes.
-    static func relayName(_ base: String, workers: Int?) -> String {
-        workers.map { "\(base) w\($0)" } ?? base
+    /// One relay run: its egress lanes and its segmentation (nil: the relay's default).
+    struct RelayRun {
+        var workers: Int?
+        var segmentation: Bool?
+    }
+
+    /// Every `--workers` value with every `--segmentation` value.
+    var relayRuns: [RelayRun] {
+        workerRuns.flatMap { workers in segmentationRuns.map { RelayRun(workers: workers, segmentation: $0) } }
+    }
+
+    /// The relay's environment for `run` (empty: its defaults).
+    static func relayEnvironment(_ run: RelayRun) -> [String: String] {
+        var environment: [String: String] = [:]
+        if let workers = run.workers { environment["GIAOBAN_MEDIA_WORKERS"] = String(workers) }
+        if let segmentation = run.segmentation { environment["GIAOBAN_MEDIA_UDP_SEGMENTATION"] = segmentation ? "true" : "false" }
+        return environment
+    }
+
+    /// The scenario name of `run`: "relay w2", "relay w2 noseg".
+    static func relayName(_ base: String, _ run: RelayRun) -> String {
+        (run.workers.map { "\(base) w\($0)" } ?? base) + (run.segmentation == false ? " noseg" : "")
     }
 
     @Option(help: "Write the results as JSON to this file.")
@@ -103,6 +128,9 @@ struct StepOptions: ParsableArguments {
         }
         guard workerRuns.allSatisfy({ $0.map { (1...64).contains($0) } ?? true }) else {
             throw ValidationError("--workers: comma-separated counts between 1 and 64")
+        }
+        if let segmentation, !segmentation.split(separator: ",").allSatisfy({ ["on", "off"].contains($0.trimmingCharacters(in: .whitespaces)) }) {
+            throw ValidationError("--segmentation: comma-separated on or off, got \"\(segmentation)\"")
         }
     }
 
@@ -169,12 +197,12 @@ extension Broadcast {
     }
 
     /// Publisher (WHIP) → the relay process (with `workers` egress lanes, nil: its default) → N subscribers (WHEP).
-    func runRelay(workers: Int?) -> ForwarderRun {
+    func runRelay(_ run: StepOptions.RelayRun) -> ForwarderRun {
         let binary = RelayProcess.binary(options.relay)
-        let name = StepOptions.relayName("relay", workers: workers)
+        let name = StepOptions.relayName("relay", run)
         progress("\(name): starting \(binary) serve")
         return runForwarder(name, counts: counts) {
-            try RelayTarget(process: RelayProcess(binary: binary, environment: StepOptions.relayEnvironment(workers: workers)))
+            try RelayTarget(process: RelayProcess(binary: binary, environment: StepOptions.relayEnvironment(run)))
         }
     }
 
@@ -285,10 +313,12 @@ extension SteppedRun {
 
         sleep(untilNanoseconds: start)
         let cpu0 = meter?.cpuSeconds(), forwarded0 = meter?.forwarded(), drops0 = meter?.drops(), in0 = meter?.received()
+        let segmented0 = meter?.segmented()
         let self0 = ProcessStats.selfCPUSeconds(), receiver0 = receiver.cpuMicros.load(ordering: .relaxed)
         let socketDrops0 = (meter?.pid.flatMap(ProcessStats.udpDrops), ProcessStats.udpDrops(pid: getpid()))
         sleep(untilNanoseconds: end)
         let cpu1 = meter?.cpuSeconds(), forwarded1 = meter?.forwarded(), drops1 = meter?.drops(), in1 = meter?.received()
+        let segmented1 = meter?.segmented()
         let self1 = ProcessStats.selfCPUSeconds(), receiver1 = receiver.cpuMicros.load(ordering: .relaxed)
         let rss = rssBase.map { $0.0.residentKiB }
         sleep(seconds: 0.5)  // packets still in flight
@@ -316,6 +346,11 @@ extension SteppedRun {
             step.forwardedPerSecond = forwarded / seconds
             step.cpuMicrosPerPacket = forwarded > 0 ? forwarderCPU / forwarded * 1e6 : nil
             step.forwarderCPUPercent = 100 * forwarderCPU / seconds
+            if let segmented0, let segmented1, forwarded > 0 {
+                let sends = segmented1.sends - segmented0.sends, datagrams = segmented1.datagrams - segmented0.datagrams
+                step.segmentedPercent = 100 * datagrams / forwarded
+                step.datagramsPerSegmentedSend = sends > 0 ? datagrams / sends : nil
+            }
         }
         if let drops0, let drops1 { step.relayDrops = Int(drops1 - drops0) }
         if let in0, let in1 { step.receivedPerSecond = (in1 - in0) / seconds }

@@ -95,10 +95,10 @@ struct Broadcast: ParsableCommand, SteppedRun {
             steps += try runKernelFloor()
         }
         var relayRun = ForwarderRun()
-        for workers in options.workerRuns {
-            relayRun = runRelay(workers: workers)
+        for run in options.relayRuns {
+            relayRun = runRelay(run)
             steps += relayRun.steps
-            if let error = relayRun.error { print("\(StepOptions.relayName("relay", workers: workers)): \(error)") }
+            if let error = relayRun.error { print("\(StepOptions.relayName("relay", run)): \(error)") }
         }
         var janusRun: ForwarderRun?
         if case .success(let path) = janusBinary {
@@ -122,7 +122,9 @@ struct Broadcast: ParsableCommand, SteppedRun {
             kernel-floor from its thread's getrusage; RSS: forwarder VmRSS at the end of the step, KiB/sub = growth over \
             the publisher-only RSS per subscriber; gen CPU %: this process minus the kernel-floor thread, % of one core \
             (2 cores: above ~80 % the generator, not the relay, may be the limit); rx CPU %: the one receive thread \
-            alone (every packet of every subscriber goes through it); load: 1-minute load average after the step.
+            alone (every packet of every subscriber goes through it); load: 1-minute load average after the step; \
+            seg %: the relay's forwarded packets that left inside segmented sends (UDP_SEGMENT), dg/seg: datagrams per \
+            such send.
             """)
         if !comparisons.isEmpty {
             print("")

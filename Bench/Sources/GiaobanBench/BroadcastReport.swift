@@ -62,6 +62,10 @@ struct BroadcastStep: Codable {
     var rssPerSubscriberKiB: Double?
     /// Datagrams the relay dropped in the window (giaoban_udp_dropped_total).
     var relayDrops: Int?
+    /// The share of forwarded packets the relay sent inside segmented sends (UDP_SEGMENT), %.
+    var segmentedPercent: Double?
+    /// Datagrams per segmented send in the window.
+    var datagramsPerSegmentedSend: Double?
     /// The generator's CPU (publisher + receive + control threads), % of one core; the
     /// kernel-floor thread is not included.
     var generatorCPUPercent: Double
@@ -162,12 +166,14 @@ func broadcastTable(_ steps: [BroadcastStep]) -> String {
     alignedTable([
         ("scenario", 12), ("N", 4), ("fwd pkt/s", 10), ("p50 µs", 8), ("p90 µs", 8), ("p99 µs", 8), ("p99.9 µs", 9),
         ("max µs", 8), ("loss %", 7), ("CPU µs/pkt", 10), ("fwd CPU %", 9), ("RSS MiB", 8), ("KiB/sub", 8), ("gen CPU %", 9), ("rx CPU %", 8), ("load", 5),
+        ("seg %", 6), ("dg/seg", 6),
     ], rows: steps.map { s in
         [
             s.scenario, String(s.subscribers), cell(s.forwardedPerSecond, 0), cell(s.latency.p50, 0), cell(s.latency.p90, 0),
             cell(s.latency.p99, 0), cell(s.latency.p999, 0), cell(s.latency.max, 0), cell(s.lossPercent, 3), cell(s.cpuMicrosPerPacket, 2),
             cell(s.forwarderCPUPercent, 1), cell(s.relayRSSKiB.map { Double($0) / 1024 }, 1), cell(s.rssPerSubscriberKiB, 0),
             cell(s.generatorCPUPercent, 1), cell(s.receiverCPUPercent, 1), cell(s.loadAverage, 1),
+            cell(s.segmentedPercent, 0), cell(s.datagramsPerSegmentedSend, 1),
         ]
     })
 }

@@ -91,9 +91,9 @@ struct Province: ParsableCommand, SteppedRun {
         let binary = RelayProcess.binary(options.relay)
         progress("province: starting \(binary) serve")
         // One relay run: the last --workers value (or the relay's default).
-        let workers = options.workerRuns.last ?? nil
-        let run = runForwarder(StepOptions.relayName("province", workers: workers), counts: counts) {
-            try ProvinceTarget(process: RelayProcess(binary: binary, environment: StepOptions.relayEnvironment(workers: workers)),
+        let relay = options.relayRuns.last ?? StepOptions.RelayRun()
+        let run = runForwarder(StepOptions.relayName("province", relay), counts: counts) {
+            try ProvinceTarget(process: RelayProcess(binary: binary, environment: StepOptions.relayEnvironment(relay)),
                                chair: chair, commune: commune, thumbnailPercent: thumbnails)
         }
         if let error = run.error { print("relay: \(error)") }

@@ -192,7 +192,13 @@ final class RelayTarget: ForwarderTarget {
         ForwarderMeter(cpuSeconds: { [relay] in relay.threadsCPUSeconds },
                        forwarded: { [relay] in relay.metrics()["giaoban_rtp_forwarded_total"] ?? .nan },
                        drops: { [relay] in relay.metrics()["giaoban_udp_dropped_total"] },
-                       received: { [relay] in relay.metrics()["giaoban_rtp_received_total"] }, pid: relay.pid)
+                       received: { [relay] in relay.metrics()["giaoban_rtp_received_total"] },
+                       segmented: { [relay] in
+                           let metrics = relay.metrics()
+                           guard let sends = metrics["giaoban_udp_segmented_sends_total"],
+                                 let datagrams = metrics["giaoban_udp_segmented_datagrams_total"] else { return nil }
+                           return (sends, datagrams)
+                       }, pid: relay.pid)
     }
 
     func leave() {

@@ -23,9 +23,15 @@ int giaoban_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int count, int *
                            giaoban_addr *addrs, int timeout_ms);
 
 /// Sends `count` datagrams (slot i at buf + i*slot_size, lengths[i] bytes, to addrs[i]) with
-/// sendmmsg. Returns the number sent, or -errno.
+/// sendmmsg. With `segment`, the datagrams bound for one destination go out together as one
+/// segmented send (UDP_SEGMENT) where their sizes allow, in their order; datagrams for
+/// different destinations may then leave in another order than queued. Returns the number sent.
 int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int *lengths,
-                           const giaoban_addr *addrs, int count);
+                           const giaoban_addr *addrs, int count, int segment);
+
+/// Segmented sends since start, the datagrams they carried, and 1 once the kernel refused one
+/// (every datagram goes out on its own from then on).
+void giaoban_udp_segmentation_stats(uint64_t *sends, uint64_t *datagrams, int *off);
 
 /// Sends one datagram. Returns bytes sent or -errno.
 int giaoban_udp_send_one(int fd, const uint8_t *data, int length, const giaoban_addr *addr);

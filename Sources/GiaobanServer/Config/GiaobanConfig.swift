@@ -46,6 +46,10 @@ public struct GiaobanConfig: Sendable, Equatable {
         /// `media.workers`: egress lanes, each with a thread that protects and sends the
         /// packets of its share of the peers (the media thread is the first); 0: one per core.
         public var workers = 0
+        /// `media.udp_segmentation`: the datagrams one flush sends to one peer leave in one
+        /// segmented send (UDP_SEGMENT, Linux 4.18+) where their sizes allow; off by itself
+        /// when the kernel refuses one.
+        public var udpSegmentation = true
 
         /// The egress lanes to run: `workers`, or the number of cores when it is 0.
         public var workerCount: Int { workers > 0 ? workers : min(64, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
@@ -298,6 +302,7 @@ public struct GiaobanConfig: Sendable, Equatable {
         media.udpPortRange = try reader.string("media.udp_port_range", default: media.udpPortRange)
         media.tcpPort = try reader.integer("media.tcp_port", default: media.tcpPort, in: 0...65_535)
         media.workers = try reader.integer("media.workers", default: media.workers, in: 0...64)
+        media.udpSegmentation = try reader.boolean("media.udp_segmentation", default: media.udpSegmentation)
         if !media.udpPortRange.isEmpty {
             let parts = media.udpPortRange.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingWhitespace()) }
             guard parts.count == 2, let first = parts[0], let last = parts[1], 1 <= first, first <= last, last <= 65_535 else {

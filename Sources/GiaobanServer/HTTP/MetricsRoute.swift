@@ -16,6 +16,12 @@ enum MetricsText {
         for reason in DropReason.allCases {
             out += "giaoban_udp_dropped_total{reason=\"\(reason.label)\"} \(c.dropped(reason))\n"
         }
+        let segmentation = UDPSocket.segmentation
+        counter("giaoban_udp_segmented_sends_total", "Segmented sends (UDP_SEGMENT): one send call for several datagrams to one peer.",
+                Int(segmentation.sends))
+        counter("giaoban_udp_segmented_datagrams_total", "Datagrams sent inside segmented sends.", Int(segmentation.datagrams))
+        gauge("giaoban_udp_segmentation_off", "1 once the kernel refused a segmented send: every datagram goes out on its own.",
+              segmentation.off ? 1 : 0)
         counter("giaoban_rtp_received_total", "RTP packets received from publishers.", c.rtpReceived)
         counter("giaoban_rtp_forwarded_total", "RTP packets sent to subscribers.", c.rtpForwarded)
         counter("giaoban_rtp_mixed_total", "RTP packets of meeting mixes (audio and composed video) sent to listeners.", c.rtpMixed)

@@ -37,9 +37,10 @@ final class EgressWorker: @unchecked Sendable {
     let sentInline = Atomic<Int>(0)
 
     /// Starts the lane's thread, with the pool's batches besides the one the media thread fills.
-    static func start(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, capacity: Int, slotSize: Int) -> EgressWorker {
+    static func start(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, capacity: Int, slotSize: Int,
+                      segmentation: Bool = true) -> EgressWorker {
         let batches = (1..<poolSize).map { _ in EgressBatch(capacity: capacity, slotSize: slotSize) }
-        let worker = EgressWorker(lane: lane, socket: socket, tcp: tcp, free: batches)
+        let worker = EgressWorker(lane: lane, socket: socket, tcp: tcp, free: batches, segmentation: segmentation)
         let thread = Thread {
             ThreadName.set("giaoban-egress\(lane)")
             worker.run()
@@ -49,9 +50,9 @@ final class EgressWorker: @unchecked Sendable {
         return worker
     }
 
-    private init(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, free: [EgressBatch]) {
+    private init(lane: Int, socket: UDPSocket, tcp: ICETCPListener?, free: [EgressBatch], segmentation: Bool) {
         self.lane = lane
-        sender = UDPSlotSender(socket: socket)
+        sender = UDPSlotSender(socket: socket, segmenting: segmentation)
         self.tcp = tcp
         self.free = Mutex(free)
         freeSignal = DispatchSemaphore(value: free.count)
