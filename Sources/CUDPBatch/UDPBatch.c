@@ -12,7 +12,15 @@
 
 enum { MAX_BATCH = 256 };
 
-static socklen_t to_sockaddr(const giaoban_addr *a, struct sockaddr_storage *ss) {
+/// An IPv4 or IPv6 socket address: what `sendmmsg` needs per message, smaller than
+/// sockaddr_storage (a segmented send builds up to 1,024 of them on the stack).
+typedef union {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} small_addr;
+
+static socklen_t to_sockaddr(const giaoban_addr *a, void *out) {
+    small_addr *ss = (small_addr *)out;
     memset(ss, 0, sizeof(*ss));
     if (a->family == 6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -229,7 +237,9 @@ static int send_single(int fd, const uint8_t *buf, int slot_size, const int *len
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
-enum { MAX_SEGMENTS = 64, MAX_SEGMENTED_BYTES = 60000, TABLE_SIZE = 2 * MAX_BATCH };
+// A segmented flush groups up to MAX_GROUPED slots at once (UIO_MAXIOV, the most messages one
+// sendmmsg takes): a frame of six packets fanned out to 170 peers of one lane still groups whole.
+enum { MAX_SEGMENTS = 64, MAX_SEGMENTED_BYTES = 60000, MAX_GROUPED = 1024, TABLE_SIZE = 2 * MAX_GROUPED };
 
 /// Set once the kernel refused a segmented send (a device without checksum offload, a path
 /// whose MTU is below a segment): from then on every datagram goes out on its own.
@@ -251,13 +261,13 @@ static unsigned addr_hash(const giaoban_addr *a) {
     return h ^ (h >> 15);
 }
 
-/// Sends `count` (≤ MAX_BATCH) slots, grouping the slots bound for one destination (in their
+/// Sends `count` (≤ MAX_GROUPED) slots, grouping the slots bound for one destination (in their
 /// order) into segmented sends where their sizes allow; slots for different destinations may
 /// leave in another order than queued. Returns the number of datagrams the kernel took.
 static int send_segmented(int fd, const uint8_t *buf, int slot_size, const int *lengths, const giaoban_addr *addrs,
                           int count) {
     int table[TABLE_SIZE];
-    int head[MAX_BATCH], tail[MAX_BATCH], next[MAX_BATCH];
+    int head[MAX_GROUPED], tail[MAX_GROUPED], next[MAX_GROUPED];
     int groups = 0;
     memset(table, -1, sizeof(table));
     for (int i = 0; i < count; i++) {
@@ -276,10 +286,10 @@ static int send_segmented(int fd, const uint8_t *buf, int slot_size, const int *
     }
     if (groups == count) return send_single(fd, buf, slot_size, lengths, addrs, count);
 
-    struct mmsghdr msgs[MAX_BATCH];
-    struct iovec iovs[MAX_BATCH];
-    struct sockaddr_storage names[MAX_BATCH];
-    union { char bytes[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control[MAX_BATCH];
+    struct mmsghdr msgs[MAX_GROUPED];
+    struct iovec iovs[MAX_GROUPED];
+    small_addr names[MAX_GROUPED];
+    union { char bytes[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control[MAX_GROUPED];
     int m = 0, k = 0;
     for (int g = 0; g < groups; g++) {
         int i = head[g];
@@ -372,8 +382,8 @@ int giaoban_udp_send_batch(int fd, const uint8_t *buf, int slot_size, const int 
                            const giaoban_addr *addrs, int count, int segment) {
     if (!segment || segmentation_off) return send_single(fd, buf, slot_size, lengths, addrs, count);
     int sent = 0;
-    for (int start = 0; start < count; start += MAX_BATCH) {
-        int chunk = count - start > MAX_BATCH ? MAX_BATCH : count - start;
+    for (int start = 0; start < count; start += MAX_GROUPED) {
+        int chunk = count - start > MAX_GROUPED ? MAX_GROUPED : count - start;
         sent += segmentation_off
                     ? send_single(fd, buf + (size_t)start * slot_size, slot_size, lengths + start, addrs + start, chunk)
                     : send_segmented(fd, buf + (size_t)start * slot_size, slot_size, lengths + start, addrs + start, chunk);

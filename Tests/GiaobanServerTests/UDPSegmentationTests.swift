@@ -72,4 +72,18 @@ struct UDPSegmentationTests {
         #expect(after.datagrams >= before.datagrams + 150, "every datagram went in a segmented send")
         #expect(after.sends >= before.sends + 3, "60 segments of 1,000 bytes at most per send")
     }
+
+    @Test("a frame of six packets fanned out to 100 peers, packet by packet (600 slots): one send per peer")
+    func wholeFrames() throws {
+        let before = UDPSocket.segmentation
+        var plan: [(receiver: Int, length: Int)] = []
+        for packet in [1116, 1116, 1116, 1116, 1116, 700] {
+            for receiver in 0..<100 { plan.append((receiver, packet)) }
+        }
+        let (expected, got) = try Self.sendAndReceive(plan, receivers: 100, segmenting: true)
+        #expect(got == expected)
+        let after = UDPSocket.segmentation
+        #expect(after.sends - before.sends == 100, "the 600 slots are grouped at once: six datagrams per send")
+        #expect(after.datagrams - before.datagrams == 600)
+    }
 }

@@ -112,7 +112,7 @@ public final class MediaServer: @unchecked Sendable {
         var settings = settings
         settings.egressLanes = lanes
         router = MediaRouter(settings: settings, dtlsContext: context, now: .now)
-        let queue = OutputQueue(capacity: 512, slotSize: 1600, lanes: lanes)
+        let queue = OutputQueue(capacity: Self.batchSlots, slotSize: 1600, lanes: lanes)
         output = queue
         let sender = UDPSlotSender(socket: socket, segmenting: segmentation)
         queue.flush = { q in
@@ -209,6 +209,10 @@ public final class MediaServer: @unchecked Sendable {
             running.store(false, ordering: .releasing)
         }
     }
+
+    /// Slots of one egress batch: a frame of six packets to 170 peers of a lane fits whole, so
+    /// a segmented send (`media.udp_segmentation`) carries the whole frame to each of them.
+    static let batchSlots = 1024
 
     /// How often the router's timers run (`MediaRouter.tick`).
     static let tickInterval = Duration.milliseconds(10)
