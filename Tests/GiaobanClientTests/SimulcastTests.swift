@@ -205,6 +205,35 @@ struct SimulcastTests {
         #expect(await relay.media.ask(.counters).videoPauses == 0)
         await relay.media.shutdown()
     }
+
+    @Test("with transport-wide feedback, a simulcast video keeps its lowest layer under a REMB too low for it (no pause on the REMB alone)")
+    func simulcastLowestKeptUnderLowREMB() async throws {
+        let relay = try RelayFixture()
+        let (publisher, watcher) = try await relay.simulcastPublisherAndWatcher(stream: "lowest")
+        defer {
+            publisher.connection.close()
+            watcher.connection.close()
+        }
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(6)) { watcher.stats.framesDecoded >= 10 }, "\(watcher.stats)")
+        // Under the audio's reserve: by the REMB nothing fits. The relay's own estimate, fed by
+        // the watcher's transport-wide feedback on a clean link, has room for the lowest layer.
+        watcher.bandwidthCap = 20_000
+        var low = false
+        for _ in 0..<30 where !low {
+            _ = try await exchange(publisher, watcher, upTo: .milliseconds(200)) { false }
+            low = (await relay.subscriberVideo("sub"))?.layerRank == 0
+        }
+        let down = await relay.subscriberVideo("sub")
+        #expect(low, "down to the lowest layer: \(String(describing: down))")
+        let frames = watcher.stats.framesDecoded
+        #expect(try await exchange(publisher, watcher, upTo: .seconds(3)) { watcher.stats.framesDecoded >= frames + 15 && watcher.stats.width == 80 },
+                "the lowest layer goes on: \(watcher.stats)")
+        let video = try #require(await relay.subscriberVideo("sub"))
+        #expect(video.estimate != nil, "the relay has an estimate of its own: \(video)")
+        #expect(video.layerRank == 0, "\(video)")
+        #expect(await relay.media.ask(.counters).videoPauses == 0)
+        await relay.media.shutdown()
+    }
 }
 
 @Suite("Last-N video at the relay")

@@ -3,8 +3,8 @@
 /// gets its lowest layer, then the highest caps (the main view before thumbnails) are raised as
 /// far as the estimate allows. Down at once, up only after the higher layer has fitted for
 /// `layerUpDelay`; every switch waits for a keyframe of the new layer (requested, throttled per
-/// layer). A video that does not fit at all pauses (one without simulcast only when the
-/// relay's own estimate says so, `keepSingleLayers`); audio is never paused.
+/// layer). A video that does not fit at all pauses, only when the relay's own estimate says so
+/// where there is one (`keepLowestLayers`); audio is never paused.
 extension MediaRouter {
     /// A duration in microseconds.
     static func microseconds(_ duration: Duration) -> Int64 {
@@ -59,7 +59,7 @@ extension MediaRouter {
             let reserve = peer.subscriptions.contains { $0.audio != nil } ? settings.audioReserve : 0
             share(estimate - reserve, among: &plans)
             probe(peer, plans: &plans, reserve: reserve, now: now)
-            keepSingleLayers(peer, plans: &plans, reserve: reserve)
+            keepLowestLayers(peer, plans: &plans, reserve: reserve)
         }
         for plan in plans {
             let choice = plan.position < 0 ? -1 : plan.allowed[plan.position]
@@ -125,17 +125,24 @@ extension MediaRouter {
         if bandwidth.estimate - reserve >= needed { plans[i].position += 1 }
     }
 
-    /// A video of one layer (no simulcast) is not paused on the subscriber's REMB alone: a
-    /// receiver's estimate follows what it receives (Chrome's stays under 1.5 × its incoming
-    /// rate), so a video paused on a passing dip lowers it further and would never come back
-    /// (seen: a Chrome downlink's REMB falling from 950 kbit/s to 6 kbit/s once two videos
-    /// were paused). It is paused only when the relay's own send-side estimate (transport-wide
-    /// feedback, which grows again without the media) has no room for it either.
-    func keepSingleLayers(_ peer: MediaPeer, plans: inout [LayerPlan], reserve: Int) {
+    /// A video is not paused on the subscriber's REMB alone: a receiver's estimate follows what
+    /// it receives (Chrome's stays under 1.5 × its incoming rate), so a video paused on a
+    /// passing dip lowers it further and would never come back (seen: a Chrome downlink's REMB
+    /// falling from 950 kbit/s to 6 kbit/s once two videos were paused). A paused video keeps
+    /// (or gets back) its lowest layer while the relay's own send-side estimate (transport-wide
+    /// feedback, which grows again without the media) has room for it. Without that estimate a
+    /// video of one layer is kept all the same; a simulcast one pauses on the REMB, as before
+    /// (its lowest layer is the receiver's way to ask for less).
+    func keepLowestLayers(_ peer: MediaPeer, plans: inout [LayerPlan], reserve: Int) {
         let own = peer.bandwidth.flatMap { $0.feedbacks > 0 ? $0.estimate - reserve : nil }
-        for i in plans.indices where plans[i].position < 0 && !plans[i].subscription.stream.isSimulcast {
-            let used = plans.indices.reduce(0) { $0 + Self.bitrate(plans[$1], at: plans[$1].position) }
-            if own.map({ used + Self.bitrate(plans[i], at: 0) <= $0 }) ?? true { plans[i].position = 0 }
+        var used = plans.indices.reduce(0) { $0 + Self.bitrate(plans[$1], at: plans[$1].position) }
+        for i in plans.indices where plans[i].position < 0 {
+            guard let room = own ?? (plans[i].subscription.stream.isSimulcast ? nil : .max) else { continue }
+            let lowest = Self.bitrate(plans[i], at: 0)
+            if used + lowest <= room {
+                plans[i].position = 0
+                used += lowest
+            }
         }
     }
 
