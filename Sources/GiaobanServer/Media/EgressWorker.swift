@@ -11,7 +11,7 @@ import Synchronization
 /// Batches go round a small pool: the media thread fills one while the worker sends the
 /// others; when all are in flight the media thread waits for one to come back (so a worker
 /// that falls behind slows the fan-out down rather than losing packets or memory). The only
-/// synchronization is per batch (up to 512 packets), never per packet.
+/// synchronization is per batch (up to `MediaServer.batchSlots` packets), never per packet.
 final class EgressWorker: @unchecked Sendable {
     // @unchecked: `filled` and `free` are behind their mutexes; a batch is touched by one
     // thread at a time (the hand-off orders it); `sender` is the worker thread's own.
