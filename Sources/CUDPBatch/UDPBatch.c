@@ -191,8 +191,8 @@ int giaoban_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int count, int *
     return n;
 }
 
-/// Sends `count` (≤ MAX_BATCH) slots as single datagrams with sendmmsg; returns the number
-/// the kernel took.
+/// Sends `count` slots as single datagrams, MAX_BATCH per sendmmsg; returns the number the
+/// kernel took.
 static int send_single(int fd, const uint8_t *buf, int slot_size, const int *lengths, const giaoban_addr *addrs,
                        int count) {
     int sent = 0;
